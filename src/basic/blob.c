@@ -1,0 +1,36 @@
+/* blob.c — reference-counted immutable byte strings (see blob.h). */
+#include "blob.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+Blob *blob_new(const void *data, size_t n)
+{
+        Blob *b;
+
+        if (n > (size_t)-1 - sizeof(Blob) - 1)
+                return NULL;
+        b = malloc(sizeof(Blob) + n + 1);
+        if (!b)
+                return NULL;
+        b->refs = 1;
+        b->len = n;
+        if (n)
+                memcpy(b->data, data, n);
+        b->data[n] = 0;
+        return b;
+}
+
+Blob *blob_ref(Blob *b)
+{
+        if (b)
+                __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+        return b;
+}
+
+Blob *blob_unref(Blob *b)
+{
+        if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+                free(b);
+        return NULL;
+}

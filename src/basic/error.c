@@ -1,0 +1,44 @@
+/* error.c — formatting of library error messages (see error.h). */
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int error_setv(Error *e, int r, const char *fmt, va_list ap)
+{
+        if (e)
+                vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        return r;
+}
+
+int error_setf(Error *e, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        error_setv(e, r, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int error_prefixf(Error *e, int r, const char *fmt, ...)
+{
+        char old[ERROR_MESSAGE_MAX];
+        size_t n;
+        va_list ap;
+        int k;
+
+        if (!e)
+                return r;
+        memcpy(old, e->message, sizeof(old));
+        old[sizeof(old) - 1] = 0;
+        va_start(ap, fmt);
+        k = vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        n = k < 0 ? 0 : MIN((size_t)k, sizeof(e->message) - 1);
+        if (n + 2 < sizeof(e->message)) {
+                memcpy(e->message + n, ": ", 3);
+                n += 2;
+                strncat(e->message + n, old, sizeof(e->message) - n - 1);
+        }
+        return r;
+}

@@ -1,0 +1,26 @@
+/* log.h — logging for daemons and the CLI (never for library code): one line per message on stderr
+ * with a "<N>" syslog priority prefix that journald understands. */
+#pragma once
+
+#include <stdarg.h>
+#include <syslog.h>
+
+#include "macros.h"
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+/* When false (the CLI's default), messages carry no "<N>" prefix. */
+void log_set_prefix(int enabled);
+
+/* Logs and returns -abs(error) when error != 0, else 0. */
+int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
+
+#define log_full_errno(level, error, ...) log_internal((level), (error), __VA_ARGS__)
+#define log_full(level, ...) (void)log_internal((level), 0, __VA_ARGS__)
+#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
+#define log_error_errno(error, ...) log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+#define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)

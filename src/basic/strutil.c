@@ -1,0 +1,197 @@
+/* strutil.c — strict number parsing and string helpers (see strutil.h). */
+#include "strutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int safe_atou64(const char *s, uint64_t *ret)
+{
+        unsigned long long v;
+        char *end;
+
+        if (!s || !isdigit((unsigned char)s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atoi64(const char *s, int64_t *ret)
+{
+        long long v;
+        char *end;
+
+        if (!s || !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+                return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atou16(const char *s, uint16_t *ret)
+{
+        uint64_t v;
+        int r = safe_atou64(s, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT16_MAX)
+                return -ERANGE;
+        *ret = (uint16_t)v;
+        return 0;
+}
+
+int safe_atod(const char *s, double *ret)
+{
+        const char *p;
+        char *end;
+        double v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        /* Only plain decimal syntax: sign, digits, dot, exponent. */
+        for (p = s; *p; p++)
+                if (!strchr("0123456789+-.eE", *p))
+                        return -EINVAL;
+        if (isspace((unsigned char)s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (*end || end == s)
+                return -EINVAL;
+        if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL))
+                return -ERANGE;
+        if (!isfinite(v))
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+bool startswith(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool endswith(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+int format_double_shortest(double d, char *out, size_t outlen)
+{
+        char tmp[64], digits[40];
+        int prec, exp10, ndig = 0, neg;
+        char *e, *p;
+
+        if (!isfinite(d))
+                return -EINVAL;
+        for (prec = 1; prec <= 17; prec++) {
+                snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+                if (strtod(tmp, NULL) == d)
+                        break;
+        }
+        /* tmp is [-]D[.DDD]e[+-]XX: collect the digits and the exponent. */
+        neg = tmp[0] == '-';
+        e = strchr(tmp, 'e');
+        if (!e)
+                return -EINVAL;
+        exp10 = atoi(e + 1);
+        for (p = tmp + neg; p < e; p++)
+                if (isdigit((unsigned char)*p))
+                        digits[ndig++] = *p;
+        while (ndig > 1 && digits[ndig - 1] == '0')
+                ndig--;
+        digits[ndig] = 0;
+
+        {
+                char res[400];
+                size_t n = 0;
+                if (d == 0) {
+                        snprintf(out, outlen, "%s0", signbit(d) ? "-" : "");
+                        return 0;
+                }
+                if (neg)
+                        res[n++] = '-';
+                if (exp10 < 0) {
+                        res[n++] = '0';
+                        res[n++] = '.';
+                        for (int i = 0; i < -exp10 - 1; i++)
+                                res[n++] = '0';
+                        for (int i = 0; i < ndig; i++)
+                                res[n++] = digits[i];
+                } else {
+                        for (int i = 0; i <= exp10 || i < ndig; i++) {
+                                if (i == exp10 + 1)
+                                        res[n++] = '.';
+                                res[n++] = i < ndig ? digits[i] : '0';
+                        }
+                }
+                res[n] = 0;
+                if (n + 1 > outlen)
+                        return -ENOBUFS;
+                memcpy(out, res, n + 1);
+        }
+        return 0;
+}
+
+static int unhex(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int url_unescape(const char *s, size_t n, char **ret)
+{
+        char *out = malloc(n + 1);
+        size_t j = 0;
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (c == '+')
+                        c = ' ';
+                else if (c == '%') {
+                        int hi, lo;
+                        if (i + 2 >= n) {
+                                free(out);
+                                return -EINVAL;
+                        }
+                        hi = unhex(s[i + 1]);
+                        lo = unhex(s[i + 2]);
+                        if (hi < 0 || lo < 0) {
+                                free(out);
+                                return -EINVAL;
+                        }
+                        c = (char)(hi * 16 + lo);
+                        i += 2;
+                }
+                if (c == 0) {
+                        free(out);
+                        return -EINVAL;
+                }
+                out[j++] = c;
+        }
+        out[j] = 0;
+        *ret = out;
+        return 0;
+}
