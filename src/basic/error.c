@@ -36,9 +36,12 @@ int error_prefixf(Error *e, int r, const char *fmt, ...)
         va_end(ap);
         n = k < 0 ? 0 : MIN((size_t)k, sizeof(e->message) - 1);
         if (n + 2 < sizeof(e->message)) {
-                memcpy(e->message + n, ": ", 3);
+                size_t room = sizeof(e->message) - n - 3, len = strlen(old);
+                memcpy(e->message + n, ": ", 2);
                 n += 2;
-                strncat(e->message + n, old, sizeof(e->message) - n - 1);
+                len = MIN(len, room);
+                memcpy(e->message + n, old, len);
+                e->message[n + len] = 0;
         }
         return r;
 }

@@ -726,3 +726,116 @@ int wariness_parse(const char *s, double *ret)
         *ret = CLAMP(w, 0.0, 1.0);
         return 0;
 }
+
+/* ---- reading a served graph ---- */
+
+static const char *known_meta_key(const char *k)
+{
+        for (size_t i = 0; i < ELEMENTSOF(meta_order); i++)
+                if (streq(meta_order[i], k))
+                        return meta_order[i];
+        return NULL;
+}
+
+static int node_from_json(const json_t *jn, size_t i, GraphNode *n, Error *e)
+{
+        char what[64];
+        const char *version, *payload, *key;
+        json_t *md, *val;
+        int r;
+
+        snprintf(what, sizeof(what), "node %zu", i);
+        if ((r = json_member_string(jn, "version", true, what, &version, e)) < 0 ||
+            (r = json_member_string(jn, "payload", true, what, &payload, e)) < 0 ||
+            (r = json_member_object(jn, "metadata", true, what, &md, e)) < 0)
+                return r == -ENOENT ? -EINVAL : r;
+        if ((r = dup_str(version, &n->version)) < 0 || (r = dup_str(payload, &n->payload)) < 0)
+                return r;
+        json_object_foreach(md, key, val) {
+                const char *k = known_meta_key(key);
+                const char *s;
+                if (!k)
+                        continue;
+                if (!json_is_string(val))
+                        return error_setf(e, -EINVAL, "%s: metadata '%s' must be a string, got %s", what, key,
+                                          json_type_name(val));
+                s = json_string_value(val);
+                if ((r = node_set_meta(n, k, s)) < 0)
+                        return r;
+                if (streq(k, META_AGE_INDEX)) {
+                        uint64_t u;
+                        if (safe_atou64(s, &u) < 0)
+                                return error_setf(e, -EINVAL, "%s: metadata '%s' is not a number: '%s'", what,
+                                                  key, s);
+                        n->age_index = (size_t)u;
+                } else if (streq(k, META_BARRIER))
+                        n->barrier = streq(s, "true");
+                else if (streq(k, META_DEADEND))
+                        n->deadend = streq(s, "true");
+                else if (streq(k, META_ROLLOUT))
+                        n->rollout = streq(s, "true");
+                else if (streq(k, META_START_EPOCH))
+                        n->has_start_epoch = safe_atoi64(s, &n->start_epoch) >= 0;
+                else if (streq(k, META_START_VALUE))
+                        n->has_start_value = safe_atod(s, &n->start_value) >= 0;
+                else if (streq(k, META_DURATION))
+                        n->has_duration = safe_atou64(s, &n->duration_minutes) >= 0;
+        }
+        if (!json_object_get(md, META_AGE_INDEX))
+                return error_setf(e, -EINVAL, "%s (%s): missing metadata '%s'", what, version, META_AGE_INDEX);
+        return 0;
+}
+
+int graph_parse_json(const char *data, size_t len, Graph **ret, Error *e)
+{
+        _cleanup_json_ json_t *root = NULL;
+        json_t *nodes, *edges, *item;
+        Graph *g;
+        size_t i, cap = 0;
+        int r;
+
+        r = json_parse_strict(data, len, &root, e);
+        if (r < 0)
+                return r;
+        if ((r = json_member_array(root, "nodes", true, "graph", &nodes, e)) < 0 ||
+            (r = json_member_array(root, "edges", true, "graph", &edges, e)) < 0)
+                return r == -ENOENT ? -EINVAL : r;
+        if (json_array_size(nodes) > GRAPH_MAX_RELEASES || json_array_size(edges) > GRAPH_MAX_EDGES)
+                return error_setf(e, -E2BIG, "graph: %zu nodes and %zu edges exceed the limits",
+                                  json_array_size(nodes), json_array_size(edges));
+        g = calloc(1, sizeof(*g));
+        if (g) {
+                g->nodes = calloc(json_array_size(nodes) + 1, sizeof(GraphNode));
+                g->rollouts = calloc(json_array_size(nodes) + 1, sizeof(uint32_t));
+        }
+        if (!g || !g->nodes || !g->rollouts) {
+                graph_free(g);
+                return -ENOMEM;
+        }
+        json_array_foreach(nodes, i, item) {
+                g->n_nodes = i + 1;
+                r = node_from_json(item, i, &g->nodes[i], e);
+                if (r < 0)
+                        goto fail;
+                if (g->nodes[i].rollout)
+                        g->rollouts[g->n_rollouts++] = (uint32_t)i;
+        }
+        json_array_foreach(edges, i, item) {
+                json_t *a = json_array_get(item, 0), *b = json_array_get(item, 1);
+                if (!json_is_array(item) || json_array_size(item) != 2 || !json_is_integer(a) ||
+                    !json_is_integer(b) || json_integer_value(a) < 0 || json_integer_value(b) < 0 ||
+                    (size_t)json_integer_value(a) >= g->n_nodes || (size_t)json_integer_value(b) >= g->n_nodes) {
+                        r = error_setf(e, -EINVAL, "graph: edge %zu must be [from, to] with node indices below %zu",
+                                       i, g->n_nodes);
+                        goto fail;
+                }
+                r = add_edge(g, &cap, (size_t)json_integer_value(a), (size_t)json_integer_value(b), e);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = g;
+        return 0;
+fail:
+        graph_free(g);
+        return r;
+}

@@ -142,3 +142,10 @@ double wariness_from_uuid(const char *uuid, size_t len);
 /* Parses a rollout_wariness parameter (a decimal number) and clamps it to [0, 1]. -EINVAL when it is
  * not a finite decimal number. */
 int wariness_parse(const char *s, double *ret);
+
+/* ---- Reading a served graph back (clients: the CLI and the agent) ---- */
+
+/* Parses a Cincinnati graph document {"nodes":[{version, payload, metadata}], "edges":[[from, to]]}.
+ * Known org.fedoraproject.coreos.* metadata keys are kept (age_index is required, as Zincati requires
+ * it); other metadata keys are ignored. Edges must name existing nodes. */
+int graph_parse_json(const char *data, size_t len, Graph **ret, Error *e);

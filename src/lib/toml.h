@@ -62,6 +62,9 @@ const char *toml_table_key_at(const TomlValue *table, size_t i);
 const TomlValue *toml_table_value_at(const TomlValue *table, size_t i);
 /* NULL when absent or when table is not a table. */
 const TomlValue *toml_table_get(const TomlValue *table, const char *key);
+/* The same with explicit lengths: quoted keys may contain NULs ("\u0000"). */
+const char *toml_table_key_at_n(const TomlValue *table, size_t i, size_t *ret_len);
+const TomlValue *toml_table_get_n(const TomlValue *table, const char *key, size_t len);
 
 /* Arrays (including arrays of tables). */
 size_t toml_array_size(const TomlValue *array);

@@ -1,0 +1,374 @@
+/* graph-config.c — parsing and validation of upkeep-graph's TOML configuration (see graph-config.h). */
+#include "graph-config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macros.h"
+#include "toml.h"
+
+static const char *const default_basearches[] = { "x86_64", "aarch64", "ppc64le", "s390x" };
+
+void strv_free(char **l)
+{
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+}
+
+static int strv_push(char ***l, size_t *n, const char *s)
+{
+        char **nl = realloc(*l, (*n + 2) * sizeof(char *));
+        if (!nl)
+                return -ENOMEM;
+        *l = nl;
+        if (!(nl[*n] = strdup(s)))
+                return -ENOMEM;
+        nl[++*n] = NULL;
+        return 0;
+}
+
+void graph_config_free(GraphConfig *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_streams; i++) {
+                free(c->streams[i].name);
+                free(c->streams[i].releases);
+                free(c->streams[i].updates);
+                strv_free(c->streams[i].basearches);
+        }
+        free(c->streams);
+        free(c->address);
+        free(c);
+}
+
+const GraphStreamConfig *graph_config_find_stream(const GraphConfig *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_streams; i++)
+                if (streq(c->streams[i].name, name))
+                        return &c->streams[i];
+        return NULL;
+}
+
+static GraphConfig *config_new(void)
+{
+        GraphConfig *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->address = strdup("::");
+        if (!c->address)
+                return free(c), NULL;
+        c->port = GRAPH_DEFAULT_PORT;
+        c->threads = 1;
+        c->max_connections = 1024;
+        c->idle_timeout_secs = 30;
+        c->refresh_interval_secs = GRAPH_DEFAULT_REFRESH_SECS;
+        c->fetch_timeout_secs = GRAPH_DEFAULT_FETCH_TIMEOUT_SECS;
+        c->max_document_bytes = GRAPH_DEFAULT_MAX_DOCUMENT;
+        c->max_cached_answers = GRAPH_DEFAULT_MAX_ANSWERS;
+        return c;
+}
+
+static bool valid_name(const char *s)
+{
+        if (!*s || strlen(s) > 64)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '.' || *p == '-' || *p == '_'))
+                        return false;
+        return true;
+}
+
+static int stream_defaults(GraphStreamConfig *s, const char *name)
+{
+        char path[512];
+        if (!(s->name = strdup(name)))
+                return -ENOMEM;
+        snprintf(path, sizeof(path), "%s/%s/releases.json", GRAPH_DEFAULT_DATA_DIR, name);
+        if (!(s->releases = strdup(path)))
+                return -ENOMEM;
+        snprintf(path, sizeof(path), "%s/%s/updates.json", GRAPH_DEFAULT_DATA_DIR, name);
+        if (!(s->updates = strdup(path)))
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(default_basearches); i++)
+                if (strv_push(&s->basearches, &s->n_basearches, default_basearches[i]) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+int graph_config_default(GraphConfig **ret)
+{
+        GraphConfig *c = config_new();
+        if (!c || !(c->streams = calloc(1, sizeof(GraphStreamConfig)))) {
+                graph_config_free(c);
+                return -ENOMEM;
+        }
+        c->n_streams = 1;
+        if (stream_defaults(&c->streams[0], "stable") < 0) {
+                graph_config_free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+typedef struct Ctx {
+        const char *file;
+        Error *e;
+        char ***warnings;
+        size_t n_warnings;
+} Ctx;
+
+static int bad(Ctx *x, const TomlValue *v, const char *key, const char *reason)
+{
+        return error_setf(x->e, -EINVAL, "%s:%u: %s: %s", x->file, v ? toml_line(v) : 0, key, reason);
+}
+
+static int warn_unknown(Ctx *x, const TomlValue *v, const char *section, const char *key)
+{
+        char w[512];
+        snprintf(w, sizeof(w), "%s:%u: unknown key '%s%s%s' ignored", x->file, toml_line(v), section,
+                 *section ? "." : "", key);
+        return strv_push(x->warnings, &x->n_warnings, w);
+}
+
+static int get_uint(Ctx *x, const TomlValue *v, const char *key, int64_t min, int64_t max, int64_t *ret)
+{
+        char reason[128];
+        if (toml_type(v) != TOML_INTEGER || toml_integer(v) < min || toml_integer(v) > max) {
+                snprintf(reason, sizeof(reason), "must be an integer between %lld and %lld", (long long)min,
+                         (long long)max);
+                return bad(x, v, key, reason);
+        }
+        *ret = toml_integer(v);
+        return 0;
+}
+
+static int get_string(Ctx *x, const TomlValue *v, const char *key, char **ret)
+{
+        size_t len;
+        const char *s;
+        char *d;
+
+        if (toml_type(v) != TOML_STRING)
+                return bad(x, v, key, "must be a string");
+        s = toml_string(v, &len);
+        if (len != strlen(s))
+                return bad(x, v, key, "must not contain NUL characters");
+        if (!*s)
+                return bad(x, v, key, "must not be empty");
+        if (!(d = strdup(s)))
+                return -ENOMEM;
+        free(*ret);
+        *ret = d;
+        return 0;
+}
+
+static int parse_server(Ctx *x, const TomlValue *t, GraphConfig *c)
+{
+        int64_t n;
+        int r;
+
+        if (toml_type(t) != TOML_TABLE)
+                return bad(x, t, "server", "must be a table");
+        for (size_t i = 0; i < toml_table_size(t); i++) {
+                const char *k = toml_table_key_at(t, i);
+                const TomlValue *v = toml_table_value_at(t, i);
+                if (streq(k, "address")) {
+                        unsigned char addr[16];
+                        r = get_string(x, v, "server.address", &c->address);
+                        if (r < 0)
+                                return r;
+                        if (inet_pton(AF_INET, c->address, addr) != 1 && inet_pton(AF_INET6, c->address, addr) != 1)
+                                return bad(x, v, "server.address", "must be a numeric IPv4 or IPv6 address");
+                } else if (streq(k, "port")) {
+                        if ((r = get_uint(x, v, "server.port", 0, 65535, &n)) < 0)
+                                return r;
+                        c->port = (uint16_t)n;
+                } else if (streq(k, "threads")) {
+                        if ((r = get_uint(x, v, "server.threads", 1, 64, &n)) < 0)
+                                return r;
+                        c->threads = (unsigned)n;
+                } else if (streq(k, "max_connections")) {
+                        if ((r = get_uint(x, v, "server.max_connections", 1, 100000, &n)) < 0)
+                                return r;
+                        c->max_connections = (unsigned)n;
+                } else if (streq(k, "idle_timeout_secs")) {
+                        if ((r = get_uint(x, v, "server.idle_timeout_secs", 1, 3600, &n)) < 0)
+                                return r;
+                        c->idle_timeout_secs = (unsigned)n;
+                } else if ((r = warn_unknown(x, v, "server", k)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_refresh(Ctx *x, const TomlValue *t, GraphConfig *c)
+{
+        int64_t n;
+        int r;
+
+        if (toml_type(t) != TOML_TABLE)
+                return bad(x, t, "refresh", "must be a table");
+        for (size_t i = 0; i < toml_table_size(t); i++) {
+                const char *k = toml_table_key_at(t, i);
+                const TomlValue *v = toml_table_value_at(t, i);
+                if (streq(k, "interval_secs")) {
+                        if ((r = get_uint(x, v, "refresh.interval_secs", 1, 86400, &n)) < 0)
+                                return r;
+                        c->refresh_interval_secs = (unsigned)n;
+                } else if (streq(k, "fetch_timeout_secs")) {
+                        if ((r = get_uint(x, v, "refresh.fetch_timeout_secs", 1, 600, &n)) < 0)
+                                return r;
+                        c->fetch_timeout_secs = (unsigned)n;
+                } else if (streq(k, "max_document_bytes")) {
+                        if ((r = get_uint(x, v, "refresh.max_document_bytes", 1024, INT64_C(1) << 30, &n)) < 0)
+                                return r;
+                        c->max_document_bytes = (size_t)n;
+                } else if ((r = warn_unknown(x, v, "refresh", k)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_cache(Ctx *x, const TomlValue *t, GraphConfig *c)
+{
+        int64_t n;
+        int r;
+
+        if (toml_type(t) != TOML_TABLE)
+                return bad(x, t, "cache", "must be a table");
+        for (size_t i = 0; i < toml_table_size(t); i++) {
+                const char *k = toml_table_key_at(t, i);
+                const TomlValue *v = toml_table_value_at(t, i);
+                if (streq(k, "max_answers")) {
+                        if ((r = get_uint(x, v, "cache.max_answers", 0, 65536, &n)) < 0)
+                                return r;
+                        c->max_cached_answers = (size_t)n;
+                } else if ((r = warn_unknown(x, v, "cache", k)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_stream(Ctx *x, const char *name, const TomlValue *t, GraphStreamConfig *s)
+{
+        char key[128];
+        int r;
+
+        if (toml_type(t) != TOML_TABLE) {
+                snprintf(key, sizeof(key), "streams.%s", name);
+                return bad(x, t, key, "must be a table");
+        }
+        if (!valid_name(name)) {
+                snprintf(key, sizeof(key), "streams.%.64s", name);
+                return bad(x, t, key, "stream names are 1-64 characters of [A-Za-z0-9._-]");
+        }
+        r = stream_defaults(s, name);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < toml_table_size(t); i++) {
+                const char *k = toml_table_key_at(t, i);
+                const TomlValue *v = toml_table_value_at(t, i);
+                snprintf(key, sizeof(key), "streams.%s.%s", name, k);
+                if (streq(k, "releases")) {
+                        if ((r = get_string(x, v, key, &s->releases)) < 0)
+                                return r;
+                } else if (streq(k, "updates")) {
+                        if ((r = get_string(x, v, key, &s->updates)) < 0)
+                                return r;
+                } else if (streq(k, "basearches")) {
+                        size_t n = toml_array_size(v);
+                        if (toml_type(v) != TOML_ARRAY || n == 0 || n > 32)
+                                return bad(x, v, key, "must be an array of 1 to 32 architecture names");
+                        strv_free(s->basearches);
+                        s->basearches = NULL;
+                        s->n_basearches = 0;
+                        for (size_t j = 0; j < n; j++) {
+                                const TomlValue *a = toml_array_get(v, j);
+                                if (toml_type(a) != TOML_STRING || !valid_name(toml_string(a, NULL)))
+                                        return bad(x, a, key, "architecture names are 1-64 characters of "
+                                                              "[A-Za-z0-9._-]");
+                                for (size_t m = 0; m < s->n_basearches; m++)
+                                        if (streq(s->basearches[m], toml_string(a, NULL)))
+                                                return bad(x, a, key, "architecture listed twice");
+                                if (strv_push(&s->basearches, &s->n_basearches, toml_string(a, NULL)) < 0)
+                                        return -ENOMEM;
+                        }
+                } else {
+                        char section[128];
+                        snprintf(section, sizeof(section), "streams.%s", name);
+                        if ((r = warn_unknown(x, v, section, k)) < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int graph_config_parse(const char *data, size_t len, const char *filename, GraphConfig **ret,
+                       char ***ret_warnings, Error *e)
+{
+        _cleanup_toml_ TomlValue *root = NULL;
+        char **warnings = NULL;
+        Ctx x = { .file = filename, .e = e, .warnings = &warnings };
+        TomlError te = { 0 };
+        GraphConfig *c;
+        int r;
+
+        r = toml_parse(data, len, &root, &te);
+        if (r < 0)
+                return error_setf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "%s:%u:%u: %s", filename, te.line,
+                                  te.column, te.message);
+        c = config_new();
+        if (!c)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < toml_table_size(root); i++) {
+                const char *k = toml_table_key_at(root, i);
+                const TomlValue *v = toml_table_value_at(root, i);
+                if (streq(k, "server"))
+                        r = parse_server(&x, v, c);
+                else if (streq(k, "refresh"))
+                        r = parse_refresh(&x, v, c);
+                else if (streq(k, "cache"))
+                        r = parse_cache(&x, v, c);
+                else if (streq(k, "streams")) {
+                        size_t n = toml_table_size(v);
+                        if (toml_type(v) != TOML_TABLE)
+                                r = bad(&x, v, "streams", "must be a table of streams ([streams.NAME])");
+                        else if (n > 64)
+                                r = bad(&x, v, "streams", "at most 64 streams");
+                        else if (!(c->streams = calloc(n + 1, sizeof(GraphStreamConfig))))
+                                r = -ENOMEM;
+                        for (size_t j = 0; r >= 0 && j < n; j++) {
+                                c->n_streams = j + 1;
+                                r = parse_stream(&x, toml_table_key_at(v, j), toml_table_value_at(v, j),
+                                                 &c->streams[j]);
+                        }
+                } else
+                        r = warn_unknown(&x, v, "", k);
+                if (r < 0)
+                        goto fail;
+        }
+        if (c->n_streams == 0) {
+                r = error_setf(e, -EINVAL, "%s: streams: no stream configured (add a [streams.NAME] table)",
+                               filename);
+                goto fail;
+        }
+        *ret = c;
+        if (ret_warnings)
+                *ret_warnings = warnings;
+        else
+                strv_free(warnings);
+        return 0;
+fail:
+        strv_free(warnings);
+        graph_config_free(c);
+        return r;
+}

@@ -1,0 +1,52 @@
+/* graph-config.h — upkeep-graph's configuration (/etc/upkeep/graph.toml): its keys, their defaults and
+ * their validation. Pure: the daemon reads the file and hands the bytes over. Every key is documented in
+ * docs/graph.md. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define GRAPH_CONFIG_DEFAULT_PATH "/etc/upkeep/graph.toml"
+#define GRAPH_DEFAULT_PORT 8080
+#define GRAPH_DEFAULT_REFRESH_SECS 30
+#define GRAPH_DEFAULT_FETCH_TIMEOUT_SECS 10
+#define GRAPH_DEFAULT_MAX_DOCUMENT (16u * 1024u * 1024u)
+#define GRAPH_DEFAULT_MAX_ANSWERS 256
+#define GRAPH_DEFAULT_DATA_DIR "/var/lib/upkeep/graph"
+
+typedef struct GraphStreamConfig {
+        char *name;
+        char *releases; /* local path or http(s) URL */
+        char *updates;
+        char **basearches;
+        size_t n_basearches;
+} GraphStreamConfig;
+
+typedef struct GraphConfig {
+        char *address; /* numeric listen address */
+        uint16_t port;
+        unsigned threads;
+        unsigned max_connections;
+        unsigned idle_timeout_secs;
+        unsigned refresh_interval_secs;
+        unsigned fetch_timeout_secs;
+        size_t max_document_bytes;
+        size_t max_cached_answers;
+        GraphStreamConfig *streams;
+        size_t n_streams;
+} GraphConfig;
+
+/* The configuration used when no file exists: one stream "stable" read from local files under
+ * GRAPH_DEFAULT_DATA_DIR/stable/. */
+int graph_config_default(GraphConfig **ret);
+/* Parses a TOML document. Errors name the file, the key and the reason ("graph.toml: line 3: ..." or
+ * "graph.toml: server.port: must be an integer between 0 and 65535"). Unknown keys do not fail: each
+ * produces a warning string in *ret_warnings (NULL-terminated, caller frees with strv_free). */
+int graph_config_parse(const char *data, size_t len, const char *filename, GraphConfig **ret,
+                       char ***ret_warnings, Error *e);
+void graph_config_free(GraphConfig *c);
+const GraphStreamConfig *graph_config_find_stream(const GraphConfig *c, const char *name);
+
+void strv_free(char **l);

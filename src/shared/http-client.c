@@ -1,0 +1,395 @@
+/* http-client.c — the HTTP client adapter over libcurl (see http-client.h).
+ *
+ * One easy handle per client, reused so that libcurl keeps connections alive between requests. Method
+ * options are reset before every request. The response body is collected into a Buf capped at
+ * max_body_bytes: an announced Content-Length above the cap is refused before any byte is read
+ * (CURLOPT_MAXFILESIZE_LARGE), and a body that grows past it aborts the transfer. */
+#include "http-client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "config.h"
+#include "macros.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000U
+#define DEFAULT_TOTAL_TIMEOUT_MS 30000U
+#define DEFAULT_MAX_BODY_BYTES ((size_t)16 * 1024 * 1024)
+#define DEFAULT_MAX_REDIRECTS 3
+
+struct HttpClient {
+        CURL *curl;
+        size_t max_body;
+        /* Per request: */
+        Buf body;
+        bool too_big;
+        bool no_memory;
+        char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_FAILED_INIT;
+
+static void curl_init_once(void)
+{
+        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void http_response_done(HttpResponse *r)
+{
+        if (!r)
+                return;
+        free(r->body);
+        free(r->content_type);
+        r->body = r->content_type = NULL;
+        r->body_len = 0;
+}
+
+HttpClient *http_client_free(HttpClient *c)
+{
+        if (!c)
+                return NULL;
+        if (c->curl)
+                curl_easy_cleanup(c->curl);
+        buf_free(&c->body);
+        free(c);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        HttpClient *c = userdata;
+        size_t n = size * nmemb;
+        int r;
+
+        r = buf_append(&c->body, data, n);
+        if (r == -ENOBUFS) {
+                c->too_big = true;
+                return 0; /* anything but n aborts the transfer */
+        }
+        if (r < 0) {
+                c->no_memory = true;
+                return 0;
+        }
+        return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        HttpClient *c = userdata;
+        size_t n = size * nmemb;
+
+        /* A new status line starts a new response (after a redirect or a 100 Continue): only the
+         * last response's body is kept. */
+        if (n >= 5 && strncasecmp(data, "HTTP/", 5) == 0)
+                buf_truncate(&c->body, 0);
+        return n;
+}
+
+int http_client_new(const HttpClientOptions *o, HttpClient **ret)
+{
+        _cleanup_(http_client_freep) HttpClient *c = NULL;
+        HttpClientOptions def = {};
+        CURLcode cc = CURLE_OK;
+        int redirects;
+
+        if (!ret)
+                return -EINVAL;
+        if (!o)
+                o = &def;
+        if (o->max_redirects < -1)
+                return -EINVAL;
+
+        pthread_once(&curl_once, curl_init_once);
+        if (curl_init_result != CURLE_OK)
+                return curl_init_result == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->max_body = o->max_body_bytes ? o->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
+        c->body = BUF_INIT(c->max_body);
+        c->curl = curl_easy_init();
+        if (!c->curl)
+                return -ENOMEM;
+
+        redirects = o->max_redirects == 0 ? DEFAULT_MAX_REDIRECTS : o->max_redirects;
+
+#define SET(opt, val)                                                                                       \
+        do {                                                                                                \
+                if (cc == CURLE_OK)                                                                         \
+                        cc = curl_easy_setopt(c->curl, (opt), (val));                                       \
+        } while (0)
+        SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout_ms ?: DEFAULT_CONNECT_TIMEOUT_MS));
+        SET(CURLOPT_TIMEOUT_MS, (long)(o->total_timeout_ms ?: DEFAULT_TOTAL_TIMEOUT_MS));
+        SET(CURLOPT_PROTOCOLS_STR, "http,https");
+        SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        if (redirects < 0)
+                SET(CURLOPT_FOLLOWLOCATION, 0L);
+        else {
+                SET(CURLOPT_FOLLOWLOCATION, 1L);
+                SET(CURLOPT_MAXREDIRS, (long)redirects);
+        }
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(c->max_body, (size_t)INT64_MAX));
+        SET(CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "upkeep/" UPKEEP_VERSION);
+        SET(CURLOPT_ERRORBUFFER, c->errbuf);
+        SET(CURLOPT_WRITEFUNCTION, on_body);
+        SET(CURLOPT_WRITEDATA, c);
+        SET(CURLOPT_HEADERFUNCTION, on_header);
+        SET(CURLOPT_HEADERDATA, c);
+        if (o->ca_file)
+                SET(CURLOPT_CAINFO, o->ca_file);
+        if (o->client_cert)
+                SET(CURLOPT_SSLCERT, o->client_cert);
+        if (o->client_key)
+                SET(CURLOPT_SSLKEY, o->client_key);
+#undef SET
+        if (cc == CURLE_OUT_OF_MEMORY)
+                return -ENOMEM;
+        if (cc != CURLE_OK)
+                return -EOPNOTSUPP; /* an option this libcurl does not know */
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static bool has_header(const char *const *headers, const char *name)
+{
+        size_t n = strlen(name);
+
+        for (size_t i = 0; headers && headers[i]; i++)
+                if (strncasecmp(headers[i], name, n) == 0 && headers[i][n] == ':')
+                        return true;
+        return false;
+}
+
+static bool url_scheme_ok(const char *url)
+{
+        return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+static bool method_ok(const char *m)
+{
+        if (!*m)
+                return false;
+        for (; *m; m++)
+                if (!((*m >= 'A' && *m <= 'Z') || (*m >= 'a' && *m <= 'z') || *m == '-' || *m == '_'))
+                        return false;
+        return true;
+}
+
+/* The URL for messages, without any "user:password@". */
+static void url_for_message(const char *url, char *buf, size_t n)
+{
+        const char *start = strstr(url, "://"), *at, *end;
+
+        if (start) {
+                start += 3;
+                end = start + strcspn(start, "/?#");
+                at = memchr(start, '@', (size_t)(end - start));
+                if (at) {
+                        snprintf(buf, n, "%.*s%s", (int)(start - url), url, at + 1);
+                        return;
+                }
+        }
+        snprintf(buf, n, "%s", url);
+}
+
+static int map_curl_error(HttpClient *c, CURLcode cc, const char *method, const char *url, Error *e)
+{
+        char u[256];
+        long os_errno = 0;
+        int r;
+
+        url_for_message(url, u, sizeof(u));
+
+        if (c->too_big || cc == CURLE_FILESIZE_EXCEEDED)
+                return error_setf(e, -EFBIG, "%s %s: response body exceeds the limit of %zu bytes", method,
+                                  u, c->max_body);
+        if (c->no_memory)
+                return error_setf(e, -ENOMEM, "%s %s: out of memory", method, u);
+
+        switch (cc) {
+        case CURLE_OPERATION_TIMEDOUT:
+                r = -ETIMEDOUT;
+                break;
+        case CURLE_COULDNT_CONNECT:
+                curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+                if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
+                        r = -EHOSTUNREACH;
+                else if (os_errno == ETIMEDOUT)
+                        r = -ETIMEDOUT;
+                else
+                        r = -ECONNREFUSED;
+                break;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                r = -EHOSTUNREACH;
+                break;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT:
+                r = -EINVAL;
+                break;
+        case CURLE_TOO_MANY_REDIRECTS:
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_BAD_CONTENT_ENCODING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_HTTP3:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+                r = -EPROTO;
+                break;
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+                r = -EINVAL;
+                break;
+        case CURLE_OUT_OF_MEMORY:
+                r = -ENOMEM;
+                break;
+        default:
+                r = -EIO;
+        }
+        if (c->errbuf[0] && !streq(c->errbuf, curl_easy_strerror(cc)))
+                return error_setf(e, r, "%s %s: %s (%s)", method, u, curl_easy_strerror(cc), c->errbuf);
+        return error_setf(e, r, "%s %s: %s", method, u, curl_easy_strerror(cc));
+}
+
+/* Puts the reused handle back to a plain GET without body or custom method. */
+static void reset_method(CURL *curl)
+{
+        /* CURLOPT_POSTFIELDS switches to POST, so it goes first and HTTPGET undoes it. */
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 0L);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+}
+
+int http_client_request(HttpClient *c, const char *method, const char *url, const char *const *headers,
+                        const char *body, size_t body_len, HttpResponse *ret, Error *e)
+{
+        struct curl_slist *list = NULL;
+        bool with_body;
+        CURLcode cc = CURLE_OK;
+        char *content_type = NULL;
+        const char *ct = NULL;
+        long status = 0;
+        int r;
+
+        if (!c || !url || !ret)
+                return error_setf(e, -EINVAL, "HTTP request: missing client, URL or response");
+        if (!method)
+                method = "GET";
+        if (!method_ok(method))
+                return error_setf(e, -EINVAL, "HTTP request: invalid method '%s'", method);
+        if (!url_scheme_ok(url)) {
+                char u[256];
+                url_for_message(url, u, sizeof(u));
+                return error_setf(e, -EINVAL, "%s %s: only http:// and https:// URLs are allowed", method,
+                                  u);
+        }
+        if (body_len > 0 && !body)
+                return error_setf(e, -EINVAL, "HTTP request: body length without a body");
+
+        /* POST and PUT always carry a body (maybe empty); other methods only when given one. */
+        with_body = strcasecmp(method, "POST") == 0 || strcasecmp(method, "PUT") == 0 || body_len > 0;
+
+        for (size_t i = 0; headers && headers[i]; i++) {
+                struct curl_slist *l = curl_slist_append(list, headers[i]);
+                if (!l)
+                        goto nomem;
+                list = l;
+        }
+        /* No "Expect: 100-continue" round trip, and no Content-Type unless the caller set one. */
+        if (!has_header(headers, "Expect")) {
+                struct curl_slist *l = curl_slist_append(list, "Expect:");
+                if (!l)
+                        goto nomem;
+                list = l;
+        }
+        if (with_body && !has_header(headers, "Content-Type")) {
+                struct curl_slist *l = curl_slist_append(list, "Content-Type:");
+                if (!l)
+                        goto nomem;
+                list = l;
+        }
+
+        reset_method(c->curl);
+        buf_truncate(&c->body, 0);
+        c->too_big = c->no_memory = false;
+        c->errbuf[0] = 0;
+
+#define SET(opt, val)                                                                                       \
+        do {                                                                                                \
+                if (cc == CURLE_OK)                                                                         \
+                        cc = curl_easy_setopt(c->curl, (opt), (val));                                       \
+        } while (0)
+        SET(CURLOPT_URL, url);
+        SET(CURLOPT_HTTPHEADER, list);
+        if (with_body) {
+                SET(CURLOPT_POSTFIELDS, body ? body : "");
+                SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+                if (strcasecmp(method, "POST") != 0)
+                        SET(CURLOPT_CUSTOMREQUEST, method);
+        } else if (strcasecmp(method, "HEAD") == 0)
+                SET(CURLOPT_NOBODY, 1L);
+        else if (strcasecmp(method, "GET") != 0)
+                SET(CURLOPT_CUSTOMREQUEST, method);
+#undef SET
+
+        if (cc == CURLE_OK)
+                cc = curl_easy_perform(c->curl);
+        if (cc == CURLE_OK) {
+                curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+                curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+                if (ct) {
+                        content_type = strdup(ct);
+                        if (!content_type)
+                                cc = CURLE_OUT_OF_MEMORY;
+                }
+        }
+        /* Nothing may keep pointing at the caller's memory. */
+        reset_method(c->curl);
+        curl_slist_free_all(list);
+
+        if (cc != CURLE_OK) {
+                r = map_curl_error(c, cc, method, url, e);
+                buf_truncate(&c->body, 0);
+                free(content_type);
+                return r;
+        }
+
+        {
+                size_t n;
+                char *data = buf_steal(&c->body, &n);
+
+                if (!data) {
+                        free(content_type);
+                        return error_setf(e, -ENOMEM, "%s: out of memory", method);
+                }
+                *ret = (HttpResponse){
+                        .status = status, .body = data, .body_len = n, .content_type = content_type};
+        }
+        return 0;
+
+nomem:
+        curl_slist_free_all(list);
+        return error_setf(e, -ENOMEM, "%s: out of memory", method);
+}

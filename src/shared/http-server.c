@@ -1,0 +1,775 @@
+/* http-server.c — the HTTP server adapter over libmicrohttpd (see http-server.h).
+ *
+ * Each connection owns one Request context (allocated when it opens, reused for each of its requests,
+ * freed when it closes). The URI log callback — the only place that sees the raw, undecoded request
+ * target — fills it in and hands it to MHD as the request's context. The body is collected into a Buf
+ * capped at max_body_bytes; the handler runs once with the complete body. Replies are handed to MHD
+ * without copying: blobs are released by MHD's free callback, owned buffers are free()d by it.
+ *
+ * Limits and what answers them (as observed with libmicrohttpd 0.9.75):
+ *   - request line + headers: MHD's per-connection memory pool is max(32 KiB, 4 × max_header_bytes +
+ *     4 KiB). Whatever fits in it is measured exactly by the adapter and answered 431 (or 414 when the
+ *     request target alone is over the cap) with a JSON body. What does not fit is refused by MHD
+ *     itself, before the handler: 431 (header lines) or 414 (request line) with MHD's own small HTML
+ *     body and "Connection: close"; MHD stops reading, so the close usually reaches the client as a
+ *     reset after the answer. A request target packed with thousands of query arguments overflows the
+ *     pool while MHD parses them: MHD then drops the request without any answer; see on_uri().
+ *   - body: a Content-Length above max_body_bytes is refused before the body is read (413, and MHD
+ *     closes the connection since it answered early); a chunked body is counted as it arrives,
+ *     discarded once past the cap and answered 413 when it ends (the connection stays usable). If it
+ *     keeps going for more than BODY_DRAIN_MAX bytes past the cap the connection is closed unanswered.
+ *   - connections: MHD_OPTION_CONNECTION_LIMIT; idle time: MHD_OPTION_CONNECTION_TIMEOUT (a slow or
+ *     half-open client is closed once it has sent nothing for that long).
+ * Answers are never queued on MHD's first call for a request: MHD 0.9.75 closes the connection after
+ * any response queued then, so only refusals are. */
+#include "http-server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "buf.h"
+#include "macros.h"
+#include "strutil.h"
+
+#define DEFAULT_MAX_CONNECTIONS 1024U
+#define DEFAULT_IDLE_TIMEOUT_SEC 30U
+#define DEFAULT_MAX_HEADER_BYTES ((size_t)8 * 1024)
+#define DEFAULT_MAX_BODY_BYTES ((size_t)64 * 1024)
+/* MHD's per-connection memory pool holds the read buffer (it starts at half the pool), one record of
+ * about 64 bytes per header line and per query argument, and the response header. 4 × the header cap
+ * lets a request at the cap carry a few hundred headers and arguments; MHD's default is 32 KiB. */
+#define POOL_MIN ((size_t)32 * 1024)
+#define POOL_SLACK ((size_t)4096)
+/* The pool is allocated per connection: keep it sane. */
+#define MAX_HEADER_BYTES_LIMIT ((size_t)1024 * 1024)
+/* How much of an over-long chunked body is read and thrown away so that a 413 can still be sent. */
+#define BODY_DRAIN_MAX ((size_t)1024 * 1024)
+/* Largest JSON error body http_reply_error() builds. */
+#define ERROR_BODY_MAX ((size_t)64 * 1024)
+
+typedef enum RequestState {
+        REQUEST_NEW,       /* headers received, handler not called yet */
+        REQUEST_BODY,      /* collecting the body */
+        REQUEST_TOO_LARGE, /* body past the cap: draining, 413 at the end */
+        REQUEST_ANSWERED,  /* a response is queued */
+} RequestState;
+
+/* The state of the request in progress on one connection. Allocated when the connection opens and
+ * reused for each of its requests (HTTP/1.1 handles them one at a time), so that a request normally
+ * costs no allocation of the adapter's own beyond its body. */
+typedef struct Request {
+        Buf body;
+        size_t drained;
+        size_t target_len; /* length of the raw request target */
+        RequestState state;
+        bool active; /* between the URI callback and the completion callback */
+        bool target_too_long;
+        char *target; /* path NUL query NUL: inline_target or heap_target */
+        char *query;  /* points into target */
+        char *heap_target;
+        size_t heap_size;
+        char inline_target[256];
+} Request;
+
+/* A canned JSON error response, built once per server and shared by all connections. */
+typedef struct CannedError {
+        struct MHD_Response *response;
+        char body[192];
+} CannedError;
+
+struct HttpServer {
+        struct MHD_Daemon *daemon;
+        HttpHandler handler;
+        void *userdata;
+        size_t max_header_bytes;
+        size_t max_body_bytes;
+        size_t pool_size;
+        uint16_t port;
+        unsigned long in_flight; /* atomic: requests between the URI callback and completion */
+        char *tls_cert;
+        char *tls_key;
+        CannedError too_large;         /* 413 */
+        CannedError headers_too_large; /* 431 */
+        CannedError target_too_long;   /* 414 */
+        CannedError no_memory;         /* 500 */
+};
+
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), or 0 when the bytes there are not one. */
+static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
+{
+        unsigned c = *p;
+        uint32_t cp;
+        size_t k;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf) {
+                k = 1;
+                cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+                k = 2;
+                cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                k = 3;
+                cp = c & 0x07;
+        } else
+                return 0;
+        if ((size_t)(end - p) <= k)
+                return 0;
+        for (size_t i = 1; i <= k; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+                return 0;
+        if (k == 3 && (cp < 0x10000 || cp > 0x10ffff))
+                return 0;
+        return k + 1;
+}
+
+/* Appends s as a JSON string; bytes that are not valid UTF-8 become '?' so the document stays valid. */
+static int put_json_text(Buf *b, const char *s)
+{
+        _cleanup_free_ char *copy = NULL;
+        size_t n = strlen(s), i = 0, k;
+
+        while (i < n && (k = utf8_seq_len((const unsigned char *)s + i, (const unsigned char *)s + n)) > 0)
+                i += k;
+        if (i < n) {
+                copy = strdup(s);
+                if (!copy)
+                        return -ENOMEM;
+                while (i < n) {
+                        k = utf8_seq_len((const unsigned char *)copy + i, (const unsigned char *)copy + n);
+                        if (k == 0) {
+                                copy[i] = '?';
+                                k = 1;
+                        }
+                        i += k;
+                }
+                s = copy;
+        }
+        return buf_put_json_string(b, s, n);
+}
+
+static int format_error_body(Buf *b, const char *kind, const char *value)
+{
+        int r = buf_puts(b, "{\"kind\":");
+        if (r >= 0)
+                r = put_json_text(b, kind ? kind : "");
+        if (r >= 0)
+                r = buf_puts(b, ",\"value\":");
+        if (r >= 0)
+                r = put_json_text(b, value ? value : "");
+        if (r >= 0)
+                r = buf_putc(b, '}');
+        return r;
+}
+
+static void reply_clear_body(HttpReply *reply)
+{
+        reply->blob = blob_unref(reply->blob);
+        free(reply->owned);
+        reply->owned = NULL;
+        reply->owned_len = 0;
+}
+
+int http_reply_error(HttpReply *reply, unsigned status, const char *kind, const char *value)
+{
+        Buf b = BUF_INIT(ERROR_BODY_MAX);
+        size_t n;
+        int r;
+
+        r = format_error_body(&b, kind, value);
+        if (r < 0) {
+                buf_free(&b);
+                return -ENOMEM;
+        }
+        reply_clear_body(reply);
+        reply->status = status;
+        reply->content_type = "application/json";
+        reply->owned = buf_steal(&b, &n);
+        reply->owned_len = n;
+        return 0;
+}
+
+int http_reply_add_header(HttpReply *reply, const char *name, const char *value)
+{
+        if (reply->n_headers >= HTTP_REPLY_MAX_HEADERS)
+                return -E2BIG;
+        reply->header_names[reply->n_headers] = name;
+        reply->header_values[reply->n_headers] = value;
+        reply->n_headers++;
+        return 0;
+}
+
+const char *http_request_header(const HttpRequest *req, const char *name)
+{
+        if (!req || !req->internal || !name)
+                return NULL;
+        return MHD_lookup_connection_value(req->internal, MHD_HEADER_KIND, name);
+}
+
+static int canned_error_init(CannedError *c, const char *kind, const char *value)
+{
+        Buf b = BUF_INIT(sizeof(c->body) - 1);
+        int r = format_error_body(&b, kind, value);
+
+        if (r < 0) {
+                buf_free(&b);
+                return r == -ENOBUFS ? -EINVAL : r;
+        }
+        memcpy(c->body, b.data, b.len + 1);
+        c->response = MHD_create_response_from_buffer(b.len, c->body, MHD_RESPMEM_PERSISTENT);
+        buf_free(&b);
+        if (!c->response)
+                return -ENOMEM;
+        if (MHD_add_response_header(c->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+            MHD_YES)
+                return -ENOMEM;
+        return 0;
+}
+
+static void canned_error_done(CannedError *c)
+{
+        if (c->response)
+                MHD_destroy_response(c->response);
+        c->response = NULL;
+}
+
+static enum MHD_Result queue_canned(struct MHD_Connection *c, Request *r, const CannedError *e,
+                                    unsigned status)
+{
+        if (r)
+                r->state = REQUEST_ANSWERED;
+        return MHD_queue_response(c, status, e->response);
+}
+
+/* Queues a freshly built JSON error; falls back to the canned 500 when memory is short. */
+static enum MHD_Result queue_error(HttpServer *s, struct MHD_Connection *c, Request *r, unsigned status,
+                                   const char *kind, const char *value)
+{
+        Buf b = BUF_INIT(ERROR_BODY_MAX);
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        char *body;
+        size_t n;
+
+        if (format_error_body(&b, kind, value) < 0) {
+                buf_free(&b);
+                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        }
+        body = buf_steal(&b, &n);
+        resp = MHD_create_response_from_buffer_with_free_callback(n, body, free);
+        if (!resp) {
+                free(body);
+                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        }
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) {
+                MHD_destroy_response(resp);
+                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        }
+        if (r)
+                r->state = REQUEST_ANSWERED;
+        ret = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static void blob_release(void *cls)
+{
+        blob_unref(cls);
+}
+
+/* Turns the handler's reply into an MHD response and queues it. Consumes the reply's body. */
+static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Request *r, HttpReply *reply)
+{
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        if (reply->status < 100 || reply->status > 999 || reply->n_headers > HTTP_REPLY_MAX_HEADERS) {
+                reply_clear_body(reply);
+                return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                                   "handler produced an invalid reply");
+        }
+
+        if (reply->blob) {
+                Blob *b = TAKE_PTR(reply->blob);
+
+                free(TAKE_PTR(reply->owned));
+                resp = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, blob_release,
+                                                                              b);
+                if (!resp)
+                        blob_unref(b);
+        } else if (reply->owned) {
+                char *o = TAKE_PTR(reply->owned);
+
+                resp = MHD_create_response_from_buffer_with_free_callback(reply->owned_len, o, free);
+                if (!resp)
+                        free(o);
+        } else
+                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+
+        if (reply->content_type &&
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type) != MHD_YES)
+                goto bad_header;
+        for (size_t i = 0; i < reply->n_headers; i++)
+                if (!reply->header_names[i] || !reply->header_values[i] ||
+                    MHD_add_response_header(resp, reply->header_names[i], reply->header_values[i]) !=
+                            MHD_YES)
+                        goto bad_header;
+
+        r->state = REQUEST_ANSWERED;
+        ret = MHD_queue_response(c, reply->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+
+bad_header:
+        MHD_destroy_response(resp);
+        return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                           "handler produced an invalid reply header");
+}
+
+static const char *format_peer(struct MHD_Connection *c, char *buf, size_t n)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+        buf[0] = 0;
+        if (!sa)
+                return buf;
+        if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, n);
+        else if (sa->sa_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+                /* Dual-stack sockets see IPv4 clients as ::ffff:a.b.c.d; show them as a.b.c.d. */
+                if (IN6_IS_ADDR_V4MAPPED(a))
+                        inet_ntop(AF_INET, &a->s6_addr[12], buf, n);
+                else
+                        inet_ntop(AF_INET6, a, buf, n);
+        }
+        return buf;
+}
+
+static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request *r, const char *method)
+{
+        char peer[INET6_ADDRSTRLEN];
+        HttpReply reply = {};
+        HttpRequest req = {
+                .method = method,
+                .path = r->target,
+                .query = r->query,
+                .body = r->body.len > 0 ? r->body.data : NULL,
+                .body_len = r->body.len,
+                .peer = format_peer(c, peer, sizeof(peer)),
+                .internal = c,
+        };
+        enum MHD_Result ret;
+        int k;
+
+        k = s->handler(s->userdata, &req, &reply);
+        if (k < 0) {
+                char value[128];
+
+                reply_clear_body(&reply);
+                snprintf(value, sizeof(value), "request handler failed: %s",
+                         strerrordesc_np(-k) ?: "unknown error");
+                ret = queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error", value);
+        } else
+                ret = queue_reply(s, c, r, &reply);
+        /* The handler has seen the body; it need not live until the response is sent. */
+        buf_free(&r->body);
+        return ret;
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                       const char *value, size_t value_size)
+{
+        size_t *total = cls;
+
+        *total += key_size + 2 + value_size + 2; /* "key: value\r\n" */
+        return MHD_YES;
+}
+
+/* Bytes of the request line and header block as the client sent them (give or take whitespace). */
+static size_t request_head_size(struct MHD_Connection *c, const Request *r, const char *method,
+                                const char *version)
+{
+        size_t total = strlen(method) + 1 + r->target_len + 1 + strlen(version) + 2 + 2;
+
+        MHD_get_connection_values_n(c, MHD_HEADER_KIND, add_header_size, &total);
+        return total;
+}
+
+static enum MHD_Result on_headers(HttpServer *s, struct MHD_Connection *c, Request *r, const char *method,
+                                  const char *version)
+{
+        const char *cl, *te;
+        uint64_t length = 0;
+
+        if (r->target_too_long)
+                return queue_canned(c, r, &s->target_too_long, MHD_HTTP_URI_TOO_LONG);
+        if (request_head_size(c, r, method, version) > s->max_header_bytes)
+                return queue_canned(c, r, &s->headers_too_large, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (cl && !te) {
+                /* MHD has already refused a malformed Content-Length. */
+                if (safe_atou64(cl, &length) < 0 || length > s->max_body_bytes)
+                        return queue_canned(c, r, &s->too_large, MHD_HTTP_CONTENT_TOO_LARGE);
+        }
+        /* Even without a body the answer waits for the next call (see the top of the file). */
+        r->state = REQUEST_BODY;
+        if (length > 0 && buf_reserve(&r->body, (size_t)length) < 0)
+                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+        HttpServer *s = cls;
+        Request *r = *con_cls;
+        size_t n = *upload_data_size;
+        int k;
+
+        if (!r) /* the URI callback could not allocate the request */
+                return queue_canned(c, NULL, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+
+        switch (r->state) {
+        case REQUEST_NEW:
+                return on_headers(s, c, r, method, version);
+
+        case REQUEST_BODY:
+                if (n == 0)
+                        return dispatch(s, c, r, method);
+                *upload_data_size = 0;
+                k = buf_append(&r->body, upload_data, n);
+                if (k == -ENOBUFS) {
+                        buf_free(&r->body);
+                        r->state = REQUEST_TOO_LARGE;
+                        r->drained = n;
+                } else if (k < 0) {
+                        buf_free(&r->body);
+                        return MHD_NO;
+                }
+                return MHD_YES;
+
+        case REQUEST_TOO_LARGE:
+                if (n == 0)
+                        return queue_canned(c, r, &s->too_large, MHD_HTTP_CONTENT_TOO_LARGE);
+                *upload_data_size = 0;
+                r->drained += n;
+                return r->drained > BODY_DRAIN_MAX ? MHD_NO : MHD_YES;
+
+        case REQUEST_ANSWERED:
+                *upload_data_size = 0; /* MHD may still pass data it had read; ignore it */
+                return MHD_YES;
+        }
+        return MHD_NO;
+}
+
+static size_t count_args(const char *uri, size_t n)
+{
+        const char *q = memchr(uri, '?', n);
+        size_t k = 0;
+
+        if (!q)
+                return 0;
+        for (q++; *q; q++)
+                if (*q == '&')
+                        k++;
+        return k + 1;
+}
+
+static void request_end(HttpServer *s, Request *r)
+{
+        if (!r->active)
+                return;
+        r->active = false;
+        buf_free(&r->body);
+        __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELEASE);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+        HttpServer *s = cls;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        Request *r = ci ? ci->socket_context : NULL;
+        size_t n = strlen(uri), plen;
+        const char *q;
+
+        if (!r) /* the connection callback could not allocate it */
+                return NULL;
+        request_end(s, r); /* (MHD completes every request first; just in case) */
+
+        r->target_len = n;
+        r->target_too_long = n > s->max_header_bytes;
+        if (r->target_too_long)
+                n = 0; /* answered with 414; keep nothing */
+        if (n + 2 <= sizeof(r->inline_target))
+                r->target = r->inline_target;
+        else {
+                if (r->heap_size < n + 2) {
+                        char *t = realloc(r->heap_target, n + 2);
+                        if (!t)
+                                return NULL;
+                        r->heap_target = t;
+                        r->heap_size = n + 2;
+                }
+                r->target = r->heap_target;
+        }
+        q = memchr(uri, '?', n);
+        plen = q ? (size_t)(q - uri) : n;
+        memcpy(r->target, uri, plen);
+        r->target[plen] = 0;
+        r->query = r->target + plen + 1;
+        if (q)
+                memcpy(r->query, q + 1, n - plen - 1);
+        r->query[q ? n - plen - 1 : 0] = 0;
+
+        buf_free(&r->body);
+        r->body = BUF_INIT(s->max_body_bytes);
+        r->drained = 0;
+        r->state = REQUEST_NEW;
+        r->active = true;
+        __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+
+        /* MHD 0.9.75 stores one pool record per query argument. A target packed with more arguments
+         * than the pool can hold makes MHD give up on the request without answering (and without
+         * calling the completion callback), and with epoll the connection then lingers until its
+         * timeout: shorten that timeout for such requests. (Harmless for a legitimate request: it is
+         * still served, only the connection's idle time is shorter.) */
+        if (count_args(uri, r->target_len) > s->pool_size / 128)
+                MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1U);
+        return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        Request *r = *con_cls;
+
+        if (r)
+                request_end(cls, r);
+        *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+        Request *r;
+
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                r = calloc(1, sizeof(*r));
+                if (r)
+                        r->body = BUF_INIT(0);
+                *socket_context = r;
+                return;
+        }
+        r = *socket_context;
+        if (!r)
+                return;
+        /* Requests MHD dropped without completing them end here. */
+        request_end(cls, r);
+        free(r->heap_target);
+        free(r);
+        *socket_context = NULL;
+}
+
+static void server_free(HttpServer *s)
+{
+        if (!s)
+                return;
+        canned_error_done(&s->too_large);
+        canned_error_done(&s->headers_too_large);
+        canned_error_done(&s->target_too_long);
+        canned_error_done(&s->no_memory);
+        free(s->tls_cert);
+        free(s->tls_key);
+        free(s);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, server_free);
+
+static int canned_errors_init(HttpServer *s)
+{
+        char value[128];
+        int r;
+
+        snprintf(value, sizeof(value), "request body exceeds %zu bytes", s->max_body_bytes);
+        r = canned_error_init(&s->too_large, "payload_too_large", value);
+        if (r < 0)
+                return r;
+        snprintf(value, sizeof(value), "request line and headers exceed %zu bytes", s->max_header_bytes);
+        r = canned_error_init(&s->headers_too_large, "header_fields_too_large", value);
+        if (r < 0)
+                return r;
+        snprintf(value, sizeof(value), "request target exceeds %zu bytes", s->max_header_bytes);
+        r = canned_error_init(&s->target_too_long, "uri_too_long", value);
+        if (r < 0)
+                return r;
+        return canned_error_init(&s->no_memory, "internal_error", "out of memory");
+}
+
+int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e)
+{
+        _cleanup_(server_freep) HttpServer *s = NULL;
+        struct sockaddr_storage ss = {};
+        const char *address;
+        struct MHD_OptionItem opts[16];
+        size_t n_opts = 0, pool;
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC;
+        unsigned threads;
+        const union MHD_DaemonInfo *info;
+        int r;
+
+        if (!config || !ret || !config->handler)
+                return error_setf(e, -EINVAL, "HTTP server: no configuration or no handler");
+        if (!config->tls_cert_pem != !config->tls_key_pem)
+                return error_setf(e, -EINVAL, "HTTP server: TLS needs both a certificate and a key");
+
+        address = config->address ? config->address : "::";
+        if (streq(address, "::")) {
+                struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+
+                sa->sin6_family = AF_INET6;
+                sa->sin6_addr = in6addr_any;
+                sa->sin6_port = htons(config->port);
+                flags |= MHD_USE_DUAL_STACK;
+        } else {
+                struct sockaddr_in *sa4 = (struct sockaddr_in *)&ss;
+                struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)&ss;
+
+                if (inet_pton(AF_INET, address, &sa4->sin_addr) == 1) {
+                        sa4->sin_family = AF_INET;
+                        sa4->sin_port = htons(config->port);
+                } else if (inet_pton(AF_INET6, address, &sa6->sin6_addr) == 1) {
+                        sa6->sin6_family = AF_INET6;
+                        sa6->sin6_port = htons(config->port);
+                        flags |= MHD_USE_IPv6;
+                } else
+                        return error_setf(e, -EINVAL,
+                                          "HTTP server: '%s' is not a numeric IPv4 or IPv6 address",
+                                          address);
+        }
+
+        if (config->tls_cert_pem) {
+                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                        return error_setf(
+                                e, -EOPNOTSUPP,
+                                "HTTP server: TLS requested but libmicrohttpd was built without TLS");
+                flags |= MHD_USE_TLS;
+        }
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return error_setf(e, -ENOMEM, "HTTP server: out of memory");
+        s->handler = config->handler;
+        s->userdata = config->userdata;
+        s->max_header_bytes = config->max_header_bytes ? config->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
+        s->max_body_bytes = config->max_body_bytes ? config->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
+        if (s->max_header_bytes > MAX_HEADER_BYTES_LIMIT)
+                return error_setf(e, -EINVAL, "HTTP server: header limit %zu is above %zu bytes",
+                                  s->max_header_bytes, MAX_HEADER_BYTES_LIMIT);
+        if (config->tls_cert_pem) {
+                /* Kept for the daemon's lifetime: MHD refers to them. */
+                s->tls_cert = strdup(config->tls_cert_pem);
+                s->tls_key = strdup(config->tls_key_pem);
+                if (!s->tls_cert || !s->tls_key)
+                        return error_setf(e, -ENOMEM, "HTTP server: out of memory");
+        }
+        r = canned_errors_init(s);
+        if (r < 0)
+                return error_setf(e, r, "HTTP server: cannot build error responses");
+
+        s->pool_size = pool = MAX(POOL_MIN, 4 * s->max_header_bytes + POOL_SLACK);
+        threads = config->threads ? config->threads : 1;
+
+#define OPT(o, v, p) (opts[n_opts++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
+        OPT(MHD_OPTION_CONNECTION_LIMIT,
+            config->max_connections ? config->max_connections : DEFAULT_MAX_CONNECTIONS, NULL);
+        OPT(MHD_OPTION_CONNECTION_TIMEOUT,
+            config->idle_timeout_sec ? config->idle_timeout_sec : DEFAULT_IDLE_TIMEOUT_SEC, NULL);
+        OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, s);
+        OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, s);
+        OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, s);
+        OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+        if (threads > 1)
+                OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+        if (s->tls_cert) {
+                OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert);
+                OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key);
+        }
+        OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+
+        errno = 0;
+        s->daemon = MHD_start_daemon(flags, config->port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+                                     MHD_OPTION_END);
+        if (!s->daemon) {
+                r = errno > 0 ? -errno : -EIO;
+                return error_setf(e, r, "HTTP server: cannot listen on %s%s%s:%u: %s",
+                                  strchr(address, ':') ? "[" : "", address, strchr(address, ':') ? "]" : "",
+                                  config->port, strerrordesc_np(-r) ?: "unknown error");
+        }
+        info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        s->port = info ? info->port : config->port;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+uint16_t http_server_port(const HttpServer *s)
+{
+        return s ? s->port : 0;
+}
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void http_server_stop(HttpServer *s, unsigned timeout_ms)
+{
+        MHD_socket listen_fd;
+        uint64_t deadline;
+
+        if (!s)
+                return;
+        /* Stop accepting; connections already open keep being served. */
+        listen_fd = MHD_quiesce_daemon(s->daemon);
+        /* With epoll, MHD has taken the socket out of its threads' sets by now; shutting it down makes
+         * new clients get "connection refused" at once instead of waiting in the backlog until the
+         * socket is closed below. */
+        if (listen_fd != MHD_INVALID_SOCKET)
+                (void)shutdown(listen_fd, SHUT_RDWR);
+        /* Wait for the requests in flight (idle keep-alive connections do not count). */
+        deadline = now_ms() + timeout_ms;
+        while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 && now_ms() < deadline) {
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        MHD_stop_daemon(s->daemon);
+        /* After quiescing, the listening socket is ours to close, once the threads are gone. */
+        if (listen_fd != MHD_INVALID_SOCKET)
+                close(listen_fd);
+        server_free(s);
+}
