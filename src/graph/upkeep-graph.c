@@ -679,7 +679,7 @@ int main(int argc, char **argv)
                 .threads = m.config->threads,
                 .max_connections = m.config->max_connections,
                 .idle_timeout_sec = m.config->idle_timeout_secs,
-                .max_header_bytes = 8192,
+                .max_header_bytes = 4096,
                 .max_body_bytes = 4096,
                 .handler = handle,
                 .userdata = &m,

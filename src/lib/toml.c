@@ -20,8 +20,9 @@
 
 /* Tables with more entries than this get a hash index. */
 #define TABLE_INDEX_MIN 16
-/* Longest key text quoted in error messages. */
-#define KEY_SHOW_MAX 48
+/* Keys in error messages: at most this many bytes of the key, this many bytes of output. */
+#define KEY_SHOW_MAX 40
+#define KEY_SHOW_OUT 64
 
 enum {
         /* tables */
@@ -202,37 +203,40 @@ static const char *describe(const Parser *p, size_t pos, char *buf, size_t size)
 /* Formats a key for messages: bare when it can be, else quoted with escapes, shortened if long. */
 static void format_key(char *buf, size_t size, const char *s, size_t len)
 {
-        size_t o = 0, i;
-        bool bare = len > 0;
+        size_t o = 0, i = 0, limit;
+        bool bare = len > 0 && len <= KEY_SHOW_MAX; /* shortened keys are quoted */
 
-        for (i = 0; i < len && bare; i++)
-                bare = is_bare_key_char((unsigned char)s[i]);
+        for (size_t j = 0; j < len && bare; j++)
+                bare = is_bare_key_char((unsigned char)s[j]);
         if (size < 8) {
                 if (size)
                         buf[0] = 0;
                 return;
         }
+        limit = MIN(size, (size_t)KEY_SHOW_OUT) - 5; /* room for "...", the closing quote and the NUL */
         if (!bare)
                 buf[o++] = '"';
-        for (i = 0; i < len; i++) {
+        while (i < len) {
                 unsigned char c = (unsigned char)s[i];
-                if (o + 8 >= size || i >= KEY_SHOW_MAX) {
-                        /* do not cut a UTF-8 sequence in half */
-                        while (o > 1 && ((unsigned char)buf[o - 1] & 0xC0) == 0x80)
-                                o--;
-                        if (o > 1 && (unsigned char)buf[o - 1] >= 0xC0)
-                                o--;
+                bool escape = c == '"' || c == '\\', hex = c < 0x20 || c == 0x7f;
+                size_t in = 1, out = escape ? 2 : hex ? 6 : 1;
+
+                if (c >= 0xC0) /* a whole UTF-8 sequence at once */
+                        in = out = MIN((size_t)(c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2), len - i);
+                if (i >= KEY_SHOW_MAX || o + out > limit) {
                         memcpy(buf + o, "...", 3);
                         o += 3;
                         break;
                 }
-                if (c == '"' || c == '\\') {
+                if (escape) {
                         buf[o++] = '\\';
                         buf[o++] = (char)c;
-                } else if (is_control(c) || c == '\n') {
+                } else if (hex)
                         o += (size_t)snprintf(buf + o, size - o, "\\u%04X", c);
-                } else
-                        buf[o++] = (char)c;
+                else
+                        for (size_t j = 0; j < in; j++)
+                                buf[o++] = s[i + j];
+                i += in;
         }
         if (!bare)
                 buf[o++] = '"';
@@ -244,7 +248,12 @@ static void format_path(char *buf, size_t size, const Key *k, size_t n)
         size_t o = 0;
 
         buf[0] = 0;
-        for (size_t i = 0; i < n && o + 1 < size; i++) {
+        for (size_t i = 0; i < n; i++) {
+                if (size - o < 16) { /* no room for another part */
+                        if (size - o >= 4)
+                                memcpy(buf + o, "...", 4);
+                        return;
+                }
                 if (i > 0)
                         buf[o++] = '.';
                 format_key(buf + o, size - o, k->parts[i].s, k->parts[i].len);
@@ -930,7 +939,8 @@ static int resolve_dotted_key(Parser *p, TomlValue *t, Key *k, TomlValue **ret)
                         continue;
                 }
                 v = e->value;
-                format_path(name, sizeof(name), k, i + 1);
+                if (v->type != TOML_TABLE || (v->flags & (TF_INLINE | TF_HEADER)))
+                        format_path(name, sizeof(name), k, i + 1);
                 if (v->type != TOML_TABLE)
                         return fail(p, part->pos, -EINVAL, "cannot add keys to '%s': it is %s %s", name,
                                     article(v->type), toml_type_name(v->type));
@@ -1015,19 +1025,22 @@ static int parse_header(Parser *p)
                         continue;
                 }
                 v = e->value;
-                format_path(name, sizeof(name), &k, i + 1);
-                if (v->type == TOML_TABLE) {
-                        if (v->flags & TF_INLINE)
-                                return fail(p, part->pos, -EINVAL, "cannot extend inline table '%s'", name);
+                if (v->type == TOML_TABLE && !(v->flags & TF_INLINE)) {
                         t = v;
-                } else if (v->type == TOML_ARRAY && (v->flags & TF_AOT)) {
-                        t = v->array.items[v->array.n - 1];
-                } else if (v->type == TOML_ARRAY)
+                        continue;
+                }
+                if (v->type == TOML_ARRAY && (v->flags & TF_AOT)) {
+                        t = v->array.items[v->array.n - 1]; /* the latest element */
+                        continue;
+                }
+                format_path(name, sizeof(name), &k, i + 1);
+                if (v->type == TOML_TABLE)
+                        return fail(p, part->pos, -EINVAL, "cannot extend inline table '%s'", name);
+                if (v->type == TOML_ARRAY)
                         return fail(p, part->pos, -EINVAL,
                                     "cannot extend static array '%s' with a table header", name);
-                else
-                        return fail(p, part->pos, -EINVAL, "cannot use '%s' as a table: it is %s %s", name,
-                                    article(v->type), toml_type_name(v->type));
+                return fail(p, part->pos, -EINVAL, "cannot use '%s' as a table: it is %s %s", name,
+                            article(v->type), toml_type_name(v->type));
         }
 
         last = &k.parts[k.n - 1];

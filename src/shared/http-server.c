@@ -696,7 +696,7 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         if (r < 0)
                 return error_setf(e, r, "HTTP server: cannot build error responses");
 
-        s->pool_size = pool = MAX(POOL_MIN, 4 * s->max_header_bytes + POOL_SLACK);
+        s->pool_size = pool = MAX((size_t)8192, 2 * s->max_header_bytes + POOL_SLACK);
         threads = config->threads ? config->threads : 1;
 
 #define OPT(o, v, p) (opts[n_opts++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})

@@ -412,6 +412,31 @@ static void test_error_positions(void **state)
         assert_null(root);
 }
 
+static void test_long_keys_in_messages(void **state)
+{
+        Buf b = BUF_INIT(1 << 16);
+        TomlValue *root = NULL;
+        TomlError e = {};
+
+        /* keys full of escapes, multibyte characters and quotes are shortened, never overflow the message */
+        for (int round = 0; round < 3; round++) {
+                const char *piece = round == 0 ? "\\u0001" : round == 1 ? "\xc3\xa9" : "\\\"";
+                buf_truncate(&b, 0);
+                for (int twice = 0; twice < 2; twice++) {
+                        assert_int_equal(buf_puts(&b, "[\""), 0);
+                        for (int i = 0; i < 200; i++)
+                                assert_int_equal(buf_puts(&b, piece), 0);
+                        assert_int_equal(buf_puts(&b, "\".\"x\".y]\n"), 0);
+                }
+                assert_int_equal(toml_parse(b.data, b.len, &root, &e), -EINVAL);
+                assert_non_null(strstr(e.message, "defined twice"));
+                assert_non_null(strstr(e.message, "..."));
+                assert_true(strlen(e.message) < sizeof(e.message));
+                assert_int_equal(e.line, 2);
+        }
+        buf_free(&b);
+}
+
 static void test_nul_in_strings_and_keys(void **state)
 {
         _cleanup_toml_ TomlValue *root = parse_ok("s = \"a\\u0000b\"\n"
@@ -636,6 +661,7 @@ int main(void)
                 cmocka_unit_test(test_datetime_ranges),
                 cmocka_unit_test(test_depth_cap),
                 cmocka_unit_test(test_error_positions),
+                cmocka_unit_test(test_long_keys_in_messages),
                 cmocka_unit_test(test_nul_in_strings_and_keys),
                 cmocka_unit_test(test_strings),
                 cmocka_unit_test(test_numbers),

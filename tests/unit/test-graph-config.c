@@ -1,0 +1,125 @@
+/* test-graph-config.c — upkeep-graph's configuration: defaults, every key, and bad values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "graph-config.h"
+
+static GraphConfig *parse(const char *text, char ***warnings)
+{
+        GraphConfig *c = NULL;
+        Error e = { { 0 } };
+        int r = graph_config_parse(text, strlen(text), "graph.toml", &c, warnings, &e);
+        if (r < 0)
+                fail_msg("unexpected error: %s", e.message);
+        return c;
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+        GraphConfig *c = NULL;
+        Error e = { { 0 } };
+        assert_true(graph_config_parse(text, strlen(text), "graph.toml", &c, NULL, &e) < 0);
+        assert_null(c);
+        if (!strstr(e.message, msg))
+                fail_msg("'%s' does not contain '%s'", e.message, msg);
+}
+
+static void test_defaults(void **state)
+{
+        GraphConfig *c = NULL;
+        assert_int_equal(graph_config_default(&c), 0);
+        assert_string_equal(c->address, "::");
+        assert_int_equal(c->port, 8080);
+        assert_int_equal(c->refresh_interval_secs, 30);
+        assert_int_equal(c->n_streams, 1);
+        assert_string_equal(c->streams[0].name, "stable");
+        assert_string_equal(c->streams[0].releases, "/var/lib/upkeep/graph/stable/releases.json");
+        assert_string_equal(c->streams[0].updates, "/var/lib/upkeep/graph/stable/updates.json");
+        assert_int_equal(c->streams[0].n_basearches, 4);
+        graph_config_free(c);
+}
+
+static void test_full(void **state)
+{
+        char **w = NULL;
+        GraphConfig *c = parse("[server]\naddress = \"127.0.0.1\"\nport = 0\nthreads = 4\nmax_connections = 10\n"
+                               "idle_timeout_secs = 5\n[refresh]\ninterval_secs = 7\nfetch_timeout_secs = 3\n"
+                               "max_document_bytes = 4096\n[cache]\nmax_answers = 0\n"
+                               "[streams.stable]\nreleases = \"https://h/r.json\"\nupdates = \"u.json\"\n"
+                               "basearches = [\"x86_64\"]\n[streams.testing]\n",
+                               &w);
+        assert_string_equal(c->address, "127.0.0.1");
+        assert_int_equal(c->port, 0);
+        assert_int_equal(c->threads, 4);
+        assert_int_equal(c->max_connections, 10);
+        assert_int_equal(c->idle_timeout_secs, 5);
+        assert_int_equal(c->refresh_interval_secs, 7);
+        assert_int_equal(c->fetch_timeout_secs, 3);
+        assert_int_equal(c->max_document_bytes, 4096);
+        assert_int_equal(c->max_cached_answers, 0);
+        assert_int_equal(c->n_streams, 2);
+        assert_string_equal(c->streams[0].releases, "https://h/r.json");
+        assert_string_equal(c->streams[0].updates, "u.json");
+        assert_int_equal(c->streams[0].n_basearches, 1);
+        assert_string_equal(c->streams[1].name, "testing");
+        assert_string_equal(c->streams[1].releases, "/var/lib/upkeep/graph/testing/releases.json");
+        assert_non_null(graph_config_find_stream(c, "testing"));
+        assert_null(graph_config_find_stream(c, "next"));
+        assert_true(!w || !w[0]);
+        strv_free(w);
+        graph_config_free(c);
+}
+
+static void test_warnings(void **state)
+{
+        char **w = NULL;
+        GraphConfig *c = parse("colour = 1\n[server]\nspeed = 2\n[streams.s]\nfoo = 3\n[extra.table]\n", &w);
+        assert_non_null(w);
+        assert_string_equal(w[0], "graph.toml:1: unknown key 'colour' ignored");
+        assert_string_equal(w[1], "graph.toml:3: unknown key 'server.speed' ignored");
+        assert_string_equal(w[2], "graph.toml:5: unknown key 'streams.s.foo' ignored");
+        assert_non_null(strstr(w[3], "unknown key 'extra' ignored"));
+        assert_null(w[4]);
+        strv_free(w);
+        graph_config_free(c);
+}
+
+static void test_errors(void **state)
+{
+        expect_error("", "graph.toml: streams: no stream configured");
+        expect_error("x = ", "graph.toml:1:");
+        expect_error("[server]\nport = -1\n[streams.s]\n", "graph.toml:2: server.port: must be an integer between 0 "
+                                                            "and 65535");
+        expect_error("[server]\nport = \"80\"\n[streams.s]\n", "server.port");
+        expect_error("[server]\naddress = \"example.com\"\n[streams.s]\n", "numeric IPv4 or IPv6");
+        expect_error("[server]\naddress = \"\"\n[streams.s]\n", "must not be empty");
+        expect_error("[server]\nthreads = 0\n[streams.s]\n", "server.threads");
+        expect_error("server = 1\n[streams.s]\n", "server: must be a table");
+        expect_error("[refresh]\ninterval_secs = 100000\n[streams.s]\n", "refresh.interval_secs");
+        expect_error("[refresh]\nmax_document_bytes = 10\n[streams.s]\n", "refresh.max_document_bytes");
+        expect_error("[cache]\nmax_answers = -1\n[streams.s]\n", "cache.max_answers");
+        expect_error("streams = 1\n", "streams: must be a table");
+        expect_error("[streams]\ns = 1\n", "streams.s: must be a table");
+        expect_error("[streams.\"bad/name\"]\n", "stream names are");
+        expect_error("[streams.s]\nbasearches = \"x86_64\"\n", "streams.s.basearches");
+        expect_error("[streams.s]\nbasearches = [\"x86_64\", \"x86_64\"]\n", "listed twice");
+        expect_error("[streams.s]\nbasearches = [1]\n", "architecture names");
+        expect_error("[streams.s]\nreleases = \"a\\u0000b\"\n", "NUL");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_full),
+                cmocka_unit_test(test_warnings),
+                cmocka_unit_test(test_errors),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
