@@ -4,8 +4,16 @@
 
 #include <stddef.h>
 
+/* Something a consumer derives from a blob once and keeps with it (the HTTP adapter keeps a ready-made
+ * response there). Embed it as the first member of your own struct. */
+typedef struct BlobAttachment BlobAttachment;
+struct BlobAttachment {
+        void (*free)(BlobAttachment *a);
+};
+
 typedef struct Blob {
-        unsigned long refs; /* atomic */
+        unsigned long refs;         /* atomic */
+        BlobAttachment *attachment; /* atomic; freed with the blob */
         size_t len;
         char data[]; /* NUL-terminated; the NUL is not counted in len */
 } Blob;
@@ -15,6 +23,14 @@ Blob *blob_new(const void *data, size_t n);
 Blob *blob_ref(Blob *b);
 /* Drops one reference; frees on the last. Returns NULL. NULL is fine. */
 Blob *blob_unref(Blob *b);
+
+/* Attaches a to b unless something is attached already (the first caller wins). Returns what is
+ * attached now: a, or the earlier attachment, in which case the caller still owns a. */
+BlobAttachment *blob_attach(Blob *b, BlobAttachment *a);
+static inline BlobAttachment *blob_attachment(Blob *b)
+{
+        return __atomic_load_n(&b->attachment, __ATOMIC_ACQUIRE);
+}
 
 static inline void blob_unrefp(Blob **b)
 {

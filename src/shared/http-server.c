@@ -75,8 +75,19 @@ typedef struct Request {
         char *query;  /* points into target */
         char *heap_target;
         size_t heap_size;
+        Blob *held; /* the blob behind a shared response being sent, kept until the request completes */
         char inline_target[256];
 } Request;
+
+/* A ready-made MHD response for a blob, kept with the blob (see blob.h) so that every request answered
+ * with the same blob reuses it: no allocation and no header formatting per request. (Sending the bytes
+ * from a sealed memfd with sendfile() was measured slower here than one sendmsg() from memory.) Requests
+ * hold a reference to the blob until they complete, so the response never outlives its bytes. */
+typedef struct SharedResponse {
+        BlobAttachment base;
+        struct MHD_Response *response;
+        char content_type[64];
+} SharedResponse;
 
 /* A canned JSON error response, built once per server and shared by all connections. */
 typedef struct CannedError {
@@ -289,6 +300,42 @@ static void blob_release(void *cls)
         blob_unref(cls);
 }
 
+static void shared_response_free(BlobAttachment *a)
+{
+        SharedResponse *sr = (SharedResponse *)a;
+        MHD_destroy_response(sr->response);
+        free(sr);
+}
+
+/* The blob's shared response for this content type, created on first use. NULL when it cannot be. */
+static struct MHD_Response *shared_response(Blob *b, const char *content_type)
+{
+        SharedResponse *sr = (SharedResponse *)blob_attachment(b), *mine;
+
+        if (sr)
+                return streq(sr->content_type, content_type) ? sr->response : NULL;
+        if (strlen(content_type) >= sizeof(mine->content_type))
+                return NULL;
+        mine = calloc(1, sizeof(*mine));
+        if (!mine)
+                return NULL;
+        mine->base.free = shared_response_free;
+        strcpy(mine->content_type, content_type);
+        /* The blob outlives the response's use: every request answered with it holds the blob. */
+        mine->response = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_PERSISTENT);
+        if (!mine->response ||
+            MHD_add_response_header(mine->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
+                if (mine->response)
+                        MHD_destroy_response(mine->response);
+                free(mine);
+                return NULL;
+        }
+        sr = (SharedResponse *)blob_attach(b, &mine->base);
+        if (sr != mine) /* another thread attached one first: use theirs */
+                shared_response_free(&mine->base);
+        return streq(sr->content_type, content_type) ? sr->response : NULL;
+}
+
 /* Turns the handler's reply into an MHD response and queues it. Consumes the reply's body. */
 static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Request *r, HttpReply *reply)
 {
@@ -301,6 +348,15 @@ static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Requ
                                    "handler produced an invalid reply");
         }
 
+        if (reply->blob && reply->content_type && reply->n_headers == 0 &&
+            (resp = shared_response(reply->blob, reply->content_type))) {
+                /* The request keeps the blob (and so the response's bytes) until it completes. */
+                blob_unref(r->held);
+                r->held = TAKE_PTR(reply->blob);
+                free(TAKE_PTR(reply->owned));
+                r->state = REQUEST_ANSWERED;
+                return MHD_queue_response(c, reply->status, resp);
+        }
         if (reply->blob) {
                 Blob *b = TAKE_PTR(reply->blob);
 
@@ -501,6 +557,7 @@ static void request_end(HttpServer *s, Request *r)
                 return;
         r->active = false;
         buf_free(&r->body);
+        r->held = blob_unref(r->held);
         __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELEASE);
 }
 
@@ -585,6 +642,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 return;
         /* Requests MHD dropped without completing them end here. */
         request_end(cls, r);
+        blob_unref(r->held);
         free(r->heap_target);
         free(r);
         *socket_context = NULL;

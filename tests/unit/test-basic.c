@@ -148,6 +148,33 @@ static void test_blob(void **state)
         assert_null(blob_unref(b));
 }
 
+static int attachments_freed;
+
+static void attachment_free(BlobAttachment *a)
+{
+        attachments_freed++;
+        free(a);
+}
+
+static void test_blob_attachment(void **state)
+{
+        Blob *b = blob_new("abc", 3);
+        BlobAttachment *a1 = calloc(1, sizeof(*a1)), *a2 = calloc(1, sizeof(*a2));
+
+        a1->free = attachment_free;
+        a2->free = attachment_free;
+        assert_null(blob_attachment(b));
+        assert_ptr_equal(blob_attach(b, a1), a1);
+        /* The first attachment stays; the second caller keeps its own. */
+        assert_ptr_equal(blob_attach(b, a2), a1);
+        free(a2);
+        blob_ref(b);
+        blob_unref(b);
+        assert_int_equal(attachments_freed, 0);
+        blob_unref(b);
+        assert_int_equal(attachments_freed, 1);
+}
+
 static void test_error(void **state)
 {
         Error e;
@@ -240,6 +267,7 @@ int main(void)
                 cmocka_unit_test(test_buf_steal),      cmocka_unit_test(test_siphash_vectors),
                 cmocka_unit_test(test_safe_parsers),   cmocka_unit_test(test_format_double),
                 cmocka_unit_test(test_url_unescape),   cmocka_unit_test(test_blob),
+                cmocka_unit_test(test_blob_attachment),
                 cmocka_unit_test(test_error),          cmocka_unit_test(test_read_full_file),
                 cmocka_unit_test(test_json_strict),    cmocka_unit_test(test_metrics),
         };

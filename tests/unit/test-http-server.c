@@ -57,6 +57,20 @@ static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
                 reply->blob = blob_ref(t->blob);
                 return 0;
         }
+        if (streq(req->path, "/blob-text")) {
+                /* The same blob under another content type than its shared response's. */
+                reply->status = 200;
+                reply->content_type = "text/plain";
+                reply->blob = blob_ref(t->blob);
+                return 0;
+        }
+        if (streq(req->path, "/blob-header")) {
+                /* Extra headers: not the shared response either. */
+                reply->status = 200;
+                reply->content_type = "application/octet-stream";
+                reply->blob = blob_ref(t->blob);
+                return http_reply_add_header(reply, "X-Extra", "yes");
+        }
         if (streq(req->path, "/headers")) {
                 /* (No cmocka asserts here: this runs on a server thread.) */
                 reply->status = 200;
@@ -500,6 +514,20 @@ static void test_replies(void **state)
                 assert_string_equal(r.body, "the cached graph");
                 resp_done(&r);
         }
+
+        /* Once the blob has its shared response, replies that differ still get their own. */
+        request(port, "GET /blob-text HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+        assert_int_equal(r.status, 200);
+        assert_true(resp_header(&r, "Content-Type", v, sizeof(v)));
+        assert_string_equal(v, "text/plain");
+        assert_string_equal(r.body, "the cached graph");
+        resp_done(&r);
+        request(port, "GET /blob-header HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+        assert_int_equal(r.status, 200);
+        assert_true(resp_header(&r, "X-Extra", v, sizeof(v)));
+        assert_string_equal(r.body, "the cached graph");
+        resp_done(&r);
+        assert_non_null(blob_attachment(t->blob));
 
         request(port, "GET /headers HTTP/1.1\r\nHost: x\r\n\r\n", &r);
         assert_int_equal(r.status, 200);
