@@ -465,7 +465,7 @@ static int table_add(Parser *p, TomlValue *t, char *key, size_t key_len, TomlVal
         int r;
 
         if (t->table.n == t->table.cap) {
-                size_t ncap = t->table.cap ? t->table.cap * 2 : 4;
+                size_t ncap = t->table.cap ? t->table.cap * 2 : 2;
                 TomlEntry *n;
                 if (ncap >= UINT32_MAX)
                         goto nomem;
@@ -506,7 +506,7 @@ nomem:
 static int array_add(Parser *p, TomlValue *a, TomlValue *v)
 {
         if (a->array.n == a->array.cap) {
-                size_t ncap = a->array.cap ? a->array.cap * 2 : 4;
+                size_t ncap = a->array.cap ? a->array.cap * 2 : 2;
                 TomlValue **n = realloc(a->array.items, ncap * sizeof(TomlValue *));
                 if (!n) {
                         toml_free(v);
