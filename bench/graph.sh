@@ -6,13 +6,17 @@
 # progress (the real FCOS stable metadata with its newest rollout re-scheduled to be ramping now), and
 # the cached answer. Prints throughput, latency percentiles, the ratio, and upkeep-graph's peak RSS.
 #
-# usage: bench/graph.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=64 THREADS=1)
+# Each server is measured REPEAT times, alternating, and the median run of each is reported (loopback
+# figures on a shared 2-core machine move by ±20% from run to run).
+#
+# usage: bench/graph.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=64 THREADS=1 REPEAT=3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
+REPEAT=${REPEAT:-3}
 PY=/usr/bin/python3
 
 for tool in wrk nginx; do
@@ -95,35 +99,47 @@ npid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport$query" -o /dev/null && break; sleep 0.05; done
 cmp -s <(curl -sf "http://127.0.0.1:$nport$query") "$work/graph.json" || { echo "bench: nginx does not serve the same bytes"; cat "$work/nginx/error.log"; exit 1; }
 
-run() { # $1 label, $2 port → prints a summary line, keeps wrk's output
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$2$query" >"$work/wrk-$1.txt"
-        $PY - "$1" "$work/wrk-$1.txt" <<'PYEOF'
+run() { # $1 label, $2 port, $3 run number → wrk's output in $work/wrk-$1-$3.txt
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$2$query" >"$work/wrk-$1-$3.txt"
+}
+
+summarize() { # prints the median run of each server and the ratio of the medians
+        $PY - "$work" "$REPEAT" <<'PYEOF'
 import re, sys
-label, text = sys.argv[1], open(sys.argv[2]).read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-def lat(p):
-    m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % p, text, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v if u == "ms" else v * 1000
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-sock = re.search(r"Socket errors: (.*)", text)
-print(f"{label:14s} {rps:12.0f} req/s   p50 {lat(50):7.3f} ms   p99 {lat(99):7.3f} ms   "
-      f"non-2xx {errs.group(1) if errs else 0}   socket errors: {sock.group(1) if sock else 'none'}")
-open(sys.argv[2] + ".rps", "w").write(str(rps))
+work, repeat = sys.argv[1], int(sys.argv[2])
+def parse(text):
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    def lat(p):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % p, text, re.M)
+        v, u = float(m.group(1)), m.group(2)
+        return v / 1000 if u == "us" else v if u == "ms" else v * 1000
+    errs = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: (.*)", text)
+    return dict(rps=rps, p50=lat(50), p99=lat(99), non2xx=int(errs.group(1)) if errs else 0,
+                sock=sock.group(1) if sock else "none")
+med = {}
+for label in ("nginx", "upkeep-graph"):
+    runs = sorted((parse(open(f"{work}/wrk-{label}-{i}.txt").read()) for i in range(repeat)), key=lambda r: r["rps"])
+    m = runs[len(runs) // 2]
+    med[label] = m
+    print(f"{label:14s} {m['rps']:10.0f} req/s (median of {repeat}: {', '.join('%.0f' % r['rps'] for r in runs)})"
+          f"   p50 {m['p50']:.3f} ms   p99 {m['p99']:.3f} ms   non-2xx {m['non2xx']}   socket errors: {m['sock']}")
+print()
+print("ratio upkeep-graph / nginx: %.2fx" % (med["upkeep-graph"]["rps"] / med["nginx"]["rps"]))
 PYEOF
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
 echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, GET $query ($(stat -c %s "$work/graph.json") bytes)"
-echo "upkeep-graph: 1 epoll thread; nginx $(nginx -v 2>&1 | cut -d/ -f2): worker_processes 1, sendfile, open_file_cache"
+echo "upkeep-graph: 1 event-loop thread; nginx $(nginx -v 2>&1 | cut -d/ -f2): worker_processes 1, sendfile, open_file_cache"
 echo
 # Warm both up, then measure nginx first and upkeep-graph second.
 wrk -t1 -c8 -d1s "http://127.0.0.1:$nport$query" >/dev/null
 wrk -t1 -c8 -d1s "http://127.0.0.1:$gport$query" >/dev/null
-run nginx "$nport"
-run upkeep-graph "$gport"
-ratio=$($PY -c "print('%.2f' % ($(cat "$work/wrk-upkeep-graph.txt.rps") / $(cat "$work/wrk-nginx.txt.rps")))")
+for i in $(seq 0 $(( REPEAT - 1 ))); do
+        run nginx "$nport" "$i"
+        run upkeep-graph "$gport" "$i"
+done
+summarize
 rss=$(grep VmHWM "/proc/$gpid/status" | awk '{print $2}')
-echo
-echo "ratio upkeep-graph / nginx: ${ratio}x"
 echo "upkeep-graph peak RSS: ${rss} KiB"

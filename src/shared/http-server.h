@@ -55,7 +55,7 @@ typedef int (*HttpHandler)(void *userdata, const HttpRequest *req, HttpReply *re
 typedef struct HttpServerConfig {
         const char *address;      /* numeric IPv4 or IPv6 address; NULL = "::" (dual-stack) */
         uint16_t port;            /* 0 = any free port */
-        unsigned threads;         /* 1 = one epoll thread; more = a pool of epoll threads */
+        unsigned threads;         /* 1 = one event-loop thread; more = a pool of them */
         unsigned max_connections; /* default 1024 when 0 */
         unsigned idle_timeout_sec; /* connections idle this long are closed; default 30 when 0 */
         size_t max_header_bytes;  /* request line + headers; default 8 KiB when 0 */

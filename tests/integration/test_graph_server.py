@@ -391,3 +391,46 @@ def test_config_warnings_and_check(build_dir, fcos):
     assert "unknown key 'colour' ignored" in p.stderr
     assert "unknown key 'streams.stable.speed' ignored" in p.stderr
     assert "OK" in p.stdout
+
+
+def read_response(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+    while len(body) < length:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed"
+        body += chunk
+    return head, body
+
+
+@pytest.mark.parametrize("n", [127, 128, 129, 300])
+def test_many_requests_ready_at_once(server, n):
+    # n keep-alive connections whose requests are all waiting when the server looks: every one is
+    # answered. libmicrohttpd 0.9.75's epoll loop fetches 128 events at a time and, when it got exactly
+    # 128, waits again without a time limit before serving them (a stall); the adapter uses the poll loop.
+    req = b"GET /v1/graph?basearch=x86_64&stream=stable&rollout_wariness=0.5 HTTP/1.1\r\nHost: x\r\n\r\n"
+    socks = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(n)]
+    try:
+        for s in socks:  # let the server take every connection in first
+            s.sendall(req)
+            read_response(s)
+        for _ in range(2):
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                for s in socks:
+                    s.sendall(req)
+                time.sleep(0.2)
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+            for s in socks:
+                head, body = read_response(s)
+                assert head.startswith(b"HTTP/1.1 200"), head
+                assert json.loads(body)["nodes"]
+    finally:
+        for s in socks:
+            s.close()
