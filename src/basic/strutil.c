@@ -195,3 +195,19 @@ int url_unescape(const char *s, size_t n, char **ret)
         *ret = out;
         return 0;
 }
+
+bool url_escapes_valid(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == 0)
+                        return false;
+                if (s[i] == '%') {
+                        if (i + 2 >= n)
+                                return false;
+                        if (unhex(s[i + 1]) < 0 || unhex(s[i + 2]) < 0 || (s[i + 1] == '0' && s[i + 2] == '0'))
+                                return false;
+                        i += 2;
+                }
+        }
+        return true;
+}

@@ -20,3 +20,5 @@ int format_double_shortest(double d, char *out, size_t outlen);
 /* Percent-decodes an application/x-www-form-urlencoded component ('+' is a space) into a new string.
  * Rejects malformed escapes and embedded NULs. */
 int url_unescape(const char *s, size_t n, char **ret);
+/* Whether url_unescape() would accept these n bytes, without decoding them. */
+bool url_escapes_valid(const char *s, size_t n);

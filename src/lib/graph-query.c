@@ -45,9 +45,9 @@ int graph_query_parse(const char *query, GraphQuery *ret, GraphQueryError *ret_k
         }
         while (p < end) {
                 const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
-                const char *stop = amp ? amp : end;
-                char *name = NULL, *value = NULL;
-                size_t k;
+                const char *stop = amp ? amp : end, *vb;
+                size_t k, nlen, vlen;
+                char *value = NULL;
 
                 if (stop == p) { /* empty segment: "a=1&&b=2" */
                         p = stop + 1;
@@ -58,34 +58,47 @@ int graph_query_parse(const char *query, GraphQuery *ret, GraphQueryError *ret_k
                         goto fail;
                 }
                 eq = memchr(p, '=', (size_t)(stop - p));
-                r = url_unescape(p, (size_t)((eq ? eq : stop) - p), &name);
-                if (r >= 0)
-                        r = url_unescape(eq ? eq + 1 : stop, eq ? (size_t)(stop - eq - 1) : 0, &value);
-                if (r < 0) {
+                nlen = (size_t)((eq ? eq : stop) - p);
+                vb = eq ? eq + 1 : stop;
+                vlen = (size_t)(stop - vb);
+                /* Names are matched as sent when they need no decoding (the common case); only the values
+                 * of known parameters are decoded into new strings. */
+                if (memchr(p, '%', nlen) || memchr(p, '+', nlen)) {
+                        char *name = NULL;
+                        if (url_unescape(p, nlen, &name) < 0) {
+                                r = invalid(&kind, e, "malformed percent-encoding in query parameter %zu",
+                                            n_params);
+                                goto fail;
+                        }
+                        for (k = 0; k < ELEMENTSOF(known) && !streq(known[k], name); k++)
+                                ;
                         free(name);
-                        r = invalid(&kind, e, "malformed percent-encoding in query parameter %zu", n_params);
-                        goto fail;
-                }
-                for (k = 0; k < ELEMENTSOF(known) && !streq(known[k], name); k++)
-                        ;
+                } else
+                        for (k = 0; k < ELEMENTSOF(known) &&
+                                    !(strlen(known[k]) == nlen && memcmp(known[k], p, nlen) == 0);
+                             k++)
+                                ;
                 if (k < ELEMENTSOF(known)) {
                         if (*slots[k]) {
                                 r = invalid(&kind, e, "parameter '%s' given more than once", known[k]);
-                                free(name);
-                                free(value);
+                                goto fail;
+                        }
+                        if (url_unescape(vb, vlen, &value) < 0) {
+                                r = invalid(&kind, e, "malformed percent-encoding in query parameter '%s'",
+                                            known[k]);
                                 goto fail;
                         }
                         if (strlen(value) > GRAPH_QUERY_MAX_VALUE) {
+                                free(value);
                                 r = invalid(&kind, e, "parameter '%s' is longer than %d bytes", known[k],
                                             GRAPH_QUERY_MAX_VALUE);
-                                free(name);
-                                free(value);
                                 goto fail;
                         }
                         *slots[k] = value;
-                } else
-                        free(value);
-                free(name);
+                } else if (!url_escapes_valid(p, (size_t)(stop - p))) {
+                        r = invalid(&kind, e, "malformed percent-encoding in query parameter %zu", n_params);
+                        goto fail;
+                }
                 p = stop + (amp ? 1 : 0);
         }
 

@@ -132,6 +132,13 @@ static void test_url_unescape(void **state)
         assert_int_equal(url_unescape("%", 1, &s), -EINVAL);
         assert_int_equal(url_unescape("%zz", 3, &s), -EINVAL);
         assert_int_equal(url_unescape("%00", 3, &s), -EINVAL);
+        assert_true(url_escapes_valid("a%20b+c", 7));
+        assert_false(url_escapes_valid("%4", 2));
+        assert_false(url_escapes_valid("a%", 2));
+        assert_false(url_escapes_valid("%zz", 3));
+        assert_false(url_escapes_valid("%00", 3));
+        assert_true(url_escapes_valid("%41", 3));
+        assert_true(url_escapes_valid("", 0));
         assert_int_equal(url_unescape("", 0, &s), 0);
         assert_string_equal(s, "");
         free(s);

@@ -43,6 +43,7 @@ static void test_query_ok(void **state)
         expect_ok("basearch=x86_64&stream=stable", "x86_64", "stable");
         expect_ok("stream=stable&basearch=x86%5F64", "x86_64", "stable");
         expect_ok("basearch=x86_64&stream=st+able&&x&y=", "x86_64", "st able");
+        expect_ok("base%61rch=x86_64&str%65am=s", "x86_64", "s"); /* escaped names are decoded */
         assert_int_equal(graph_query_parse("basearch=a&stream=b&rollout_wariness=0.25&node_uuid=u&oci=true&"
                                            "os_version=1&group=g&platform=p&os_checksum=c",
                                            &q, &k, &e),
@@ -71,6 +72,9 @@ static void test_query_errors(void **state)
         expect_fail("basearch=a&stream=b&stream=c", GRAPH_QUERY_INVALID, "'stream' given more than once");
         expect_fail("basearch=a&stream=b%2", GRAPH_QUERY_INVALID, "percent-encoding");
         expect_fail("basearch=a&stream=b%00", GRAPH_QUERY_INVALID, "percent-encoding");
+        expect_fail("basearch=a&stream=b&other=%zz", GRAPH_QUERY_INVALID, "percent-encoding");
+        expect_fail("basearch=a&stream=b&ot%zzher=1", GRAPH_QUERY_INVALID, "percent-encoding");
+        expect_fail("basearch=a&base%61rch=b&stream=c", GRAPH_QUERY_INVALID, "'basearch' given more than once");
         expect_fail("basearch=a&stream=b&rollout_wariness=x", GRAPH_QUERY_INVALID, "rollout_wariness");
         expect_fail("basearch=a&stream=b&rollout_wariness=", GRAPH_QUERY_INVALID, "rollout_wariness");
         expect_fail("basearch=a&stream=b&rollout_wariness=inf", GRAPH_QUERY_INVALID, "rollout_wariness");
