@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,88 +171,71 @@ static int get_string(Ctx *x, const TomlValue *v, const char *key, char **ret)
         return 0;
 }
 
-static int parse_server(Ctx *x, const TomlValue *t, GraphConfig *c)
+/* An integer key of a section and where it is stored in GraphConfig. */
+typedef struct IntKey {
+        const char *name;
+        int64_t min, max;
+        size_t offset, size; /* size: sizeof(uint16_t), sizeof(unsigned) or sizeof(size_t) */
+} IntKey;
+
+#define INT_KEY(name, min, max, field)                                                                       \
+        { name, min, max, offsetof(GraphConfig, field), sizeof(((GraphConfig *)0)->field) }
+
+static const IntKey server_keys[] = {
+        INT_KEY("port", 0, 65535, port),
+        INT_KEY("threads", 1, 64, threads),
+        INT_KEY("max_connections", 1, 100000, max_connections),
+        INT_KEY("idle_timeout_secs", 1, 3600, idle_timeout_secs),
+};
+static const IntKey refresh_keys[] = {
+        INT_KEY("interval_secs", 1, 86400, refresh_interval_secs),
+        INT_KEY("fetch_timeout_secs", 1, 600, fetch_timeout_secs),
+        INT_KEY("max_document_bytes", 1024, INT64_C(1) << 30, max_document_bytes),
+};
+static const IntKey cache_keys[] = {
+        INT_KEY("max_answers", 0, 65536, max_cached_answers),
+};
+
+static void store_int(GraphConfig *c, const IntKey *k, int64_t v)
 {
-        int64_t n;
+        char *field = (char *)c + k->offset;
+        if (k->size == sizeof(uint16_t))
+                *(uint16_t *)(void *)field = (uint16_t)v;
+        else if (k->size == sizeof(unsigned))
+                *(unsigned *)(void *)field = (unsigned)v;
+        else
+                *(size_t *)(void *)field = (size_t)v;
+}
+
+/* The keys of one section: the integers of keys[], "address" in [server], warnings for the rest. */
+static int parse_section(Ctx *x, const TomlValue *t, const char *section, const IntKey *keys, size_t n_keys,
+                         GraphConfig *c)
+{
+        char key[128];
+        int64_t n = 0;
         int r;
 
         if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, "server", "must be a table");
+                return bad(x, t, section, "must be a table");
         for (size_t i = 0; i < toml_table_size(t); i++) {
                 const char *k = toml_table_key_at(t, i);
                 const TomlValue *v = toml_table_value_at(t, i);
-                if (streq(k, "address")) {
+                size_t j;
+
+                snprintf(key, sizeof(key), "%s.%s", section, k);
+                for (j = 0; j < n_keys && !streq(keys[j].name, k); j++)
+                        ;
+                if (j < n_keys) {
+                        if ((r = get_uint(x, v, key, keys[j].min, keys[j].max, &n)) < 0)
+                                return r;
+                        store_int(c, &keys[j], n);
+                } else if (streq(section, "server") && streq(k, "address")) {
                         unsigned char addr[16];
-                        r = get_string(x, v, "server.address", &c->address);
-                        if (r < 0)
+                        if ((r = get_string(x, v, key, &c->address)) < 0)
                                 return r;
                         if (inet_pton(AF_INET, c->address, addr) != 1 && inet_pton(AF_INET6, c->address, addr) != 1)
-                                return bad(x, v, "server.address", "must be a numeric IPv4 or IPv6 address");
-                } else if (streq(k, "port")) {
-                        if ((r = get_uint(x, v, "server.port", 0, 65535, &n)) < 0)
-                                return r;
-                        c->port = (uint16_t)n;
-                } else if (streq(k, "threads")) {
-                        if ((r = get_uint(x, v, "server.threads", 1, 64, &n)) < 0)
-                                return r;
-                        c->threads = (unsigned)n;
-                } else if (streq(k, "max_connections")) {
-                        if ((r = get_uint(x, v, "server.max_connections", 1, 100000, &n)) < 0)
-                                return r;
-                        c->max_connections = (unsigned)n;
-                } else if (streq(k, "idle_timeout_secs")) {
-                        if ((r = get_uint(x, v, "server.idle_timeout_secs", 1, 3600, &n)) < 0)
-                                return r;
-                        c->idle_timeout_secs = (unsigned)n;
-                } else if ((r = warn_unknown(x, v, "server", k)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int parse_refresh(Ctx *x, const TomlValue *t, GraphConfig *c)
-{
-        int64_t n;
-        int r;
-
-        if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, "refresh", "must be a table");
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                if (streq(k, "interval_secs")) {
-                        if ((r = get_uint(x, v, "refresh.interval_secs", 1, 86400, &n)) < 0)
-                                return r;
-                        c->refresh_interval_secs = (unsigned)n;
-                } else if (streq(k, "fetch_timeout_secs")) {
-                        if ((r = get_uint(x, v, "refresh.fetch_timeout_secs", 1, 600, &n)) < 0)
-                                return r;
-                        c->fetch_timeout_secs = (unsigned)n;
-                } else if (streq(k, "max_document_bytes")) {
-                        if ((r = get_uint(x, v, "refresh.max_document_bytes", 1024, INT64_C(1) << 30, &n)) < 0)
-                                return r;
-                        c->max_document_bytes = (size_t)n;
-                } else if ((r = warn_unknown(x, v, "refresh", k)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int parse_cache(Ctx *x, const TomlValue *t, GraphConfig *c)
-{
-        int64_t n;
-        int r;
-
-        if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, "cache", "must be a table");
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                if (streq(k, "max_answers")) {
-                        if ((r = get_uint(x, v, "cache.max_answers", 0, 65536, &n)) < 0)
-                                return r;
-                        c->max_cached_answers = (size_t)n;
-                } else if ((r = warn_unknown(x, v, "cache", k)) < 0)
+                                return bad(x, v, key, "must be a numeric IPv4 or IPv6 address");
+                } else if ((r = warn_unknown(x, v, section, k)) < 0)
                         return r;
         }
         return 0;
@@ -333,11 +317,11 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                 const char *k = toml_table_key_at(root, i);
                 const TomlValue *v = toml_table_value_at(root, i);
                 if (streq(k, "server"))
-                        r = parse_server(&x, v, c);
+                        r = parse_section(&x, v, k, server_keys, ELEMENTSOF(server_keys), c);
                 else if (streq(k, "refresh"))
-                        r = parse_refresh(&x, v, c);
+                        r = parse_section(&x, v, k, refresh_keys, ELEMENTSOF(refresh_keys), c);
                 else if (streq(k, "cache"))
-                        r = parse_cache(&x, v, c);
+                        r = parse_section(&x, v, k, cache_keys, ELEMENTSOF(cache_keys), c);
                 else if (streq(k, "streams")) {
                         size_t n = toml_table_size(v);
                         if (toml_type(v) != TOML_TABLE)
