@@ -1,0 +1,57 @@
+/* lock-backend.h — where upkeep-lock keeps its semaphores: an embedded SQLite database (the default) or
+ * an etcd3 cluster (Airlock's key layout). Both give the same guarantee: an update is applied to the
+ * group's current state atomically, and concurrent updates never both win. */
+#pragma once
+
+#include <stdint.h>
+
+#include "error.h"
+#include "semaphore.h"
+
+typedef struct LockBackend LockBackend;
+
+/* Decides on the current state of one group. It may change *s and returns 1 when it did, 0 when it did
+ * not, or a negative errno (which aborts the update, nothing written). It may run several times (a
+ * conflicting writer forces a retry with the fresh state), so it must have no side effects beyond
+ * *s and its own userdata, which it should reset at each call. */
+typedef int (*SemaphoreUpdateFn)(Semaphore *s, void *userdata);
+
+typedef struct LockBackendStats {
+        uint64_t conflicts; /* atomic: compare-and-swap conflicts retried */
+        uint64_t errors;    /* atomic: failed operations */
+} LockBackendStats;
+
+typedef struct LockBackendOps {
+        const char *name; /* "sqlite", "etcd3" */
+        /* Runs fn on the group's state (a group never written starts as {total_slots = slots}), writes
+         * the result when fn returned 1, and on success copies the state as it now is to *ret (optional).
+         * -EAGAIN only if conflicts persist past the backend's retry budget; -EIO/-ECONNREFUSED/-ETIMEDOUT
+         * when the store cannot be reached. */
+        int (*update)(LockBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
+                      Semaphore *ret, Error *e);
+        /* The group's stored state; -ENOENT when it was never written. */
+        int (*get)(LockBackend *b, const char *group, Semaphore *ret, Error *e);
+        /* Whether the store answers. */
+        int (*ping)(LockBackend *b, Error *e);
+        void (*free)(LockBackend *b);
+} LockBackendOps;
+
+struct LockBackend {
+        const LockBackendOps *ops;
+        LockBackendStats stats;
+};
+
+static inline int lock_backend_update(LockBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                                      void *userdata, Semaphore *ret, Error *e)
+{
+        return b->ops->update(b, group, slots, fn, userdata, ret, e);
+}
+
+static inline void lock_backend_free(LockBackend *b)
+{
+        if (b)
+                b->ops->free(b);
+}
+
+/* SQLite, WAL, one database file. Thread-safe (serialized). */
+int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e);
