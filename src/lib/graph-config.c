@@ -10,28 +10,10 @@
 #include <string.h>
 
 #include "macros.h"
+#include "strv.h"
 #include "toml.h"
 
 static const char *const default_basearches[] = { "x86_64", "aarch64", "ppc64le", "s390x" };
-
-void strv_free(char **l)
-{
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
-}
-
-static int strv_push(char ***l, size_t *n, const char *s)
-{
-        char **nl = realloc(*l, (*n + 2) * sizeof(char *));
-        if (!nl)
-                return -ENOMEM;
-        *l = nl;
-        if (!(nl[*n] = strdup(s)))
-                return -ENOMEM;
-        nl[++*n] = NULL;
-        return 0;
-}
 
 void graph_config_free(GraphConfig *c)
 {

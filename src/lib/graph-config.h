@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "strv.h"
 
 #define GRAPH_CONFIG_DEFAULT_PATH "/etc/upkeep/graph.toml"
 #define GRAPH_DEFAULT_PORT 8080
@@ -48,5 +49,3 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                        char ***ret_warnings, Error *e);
 void graph_config_free(GraphConfig *c);
 const GraphStreamConfig *graph_config_find_stream(const GraphConfig *c, const char *name);
-
-void strv_free(char **l);

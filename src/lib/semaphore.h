@@ -66,7 +66,7 @@ bool lock_group_name_valid(const char *group);
 /* Brings the state in line with the policy at time now: total_slots := policy slots (Airlock never
  * resizes; Upkeep does; holders beyond the new size keep their slots until they release), and holders
  * held longer than max_hold_secs are released. A holder with since == 0 gets since := now. Expired ids
- * are appended to *expired (a NULL-terminated list the caller frees with strv_free, may be NULL).
+ * are appended to *expired (a strv, see strv.h; may be NULL).
  * Returns 1 when the state changed, 0 when not, or -ENOMEM. */
 int semaphore_maintain(Semaphore *s, const GroupPolicy *p, int64_t now, char ***expired, size_t *n_expired);
 

@@ -1,0 +1,11 @@
+/* strv.h — NULL-terminated string lists. */
+#pragma once
+
+#include <stddef.h>
+
+void strv_free(char **l);
+size_t strv_length(char *const *l);
+/* Appends a copy of s (strv_push) or s itself (strv_push_owned, which frees s on failure); *n tracks the
+ * length. -ENOMEM on failure, the list unchanged. */
+int strv_push(char ***l, size_t *n, const char *s);
+int strv_push_owned(char ***l, size_t *n, char *s);
