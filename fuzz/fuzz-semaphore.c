@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "semaphore.h"
+#include "lock-semaphore.h"
 #include "strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

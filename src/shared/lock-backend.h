@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "semaphore.h"
+#include "lock-semaphore.h"
 
 typedef struct LockBackend LockBackend;
 

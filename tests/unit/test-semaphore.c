@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "semaphore.h"
+#include "lock-semaphore.h"
 #include "strv.h"
 
 static LockDecision lock(Semaphore *s, const char *id, const GroupPolicy *p, bool in_window, int64_t now)

@@ -1,5 +1,5 @@
-/* semaphore.c — FleetLock semaphore decisions and the Airlock-compatible stored form (see semaphore.h). */
-#include "semaphore.h"
+/* lock-semaphore.c — FleetLock semaphore decisions and the Airlock-compatible stored form (see lock-semaphore.h). */
+#include "lock-semaphore.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* semaphore.h — FleetLock's counting semaphore for one group, the decisions taken on it, and its
+/* lock-semaphore.h — FleetLock's counting semaphore for one group, the decisions taken on it, and its
  * stored form. Pure: callers pass "now" and the group's policy.
  *
  * Stored form (etcd value, Airlock-compatible): {"total_slots": N, "holders": ["id1", "id2"]} with the

@@ -1,0 +1,77 @@
+/* lock-config.h — upkeep-lock's configuration: Airlock's config.toml, accepted unchanged ([service],
+ * [status], [etcd3], [lock], [[lock.groups]]), plus Upkeep's own keys. Pure: the daemon reads the file
+ * (and any token files) and hands the bytes over. Every key is documented in docs/lock.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "lock-semaphore.h"
+#include "strv.h"
+#include "toml.h"
+
+#define LOCK_CONFIG_DEFAULT_PATH "/etc/upkeep/lock.toml"
+#define LOCK_DEFAULT_SQLITE_PATH "/var/lib/upkeep/lock.db"
+#define LOCK_MAX_GROUPS 1024
+
+typedef enum LockBackendType {
+        LOCK_BACKEND_SQLITE,
+        LOCK_BACKEND_ETCD3,
+} LockBackendType;
+
+/* One weekly window in Zincati's syntax, as written (the calendar is built by the daemon). */
+typedef struct LockWindowSpec {
+        char **days;
+        char *start_time;
+        int64_t length_minutes;
+        unsigned line;
+} LockWindowSpec;
+
+typedef struct LockGroupConfig {
+        char *name;
+        GroupPolicy policy;       /* slots, max_hold_secs, settle_secs, paused */
+        char *time_zone;          /* for the windows; "UTC" by default */
+        LockWindowSpec *windows;  /* none = always open */
+        size_t n_windows;
+        char **client_tokens;     /* bearer tokens allowed for FleetLock requests; none = no auth */
+        size_t n_client_tokens;
+} LockGroupConfig;
+
+typedef struct LockConfig {
+        /* [service]: the FleetLock endpoint. */
+        char *address;
+        uint16_t port;
+        bool tls;
+        char *tls_cert_path, *tls_key_path;
+        unsigned threads;
+        /* [status]: an extra listener for /metrics, /healthz, /readyz (Airlock's). */
+        bool status_enabled;
+        char *status_address;
+        uint16_t status_port;
+        /* [backend] */
+        LockBackendType backend;
+        char *sqlite_path;
+        /* [etcd3] */
+        char **etcd_endpoints;
+        size_t n_etcd_endpoints;
+        unsigned etcd_timeout_ms;
+        char *etcd_cert_path, *etcd_key_path, *etcd_ca_path;
+        /* [auth] */
+        char *admin_token;      /* inline (discouraged) */
+        char *admin_token_file; /* read by the daemon */
+        /* [lock] */
+        char *default_group;
+        LockGroupConfig *groups; /* the default group first */
+        size_t n_groups;
+} LockConfig;
+
+/* The configuration used when no file exists: SQLite, one group "default" with one slot, listening on
+ * [::]:9090, no admin API. */
+int lock_config_default(LockConfig **ret);
+/* Errors name the file, line, key and reason; unknown keys become warnings in *ret_warnings. */
+int lock_config_parse(const char *data, size_t len, const char *filename, LockConfig **ret, char ***ret_warnings,
+                      Error *e);
+void lock_config_free(LockConfig *c);
+const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *name);

@@ -1,0 +1,176 @@
+/* test-lock-config.c — upkeep-lock's configuration: Airlock's config.toml unchanged, Upkeep's keys,
+ * defaults, and bad values with file, line and key in the error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "lock-config.h"
+
+static const char airlock[] = "[status]\n"
+                              "enabled = true\n"
+                              "address = \"127.0.0.1\"\n"
+                              "port = 2222\n"
+                              "[service]\n"
+                              "address = \"127.0.0.1\"\n"
+                              "port = 3333\n"
+                              "tls = false\n"
+                              "[etcd3]\n"
+                              "endpoints = [ \"http://127.0.0.1:2379\" ]\n"
+                              "transaction_timeout_ms = 3000\n"
+                              "client_cert_pub_path = \"\"\n"
+                              "client_cert_key_path = \"\"\n"
+                              "[lock]\n"
+                              "default_group_name = \"default\"\n"
+                              "default_slots = 2\n"
+                              "[[lock.groups]]\n"
+                              "name = \"workers\"\n"
+                              "[[lock.groups]]\n"
+                              "name = \"controllers\"\n"
+                              "slots = 1\n";
+
+static LockConfig *parse(const char *text, char ***w)
+{
+        LockConfig *c = NULL;
+        Error e = { { 0 } };
+        if (lock_config_parse(text, strlen(text), "lock.toml", &c, w, &e) < 0)
+                fail_msg("unexpected error: %s", e.message);
+        return c;
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+        LockConfig *c = NULL;
+        Error e = { { 0 } };
+        assert_true(lock_config_parse(text, strlen(text), "lock.toml", &c, NULL, &e) < 0);
+        assert_null(c);
+        if (!strstr(e.message, msg))
+                fail_msg("'%s' does not contain '%s'", e.message, msg);
+}
+
+static void test_airlock_unchanged(void **state)
+{
+        char **w = NULL;
+        LockConfig *c = parse(airlock, &w);
+
+        assert_true(!w || !w[0]);
+        assert_int_equal(c->backend, LOCK_BACKEND_ETCD3); /* an Airlock config keeps using etcd */
+        assert_int_equal(c->n_etcd_endpoints, 1);
+        assert_string_equal(c->etcd_endpoints[0], "http://127.0.0.1:2379");
+        assert_int_equal(c->etcd_timeout_ms, 3000);
+        assert_string_equal(c->address, "127.0.0.1");
+        assert_int_equal(c->port, 3333);
+        assert_false(c->tls);
+        assert_true(c->status_enabled);
+        assert_int_equal(c->status_port, 2222);
+        assert_int_equal(c->n_groups, 3);
+        assert_string_equal(c->groups[0].name, "default");
+        assert_true(c->groups[0].policy.slots == 2);
+        assert_true(lock_config_find_group(c, "workers")->policy.slots == 2);
+        assert_true(lock_config_find_group(c, "controllers")->policy.slots == 1);
+        assert_null(lock_config_find_group(c, "nope"));
+        assert_true(c->groups[1].policy.max_hold_secs == 0);
+        strv_free(w);
+        lock_config_free(c);
+}
+
+static void test_defaults(void **state)
+{
+        LockConfig *c = NULL;
+        assert_int_equal(lock_config_default(&c), 0);
+        assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
+        assert_string_equal(c->sqlite_path, "/var/lib/upkeep/lock.db");
+        assert_int_equal(c->port, 9090);
+        assert_int_equal(c->n_groups, 1);
+        assert_string_equal(c->groups[0].name, "default");
+        assert_true(c->groups[0].policy.slots == 1);
+        assert_null(c->admin_token);
+        lock_config_free(c);
+
+        c = parse("", NULL);
+        assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
+        assert_int_equal(c->n_groups, 1);
+        lock_config_free(c);
+}
+
+static void test_upkeep_keys(void **state)
+{
+        char **w = NULL;
+        LockConfig *c = parse("[backend]\ntype = \"sqlite\"\nsqlite_path = \"/tmp/l.db\"\n"
+                              "[etcd3]\nendpoints = [\"https://a:2379\", \"http://b:2379\"]\n"
+                              "[auth]\nadmin_token_file = \"/etc/upkeep/admin.token\"\n"
+                              "[service]\nthreads = 2\ntls = true\ntls_cert_path = \"c.pem\"\ntls_key_path = \"k.pem\"\n"
+                              "[lock]\ndefault_slots = 3\ndefault_max_hold_secs = 3600\ndefault_settle_secs = 30\n"
+                              "[[lock.groups]]\nname = \"default\"\nslots = 1\n"
+                              "[[lock.groups]]\nname = \"db\"\nsettle_secs = 120\npaused = true\n"
+                              "time_zone = \"Europe/Berlin\"\nclient_tokens = [\"t1\", \"t2\"]\n"
+                              "[[lock.groups.window]]\ndays = [\"sat\", \"sun\"]\nstart_time = \"22:00\"\n"
+                              "length_minutes = 120\ncolour = 1\n",
+                              &w);
+        assert_int_equal(c->backend, LOCK_BACKEND_SQLITE); /* [backend] type wins over [etcd3] */
+        assert_string_equal(c->sqlite_path, "/tmp/l.db");
+        assert_int_equal(c->n_etcd_endpoints, 2);
+        assert_string_equal(c->admin_token_file, "/etc/upkeep/admin.token");
+        assert_true(c->tls);
+        assert_int_equal(c->threads, 2);
+        assert_int_equal(c->n_groups, 2);
+        assert_true(c->groups[0].policy.slots == 1); /* the default group, configured by its entry */
+        const LockGroupConfig *g = lock_config_find_group(c, "db");
+        assert_true(g->policy.slots == 3);
+        assert_true(g->policy.max_hold_secs == 3600);
+        assert_true(g->policy.settle_secs == 120);
+        assert_true(g->policy.paused);
+        assert_string_equal(g->time_zone, "Europe/Berlin");
+        assert_int_equal(g->n_client_tokens, 2);
+        assert_int_equal(g->n_windows, 1);
+        assert_string_equal(g->windows[0].days[1], "sun");
+        assert_string_equal(g->windows[0].start_time, "22:00");
+        assert_true(g->windows[0].length_minutes == 120);
+        assert_non_null(w);
+        assert_non_null(strstr(w[0], "unknown key 'lock.groups[db].window[0].colour' ignored"));
+        strv_free(w);
+        lock_config_free(c);
+}
+
+static void test_errors(void **state)
+{
+        expect_error("[service]\nport = 99999\n", "lock.toml:2: service.port: must be an integer between 0 and 65535");
+        expect_error("[service]\naddress = \"localhost\"\n", "service.address: must be a numeric");
+        expect_error("[service]\ntls = true\n", "TLS needs service.tls_cert_path");
+        expect_error("[service]\ntls = \"yes\"\n", "service.tls: must be true or false");
+        expect_error("[etcd3]\ntransaction_timeout_ms = 3000\n", "etcd3.endpoints: the etcd3 backend needs");
+        expect_error("[etcd3]\nendpoints = [\"127.0.0.1:2379\"]\n", "must be http:// or https:// URLs");
+        expect_error("[etcd3]\nendpoints = [\"http://a\"]\nclient_cert_pub_path = \"c\"\n", "go together");
+        expect_error("[backend]\ntype = \"redis\"\n", "backend.type: must be \"sqlite\" or \"etcd3\"");
+        expect_error("[auth]\nadmin_token = \"a\"\nadmin_token_file = \"b\"\n", "not both");
+        expect_error("[lock]\ndefault_slots = 0\n", "lock.default_slots");
+        expect_error("[lock]\ndefault_group_name = \"a b\"\n", "lock.default_group_name");
+        expect_error("[[lock.groups]]\nslots = 1\n", "lock.groups[0]: needs a name");
+        expect_error("[[lock.groups]]\nname = \"a/b\"\n", "needs a name");
+        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups]]\nname = \"a\"\n", "lock.toml:4: lock.groups[1]: group "
+                                                                                     "listed twice");
+        expect_error("[[lock.groups]]\nname = \"a\"\nslots = -1\n", "lock.groups[a].slots");
+        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups.window]]\ndays = [\"mon\"]\n",
+                     "needs days, start_time and length_minutes");
+        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups.window]]\ndays = [\"mon\"]\nstart_time = \"1:00\"\n"
+                     "length_minutes = 0\n",
+                     "length_minutes: must be an integer between 1 and 10080");
+        expect_error("[[lock.groups]]\nname = \"a\"\nclient_tokens = [\"\"]\n", "non-empty strings");
+        expect_error("lock = 1\n", "lock: must be a table");
+        expect_error("[lock\n", "lock.toml:1:");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_airlock_unchanged),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_upkeep_keys),
+                cmocka_unit_test(test_errors),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
