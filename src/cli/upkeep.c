@@ -4,6 +4,7 @@
  *                      [--oci] [--format json|text|dot]
  *   upkeep graph query URL --stream S --basearch A [--wariness W] [--node-uuid U] [--oci]
  *                      [--format json|text|dot]
+ *   upkeep lock status|release|pause|resume ... [--url URL] [--token-file PATH] [--json]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,8 @@
 #include <time.h>
 
 #include "buf.h"
+#include "fileio.h"
+#include "json-util.h"
 #include "config.h"
 #include "graph.h"
 #include "http-client.h"
@@ -317,12 +320,211 @@ out:
         return r;
 }
 
+/* ---- upkeep lock ---- */
+
+static void lock_usage(FILE *f)
+{
+        fprintf(f, "usage:\n"
+                   "  upkeep lock status [GROUP]          groups, slots, holders and their ages, windows, pause\n"
+                   "  upkeep lock release GROUP ID        force-release a holder's slot\n"
+                   "  upkeep lock pause GROUP             stop granting slots in GROUP\n"
+                   "  upkeep lock resume GROUP            grant slots again\n"
+                   "options:\n"
+                   "  --url URL            upkeep-lock's address (default http://127.0.0.1:9090)\n"
+                   "  --token-file PATH    the admin token (or $UPKEEP_ADMIN_TOKEN)\n"
+                   "  --json               print the server's JSON answer\n");
+}
+
+static void format_age(int64_t secs, char *out, size_t n)
+{
+        if (secs < 120)
+                snprintf(out, n, "%llds", (long long)secs);
+        else if (secs < 7200)
+                snprintf(out, n, "%lldm", (long long)(secs / 60));
+        else if (secs < 172800)
+                snprintf(out, n, "%lldh%02lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
+        else
+                snprintf(out, n, "%lldd", (long long)(secs / 86400));
+}
+
+static void format_time(int64_t t, char *out, size_t n)
+{
+        struct tm tm;
+        time_t tt = (time_t)t;
+        if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M UTC", &tm))
+                snprintf(out, n, "%lld", (long long)t);
+}
+
+static int print_groups(const char *body, size_t len)
+{
+        _cleanup_json_ json_t *root = NULL;
+        json_t *groups, *g;
+        Error e = { { 0 } };
+        size_t i;
+
+        if (json_parse_strict(body, len, &root, &e) < 0)
+                return log_error_errno(EPROTO, "the server's answer is not JSON: %s", e.message);
+        groups = json_object_get(root, "groups");
+        if (!groups) { /* one group: list it alone */
+                groups = json_array();
+                if (!groups || json_array_append(groups, root) < 0) {
+                        json_decref(groups);
+                        return log_error_errno(ENOMEM, "out of memory");
+                }
+        } else
+                json_incref(groups);
+        printf("%-20s %5s %7s  %-6s  %s\n", "GROUP", "SLOTS", "HOLDERS", "PAUSED", "WINDOW");
+        json_array_foreach(groups, i, g) {
+                json_t *holders = json_object_get(g, "holders"), *h, *w = json_object_get(g, "window");
+                char window[128] = "always open";
+                size_t k;
+
+                if (json_is_true(json_object_get(w, "configured"))) {
+                        char t[64] = "";
+                        bool open = json_is_true(json_object_get(w, "open"));
+                        json_t *next = json_object_get(w, open ? "next_close" : "next_open");
+                        if (json_is_integer(next))
+                                format_time(json_integer_value(next), t, sizeof(t));
+                        snprintf(window, sizeof(window), "%s%s%s", open ? "open" : "closed",
+                                 *t ? (open ? ", closes " : ", opens ") : "", t);
+                }
+                printf("%-20s %5lld %7zu  %-6s  %s\n", json_string_value(json_object_get(g, "name")) ?: "?",
+                       (long long)json_integer_value(json_object_get(g, "slots")), json_array_size(holders),
+                       json_is_true(json_object_get(g, "paused")) ? "yes" : "no", window);
+                json_array_foreach(holders, k, h) {
+                        char age[32], since[64];
+                        format_age(json_integer_value(json_object_get(h, "age_secs")), age, sizeof(age));
+                        format_time(json_integer_value(json_object_get(h, "since")), since, sizeof(since));
+                        printf("    holder %-34s since %s (%s)\n", json_string_value(json_object_get(h, "id")) ?: "?",
+                               since, age);
+                }
+        }
+        json_decref(groups);
+        return 0;
+}
+
+static int lock_cmd(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "url", required_argument, NULL, 'u' }, { "token-file", required_argument, NULL, 't' },
+                { "json", no_argument, NULL, 'j' },      { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *base = "http://127.0.0.1:9090", *token_file = NULL, *verb;
+        _cleanup_free_ char *token = NULL;
+        HttpClientOptions o = { .max_body_bytes = CLI_MAX_DOCUMENT };
+        HttpClient *client = NULL;
+        HttpResponse resp = { 0 };
+        Buf url = BUF_INIT(8192), body = BUF_INIT(4096), auth = BUF_INIT(8192);
+        bool json = false;
+        Error e = { { 0 } };
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'u':
+                        base = optarg;
+                        break;
+                case 't':
+                        token_file = optarg;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        lock_usage(stdout);
+                        return 0;
+                default:
+                        lock_usage(stderr);
+                        return -EINVAL;
+                }
+        if (optind >= argc) {
+                lock_usage(stderr);
+                return -EINVAL;
+        }
+        verb = argv[optind++];
+        if (token_file) {
+                size_t n;
+                r = read_full_file(token_file, 4096, &token, &n);
+                if (r < 0)
+                        return log_error_errno(r, "%s: %s", token_file, strerror(-r));
+                while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
+                        token[--n] = 0;
+        } else if (getenv("UPKEEP_ADMIN_TOKEN") && !(token = strdup(getenv("UPKEEP_ADMIN_TOKEN"))))
+                return log_error_errno(ENOMEM, "out of memory");
+        if (!source_is_url(base))
+                return log_error_errno(EINVAL, "--url: '%s' is not an http(s) URL", base);
+
+        r = buf_puts(&url, base);
+        while (r >= 0 && url.len > 0 && url.data[url.len - 1] == '/')
+                buf_truncate(&url, url.len - 1);
+        if (r >= 0)
+                r = buf_puts(&url, "/v1/groups");
+        if (streq(verb, "status")) {
+                if (optind < argc)
+                        r = buf_printf(&url, "/%s", argv[optind++]);
+        } else if (streq(verb, "release") && argc - optind == 2) {
+                r = buf_printf(&url, "/%s/release", argv[optind]);
+                if (r >= 0)
+                        r = buf_puts(&body, "{\"id\":");
+                if (r >= 0)
+                        r = buf_put_json_string(&body, argv[optind + 1], strlen(argv[optind + 1]));
+                if (r >= 0)
+                        r = buf_putc(&body, '}');
+                optind += 2;
+        } else if ((streq(verb, "pause") || streq(verb, "resume")) && argc - optind == 1)
+                r = buf_printf(&url, "/%s/%s", argv[optind++], verb);
+        else {
+                lock_usage(stderr);
+                r = -EINVAL;
+                goto out;
+        }
+        if (r >= 0 && optind < argc) {
+                lock_usage(stderr);
+                r = -EINVAL;
+        }
+        if (r >= 0 && token)
+                r = buf_printf(&auth, "Authorization: Bearer %s", token);
+        if (r < 0)
+                goto out;
+        {
+                const char *headers[] = { "Accept: application/json", token ? auth.data : NULL, NULL };
+                r = http_client_new(&o, &client);
+                if (r >= 0)
+                        r = http_client_request(client, streq(verb, "status") ? "GET" : "POST", url.data, headers,
+                                                body.len ? body.data : NULL, body.len, &resp, &e);
+        }
+        if (r < 0) {
+                log_error_errno(r, "%s", e.message);
+                goto out;
+        }
+        if (resp.status != 200) {
+                r = log_error_errno(EPROTO, "%s: HTTP %ld: %s%s", url.data, resp.status,
+                                    resp.body_len ? resp.body : "(empty body)",
+                                    resp.status == 401 && !token ? " (give --token-file or $UPKEEP_ADMIN_TOKEN)" : "");
+                goto out;
+        }
+        if (json || !streq(verb, "status"))
+                printf("%s\n", resp.body);
+        else
+                r = print_groups(resp.body, resp.body_len);
+out:
+        http_client_free(client);
+        http_response_done(&resp);
+        buf_free(&url);
+        buf_free(&body);
+        buf_free(&auth);
+        return r;
+}
+
 static void usage(FILE *f)
 {
         fprintf(f, "upkeep — auto-updates for fleets of image-based Linux hosts\n\n"
                    "commands:\n"
                    "  graph build   print the update graph built from a release index and update metadata\n"
                    "  graph query   print the update graph a running server answers\n"
+                   "  lock          status, release, pause and resume of upkeep-lock's groups\n"
                    "  --version     print the version\n\n"
                    "'upkeep graph --help' for the options.\n");
 }
@@ -359,6 +561,8 @@ int main(int argc, char **argv)
                 }
                 return r < 0 ? 1 : 0;
         }
+        if (streq(argv[1], "lock"))
+                return lock_cmd(argc - 1, argv + 1) < 0 ? 1 : 0;
         log_error("unknown command '%s'", argv[1]);
         usage(stderr);
         return 2;

@@ -55,3 +55,6 @@ static inline void lock_backend_free(LockBackend *b)
 
 /* SQLite, WAL, one database file. Thread-safe (serialized). */
 int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e);
+/* The names of the groups stored in an SQLite backend, sorted, as a NULL-terminated list the caller frees
+ * with strv_free. -EINVAL when b is not an SQLite backend. */
+int lock_backend_sqlite_list_groups(LockBackend *b, char ***ret_names, Error *e);

@@ -1,0 +1,908 @@
+/* upkeep-lock.c — the FleetLock reboot coordinator. Counting semaphores per group so only N nodes
+ * reboot at once, kept in SQLite (default) or etcd3 (Airlock's layout). Adds lock expiry, a settle delay,
+ * server-side maintenance windows, pause, an admin API, bearer-token authentication and metrics. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calendar.h"
+#include "config.h"
+#include "daemon-util.h"
+#include "fileio.h"
+#include "http-server.h"
+#include "lock-backend.h"
+#include "lock-config.h"
+#include "lock-request.h"
+#include "log.h"
+#include "metrics.h"
+#include "strutil.h"
+#include "tz-load.h"
+
+#define SWEEP_INTERVAL_SECS 10
+
+/* Denial kinds, as they appear in error bodies and metrics. */
+typedef enum Denial {
+        DENIAL_FULL,
+        DENIAL_OUTSIDE_WINDOW,
+        DENIAL_PAUSED,
+        _DENIAL_MAX,
+} Denial;
+static const char *const denial_kind[_DENIAL_MAX] = {
+        [DENIAL_FULL] = "failed_lock_semaphore_full",
+        [DENIAL_OUTSIDE_WINDOW] = "outside_window",
+        [DENIAL_PAUSED] = "group_paused",
+};
+
+typedef struct Group {
+        const LockGroupConfig *cfg;
+        Calendar *calendar; /* NULL: always open */
+        TimeZone *tz;
+        uint64_t grants, releases, expirations, denials[_DENIAL_MAX]; /* atomic */
+} Group;
+
+typedef struct Manager {
+        LockConfig *config;
+        LockBackend *backend;
+        Group *groups;
+        size_t n_groups;
+        char *admin_token;
+        HttpServer *server, *status_server;
+        Histogram latency;
+        uint64_t requests[2][6]; /* [pre-reboot, steady-state][200, 400, 401, 404, 423, 503] atomic */
+        uint64_t backend_errors;   /* atomic */
+        int64_t started_at;
+} Manager;
+
+static const unsigned counted_codes[] = { 200, 400, 401, 404, 423, 503 };
+
+static Group *find_group(Manager *m, const char *name)
+{
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (streq(m->groups[i].cfg->name, name))
+                        return &m->groups[i];
+        return NULL;
+}
+
+static bool group_window_open(const Group *g, int64_t now)
+{
+        return !g->calendar || calendar_contains(g->calendar, g->tz, now);
+}
+
+static double now_seconds(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- semaphore updates ---- */
+
+typedef struct LockOp {
+        const Group *group;
+        const char *id;
+        bool lock; /* else unlock */
+        int64_t now;
+        bool in_window;
+        LockDecision decision;
+        bool released;
+        char **expired;
+        size_t n_expired;
+} LockOp;
+
+static void lock_op_reset(LockOp *op)
+{
+        strv_free(op->expired);
+        op->expired = NULL;
+        op->n_expired = 0;
+        op->released = false;
+}
+
+static int apply_lock_op(Semaphore *s, void *userdata)
+{
+        LockOp *op = userdata;
+        int changed, r;
+
+        lock_op_reset(op); /* the backend may retry with a fresh state */
+        changed = semaphore_maintain(s, &op->group->cfg->policy, op->now, &op->expired, &op->n_expired);
+        if (changed < 0)
+                return changed;
+        if (!op->id)
+                return changed; /* a sweep */
+        if (op->lock) {
+                r = semaphore_lock(s, op->id, &op->group->cfg->policy, op->in_window, op->now, &op->decision);
+                if (r < 0)
+                        return r;
+                return changed || op->decision == LOCK_GRANTED;
+        }
+        r = semaphore_unlock(s, op->id, op->now);
+        if (r < 0)
+                return r;
+        op->released = r > 0;
+        return changed || r > 0;
+}
+
+static void log_expired(Manager *m, Group *g, const LockOp *op)
+{
+        for (size_t i = 0; i < op->n_expired; i++) {
+                log_warning("group %s: released %s, which held its slot longer than %lld s", g->cfg->name,
+                            op->expired[i], (long long)g->cfg->policy.max_hold_secs);
+                __atomic_add_fetch(&g->expirations, 1, __ATOMIC_RELAXED);
+        }
+}
+
+/* Runs one operation against the backend; returns 0 or a negative errno (backend trouble). */
+static int run_op(Manager *m, Group *g, LockOp *op, Semaphore *ret, Error *e)
+{
+        int r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_lock_op, op, ret, e);
+        if (r < 0) {
+                __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
+                return r;
+        }
+        log_expired(m, g, op);
+        return 0;
+}
+
+/* ---- HTTP ---- */
+
+static void count_request(Manager *m, int endpoint, unsigned status)
+{
+        for (size_t i = 0; i < ELEMENTSOF(counted_codes); i++)
+                if (counted_codes[i] == status)
+                        __atomic_add_fetch(&m->requests[endpoint][i], 1, __ATOMIC_RELAXED);
+}
+
+static int reply_json(HttpReply *reply, unsigned status, Buf *b)
+{
+        reply->status = status;
+        reply->content_type = "application/json";
+        reply->owned = buf_steal(b, &reply->owned_len);
+        return reply->owned ? 0 : -ENOMEM;
+}
+
+static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply, bool lock)
+{
+        FleetLockRequest fr = { 0 };
+        LockOp op = { .lock = lock };
+        Error e = { { 0 } };
+        char msg[512];
+        Group *g;
+        int r;
+
+        if (!fleetlock_header_valid(http_request_header(req, "fleet-lock-protocol"))) {
+                r = http_reply_error(reply, 400, "invalid_request", "missing or wrong header fleet-lock-protocol "
+                                                                    "(must be \"true\")");
+                goto out;
+        }
+        r = fleetlock_request_parse(req->body, req->body_len, &fr, &e);
+        if (r == -ENOMEM)
+                goto out;
+        if (r < 0) {
+                r = http_reply_error(reply, 400, "invalid_request", e.message);
+                goto out;
+        }
+        g = find_group(m, fr.group);
+        if (!g) {
+                snprintf(msg, sizeof(msg), "unknown group '%s'", fr.group);
+                r = http_reply_error(reply, 404, "unknown_group", msg);
+                goto out;
+        }
+        if (g->cfg->n_client_tokens) {
+                const char *auth = http_request_header(req, "Authorization");
+                bool ok = false;
+                for (size_t i = 0; i < g->cfg->n_client_tokens; i++)
+                        ok |= bearer_matches(auth, g->cfg->client_tokens[i]);
+                if (!ok) {
+                        http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
+                        r = http_reply_error(reply, 401, "unauthorized", "this group needs a valid bearer token");
+                        goto out;
+                }
+        }
+        op.group = g;
+        op.id = fr.id;
+        op.now = (int64_t)time(NULL);
+        op.in_window = group_window_open(g, op.now);
+        r = run_op(m, g, &op, NULL, &e);
+        if (r < 0) {
+                log_error("group %s: %s for %s failed: %s", g->cfg->name, lock ? "lock" : "unlock", fr.id, e.message);
+                r = http_reply_error(reply, 503, "backend_unavailable", e.message);
+                goto out;
+        }
+        if (!lock) {
+                if (op.released) {
+                        __atomic_add_fetch(&g->releases, 1, __ATOMIC_RELAXED);
+                        log_info("group %s: %s released its slot", g->cfg->name, fr.id);
+                }
+                reply->status = 200;
+                goto out;
+        }
+        switch (op.decision) {
+        case LOCK_GRANTED:
+                __atomic_add_fetch(&g->grants, 1, __ATOMIC_RELAXED);
+                log_info("group %s: %s took a slot", g->cfg->name, fr.id);
+                _fallthrough_;
+        case LOCK_ALREADY_HELD:
+                reply->status = 200;
+                break;
+        case LOCK_FULL:
+        case LOCK_SETTLING:
+                __atomic_add_fetch(&g->denials[DENIAL_FULL], 1, __ATOMIC_RELAXED);
+                if (op.decision == LOCK_FULL)
+                        snprintf(msg, sizeof(msg), "all %llu semaphore slots currently locked",
+                                 (unsigned long long)g->cfg->policy.slots);
+                else
+                        snprintf(msg, sizeof(msg), "a slot was released less than %lld s ago (settle delay)",
+                                 (long long)g->cfg->policy.settle_secs);
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_FULL], msg);
+                break;
+        case LOCK_OUTSIDE_WINDOW:
+                __atomic_add_fetch(&g->denials[DENIAL_OUTSIDE_WINDOW], 1, __ATOMIC_RELAXED);
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_OUTSIDE_WINDOW],
+                                     "the group's maintenance windows are closed");
+                break;
+        case LOCK_PAUSED:
+                __atomic_add_fetch(&g->denials[DENIAL_PAUSED], 1, __ATOMIC_RELAXED);
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_PAUSED], "reboots are paused for this group");
+                break;
+        }
+out:
+        lock_op_reset(&op);
+        fleetlock_request_done(&fr);
+        return r;
+}
+
+/* Appends one group's state as JSON. */
+static int group_json(Manager *m, Group *g, int64_t now, Buf *b, Error *e)
+{
+        Semaphore s;
+        int r = m->backend->ops->get(m->backend, g->cfg->name, &s, e);
+        int64_t next_start = 0, next_end = 0;
+        bool open = group_window_open(g, now);
+
+        if (r == -ENOENT) {
+                semaphore_init(&s, g->cfg->policy.slots);
+                r = 0;
+        }
+        if (r < 0)
+                return r;
+        r = buf_puts(b, "{\"name\":");
+        if (r >= 0)
+                r = buf_put_json_string(b, g->cfg->name, strlen(g->cfg->name));
+        if (r >= 0)
+                r = buf_printf(b, ",\"slots\":%llu,\"holders\":[", (unsigned long long)g->cfg->policy.slots);
+        for (size_t i = 0; r >= 0 && i < s.n_holders; i++) {
+                r = buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+                if (r >= 0)
+                        r = buf_put_json_string(b, s.holders[i].id, strlen(s.holders[i].id));
+                if (r >= 0)
+                        r = buf_printf(b, ",\"since\":%lld,\"age_secs\":%lld}", (long long)s.holders[i].since,
+                                       (long long)(s.holders[i].since ? now - s.holders[i].since : 0));
+        }
+        if (r >= 0)
+                r = buf_printf(b, "],\"paused\":%s,\"paused_in_config\":%s,\"max_hold_secs\":%lld,\"settle_secs\":%lld,"
+                                  "\"last_release\":%lld,\"window\":{\"configured\":%s,\"open\":%s",
+                               s.paused || g->cfg->policy.paused ? "true" : "false",
+                               g->cfg->policy.paused ? "true" : "false", (long long)g->cfg->policy.max_hold_secs,
+                               (long long)g->cfg->policy.settle_secs, (long long)s.last_release,
+                               g->calendar ? "true" : "false", open ? "true" : "false");
+        if (r >= 0 && g->calendar && calendar_next_open(g->calendar, g->tz, now, &next_start, &next_end) >= 0)
+                r = buf_printf(b, ",\"next_open\":%lld,\"next_close\":%lld", (long long)next_start,
+                               (long long)next_end);
+        if (r >= 0 && g->calendar)
+                r = buf_puts(b, ",\"time_zone\":") >= 0
+                            ? buf_put_json_string(b, g->cfg->time_zone, strlen(g->cfg->time_zone))
+                            : -ENOBUFS;
+        if (r >= 0)
+                r = buf_puts(b, "}}");
+        semaphore_done(&s);
+        return r;
+}
+
+typedef struct AdminOp {
+        const char *release_id;
+        int pause; /* 1 pause, 0 resume, -1 leave */
+        bool released;
+} AdminOp;
+
+static int apply_admin_op(Semaphore *s, void *userdata)
+{
+        AdminOp *op = userdata;
+        op->released = false;
+        if (op->release_id) {
+                int r = semaphore_unlock(s, op->release_id, (int64_t)time(NULL));
+                op->released = r > 0;
+                return r;
+        }
+        if (op->pause >= 0 && s->paused != (op->pause == 1)) {
+                s->paused = op->pause == 1;
+                return 1;
+        }
+        return 0;
+}
+
+static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
+{
+        const char *rest = req->path + strlen("/v1/groups");
+        Buf b = BUF_INIT(16u << 20);
+        char name[256], action[32] = "", msg[600];
+        int64_t now = (int64_t)time(NULL);
+        Error e = { { 0 } };
+        Group *g;
+        int r;
+
+        if (!m->admin_token)
+                return http_reply_error(reply, 404, "not_found", "the admin API is off (no admin token configured)");
+        if (!bearer_matches(http_request_header(req, "Authorization"), m->admin_token)) {
+                http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
+                return http_reply_error(reply, 401, "unauthorized", "the admin API needs the admin bearer token");
+        }
+        if (!*rest || streq(rest, "/")) {
+                if (!streq(req->method, "GET")) {
+                        http_reply_add_header(reply, "Allow", "GET");
+                        return http_reply_error(reply, 405, "method_not_allowed", "use GET");
+                }
+                r = buf_puts(&b, "{\"groups\":[");
+                for (size_t i = 0; r >= 0 && i < m->n_groups; i++) {
+                        if (i)
+                                r = buf_putc(&b, ',');
+                        if (r >= 0)
+                                r = group_json(m, &m->groups[i], now, &b, &e);
+                }
+                if (r >= 0)
+                        r = buf_puts(&b, "]}");
+                goto done;
+        }
+        if (rest[0] != '/' || sscanf(rest, "/%255[^/]/%31s", name, action) < 1 || strchr(action, '/'))
+                return http_reply_error(reply, 404, "not_found", "no such endpoint");
+        g = find_group(m, name);
+        if (!g) {
+                snprintf(msg, sizeof(msg), "unknown group '%s'", name);
+                return http_reply_error(reply, 404, "unknown_group", msg);
+        }
+        if (!*action) {
+                if (!streq(req->method, "GET")) {
+                        http_reply_add_header(reply, "Allow", "GET");
+                        return http_reply_error(reply, 405, "method_not_allowed", "use GET");
+                }
+                r = group_json(m, g, now, &b, &e);
+                goto done;
+        }
+        if (!streq(action, "release") && !streq(action, "pause") && !streq(action, "resume"))
+                return http_reply_error(reply, 404, "not_found", "no such endpoint");
+        if (!streq(req->method, "POST")) {
+                http_reply_add_header(reply, "Allow", "POST");
+                return http_reply_error(reply, 405, "method_not_allowed", "use POST");
+        }
+        {
+                _cleanup_free_ char *id = NULL;
+                AdminOp op = { .pause = -1 };
+                if (streq(action, "release")) {
+                        r = admin_release_parse(req->body, req->body_len, &id, &e);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return http_reply_error(reply, 400, "invalid_request", e.message);
+                        op.release_id = id;
+                } else
+                        op.pause = streq(action, "pause");
+                r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_admin_op, &op, NULL,
+                                        &e);
+                if (r < 0) {
+                        __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
+                        return http_reply_error(reply, 503, "backend_unavailable", e.message);
+                }
+                if (op.release_id)
+                        log_notice("group %s: admin released %s (%s)", g->cfg->name, id,
+                                   op.released ? "it held a slot" : "it held none");
+                else
+                        log_notice("group %s: admin %s", g->cfg->name, op.pause ? "paused reboots" : "resumed reboots");
+                r = buf_printf(&b, "{\"group\":\"%s\",\"action\":\"%s\"", g->cfg->name, action);
+                if (r >= 0 && op.release_id)
+                        r = buf_printf(&b, ",\"released\":%s", op.released ? "true" : "false");
+                if (r >= 0)
+                        r = buf_putc(&b, '}');
+        }
+done:
+        if (r < 0 && r != -ENOMEM && r != -ENOBUFS) {
+                buf_free(&b);
+                __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
+                return http_reply_error(reply, 503, "backend_unavailable", e.message);
+        }
+        if (r < 0) {
+                buf_free(&b);
+                return r;
+        }
+        return reply_json(reply, 200, &b);
+}
+
+static int reply_metrics(Manager *m, HttpReply *reply)
+{
+        static const char *const endpoints[] = { "pre-reboot", "steady-state" };
+        Buf b = BUF_INIT(4u << 20);
+        int64_t now = (int64_t)time(NULL);
+        char code[8];
+        int r;
+
+        r = metrics_header(&b, "upkeep_lock_requests_total", "counter", "FleetLock requests by endpoint and status.");
+        for (size_t i = 0; r >= 0 && i < 2; i++)
+                for (size_t k = 0; r >= 0 && k < ELEMENTSOF(counted_codes); k++) {
+                        const char *labels[] = { "endpoint", endpoints[i], "code", code, NULL };
+                        snprintf(code, sizeof(code), "%u", counted_codes[k]);
+                        r = metrics_sample_u64(&b, "upkeep_lock_requests_total", labels,
+                                               __atomic_load_n(&m->requests[i][k], __ATOMIC_RELAXED));
+                }
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_request_duration_seconds", "histogram",
+                                   "Time to answer FleetLock requests.");
+        if (r >= 0)
+                r = histogram_write(&b, "upkeep_lock_request_duration_seconds", NULL, &m->latency);
+
+        const char *names[] = { "upkeep_lock_slots", "upkeep_lock_holders", "upkeep_lock_oldest_holder_age_seconds",
+                                "upkeep_lock_paused", "upkeep_lock_window_open" };
+        const char *helps[] = { "Configured slots per group.", "Current holders per group.",
+                                "Age of the oldest holder per group (0 when none).",
+                                "Whether reboots are paused in the group.",
+                                "Whether the group's maintenance windows are open (1 when it has none)." };
+        double values[5][LOCK_MAX_GROUPS];
+        for (size_t i = 0; i < m->n_groups && i < LOCK_MAX_GROUPS; i++) {
+                Group *g = &m->groups[i];
+                Semaphore s;
+                Error e;
+                int k = m->backend->ops->get(m->backend, g->cfg->name, &s, &e);
+                if (k == -ENOENT)
+                        semaphore_init(&s, g->cfg->policy.slots), k = 0;
+                values[0][i] = (double)g->cfg->policy.slots;
+                values[1][i] = k < 0 ? NAN : (double)s.n_holders;
+                values[2][i] = 0;
+                for (size_t h = 0; k >= 0 && h < s.n_holders; h++)
+                        if (s.holders[h].since && now - s.holders[h].since > values[2][i])
+                                values[2][i] = (double)(now - s.holders[h].since);
+                if (k < 0)
+                        values[2][i] = NAN;
+                values[3][i] = k < 0 ? NAN : (s.paused || g->cfg->policy.paused);
+                values[4][i] = group_window_open(g, now);
+                if (k >= 0)
+                        semaphore_done(&s);
+        }
+        for (size_t n = 0; r >= 0 && n < 5; n++) {
+                r = metrics_header(&b, names[n], "gauge", helps[n]);
+                for (size_t i = 0; r >= 0 && i < m->n_groups; i++) {
+                        const char *labels[] = { "group", m->groups[i].cfg->name, NULL };
+                        r = metrics_sample(&b, names[n], labels, values[n][i]);
+                }
+        }
+        const char *cnames[] = { "upkeep_lock_grants_total", "upkeep_lock_releases_total", "upkeep_lock_expirations_total" };
+        const char *chelps[] = { "Slots granted.", "Slots released by their holders.",
+                                 "Slots released because their holder kept them past max_hold_secs." };
+        for (size_t n = 0; r >= 0 && n < 3; n++) {
+                r = metrics_header(&b, cnames[n], "counter", chelps[n]);
+                for (size_t i = 0; r >= 0 && i < m->n_groups; i++) {
+                        Group *g = &m->groups[i];
+                        uint64_t *c = n == 0 ? &g->grants : n == 1 ? &g->releases : &g->expirations;
+                        const char *labels[] = { "group", g->cfg->name, NULL };
+                        r = metrics_sample_u64(&b, cnames[n], labels, __atomic_load_n(c, __ATOMIC_RELAXED));
+                }
+        }
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_denials_total", "counter", "Lock requests denied, by kind.");
+        for (size_t i = 0; r >= 0 && i < m->n_groups; i++)
+                for (size_t k = 0; r >= 0 && k < _DENIAL_MAX; k++) {
+                        const char *labels[] = { "group", m->groups[i].cfg->name, "kind", denial_kind[k], NULL };
+                        r = metrics_sample_u64(&b, "upkeep_lock_denials_total", labels,
+                                               __atomic_load_n(&m->groups[i].denials[k], __ATOMIC_RELAXED));
+                }
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_backend_errors_total", "counter",
+                                   "Backend operations that failed (the request got 503).");
+        if (r >= 0)
+                r = metrics_sample_u64(&b, "upkeep_lock_backend_errors_total", NULL,
+                                       __atomic_load_n(&m->backend_errors, __ATOMIC_RELAXED));
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_backend_conflicts_total", "counter",
+                                   "Compare-and-swap conflicts retried inside the backend.");
+        if (r >= 0)
+                r = metrics_sample_u64(&b, "upkeep_lock_backend_conflicts_total", NULL,
+                                       __atomic_load_n(&m->backend->stats.conflicts, __ATOMIC_RELAXED));
+        if (r >= 0)
+                r = metrics_header(&b, "process_start_time_seconds", "gauge",
+                                   "Start time of the process since unix epoch in seconds.");
+        if (r >= 0)
+                r = metrics_sample(&b, "process_start_time_seconds", NULL, (double)m->started_at);
+        if (r < 0) {
+                buf_free(&b);
+                return r;
+        }
+        reply->status = 200;
+        reply->content_type = METRICS_CONTENT_TYPE;
+        reply->owned = buf_steal(&b, &reply->owned_len);
+        return reply->owned ? 0 : -ENOMEM;
+}
+
+static int handle_status(Manager *m, const HttpRequest *req, HttpReply *reply, bool *handled)
+{
+        *handled = true;
+        if (streq(req->path, "/metrics"))
+                return reply_metrics(m, reply);
+        if (streq(req->path, "/healthz")) {
+                reply->status = 200;
+                reply->content_type = "application/json";
+                reply->owned = strdup("{\"status\":\"ok\"}");
+                reply->owned_len = reply->owned ? strlen(reply->owned) : 0;
+                return reply->owned ? 0 : -ENOMEM;
+        }
+        if (streq(req->path, "/readyz")) {
+                Error e = { { 0 } };
+                if (m->backend->ops->ping(m->backend, &e) < 0)
+                        return http_reply_error(reply, 503, "backend_unavailable", e.message);
+                reply->status = 200;
+                reply->content_type = "application/json";
+                reply->owned = strdup("{\"status\":\"ready\"}");
+                reply->owned_len = reply->owned ? strlen(reply->owned) : 0;
+                return reply->owned ? 0 : -ENOMEM;
+        }
+        *handled = false;
+        return 0;
+}
+
+static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
+{
+        Manager *m = userdata;
+        bool pre = streq(req->path, "/v1/pre-reboot"), steady = streq(req->path, "/v1/steady-state");
+        bool handled;
+        int r;
+
+        if (pre || steady) {
+                double t0 = now_seconds();
+                if (!streq(req->method, "POST")) {
+                        http_reply_add_header(reply, "Allow", "POST");
+                        return http_reply_error(reply, 405, "method_not_allowed", "FleetLock endpoints take POST");
+                }
+                r = handle_fleetlock(m, req, reply, pre);
+                if (r >= 0) {
+                        count_request(m, pre ? 0 : 1, reply->status);
+                        histogram_observe(&m->latency, now_seconds() - t0);
+                }
+                return r;
+        }
+        if (streq(req->path, "/v1/groups") || startswith(req->path, "/v1/groups/"))
+                return handle_admin(m, req, reply);
+        if (!streq(req->method, "GET") && !streq(req->method, "HEAD") &&
+            (streq(req->path, "/metrics") || streq(req->path, "/healthz") || streq(req->path, "/readyz"))) {
+                http_reply_add_header(reply, "Allow", "GET, HEAD");
+                return http_reply_error(reply, 405, "method_not_allowed", "use GET");
+        }
+        r = handle_status(m, req, reply, &handled);
+        if (handled)
+                return r;
+        return http_reply_error(reply, 404, "not_found", "no such endpoint");
+}
+
+static int handle_status_only(void *userdata, const HttpRequest *req, HttpReply *reply)
+{
+        bool handled;
+        int r = handle_status(userdata, req, reply, &handled);
+        if (handled)
+                return r;
+        return http_reply_error(reply, 404, "not_found", "no such endpoint");
+}
+
+/* ---- setup ---- */
+
+static int setup_groups(Manager *m)
+{
+        m->n_groups = m->config->n_groups;
+        m->groups = calloc(m->n_groups, sizeof(Group));
+        if (!m->groups)
+                return log_error_errno(ENOMEM, "out of memory");
+        for (size_t i = 0; i < m->n_groups; i++) {
+                Group *g = &m->groups[i];
+                Error e = { { 0 } };
+                int r;
+
+                g->cfg = &m->config->groups[i];
+                if (!g->cfg->n_windows)
+                        continue;
+                r = tz_load(g->cfg->time_zone, &g->tz, &e);
+                if (r < 0)
+                        return log_error_errno(r, "group %s: time_zone: %s", g->cfg->name, e.message);
+                g->calendar = calendar_new();
+                if (!g->calendar)
+                        return log_error_errno(ENOMEM, "out of memory");
+                for (size_t w = 0; w < g->cfg->n_windows; w++) {
+                        const LockWindowSpec *ws = &g->cfg->windows[w];
+                        int days[7], start, n_days = 0;
+                        for (size_t d = 0; ws->days[d]; d++) {
+                                if (n_days == 7 || calendar_parse_day(ws->days[d], &days[n_days]) < 0)
+                                        return log_error_errno(EINVAL, "line %u: group %s: window %zu: '%s' is not a "
+                                                                       "day of the week",
+                                                               ws->line, g->cfg->name, w, ws->days[d]);
+                                n_days++;
+                        }
+                        if (calendar_parse_time(ws->start_time, &start) < 0)
+                                return log_error_errno(EINVAL, "line %u: group %s: window %zu: start_time '%s' is not "
+                                                               "HH:MM",
+                                                       ws->line, g->cfg->name, w, ws->start_time);
+                        r = calendar_add_window(g->calendar, days, (size_t)n_days, start, (int)ws->length_minutes, &e);
+                        if (r < 0)
+                                return log_error_errno(r, "line %u: group %s: window %zu: %s", ws->line, g->cfg->name,
+                                                       w, e.message);
+                }
+        }
+        return 0;
+}
+
+static int load_config(const char *path, bool explicit_path, LockConfig **ret)
+{
+        _cleanup_free_ char *data = NULL;
+        char **warnings = NULL;
+        Error e = { { 0 } };
+        size_t len;
+        int r;
+
+        r = read_full_file(path, 1 << 20, &data, &len);
+        if (r == -ENOENT && !explicit_path) {
+                log_notice("%s not found, using the built-in defaults", path);
+                return lock_config_default(ret);
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+        r = lock_config_parse(data, len, path, ret, &warnings, &e);
+        if (r < 0)
+                return log_error_errno(r, "%s", e.message);
+        for (char **w = warnings; w && *w; w++)
+                log_warning("%s", *w);
+        strv_free(warnings);
+        return 0;
+}
+
+static int read_secret(const char *path, char **ret)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_file(path, 4096, &data, &len);
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 4 KiB" : strerror(-r));
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+                data[--len] = 0;
+        if (len == 0 || strlen(data) != len)
+                return log_error_errno(EINVAL, "%s: the token must be one line of text", path);
+        *ret = TAKE_PTR(data);
+        return 0;
+}
+
+static void sweep(Manager *m)
+{
+        for (size_t i = 0; i < m->n_groups; i++) {
+                Group *g = &m->groups[i];
+                LockOp op = { .group = g, .now = (int64_t)time(NULL) };
+                Error e = { { 0 } };
+                if (!g->cfg->policy.max_hold_secs)
+                        continue;
+                if (run_op(m, g, &op, NULL, &e) < 0)
+                        log_warning("group %s: expiry sweep failed: %s", g->cfg->name, e.message);
+                lock_op_reset(&op);
+        }
+}
+
+static void help(void)
+{
+        printf("upkeep-lock [OPTIONS]\n\n"
+               "The Upkeep FleetLock reboot coordinator.\n\n"
+               "  -c, --config PATH      configuration file (default " LOCK_CONFIG_DEFAULT_PATH ")\n"
+               "  -a, --address ADDR     listen address (overrides service.address)\n"
+               "  -p, --port PORT        listen port, 0 for any (overrides service.port)\n"
+               "      --port-file PATH   write the bound port to PATH once listening\n"
+               "      --sqlite PATH      use the SQLite backend with this database (overrides the config)\n"
+               "  -v, --verbose          log debug messages\n"
+               "  -h, --help             show this help\n"
+               "      --version          show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },   { "address", required_argument, NULL, 'a' },
+                { "port", required_argument, NULL, 'p' },     { "port-file", required_argument, NULL, 'P' },
+                { "sqlite", required_argument, NULL, 'S' },   { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        static const double lbounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                          0.5, 1, 2.5 };
+        const char *config_path = LOCK_CONFIG_DEFAULT_PATH, *address = NULL, *port_file = NULL, *sqlite = NULL;
+        bool explicit_config = false;
+        _cleanup_close_ int sfd = -EBADF, tfd = -EBADF, efd = -EBADF;
+        _cleanup_free_ char *cert = NULL, *key = NULL;
+        Manager m = { 0 };
+        Error e = { { 0 } };
+        int port = -1, c, r, exit_code = EXIT_FAILURE;
+
+        while ((c = getopt_long(argc, argv, "c:a:p:vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        explicit_config = true;
+                        break;
+                case 'a':
+                        address = optarg;
+                        break;
+                case 'p': {
+                        uint16_t p16;
+                        if (safe_atou16(optarg, &p16) < 0) {
+                                log_error("invalid port '%s'", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        port = p16;
+                        break;
+                }
+                case 'P':
+                        port_file = optarg;
+                        break;
+                case 'S':
+                        sqlite = optarg;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 'V':
+                        printf("upkeep-lock %s\n", UPKEEP_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("unexpected argument '%s'", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        sfd = daemon_signalfd();
+        if (sfd < 0)
+                return log_error_errno(sfd, "signalfd: %m"), EXIT_FAILURE;
+        if (load_config(config_path, explicit_config, &m.config) < 0)
+                return EXIT_FAILURE;
+        if (address) {
+                free(m.config->address);
+                m.config->address = strdup(address);
+        }
+        if (port >= 0)
+                m.config->port = (uint16_t)port;
+        if (sqlite) {
+                free(m.config->sqlite_path);
+                m.config->sqlite_path = strdup(sqlite);
+                m.config->backend = LOCK_BACKEND_SQLITE;
+        }
+        m.started_at = time(NULL);
+        histogram_init(&m.latency, lbounds, ELEMENTSOF(lbounds));
+
+        if (m.config->admin_token && !(m.admin_token = strdup(m.config->admin_token)))
+                goto out;
+        if (m.config->admin_token_file && read_secret(m.config->admin_token_file, &m.admin_token) < 0)
+                goto out;
+        if (setup_groups(&m) < 0)
+                goto out;
+
+        if (m.config->backend == LOCK_BACKEND_SQLITE) {
+                r = lock_backend_sqlite_new(m.config->sqlite_path, &m.backend, &e);
+                if (r < 0) {
+                        log_error("cannot open the SQLite backend: %s", e.message);
+                        goto out;
+                }
+        } else {
+                log_error("the etcd3 backend is not available in this build yet; set [backend] type = \"sqlite\"");
+                goto out;
+        }
+        log_info("backend: %s", m.backend->ops->name);
+
+        if (m.config->tls) {
+                size_t n;
+                if ((r = read_full_file(m.config->tls_cert_path, 1 << 20, &cert, &n)) < 0 ||
+                    (r = read_full_file(m.config->tls_key_path, 1 << 20, &key, &n)) < 0) {
+                        log_error_errno(r, "cannot read the TLS certificate or key: %s", strerror(-r));
+                        goto out;
+                }
+        }
+        HttpServerConfig scfg = {
+                .address = m.config->address,
+                .port = m.config->port,
+                .threads = m.config->threads,
+                .max_header_bytes = 8192,
+                .max_body_bytes = FLEETLOCK_MAX_BODY,
+                .tls_cert_pem = cert,
+                .tls_key_pem = key,
+                .handler = handle,
+                .userdata = &m,
+        };
+        r = http_server_start(&scfg, &m.server, &e);
+        if (r < 0) {
+                log_error("cannot listen on [%s]:%u: %s", m.config->address, m.config->port, e.message);
+                goto out;
+        }
+        log_info("listening on [%s]:%u%s", m.config->address, http_server_port(m.server), cert ? " (TLS)" : "");
+        if (m.config->status_enabled) {
+                HttpServerConfig st = { .address = m.config->status_address, .port = m.config->status_port,
+                                        .handler = handle_status_only, .userdata = &m };
+                r = http_server_start(&st, &m.status_server, &e);
+                if (r < 0) {
+                        log_error("cannot listen on [%s]:%u for status: %s", m.config->status_address,
+                                  m.config->status_port, e.message);
+                        goto out;
+                }
+        }
+        if (port_file && (r = daemon_write_port_file(port_file, http_server_port(m.server))) < 0) {
+                log_error_errno(r, "cannot write %s: %s", port_file, strerror(-r));
+                goto out;
+        }
+        sweep(&m);
+        daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s)", m.n_groups, m.backend->ops->name);
+
+        efd = epoll_create1(EPOLL_CLOEXEC);
+        tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (efd < 0 || tfd < 0) {
+                log_error("cannot set up the event loop: %m");
+                goto out;
+        }
+        {
+                struct itimerspec its = { .it_value = { SWEEP_INTERVAL_SECS, 0 }, .it_interval = { SWEEP_INTERVAL_SECS, 0 } };
+                struct epoll_event ev1 = { .events = EPOLLIN, .data.fd = sfd }, ev2 = { .events = EPOLLIN, .data.fd = tfd };
+                timerfd_settime(tfd, 0, &its, NULL);
+                if (epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev1) < 0 || epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev2) < 0) {
+                        log_error("epoll: %m");
+                        goto out;
+                }
+        }
+        for (;;) {
+                struct epoll_event evs[2];
+                int n = epoll_wait(efd, evs, 2, -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error("epoll_wait: %m");
+                        goto out;
+                }
+                for (int i = 0; i < n; i++) {
+                        if (evs[i].data.fd == tfd) {
+                                uint64_t ticks;
+                                while (read(tfd, &ticks, sizeof(ticks)) > 0)
+                                        ;
+                                sweep(&m);
+                        } else {
+                                struct signalfd_siginfo si;
+                                while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                                        if (si.ssi_signo == SIGHUP) {
+                                                log_info("SIGHUP: configuration reload needs a restart; sweeping");
+                                                sweep(&m);
+                                                continue;
+                                        }
+                                        log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+                                        daemon_notifyf("STOPPING=1\nSTATUS=stopping");
+                                        exit_code = EXIT_SUCCESS;
+                                        goto out;
+                                }
+                        }
+                }
+        }
+out:
+        http_server_stop(m.server, 5000);
+        http_server_stop(m.status_server, 1000);
+        lock_backend_free(m.backend);
+        for (size_t i = 0; m.groups && i < m.n_groups; i++) {
+                calendar_free(m.groups[i].calendar);
+                tz_free(m.groups[i].tz);
+        }
+        free(m.groups);
+        free(m.admin_token);
+        lock_config_free(m.config);
+        return exit_code;
+}

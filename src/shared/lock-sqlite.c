@@ -1,0 +1,784 @@
+/* lock-sqlite.c — upkeep-lock's default semaphore store: one SQLite database (WAL, synchronous=FULL), one
+ * row per group and one per holder. An update runs in a BEGIN IMMEDIATE transaction, so it is atomic and
+ * concurrent writers (threads of this process, or other processes on the same file) never both win; a
+ * successful update has been committed and fsynced before it returns. Everything read back is validated:
+ * a database edited by hand into a state Upkeep would never write is reported, never trusted. */
+#include "lock-backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "macros.h"
+
+/* FULL: a commit is on disk before it returns (survives power loss). NORMAL (WAL): survives a crash of
+ * the process but may lose the last commits on power loss. Overridable only at build time, for
+ * measurements. */
+#ifndef UPKEEP_LOCK_SQLITE_SYNCHRONOUS
+#define UPKEEP_LOCK_SQLITE_SYNCHRONOUS FULL /* -DUPKEEP_LOCK_SQLITE_SYNCHRONOUS=NORMAL */
+#endif
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+#define SQLITE_MAX_GROUPS 100000
+#define SQLITE_JOURNAL_SIZE_LIMIT (4 * 1024 * 1024)
+
+/* migrations[i] brings a database from schema version i to i + 1 (PRAGMA user_version). */
+static const char *const migrations[] = {
+        /* 0 → 1 */
+        "CREATE TABLE groups ("
+        " name TEXT PRIMARY KEY NOT NULL,"
+        " total_slots INTEGER NOT NULL,"
+        " last_release INTEGER NOT NULL DEFAULT 0,"
+        " paused INTEGER NOT NULL DEFAULT 0"
+        ") STRICT;"
+        "CREATE TABLE holders ("
+        " group_name TEXT NOT NULL REFERENCES groups(name),"
+        " id TEXT NOT NULL,"
+        " since INTEGER NOT NULL,"
+        " PRIMARY KEY (group_name, id)"
+        ") WITHOUT ROWID, STRICT;",
+};
+#define SCHEMA_VERSION ((int)ELEMENTSOF(migrations))
+
+typedef struct SqliteBackend {
+        LockBackend base; /* first: LockBackend * ↔ SqliteBackend * */
+        pthread_mutex_t mutex;
+        sqlite3 *db;
+        char *path;
+
+        sqlite3_stmt *begin;
+        sqlite3_stmt *commit;
+        sqlite3_stmt *rollback;
+        sqlite3_stmt *load;
+        sqlite3_stmt *upsert_group;
+        sqlite3_stmt *insert_holder;
+        sqlite3_stmt *delete_holder;
+        sqlite3_stmt *update_since;
+        sqlite3_stmt *ping;
+        sqlite3_stmt *list_groups;
+} SqliteBackend;
+
+static const LockBackendOps sqlite_ops;
+
+static int errno_from_sqlite(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+        case SQLITE_FORMAT:
+        case SQLITE_SCHEMA:
+        case SQLITE_MISMATCH:
+        case SQLITE_CONSTRAINT:
+                return -EBADMSG;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_TOOBIG:
+                return -E2BIG;
+        case SQLITE_RANGE:
+        case SQLITE_MISUSE:
+                return -EINVAL;
+        default: /* SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_PROTOCOL, ... */
+                return -EIO;
+        }
+}
+
+/* Fills e with "<path>: group "<group>": <what>: <SQLite's message>" and returns the mapped errno. Must be
+ * called before anything else runs on the connection (which would replace the message). */
+static int sqlite_error(SqliteBackend *b, const char *group, int rc, const char *what, Error *e)
+{
+        const char *msg = sqlite3_errmsg(b->db);
+
+        if (group)
+                return error_setf(e, errno_from_sqlite(rc), "%s: group \"%s\": %s: %s", b->path, group, what,
+                                  strna(msg));
+        return error_setf(e, errno_from_sqlite(rc), "%s: %s: %s", b->path, what, strna(msg));
+}
+
+static void stmt_resetp(sqlite3_stmt **st)
+{
+        if (*st) {
+                sqlite3_reset(*st);
+                sqlite3_clear_bindings(*st);
+        }
+}
+#define _cleanup_reset_ _cleanup_(stmt_resetp)
+
+static void mutex_unlockp(pthread_mutex_t **m)
+{
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+
+static pthread_mutex_t *backend_lock(SqliteBackend *b)
+{
+        pthread_mutex_lock(&b->mutex);
+        return &b->mutex;
+}
+
+static void count_error(SqliteBackend *b)
+{
+        __atomic_fetch_add(&b->base.stats.errors, 1, __ATOMIC_RELAXED);
+}
+
+/* Runs a statement that returns no rows, then resets it. Returns an SQLite result code. */
+static int step_done(sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) /* not expected: treat as done */
+                rc = SQLITE_DONE;
+        if (rc != SQLITE_DONE)
+                return rc; /* the caller reads sqlite3_errmsg() first, then resets */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return SQLITE_OK;
+}
+
+static void rollback(SqliteBackend *b)
+{
+        if (!sqlite3_get_autocommit(b->db)) {
+                (void)sqlite3_step(b->rollback);
+                sqlite3_reset(b->rollback);
+        }
+}
+
+static int column_int64(sqlite3_stmt *st, int col, int64_t min, int64_t max, int64_t *ret)
+{
+        int64_t v;
+
+        if (sqlite3_column_type(st, col) != SQLITE_INTEGER)
+                return -EBADMSG;
+        v = sqlite3_column_int64(st, col);
+        if (v < min || v > max)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* Reads one group into *ret (validated, holders sorted). Sets *ret_exists = false (ret untouched) when the
+ * group has no row. One statement, so it sees one consistent snapshot. */
+static int load_group(SqliteBackend *b, const char *group, Semaphore *ret, bool *ret_exists, Error *e)
+{
+        _cleanup_reset_ sqlite3_stmt *st = b->load;
+        _cleanup_(semaphore_done) Semaphore s = {};
+        int64_t slots, last_release, paused;
+        size_t allocated = 0;
+        int rc;
+
+        rc = sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+        if (rc != SQLITE_OK)
+                return sqlite_error(b, group, rc, "cannot read the group", e);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                *ret_exists = false;
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return sqlite_error(b, group, rc, "cannot read the group", e);
+
+        if (column_int64(st, 0, 0, SEMAPHORE_MAX_SLOTS, &slots) < 0)
+                return error_setf(e, -EBADMSG,
+                                  "%s: group \"%s\": total_slots is not an integer in [0, %d] "
+                                  "(was the database edited by hand?)",
+                                  b->path, group, SEMAPHORE_MAX_SLOTS);
+        if (column_int64(st, 1, 0, INT64_MAX, &last_release) < 0)
+                return error_setf(e, -EBADMSG,
+                                  "%s: group \"%s\": last_release is not a non-negative integer "
+                                  "(was the database edited by hand?)",
+                                  b->path, group);
+        if (column_int64(st, 2, 0, 1, &paused) < 0)
+                return error_setf(
+                        e, -EBADMSG,
+                        "%s: group \"%s\": paused is not 0 or 1 (was the database edited by hand?)", b->path,
+                        group);
+        semaphore_init(&s, (uint64_t)slots);
+        s.last_release = last_release;
+        s.paused = paused != 0;
+
+        /* A LEFT JOIN: the first row has a NULL id when the group has no holders. */
+        while (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+                bool is_text = sqlite3_column_type(st, 3) == SQLITE_TEXT;
+                const char *id = is_text ? (const char *)sqlite3_column_text(st, 3) : NULL;
+                int n = is_text ? sqlite3_column_bytes(st, 3) : 0;
+                int64_t since;
+
+                if (s.n_holders >= SEMAPHORE_MAX_HOLDERS)
+                        return error_setf(e, -EBADMSG,
+                                          "%s: group \"%s\": more than %d holders (was the database edited "
+                                          "by hand?)",
+                                          b->path, group, SEMAPHORE_MAX_HOLDERS);
+                if (is_text && !id)
+                        return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
+                if (!is_text || n <= 0 || n > SEMAPHORE_MAX_ID || strlen(id) != (size_t)n ||
+                    !semaphore_valid_id(id))
+                        return error_setf(e, -EBADMSG,
+                                          "%s: group \"%s\": holder %zu has an invalid id (was the database "
+                                          "edited by hand?)",
+                                          b->path, group, s.n_holders);
+                if (s.n_holders > 0 && strcmp(s.holders[s.n_holders - 1].id, id) >= 0)
+                        return error_setf(e, -EBADMSG, "%s: group \"%s\": holders are not unique and sorted",
+                                          b->path, group);
+                if (column_int64(st, 4, 0, INT64_MAX, &since) < 0)
+                        return error_setf(
+                                e, -EBADMSG,
+                                "%s: group \"%s\": holder %zu: since is not a non-negative integer "
+                                "(was the database edited by hand?)",
+                                b->path, group, s.n_holders);
+
+                if (s.n_holders >= allocated) {
+                        size_t na = MIN(MAX(allocated * 2, (size_t)8), (size_t)SEMAPHORE_MAX_HOLDERS);
+                        SemaphoreHolder *h = realloc(s.holders, na * sizeof(SemaphoreHolder));
+                        if (!h)
+                                return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path,
+                                                  group);
+                        s.holders = h;
+                        allocated = na;
+                }
+                s.holders[s.n_holders].id = strdup(id);
+                if (!s.holders[s.n_holders].id)
+                        return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
+                s.holders[s.n_holders].since = since;
+                s.n_holders++;
+
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        break;
+                if (rc != SQLITE_ROW)
+                        return sqlite_error(b, group, rc, "cannot read the holders", e);
+        }
+
+        *ret = s;
+        s = (Semaphore){};
+        *ret_exists = true;
+        return 0;
+}
+
+/* What fn produced must be something we would read back without complaint. */
+static int validate_new_state(SqliteBackend *b, const char *group, const Semaphore *s, Error *e)
+{
+        if (s->total_slots > SEMAPHORE_MAX_SLOTS)
+                return error_setf(e, -EINVAL, "%s: group \"%s\": total_slots %llu exceeds the maximum %d",
+                                  b->path, group, (unsigned long long)s->total_slots, SEMAPHORE_MAX_SLOTS);
+        if (s->last_release < 0)
+                return error_setf(e, -EINVAL, "%s: group \"%s\": negative last_release", b->path, group);
+        if (s->n_holders > SEMAPHORE_MAX_HOLDERS)
+                return error_setf(e, -EINVAL, "%s: group \"%s\": more than %d holders", b->path, group,
+                                  SEMAPHORE_MAX_HOLDERS);
+        if (s->n_holders > 0 && !s->holders)
+                return error_setf(e, -EINVAL, "%s: group \"%s\": holders missing", b->path, group);
+        for (size_t i = 0; i < s->n_holders; i++) {
+                if (!s->holders[i].id)
+                        return error_setf(e, -EINVAL, "%s: group \"%s\": holder %zu has no id", b->path,
+                                          group, i);
+                if (s->holders[i].since < 0)
+                        return error_setf(e, -EINVAL, "%s: group \"%s\": holder %zu: negative since",
+                                          b->path, group, i);
+                if (i > 0 && strcmp(s->holders[i - 1].id, s->holders[i].id) >= 0)
+                        return error_setf(e, -EINVAL, "%s: group \"%s\": holders are not unique and sorted",
+                                          b->path, group);
+        }
+        return 0;
+}
+
+/* Writes what changed between old (as stored; existed says whether the group row exists) and cur. Inside
+ * the caller's transaction. */
+static int write_back(SqliteBackend *b, const char *group, const Semaphore *old, bool existed,
+                      const Semaphore *cur, Error *e)
+{
+        size_t i = 0, j = 0;
+        int rc, r;
+
+        r = validate_new_state(b, group, cur, e);
+        if (r < 0)
+                return r;
+
+        if (!existed || old->total_slots != cur->total_slots || old->last_release != cur->last_release ||
+            old->paused != cur->paused) {
+                _cleanup_reset_ sqlite3_stmt *st = b->upsert_group;
+
+                rc = sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_bind_int64(st, 2, (int64_t)cur->total_slots);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_bind_int64(st, 3, cur->last_release);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_bind_int(st, 4, cur->paused ? 1 : 0);
+                if (rc == SQLITE_OK)
+                        rc = step_done(st);
+                if (rc != SQLITE_OK)
+                        return sqlite_error(b, group, rc, "cannot write the group", e);
+        }
+
+        /* Both lists are sorted: one merge pass finds removed, added and changed holders. */
+        while (i < old->n_holders || j < cur->n_holders) {
+                int c = i >= old->n_holders   ? 1
+                        : j >= cur->n_holders ? -1
+                                              : strcmp(old->holders[i].id, cur->holders[j].id);
+                sqlite3_stmt *st;
+                const char *what;
+
+                if (c < 0) {
+                        st = b->delete_holder;
+                        what = "cannot remove a holder";
+                        rc = sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+                        if (rc == SQLITE_OK)
+                                rc = sqlite3_bind_text(st, 2, old->holders[i].id, -1, SQLITE_STATIC);
+                        i++;
+                } else if (c > 0) {
+                        if (!semaphore_valid_id(cur->holders[j].id))
+                                return error_setf(e, -EINVAL,
+                                                  "%s: group \"%s\": holder %zu has an invalid id", b->path,
+                                                  group, j);
+                        st = b->insert_holder;
+                        what = "cannot add a holder";
+                        rc = sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+                        if (rc == SQLITE_OK)
+                                rc = sqlite3_bind_text(st, 2, cur->holders[j].id, -1, SQLITE_STATIC);
+                        if (rc == SQLITE_OK)
+                                rc = sqlite3_bind_int64(st, 3, cur->holders[j].since);
+                        j++;
+                } else {
+                        bool changed = old->holders[i].since != cur->holders[j].since;
+                        i++, j++;
+                        if (!changed)
+                                continue;
+                        st = b->update_since;
+                        what = "cannot update a holder";
+                        rc = sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+                        if (rc == SQLITE_OK)
+                                rc = sqlite3_bind_text(st, 2, cur->holders[j - 1].id, -1, SQLITE_STATIC);
+                        if (rc == SQLITE_OK)
+                                rc = sqlite3_bind_int64(st, 3, cur->holders[j - 1].since);
+                }
+                if (rc == SQLITE_OK)
+                        rc = step_done(st);
+                if (rc != SQLITE_OK) {
+                        r = sqlite_error(b, group, rc, what, e);
+                        stmt_resetp(&st);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int sqlite_update(LockBackend *base, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                         void *userdata, Semaphore *ret, Error *e)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+        _cleanup_(semaphore_done) Semaphore old = {}, cur = {};
+        _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
+        bool existed;
+        int rc, r, k;
+
+        if (!group || !lock_group_name_valid(group))
+                return error_setf(e, -EINVAL, "%s: invalid group name", b->path);
+        if (!fn)
+                return error_setf(e, -EINVAL, "%s: group \"%s\": no update function", b->path, group);
+
+        m = backend_lock(b);
+
+        rc = step_done(b->begin);
+        if (rc != SQLITE_OK) {
+                r = sqlite_error(b, group, rc, "cannot begin a transaction", e);
+                sqlite3_reset(b->begin);
+                rollback(b);
+                count_error(b);
+                return r;
+        }
+
+        r = load_group(b, group, &old, &existed, e);
+        if (r < 0)
+                goto fail;
+        if (!existed)
+                semaphore_init(&old, slots);
+        r = semaphore_copy(&old, &cur);
+        if (r < 0) {
+                error_setf(e, r, "%s: group \"%s\": cannot copy the state", b->path, group);
+                goto fail;
+        }
+
+        k = fn(&cur, userdata);
+        if (k < 0) {
+                r = error_setf(e, k, "%s: group \"%s\": update refused: %s", b->path, group,
+                               strerrordesc_np(-k) ?: "unknown error");
+                goto fail;
+        }
+        if (k > 0) {
+                r = write_back(b, group, &old, existed, &cur, e);
+                if (r < 0)
+                        goto fail;
+        }
+
+        rc = step_done(b->commit);
+        if (rc != SQLITE_OK) {
+                r = sqlite_error(b, group, rc, "cannot commit", e);
+                sqlite3_reset(b->commit);
+                goto fail;
+        }
+
+        if (ret) {
+                if (k > 0) {
+                        *ret = cur;
+                        cur = (Semaphore){};
+                } else {
+                        *ret = old;
+                        old = (Semaphore){};
+                }
+        }
+        return 0;
+
+fail:
+        rollback(b);
+        count_error(b);
+        return r;
+}
+
+static int sqlite_get(LockBackend *base, const char *group, Semaphore *ret, Error *e)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+        _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
+        Semaphore s;
+        bool existed;
+        int r;
+
+        if (!group || !lock_group_name_valid(group))
+                return error_setf(e, -EINVAL, "%s: invalid group name", b->path);
+
+        m = backend_lock(b);
+        r = load_group(b, group, &s, &existed, e);
+        if (r < 0) {
+                count_error(b);
+                return r;
+        }
+        if (!existed)
+                return error_setf(e, -ENOENT, "%s: group \"%s\" was never written", b->path, group);
+        if (ret)
+                *ret = s;
+        else
+                semaphore_done(&s);
+        return 0;
+}
+
+static int sqlite_ping(LockBackend *base, Error *e)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+        _cleanup_(mutex_unlockp) pthread_mutex_t *m = backend_lock(b);
+        _cleanup_reset_ sqlite3_stmt *st = b->ping;
+        int rc;
+
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                count_error(b);
+                return sqlite_error(b, NULL, rc, "cannot query the database", e);
+        }
+        return 0;
+}
+
+static void sqlite_free(LockBackend *base)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+
+        if (!b)
+                return;
+        sqlite3_stmt *stmts[] = {
+                b->begin,         b->commit,        b->rollback,     b->load, b->upsert_group,
+                b->insert_holder, b->delete_holder, b->update_since, b->ping, b->list_groups,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(stmts); i++)
+                sqlite3_finalize(stmts[i]);
+        sqlite3_close_v2(b->db);
+        pthread_mutex_destroy(&b->mutex);
+        free(b->path);
+        free(b);
+}
+
+static const LockBackendOps sqlite_ops = {
+        .name = "sqlite",
+        .update = sqlite_update,
+        .get = sqlite_get,
+        .ping = sqlite_ping,
+        .free = sqlite_free,
+};
+
+int lock_backend_sqlite_list_groups(LockBackend *base, char ***ret_names, Error *e)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+        _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        char **names = NULL;
+        size_t n = 0, allocated = 0;
+        int rc, r;
+
+        if (!b || b->base.ops != &sqlite_ops || !ret_names)
+                return error_setf(e, -EINVAL, "not an SQLite lock backend");
+
+        m = backend_lock(b);
+        st = b->list_groups;
+        for (;;) {
+                const char *name;
+
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        break;
+                if (rc != SQLITE_ROW) {
+                        r = sqlite_error(b, NULL, rc, "cannot list the groups", e);
+                        goto fail;
+                }
+                name = sqlite3_column_type(st, 0) == SQLITE_TEXT ? (const char *)sqlite3_column_text(st, 0)
+                                                                 : NULL;
+                if (n >= SQLITE_MAX_GROUPS) {
+                        r = error_setf(e, -EBADMSG, "%s: more than %d groups", b->path, SQLITE_MAX_GROUPS);
+                        goto fail;
+                }
+                if (!name || strlen(name) != (size_t)sqlite3_column_bytes(st, 0) ||
+                    !lock_group_name_valid(name)) {
+                        r = error_setf(
+                                e, -EBADMSG,
+                                "%s: group %zu has an invalid name (was the database edited by hand?)",
+                                b->path, n);
+                        goto fail;
+                }
+                if (n + 2 > allocated) {
+                        size_t na = MAX(allocated * 2, (size_t)8);
+                        char **l = realloc(names, na * sizeof(char *));
+                        if (!l) {
+                                r = error_setf(e, -ENOMEM, "%s: out of memory", b->path);
+                                goto fail;
+                        }
+                        names = l;
+                        allocated = na;
+                }
+                names[n] = strdup(name);
+                if (!names[n]) {
+                        r = error_setf(e, -ENOMEM, "%s: out of memory", b->path);
+                        goto fail;
+                }
+                names[++n] = NULL;
+        }
+        if (!names) {
+                names = calloc(1, sizeof(char *));
+                if (!names)
+                        return error_setf(e, -ENOMEM, "%s: out of memory", b->path);
+        }
+        *ret_names = names;
+        return 0;
+
+fail:
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        count_error(b);
+        return r;
+}
+
+/* Helpers for opening: plain SQL on the connection, errors naming the path. */
+static int exec_sql(SqliteBackend *b, const char *sql, const char *what, Error *e)
+{
+        int rc = sqlite3_exec(b->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return sqlite_error(b, NULL, rc, what, e);
+        return 0;
+}
+
+static int query_text(SqliteBackend *b, const char *sql, char *buf, size_t size, Error *e)
+{
+        sqlite3_stmt *st = NULL;
+        const char *t;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                r = sqlite_error(b, NULL, rc, sql, e);
+                sqlite3_finalize(st);
+                return r;
+        }
+        t = (const char *)sqlite3_column_text(st, 0);
+        snprintf(buf, size, "%s", strna(t));
+        sqlite3_finalize(st);
+        return 0;
+}
+
+static int schema_version(SqliteBackend *b, int *ret, Error *e)
+{
+        char buf[32];
+        int r = query_text(b, "PRAGMA user_version", buf, sizeof(buf), e);
+        if (r < 0)
+                return r;
+        *ret = atoi(buf);
+        return 0;
+}
+
+/* Creates or upgrades the schema in one write transaction (another process may race us: the version is
+ * re-read once the write lock is held). */
+static int migrate(SqliteBackend *b, Error *e)
+{
+        char sql[64];
+        int v, r;
+
+        r = schema_version(b, &v, e);
+        if (r < 0)
+                return r;
+        if (v == SCHEMA_VERSION)
+                return 0;
+
+        r = exec_sql(b, "BEGIN IMMEDIATE", "cannot begin the schema migration", e);
+        if (r < 0)
+                return r;
+        r = schema_version(b, &v, e);
+        if (r < 0)
+                goto fail;
+        if (v < 0 || v > SCHEMA_VERSION) {
+                r = error_setf(
+                        e, -EPROTONOSUPPORT,
+                        "%s: database schema version %d is not supported (this upkeep-lock knows 0..%d)",
+                        b->path, v, SCHEMA_VERSION);
+                goto fail;
+        }
+        for (; v < SCHEMA_VERSION; v++) {
+                r = exec_sql(b, migrations[v], "cannot migrate the database schema", e);
+                if (r < 0)
+                        goto fail;
+        }
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+        r = exec_sql(b, sql, "cannot set the schema version", e);
+        if (r < 0)
+                goto fail;
+        return exec_sql(b, "COMMIT", "cannot commit the schema migration", e);
+
+fail:
+        rollback(b);
+        return r;
+}
+
+static int prepare(SqliteBackend *b, const char *sql, sqlite3_stmt **ret, Error *e)
+{
+        int rc = sqlite3_prepare_v3(b->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+        if (rc != SQLITE_OK)
+                return sqlite_error(b, NULL, rc, "cannot prepare a statement", e);
+        return 0;
+}
+
+int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e)
+{
+        SqliteBackend *b = NULL;
+        char mode[16], limit[64];
+        int fd, rc, r;
+
+        if (!path || !*path || !ret)
+                return error_setf(e, -EINVAL, "no SQLite database path");
+
+        /* SQLite would create the file with mode 0644; the holders are nobody else's business. The -wal and
+         * -shm files inherit this file's mode. */
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0) {
+                r = negative_errno();
+                if (r == -ENOENT)
+                        return error_setf(
+                                e, r, "%s: cannot create the database: its directory does not exist", path);
+                return error_setf(e, r, "%s: cannot open the database: %s", path,
+                                  strerrordesc_np(-r) ?: "unknown error");
+        }
+        close(fd);
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return error_setf(e, -ENOMEM, "%s: out of memory", path);
+        b->base.ops = &sqlite_ops;
+        pthread_mutex_init(&b->mutex, NULL);
+        b->path = strdup(path);
+        if (!b->path) {
+                r = error_setf(e, -ENOMEM, "%s: out of memory", path);
+                goto fail;
+        }
+
+        /* Our mutex serializes every use of the connection (a transaction spans several calls), so SQLite's
+         * own per-call mutex would only add cost. */
+        rc = sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                if (b->db)
+                        r = sqlite_error(b, NULL, rc, "cannot open the database", e);
+                else
+                        r = error_setf(e, -ENOMEM, "%s: cannot open the database: out of memory", path);
+                goto fail;
+        }
+        sqlite3_busy_timeout(b->db, SQLITE_BUSY_TIMEOUT_MS);
+        sqlite3_db_config(b->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+        sqlite3_db_config(b->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+
+        /* The first statement reading the file: a file that is not a database fails here. */
+        r = query_text(b, "PRAGMA journal_mode = WAL", mode, sizeof(mode), e);
+        if (r < 0)
+                goto fail;
+        if (strcmp(mode, "wal") != 0) {
+                r = error_setf(e, -EIO, "%s: cannot switch the database to WAL mode (journal mode is %s)",
+                               path, mode);
+                goto fail;
+        }
+        r = exec_sql(b,
+                     "PRAGMA synchronous = " STRINGIFY(UPKEEP_LOCK_SQLITE_SYNCHRONOUS) ";"
+                     "PRAGMA foreign_keys = ON;"
+                     "PRAGMA cell_size_check = ON;",
+                     "cannot configure the database", e);
+        if (r < 0)
+                goto fail;
+        snprintf(limit, sizeof(limit), "PRAGMA journal_size_limit = %d", SQLITE_JOURNAL_SIZE_LIMIT);
+        r = query_text(b, limit, mode, sizeof(mode), e);
+        if (r < 0)
+                goto fail;
+
+        /* rollback() needs this one before migrate() */
+        r = prepare(b, "ROLLBACK", &b->rollback, e);
+        if (r < 0)
+                goto fail;
+        r = migrate(b, e);
+        if (r < 0)
+                goto fail;
+
+        struct {
+                sqlite3_stmt **st;
+                const char *sql;
+        } stmts[] = {
+                {&b->begin, "BEGIN IMMEDIATE"},
+                {&b->commit, "COMMIT"},
+                {&b->load,
+                 "SELECT g.total_slots, g.last_release, g.paused, h.id, h.since FROM groups AS g "
+                 "LEFT JOIN holders AS h ON h.group_name = g.name WHERE g.name = ?1 ORDER BY h.id"},
+                {&b->upsert_group,
+                 "INSERT INTO groups (name, total_slots, last_release, paused) VALUES (?1, ?2, ?3, ?4) "
+                 "ON CONFLICT (name) DO UPDATE SET total_slots = excluded.total_slots, "
+                 "last_release = excluded.last_release, paused = excluded.paused"},
+                {&b->insert_holder, "INSERT INTO holders (group_name, id, since) VALUES (?1, ?2, ?3)"},
+                {&b->delete_holder, "DELETE FROM holders WHERE group_name = ?1 AND id = ?2"},
+                {&b->update_since, "UPDATE holders SET since = ?3 WHERE group_name = ?1 AND id = ?2"},
+                {&b->ping, "SELECT 1 FROM groups LIMIT 1"},
+                {&b->list_groups, "SELECT name FROM groups ORDER BY name"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(stmts); i++) {
+                r = prepare(b, stmts[i].sql, stmts[i].st, e);
+                if (r < 0)
+                        goto fail;
+        }
+
+        *ret = &b->base;
+        return 0;
+
+fail:
+        sqlite_free(&b->base);
+        return r;
+}

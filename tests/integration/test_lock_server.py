@@ -1,0 +1,402 @@
+"""upkeep-lock end to end on its SQLite backend: the FleetLock protocol as Zincati and Airlock's
+clients speak it, every error kind, expiry, settle delay, windows, pause, the admin API, tokens, metrics,
+bad input, concurrency and kill -9."""
+import datetime
+import json
+import socket
+import sqlite3
+import threading
+import time
+
+import pytest
+import requests
+
+from lockutil import LockServer, assert_error
+
+TOKEN = "s3cret-admin-token"
+BASE_CONFIG = """
+[backend]
+type = "sqlite"
+sqlite_path = "{db}"
+
+[auth]
+admin_token = "{token}"
+
+[lock]
+default_slots = 1
+
+[[lock.groups]]
+name = "workers"
+slots = 2
+"""
+
+
+@pytest.fixture
+def server(build_dir, tmp_path):
+    s = LockServer(build_dir, tmp_path, BASE_CONFIG.format(db=tmp_path / "lock.db", token=TOKEN))
+    yield s
+    assert s.stop() == 0
+
+
+def holders(server, group="default"):
+    r = server.admin("GET", f"/{group}", TOKEN)
+    assert r.status_code == 200, r.text
+    return [h["id"] for h in r.json()["holders"]]
+
+
+def test_zincati_and_airlock_shaped_requests(server):
+    a, b = "e0f3745b108f471cbd4883c6fbed8cdd", "c988d2509fdf5cdcbed39037c56406fb"
+    r = server.lock(a)  # Zincati: pretty JSON, no Content-Type
+    assert r.status_code == 200 and r.text == ""
+    assert server.lock(a, zincati=False).status_code == 200  # recursive, Airlock-style body
+    body = assert_error(server.lock(b), 423, "failed_lock_semaphore_full")
+    assert body["value"] == "all 1 semaphore slots currently locked"
+    assert holders(server) == [a]
+    assert server.unlock(b).status_code == 200  # unlock if held: a stranger's unlock is fine, changes nothing
+    assert holders(server) == [a]
+    assert server.unlock(a).status_code == 200
+    assert holders(server) == []
+    assert server.lock(b).status_code == 200
+    # Counting semaphore with 2 slots.
+    assert server.lock("n1", "workers").status_code == 200
+    assert server.lock("n2", "workers").status_code == 200
+    assert_error(server.lock("n3", "workers"), 423, "failed_lock_semaphore_full")
+    assert holders(server, "workers") == ["n1", "n2"]
+
+
+@pytest.mark.parametrize("header,body,kind,status", [
+    (None, None, "invalid_request", 400),
+    ("false", None, "invalid_request", 400),
+    ("TRUE", None, "invalid_request", 400),
+    ("true", "", "invalid_request", 400),
+    ("true", "{not json", "invalid_request", 400),
+    ("true", '{"client_params": {"id": "", "group": "default"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": ""}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": "bad group"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": 7, "group": "default"}}', "invalid_request", 400),
+    ("true", '{"client_params": "x"}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a\\u0000b", "group": "default"}}', "invalid_request", 400),
+    ("true", b'{"client_params": {"id": "\xff\xfe", "group": "default"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": "default"}, "client_params": {}}', "invalid_request", 400),
+    ("true", "[" * 5000 + "]" * 5000, "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": "nosuchgroup"}}', "unknown_group", 404),
+])
+def test_bad_requests_change_nothing(server, header, body, kind, status):
+    assert server.lock("holder").status_code == 200
+    for endpoint in ("pre-reboot", "steady-state"):
+        r = server.fleetlock(endpoint, "x", header=header, body=body if body is not None else None)
+        assert_error(r, status, kind)
+    assert holders(server) == ["holder"]
+
+
+def test_methods_sizes_and_paths(server):
+    r = requests.get(server.base + "/v1/pre-reboot", timeout=10)
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["Allow"] == "POST"
+    assert_error(requests.put(server.base + "/v1/steady-state", timeout=10), 405, "method_not_allowed")
+    assert_error(requests.get(server.base + "/v2/pre-reboot", timeout=10), 404, "not_found")
+    huge = '{"client_params": {"id": "' + "a" * 100000 + '", "group": "default"}}'
+    assert_error(server.fleetlock("pre-reboot", "x", body=huge), 413, "payload_too_large")
+    long_id = '{"client_params": {"id": "' + "a" * 300 + '", "group": "default"}}'
+    assert_error(server.fleetlock("pre-reboot", "x", body=long_id), 400, "invalid_request")
+    assert holders(server) == []
+
+
+def test_slow_and_half_open_clients(server):
+    stalled = []
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(b"POST /v1/pre-reboot HTTP/1.1\r\nHost: x\r\nfleet-lock-protocol: true\r\nContent-Length: 100\r\n\r\n{")
+        stalled.append(s)
+    t0 = time.monotonic()
+    assert server.lock("other").status_code == 200  # others are served meanwhile
+    assert time.monotonic() - t0 < 2
+    for s in stalled:
+        s.close()
+    assert holders(server) == ["other"]
+
+
+def test_admin_api(server):
+    assert_error(server.admin("GET", "", None), 401, "unauthorized")
+    assert_error(server.admin("GET", "", "wrong"), 401, "unauthorized")
+    assert server.lock("n1", "workers").status_code == 200
+    r = server.admin("GET", "", TOKEN)
+    assert r.status_code == 200
+    groups = {g["name"]: g for g in r.json()["groups"]}
+    assert set(groups) == {"default", "workers"}
+    w = groups["workers"]
+    assert w["slots"] == 2 and w["holders"][0]["id"] == "n1" and w["holders"][0]["age_secs"] >= 0
+    assert w["paused"] is False and w["window"]["open"] is True
+    assert_error(server.admin("GET", "/nope", TOKEN), 404, "unknown_group")
+    assert_error(server.admin("POST", "/workers", TOKEN), 405, "method_not_allowed")
+    assert_error(server.admin("GET", "/workers/release", TOKEN), 405, "method_not_allowed")
+    assert_error(server.admin("POST", "/workers/release", TOKEN, data="{}"), 400, "invalid_request")
+    assert_error(server.admin("POST", "/workers/explode", TOKEN), 404, "not_found")
+    r = server.admin("POST", "/workers/release", TOKEN, data=json.dumps({"id": "n1"}))
+    assert r.status_code == 200 and r.json()["released"] is True
+    assert holders(server, "workers") == []
+    r = server.admin("POST", "/workers/release", TOKEN, data=json.dumps({"id": "n1"}))
+    assert r.json()["released"] is False
+    # Pause and resume.
+    assert server.admin("POST", "/workers/pause", TOKEN).status_code == 200
+    assert_error(server.lock("n2", "workers"), 423, "group_paused")
+    assert server.admin("GET", "/workers", TOKEN).json()["paused"] is True
+    assert server.unlock("n2", "workers").status_code == 200  # steady-state always works
+    assert server.admin("POST", "/workers/resume", TOKEN).status_code == 200
+    assert server.lock("n2", "workers").status_code == 200
+    assert server.metric("upkeep_lock_denials_total", group="workers", kind="group_paused") == 1
+
+
+def test_admin_api_off_without_token(build_dir, tmp_path):
+    s = LockServer(build_dir, tmp_path, f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path}/l.db"\n')
+    try:
+        assert_error(s.admin("GET", "", "anything"), 404, "not_found")
+        assert s.lock("a").status_code == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_expiry_settle_and_metrics(build_dir, tmp_path):
+    cfg = f"""
+[backend]
+type = "sqlite"
+sqlite_path = "{tmp_path}/l.db"
+[auth]
+admin_token = "{TOKEN}"
+[[lock.groups]]
+name = "default"
+max_hold_secs = 2
+settle_secs = 2
+"""
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        assert s.lock("dead-node").status_code == 200
+        assert_error(s.lock("next"), 423, "failed_lock_semaphore_full")
+        time.sleep(2.2)
+        # The dead node's slot expired; the settle delay then runs from that release.
+        body = assert_error(s.lock("next"), 423, "failed_lock_semaphore_full")
+        assert "settle" in body["value"]
+        assert "held its slot longer than 2 s" in s.logs()
+        assert s.metric("upkeep_lock_expirations_total", group="default") == 1
+        time.sleep(2.1)
+        assert s.lock("next").status_code == 200
+        assert s.metric("upkeep_lock_grants_total", group="default") == 2
+        assert s.metric("upkeep_lock_holders", group="default") == 1
+        assert s.metric("upkeep_lock_slots", group="default") == 1
+        assert 0 <= s.metric("upkeep_lock_oldest_holder_age_seconds", group="default") < 5
+        assert s.metric("upkeep_lock_requests_total", endpoint="pre-reboot", code="423") == 2
+        assert s.metric("upkeep_lock_request_duration_seconds_count") >= 4
+        assert requests.get(s.base + "/healthz", timeout=10).status_code == 200
+        assert requests.get(s.base + "/readyz", timeout=10).status_code == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_windows_and_config_pause(build_dir, tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    closed_day = (now + datetime.timedelta(days=3)).strftime("%a").lower()
+    cfg = f"""
+[backend]
+type = "sqlite"
+sqlite_path = "{tmp_path}/l.db"
+[[lock.groups]]
+name = "open"
+time_zone = "Europe/Berlin"
+[[lock.groups.window]]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start_time = "00:00"
+length_minutes = 1440
+[[lock.groups]]
+name = "closed"
+[[lock.groups.window]]
+days = ["{closed_day}"]
+start_time = "00:00"
+length_minutes = 60
+[[lock.groups]]
+name = "frozen"
+paused = true
+"""
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        assert s.lock("a", "open").status_code == 200
+        assert_error(s.lock("a", "closed"), 423, "outside_window")
+        assert_error(s.lock("a", "frozen"), 423, "group_paused")
+        assert s.metric("upkeep_lock_window_open", group="closed") == 0
+        assert s.metric("upkeep_lock_window_open", group="open") == 1
+    finally:
+        assert s.stop() == 0
+
+
+def test_client_tokens(build_dir, tmp_path):
+    cfg = f"""
+[backend]
+type = "sqlite"
+sqlite_path = "{tmp_path}/l.db"
+[[lock.groups]]
+name = "secure"
+client_tokens = ["node-token"]
+"""
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        r = s.lock("a", "secure")
+        assert_error(r, 401, "unauthorized")
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+        assert_error(s.lock("a", "secure", token="wrong"), 401, "unauthorized")
+        assert s.lock("a", "secure", token="node-token").status_code == 200
+        assert_error(s.unlock("a", "secure"), 401, "unauthorized")  # nobody releases another's slot
+        assert s.unlock("a", "secure", token="node-token").status_code == 200
+        assert s.lock("b").status_code == 200  # groups without tokens stay open
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize("config,message", [
+    ('[service]\nport = "x"\n', "service.port"),
+    ('[backend]\ntype = "mysql"\n', "backend.type"),
+    ('[[lock.groups]]\nname = "a"\ntime_zone = "Mars/Olympus"\n[[lock.groups.window]]\ndays = ["mon"]\n'
+     'start_time = "01:00"\nlength_minutes = 5\n', "Mars/Olympus"),
+    ('[[lock.groups]]\nname = "a"\n[[lock.groups.window]]\ndays = ["funday"]\nstart_time = "01:00"\n'
+     'length_minutes = 5\n', "funday"),
+    ('[[lock.groups]]\nname = "a"\n[[lock.groups.window]]\ndays = ["mon"]\nstart_time = "25:00"\n'
+     'length_minutes = 5\n', "25:00"),
+    ('[auth]\nadmin_token_file = "/nonexistent/token"\n', "/nonexistent/token"),
+    ('[backend]\ntype = "sqlite"\nsqlite_path = "/nonexistent/dir/lock.db"\n', "/nonexistent/dir/lock.db"),
+])
+def test_bad_config(build_dir, tmp_path, config, message):
+    import subprocess
+    (tmp_path / "lock.toml").write_text(config)
+    p = subprocess.run([str(build_dir / "src/lock/upkeep-lock"), "-c", str(tmp_path / "lock.toml"), "--port", "0",
+                        "--address", "127.0.0.1", "--sqlite" if "sqlite_path" not in config else "--verbose",
+                        *([str(tmp_path / "l.db")] if "sqlite_path" not in config else [])],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert message in p.stderr, p.stderr
+
+
+def test_concurrent_clients_never_exceed_slots(server, tmp_path):
+    """64 clients hammer lock/unlock on a 2-slot group for a bounded time; the database itself is sampled
+    meanwhile and never shows more holders than slots; every reply is 200 or an honest 423."""
+    stop = threading.Event()
+    bad = []
+    max_seen = [0]
+
+    def client(i):
+        sess = requests.Session()
+        node = f"node-{i}"
+        while not stop.is_set():
+            for endpoint in ("pre-reboot", "steady-state"):
+                try:
+                    r = sess.post(f"{server.base}/v1/{endpoint}", headers={"fleet-lock-protocol": "true"},
+                                  data=json.dumps({"client_params": {"id": node, "group": "workers"}}), timeout=20)
+                except requests.RequestException as e:
+                    bad.append(repr(e))
+                    continue
+                if r.status_code not in (200, 423) or (r.status_code == 423 and
+                                                       r.json()["kind"] != "failed_lock_semaphore_full"):
+                    bad.append((r.status_code, r.text))
+
+    def sampler():
+        db = sqlite3.connect(f"file:{tmp_path / 'lock.db'}?mode=ro", uri=True, timeout=10)
+        while not stop.is_set():
+            n = db.execute("SELECT COUNT(*) FROM holders WHERE group_name = 'workers'").fetchone()[0]
+            max_seen[0] = max(max_seen[0], n)
+            time.sleep(0.002)
+        db.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(64)] + [threading.Thread(target=sampler)]
+    for t in threads:
+        t.start()
+    time.sleep(5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert bad == []
+    assert 1 <= max_seen[0] <= 2
+    grants = server.metric("upkeep_lock_grants_total", group="workers")
+    assert grants > 10
+
+
+def test_kill9_and_restart_consistent(build_dir, tmp_path):
+    cfg = BASE_CONFIG.format(db=tmp_path / "lock.db", token=TOKEN)
+    s = LockServer(build_dir, tmp_path, cfg)
+    acknowledged = {}
+    stop = threading.Event()
+
+    def client(i):
+        node = f"n{i}"
+        while not stop.is_set():
+            try:
+                if s.lock(node, "workers").status_code == 200:
+                    acknowledged[node] = "locked"
+                if s.unlock(node, "workers").status_code == 200:
+                    acknowledged[node] = "unlocked"
+            except requests.RequestException:
+                return
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    s.kill9()
+    stop.set()
+    for t in threads:
+        t.join()
+    s.start()
+    try:
+        state = holders(s, "workers")
+        assert len(state) <= 2
+        for node in state:  # every holder in the database is a node that was answered "locked" or in flight
+            assert node in acknowledged
+        for node, last in acknowledged.items():
+            if last == "locked":
+                assert node in state, (node, state)  # an acknowledged lock is never lost
+        for node in state:
+            assert s.unlock(node, "workers").status_code == 200
+        assert holders(s, "workers") == []
+    finally:
+        assert s.stop() == 0
+
+
+def upkeep(build_dir, *args, env=None):
+    import os
+    import subprocess
+    e = dict(os.environ)
+    e.pop("UPKEEP_ADMIN_TOKEN", None)
+    e.update(env or {})
+    return subprocess.run([str(build_dir / "src/cli/upkeep"), *args], capture_output=True, text=True, timeout=60,
+                          env=e)
+
+
+def test_cli_lock_commands(build_dir, server, tmp_path):
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(TOKEN + "\n")
+    assert server.lock("e0f3745b108f471cbd4883c6fbed8cdd").status_code == 200
+    p = upkeep(build_dir, "lock", "status", "--url", server.base, "--token-file", str(token_file))
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["GROUP", "SLOTS", "HOLDERS", "PAUSED", "WINDOW"]
+    assert lines[1].split()[:4] == ["default", "1", "1", "no"]
+    assert "holder e0f3745b108f471cbd4883c6fbed8cdd" in p.stdout
+    assert any(l.split()[:4] == ["workers", "2", "0", "no"] for l in lines)
+    p = upkeep(build_dir, "lock", "status", "workers", "--url", server.base, env={"UPKEEP_ADMIN_TOKEN": TOKEN})
+    assert p.returncode == 0 and "workers" in p.stdout and "default" not in p.stdout
+    p = upkeep(build_dir, "lock", "release", "default", "e0f3745b108f471cbd4883c6fbed8cdd", "--url", server.base,
+               "--token-file", str(token_file))
+    assert p.returncode == 0 and json.loads(p.stdout)["released"] is True
+    assert holders(server) == []
+    assert upkeep(build_dir, "lock", "pause", "workers", "--url", server.base, "--token-file",
+                  str(token_file)).returncode == 0
+    assert_error(server.lock("x", "workers"), 423, "group_paused")
+    assert upkeep(build_dir, "lock", "resume", "workers", "--url", server.base, "--token-file",
+                  str(token_file)).returncode == 0
+    assert server.lock("x", "workers").status_code == 200
+    p = upkeep(build_dir, "lock", "status", "--url", server.base, "--json", "--token-file", str(token_file))
+    assert json.loads(p.stdout)["groups"]
+    # Errors are clear.
+    p = upkeep(build_dir, "lock", "status", "--url", server.base)
+    assert p.returncode == 1 and "401" in p.stderr and "--token-file" in p.stderr
+    p = upkeep(build_dir, "lock", "pause", "nope", "--url", server.base, "--token-file", str(token_file))
+    assert p.returncode == 1 and "unknown_group" in p.stderr
+    p = upkeep(build_dir, "lock", "release", "default", "--url", server.base)
+    assert p.returncode == 1 and "usage" in p.stderr
