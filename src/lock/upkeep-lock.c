@@ -18,6 +18,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "daemon-util.h"
+#include "etcd.h"
 #include "fileio.h"
 #include "http-server.h"
 #include "lock-backend.h"
@@ -800,8 +801,20 @@ int main(int argc, char **argv)
                         goto out;
                 }
         } else {
-                log_error("the etcd3 backend is not available in this build yet; set [backend] type = \"sqlite\"");
-                goto out;
+                const LockConfig *lc = m.config;
+                EtcdOptions eo = {
+                        .endpoints = (const char *const *)lc->etcd_endpoints,
+                        .n_endpoints = lc->n_etcd_endpoints,
+                        .transaction_timeout_ms = lc->etcd_timeout_ms,
+                        .ca_file = lc->etcd_ca_path && *lc->etcd_ca_path ? lc->etcd_ca_path : NULL,
+                        .client_cert = lc->etcd_cert_path && *lc->etcd_cert_path ? lc->etcd_cert_path : NULL,
+                        .client_key = lc->etcd_key_path && *lc->etcd_key_path ? lc->etcd_key_path : NULL,
+                };
+                r = lock_backend_etcd_new(&eo, &m.backend, &e);
+                if (r < 0) {
+                        log_error("cannot set up the etcd3 backend: %s", e.message);
+                        goto out;
+                }
         }
         log_info("backend: %s", m.backend->ops->name);
 

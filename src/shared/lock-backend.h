@@ -53,6 +53,10 @@ static inline void lock_backend_free(LockBackend *b)
                 b->ops->free(b);
 }
 
+/* etcd3 through its JSON gateway, Airlock's keys and values (see lock-etcd.c). Thread-safe. */
+struct EtcdOptions;
+int lock_backend_etcd_new(const struct EtcdOptions *o, LockBackend **ret, Error *e);
+
 /* SQLite, WAL, one database file. Thread-safe (serialized). */
 int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e);
 /* The names of the groups stored in an SQLite backend, sorted, as a NULL-terminated list the caller frees

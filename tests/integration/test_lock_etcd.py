@@ -1,0 +1,223 @@
+"""upkeep-lock on a real etcd (Debian's etcd 3.4): Airlock's key layout and values, switching between
+Airlock-written and upkeep-written state, resizing, concurrency across two instances, and faults in a
+three-member cluster."""
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+from etcdutil import EtcdCluster
+from lockutil import LockServer, assert_error
+
+TOKEN = "etcd-admin"
+KEY = "com.coreos.airlock/groups/{}/v1/semaphore"
+
+
+def config(cluster, slots=1, extra=""):
+    endpoints = ", ".join(f'"{u}"' for u in cluster.client)
+    return f"""
+[etcd3]
+endpoints = [{endpoints}]
+transaction_timeout_ms = 2000
+[auth]
+admin_token = "{TOKEN}"
+[lock]
+default_group_name = "default"
+default_slots = {slots}
+[[lock.groups]]
+name = "workers"
+slots = 2
+{extra}
+"""
+
+
+@pytest.fixture
+def etcd():
+    c = EtcdCluster(1)
+    yield c
+    c.close()
+
+
+def stored(cluster, group):
+    p = cluster.etcdctl("get", KEY.format(group), "--print-value-only")
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def test_airlock_layout(build_dir, tmp_path, etcd):
+    s = LockServer(build_dir, tmp_path, config(etcd))
+    try:
+        assert "backend: etcd3" in s.logs()
+        assert s.lock("e0f3745b108f471cbd4883c6fbed8cdd").status_code == 200
+        v = stored(etcd, "default")
+        assert v["total_slots"] == 1 and v["holders"] == ["e0f3745b108f471cbd4883c6fbed8cdd"]
+        assert v["upkeep"]["since"]["e0f3745b108f471cbd4883c6fbed8cdd"] > 0
+        assert_error(s.lock("other"), 423, "failed_lock_semaphore_full")
+        assert s.unlock("e0f3745b108f471cbd4883c6fbed8cdd").status_code == 200
+        assert stored(etcd, "default")["holders"] == []
+        # A value exactly as Airlock writes it (holders sorted, no upkeep member) is taken as is.
+        assert etcd.etcdctl("put", KEY.format("workers"), '{"total_slots":2,"holders":["a1","z9"]}').returncode == 0
+        assert_error(s.lock("n3", "workers"), 423, "failed_lock_semaphore_full")
+        assert s.lock("z9", "workers").status_code == 200  # recursive for Airlock's holders too
+        assert s.unlock("a1", "workers").status_code == 200
+        assert stored(etcd, "workers")["holders"] == ["z9"]
+        assert s.lock("n3", "workers").status_code == 200
+        assert stored(etcd, "workers")["holders"] == ["n3", "z9"]
+        # Garbage in etcd: an honest 503, nothing overwritten.
+        assert etcd.etcdctl("put", KEY.format("default"), "not json").returncode == 0
+        assert_error(s.lock("x"), 503, "backend_unavailable")
+        assert etcd.etcdctl("get", KEY.format("default"), "--print-value-only").stdout.strip() == "not json"
+    finally:
+        assert s.stop() == 0
+
+
+def test_resize_when_slots_change(build_dir, tmp_path, etcd):
+    assert etcd.etcdctl("put", KEY.format("default"), '{"total_slots":1,"holders":["a"]}').returncode == 0
+    s = LockServer(build_dir, tmp_path, config(etcd, slots=3))
+    try:
+        assert s.lock("b").status_code == 200  # Airlock would refuse: its stored semaphore keeps 1 slot
+        v = stored(etcd, "default")
+        assert v["total_slots"] == 3 and v["holders"] == ["a", "b"]
+    finally:
+        assert s.stop() == 0
+
+
+def test_two_instances_hammering(build_dir, tmp_path, etcd):
+    """Two upkeep-lock instances on one etcd, 32 clients each on a 2-slot group: never more holders than
+    slots in etcd itself, and every answer is 200 or an honest 423, never a conflict error."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    servers = [LockServer(build_dir, tmp_path / "a", config(etcd)), LockServer(build_dir, tmp_path / "b", config(etcd))]
+    stop = threading.Event()
+    bad, seen = [], [0]
+
+    def client(i):
+        sess = requests.Session()
+        base = servers[i % 2].base
+        while not stop.is_set():
+            for ep in ("pre-reboot", "steady-state"):
+                try:
+                    r = sess.post(f"{base}/v1/{ep}", headers={"fleet-lock-protocol": "true"},
+                                  data=json.dumps({"client_params": {"id": f"n{i}", "group": "workers"}}), timeout=20)
+                except requests.RequestException as e:
+                    bad.append(repr(e))
+                    continue
+                if r.status_code not in (200, 423) or (r.status_code == 423 and
+                                                       r.json()["kind"] != "failed_lock_semaphore_full"):
+                    bad.append((r.status_code, r.text))
+
+    def sampler():
+        while not stop.is_set():
+            v = stored(etcd, "workers")
+            if v:
+                seen[0] = max(seen[0], len(v["holders"]))
+                assert len(v["holders"]) <= 2, v
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+    samp = threading.Thread(target=sampler)
+    for t in threads + [samp]:
+        t.start()
+    time.sleep(5)
+    stop.set()
+    for t in threads + [samp]:
+        t.join()
+    try:
+        assert bad == []
+        assert 1 <= seen[0] <= 2
+        assert sum(s.metric("upkeep_lock_grants_total", group="workers") for s in servers) > 10
+    finally:
+        for s in servers:
+            assert s.stop() == 0
+
+
+def test_cluster_faults(build_dir, tmp_path):
+    """Three etcd members and two upkeep-lock instances: kill one member and one instance mid-load; no lost,
+    duplicated or phantom holder, and service resumes on the survivors."""
+    cluster = EtcdCluster(3)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    servers = [LockServer(build_dir, tmp_path / "a", config(cluster)),
+               LockServer(build_dir, tmp_path / "b", config(cluster))]
+    acked = {}
+    stop = threading.Event()
+    errors = []
+
+    def client(i):
+        node = f"n{i}"
+        while not stop.is_set():
+            for s in servers:
+                try:
+                    if s.proc.poll() is not None:
+                        continue
+                    r = s.lock(node, "workers")
+                    if r.status_code == 200:
+                        acked[node] = "locked"
+                    elif r.status_code not in (423, 503):
+                        errors.append((r.status_code, r.text))
+                    r = s.unlock(node, "workers")
+                    if r.status_code == 200:
+                        acked[node] = "unlocked"
+                    elif r.status_code != 503:
+                        errors.append((r.status_code, r.text))
+                except requests.RequestException:
+                    pass  # the instance we just killed
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        cluster.stop_member(0)
+        servers[0].kill9()
+        time.sleep(2.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(acked) == 6  # every client got through at least once
+        survivor = servers[1]
+        v = None
+        for _ in range(50):  # the cluster may still be electing
+            try:
+                v = json.loads(cluster.etcdctl("--endpoints", ",".join(cluster.client[1:]), "get",
+                                               KEY.format("workers"), "--print-value-only").stdout)
+                break
+            except ValueError:
+                time.sleep(0.2)
+        assert v is not None
+        assert len(v["holders"]) <= 2 and len(set(v["holders"])) == len(v["holders"])
+        for node in v["holders"]:
+            assert node in acked  # no phantom holder
+        for node, last in acked.items():
+            if last == "locked":
+                assert node in v["holders"]  # no lost holder
+        # Service resumes: every holder can release, and new locks are granted.
+        for node in v["holders"]:
+            assert survivor.unlock(node, "workers").status_code == 200
+        assert survivor.lock("fresh", "workers").status_code == 200
+        assert requests.get(survivor.base + "/readyz", timeout=10).status_code == 200
+    finally:
+        stop.set()
+        for s in servers:
+            if s.proc.poll() is None:
+                assert s.stop() == 0
+            else:
+                s.log.close()
+        cluster.close()
+
+
+def test_etcd_unreachable(build_dir, tmp_path):
+    cluster = EtcdCluster(1)
+    s = LockServer(build_dir, tmp_path, config(cluster))
+    try:
+        assert s.lock("a").status_code == 200
+        cluster.stop_member(0)
+        assert_error(s.lock("b"), 503, "backend_unavailable")
+        assert_error(requests.get(s.base + "/readyz", timeout=10), 503, "backend_unavailable")
+        assert s.metric("upkeep_lock_backend_errors_total") >= 1
+    finally:
+        assert s.stop() == 0
+        cluster.close()
