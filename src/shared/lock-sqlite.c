@@ -24,6 +24,7 @@
 #endif
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
+#define PRAGMA_SYNCHRONOUS "PRAGMA synchronous = " STRINGIFY(UPKEEP_LOCK_SQLITE_SYNCHRONOUS)
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_MAX_GROUPS 100000
@@ -730,10 +731,7 @@ int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e)
                                path, mode);
                 goto fail;
         }
-        r = exec_sql(b,
-                     "PRAGMA synchronous = " STRINGIFY(UPKEEP_LOCK_SQLITE_SYNCHRONOUS) ";"
-                     "PRAGMA foreign_keys = ON;"
-                     "PRAGMA cell_size_check = ON;",
+        r = exec_sql(b, PRAGMA_SYNCHRONOUS "; PRAGMA foreign_keys = ON; PRAGMA cell_size_check = ON;",
                      "cannot configure the database", e);
         if (r < 0)
                 goto fail;
