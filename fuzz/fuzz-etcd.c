@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         etcd_kv_done(&kv);
                 }
                 if (etcd_json_parse_txn(body, size, key, &t, &e) == 0) {
-                        if (t.succeeded && (!t.found || t.kv.value || t.kv.mod_revision != t.revision))
+                        if (t.succeeded &&
+                            (!t.found || t.kv.value || t.kv.mod_revision != t.revision || t.kv.version != 0))
                                 __builtin_trap();
                         if (!t.succeeded && t.found && !t.kv.value)
                                 __builtin_trap();

@@ -125,10 +125,6 @@ int etcd_json_txn_put_if_request(Buf *b, const char *key, EtcdCompare cmp, int64
         if (r >= 0)
                 r = etcd_json_put_request(b, key, value, len);
         if (r >= 0)
-                r = buf_puts(b, "},{\"request_range\":");
-        if (r >= 0)
-                r = put_key_object(b, key, ",\"keys_only\":true");
-        if (r >= 0)
                 r = buf_puts(b, "}],\"failure\":[{\"request_range\":");
         if (r >= 0)
                 r = put_key_object(b, key, NULL);
@@ -320,8 +316,7 @@ static int parse_header(const json_t *obj, const char *what, int64_t *ret_revisi
         return member_int64(h, "revision", true, w, ret_revision, e);
 }
 
-static int parse_kv(const json_t *kv, const char *key, bool with_value, const char *what, EtcdKv *ret,
-                    Error *e)
+static int parse_kv(const json_t *kv, const char *key, const char *what, EtcdKv *ret, Error *e)
 {
         _cleanup_(etcd_kv_donep) EtcdKv k = {};
         _cleanup_free_ char *kbytes = NULL;
@@ -347,20 +342,16 @@ static int parse_kv(const json_t *kv, const char *key, bool with_value, const ch
                                   "%s: inconsistent revisions (create %" PRIi64 ", mod %" PRIi64
                                   ", version %" PRIi64 ")",
                                   what, k.create_revision, k.mod_revision, k.version);
-        if (with_value) {
-                r = member_b64(kv, "value", false, what, ETCD_VALUE_MAX, &k.value, &k.value_len, e);
-                if (r < 0)
-                        return r;
-        } else if (json_object_get(kv, "value"))
-                return error_setf(e, -EPROTO, "%s: unexpected field 'value'", what);
+        r = member_b64(kv, "value", false, what, ETCD_VALUE_MAX, &k.value, &k.value_len, e);
+        if (r < 0)
+                return r;
         *ret = k;
         k = (EtcdKv){};
         return 0;
 }
 
 /* A RangeResponse for one key: 1 and *ret when found, 0 when the range is empty. */
-static int parse_range_object(const json_t *obj, const char *key, bool with_value, const char *what,
-                              EtcdKv *ret, Error *e)
+static int parse_range_object(const json_t *obj, const char *key, const char *what, EtcdKv *ret, Error *e)
 {
         json_t *kvs = NULL;
         int64_t count = 0, rev;
@@ -388,7 +379,7 @@ static int parse_range_object(const json_t *obj, const char *key, bool with_valu
                 return error_setf(e, -EPROTO, "%s: %zu kvs (count %" PRIi64 ") for a one-key range", what,
                                   json_array_size(kvs), count);
         snprintf(w, sizeof(w), "%s kvs[0]", what);
-        r = parse_kv(json_array_get(kvs, 0), key, with_value, w, ret, e);
+        r = parse_kv(json_array_get(kvs, 0), key, w, ret, e);
         if (r < 0)
                 return r;
         return 1;
@@ -405,7 +396,7 @@ int etcd_json_parse_range(const char *body, size_t len, const char *key, EtcdKv 
         r = parse_document(body, len, "range answer", &j, e);
         if (r < 0)
                 return r;
-        r = parse_range_object(j, key, true, "range answer", &kv, e);
+        r = parse_range_object(j, key, "range answer", &kv, e);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -418,7 +409,7 @@ int etcd_json_parse_txn(const char *body, size_t len, const char *key, EtcdTxnRe
 {
         _cleanup_json_ json_t *j = NULL;
         _cleanup_(etcd_kv_donep) EtcdKv kv = {};
-        json_t *responses = NULL, *range = NULL;
+        json_t *responses = NULL, *item, *op;
         EtcdTxnResult t = {};
         size_t n;
         int r;
@@ -436,41 +427,38 @@ int etcd_json_parse_txn(const char *body, size_t len, const char *key, EtcdTxnRe
         if (r < 0)
                 return r;
 
-        /* succeeded: [response_put, response_range (keys only)]; failed: [response_range]. */
+        /* succeeded: [response_put]; failed: [response_range]. */
         n = responses ? json_array_size(responses) : 0;
-        if (n != (t.succeeded ? 2u : 1u))
-                return error_setf(e, -EPROTO, "txn answer: %zu responses for a %s transaction", n,
-                                  t.succeeded ? "succeeded" : "failed");
-        for (size_t i = 0; i < n; i++) {
-                json_t *item = json_array_get(responses, i), *op;
-                const char *want = t.succeeded && i == 0 ? "response_put" : "response_range";
-                char w[64];
-
-                snprintf(w, sizeof(w), "txn answer responses[%zu]", i);
-                if (!json_is_object(item) || json_object_size(item) != 1)
-                        return error_setf(e, -EPROTO, "%s: expected an object with one member", w);
-                r = member_object(item, want, true, w, &op, e);
-                if (r < 0)
-                        return r;
-                if (streq(want, "response_put")) {
-                        int64_t rev;
-                        r = parse_header(op, w, &rev, e);
-                        if (r < 0)
-                                return r;
-                } else
-                        range = op;
-        }
-
-        r = parse_range_object(range, key, !t.succeeded, "txn answer range", &kv, e);
+        if (n != 1)
+                return error_setf(e, -EPROTO, "txn answer: %zu responses, expected 1", n);
+        item = json_array_get(responses, 0);
+        if (!json_is_object(item) || json_object_size(item) != 1)
+                return error_setf(e, -EPROTO, "txn answer responses[0]: expected an object with one member");
+        r = member_object(item, t.succeeded ? "response_put" : "response_range", true,
+                          "txn answer responses[0]", &op, e);
         if (r < 0)
                 return r;
-        if (t.succeeded && r == 0)
-                return error_setf(e, -EPROTO, "txn answer: the key is missing after a successful put");
-        if (t.succeeded && kv.mod_revision != t.revision)
-                return error_setf(e, -EPROTO,
-                                  "txn answer: the key's mod_revision %" PRIi64
-                                  " is not the revision %" PRIi64,
-                                  kv.mod_revision, t.revision);
+
+        if (t.succeeded) {
+                int64_t rev;
+
+                r = parse_header(op, "txn answer response_put", &rev, e);
+                if (r < 0)
+                        return r;
+                if (rev != t.revision)
+                        return error_setf(e, -EPROTO,
+                                          "txn answer: the put's revision %" PRIi64
+                                          " is not the revision %" PRIi64,
+                                          rev, t.revision);
+                t.found = true;
+                t.kv.mod_revision = t.revision;
+                *ret = t;
+                return 0;
+        }
+
+        r = parse_range_object(op, key, "txn answer response_range", &kv, e);
+        if (r < 0)
+                return r;
         t.found = r > 0;
         if (t.found && kv.mod_revision > t.revision)
                 return error_setf(e, -EPROTO, "txn answer: the key's mod_revision is above the revision");

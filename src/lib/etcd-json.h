@@ -40,12 +40,14 @@ typedef enum EtcdCompare {
 } EtcdCompare;
 
 typedef struct EtcdTxnResult {
-        bool succeeded; /* the compare held and the value was written */
-        bool found;     /* kv describes an existing key */
-        /* succeeded: the key as written now (revisions only, value NULL: the caller has it);
-         * failed: the key as it is now, value included (found = false when the key is absent). */
-        EtcdKv kv;
+        bool succeeded;   /* the compare held and the value was written */
         int64_t revision; /* the store's revision after the transaction */
+        bool found;       /* kv describes an existing key */
+        /* Failed: the key as it is now, value included (found = false when the key is absent).
+         * Succeeded: found = true and only kv.mod_revision (= revision) is set; value is NULL (the caller
+         * has it), version and create_revision are 0 (not sent: the new version is the old one + 1, so
+         * expected + 1 after an ETCD_COMPARE_VERSION). */
+        EtcdKv kv;
 } EtcdTxnResult;
 
 void etcd_txn_result_done(EtcdTxnResult *t);
@@ -63,8 +65,8 @@ typedef struct EtcdStatus {
 int etcd_json_range_request(Buf *b, const char *key);
 int etcd_json_put_request(Buf *b, const char *key, const void *value, size_t len);
 int etcd_json_delete_request(Buf *b, const char *key);
-/* One transaction: if (cmp(key) == expected) { put(key, value); range(key, keys_only) }
- * else { range(key) }: a failed compare returns the key's current state in the same round trip. */
+/* One transaction: if (cmp(key) == expected) put(key, value) else range(key): a failed compare returns
+ * the key's current state in the same round trip. */
 int etcd_json_txn_put_if_request(Buf *b, const char *key, EtcdCompare cmp, int64_t expected,
                                  const void *value, size_t len);
 

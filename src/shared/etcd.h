@@ -52,9 +52,10 @@ Etcd *etcd_free(Etcd *c);
 int etcd_get(Etcd *c, const char *key, EtcdKv *ret, Error *e);
 
 /* One round trip: if the key's version (ETCD_COMPARE_VERSION) or mod_revision (ETCD_COMPARE_MOD) equals
- * expected — 0 meaning "absent" — write value. Either way 0 and *ret (see EtcdTxnResult): on success the
- * key's new revisions (ret->kv.mod_revision is the new mod_revision), on a failed compare the key's
- * current value and revisions, or found = false when it is absent. Values above ETCD_VALUE_MAX: -EMSGSIZE.
+ * expected — 0 meaning "absent" — write value. Either way 0 and *ret (see EtcdTxnResult): on success
+ * ret->kv.mod_revision (= ret->revision) is the key's new mod_revision, on a failed compare ret->kv is the
+ * key's current value and revisions, or ret->found = false when it is absent. Values above ETCD_VALUE_MAX:
+ * -EMSGSIZE.
  */
 int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected, const void *value,
                     size_t len, EtcdTxnResult *ret, Error *e);

@@ -176,7 +176,7 @@ static const char txn_success[] = "{" HDR(
 static const char txn_failure[] =
         "{" HDR("8") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"8\"},\"kvs\":[{"
                      "\"key\":\"" KEY_B64 "\",\"create_revision\":\"8\",\"mod_revision\":\"8\",\"version\":"
-                                          "\"1\",\"value\":\"eyJ0b3RhbF9zbG90cyI6MiwiaG9sZGVycyI6W119\"}],"
+                     "\"1\",\"value\":\"eyJ0b3RhbF9zbG90cyI6MiwiaG9sZGVycyI6W119\"}],"
                      "\"count\":\"1\"}}]}";
 static const char txn_failure_absent[] =
         "{" HDR("9") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"9\"}}}]}";
