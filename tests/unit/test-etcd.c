@@ -170,9 +170,7 @@ static const char range_hit[] =
                      "\"mod_revision\":\"9\",\"version\":\"2\",\"value\":\"YmFy\"}],\"count\":\"1\"}";
 static const char range_miss[] = "{" HDR("7") "}";
 static const char txn_success[] = "{" HDR(
-        "9") ",\"succeeded\":true,\"responses\":[{\"response_put\":{\"header\":{\"revision\":\"9\"}}},"
-             "{\"response_range\":{\"header\":{\"revision\":\"9\"},\"kvs\":[{\"key\":\"" KEY_B64 "\","
-             "\"create_revision\":\"8\",\"mod_revision\":\"9\",\"version\":\"2\"}],\"count\":\"1\"}}]}";
+        "9") ",\"succeeded\":true,\"responses\":[{\"response_put\":{\"header\":{\"revision\":\"9\"}}}]}";
 static const char txn_failure[] =
         "{" HDR("8") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"8\"},\"kvs\":[{"
                      "\"key\":\"" KEY_B64 "\",\"create_revision\":\"8\",\"mod_revision\":\"8\",\"version\":"
@@ -211,7 +209,7 @@ static void test_json_txn(void **state)
         assert_true(t.found);
         assert_int_equal(t.revision, 9);
         assert_int_equal(t.kv.mod_revision, 9);
-        assert_int_equal(t.kv.version, 2);
+        assert_int_equal(t.kv.version, 0);
         assert_null(t.kv.value);
         etcd_txn_result_done(&t);
 
@@ -268,6 +266,10 @@ static void test_json_garbage(void **state)
                 "{\"header\":{\"revision\":\"1\"}}",
                 "{\"header\":{\"revision\":\"1\"},\"responses\":[{\"response_put\":{\"header\":{"
                 "\"revision\":\"1\"}}}]}",
+                "{\"header\":{\"revision\":\"2\"},\"succeeded\":true,\"responses\":[{\"response_put\":{"
+                "\"header\":{\"revision\":\"1\"}}}]}",
+                "{\"header\":{\"revision\":\"2\"},\"succeeded\":true,\"responses\":[{\"response_range\":{"
+                "\"header\":{\"revision\":\"2\"}}}]}",
                 "{\"header\":{\"revision\":\"1\"},\"responses\":[{\"response_range\":{}}]}",
                 "{\"header\":{\"revision\":\"1\"},\"responses\":[{\"response_range\":{\"header\":{"
                 "\"revision\":\"1\"}},"
@@ -335,7 +337,7 @@ static void test_json_requests(void **state)
         assert_string_equal(b.data,
                             "{\"compare\":[{\"target\":\"VERSION\",\"key\":\"Zm9v\",\"result\":\"EQUAL\","
                             "\"version\":\"0\"}],\"success\":[{\"request_put\":{\"key\":\"Zm9v\",\"value\":"
-                            "\"YmFy\"}},{\"request_range\":{\"key\":\"Zm9v\",\"keys_only\":true}}],"
+                            "\"YmFy\"}}],"
                             "\"failure\":[{\"request_range\":{\"key\":\"Zm9v\"}}]}");
         buf_truncate(&b, 0);
         assert_int_equal(etcd_json_txn_put_if_request(&b, "foo", ETCD_COMPARE_MOD, 42, "bar", 3), 0);
@@ -605,9 +607,8 @@ static void test_create_if_absent(void **state)
         assert_true(t.succeeded);
         assert_true(t.found);
         assert_null(t.kv.value);
-        assert_int_equal(t.kv.version, 1);
-        assert_int_equal(t.kv.create_revision, t.kv.mod_revision);
         assert_int_equal(t.kv.mod_revision, t.revision);
+        assert_true(t.revision > 0);
         created = t.kv.mod_revision;
         etcd_txn_result_done(&t);
 
@@ -630,12 +631,14 @@ static void test_create_if_absent(void **state)
         /* VERSION compare on an existing key */
         assert_int_equal(etcd_txn_put_if(c, "t/create", ETCD_COMPARE_VERSION, 1, "", 0, &t, &e), 0);
         assert_true(t.succeeded);
-        assert_int_equal(t.kv.version, 2);
+        assert_true(t.kv.mod_revision > created);
         etcd_txn_result_done(&t);
         /* an empty value reads back as empty, not absent */
         assert_int_equal(etcd_get(c, "t/create", &kv, &e), 0);
         assert_non_null(kv.value);
         assert_int_equal(kv.value_len, 0);
+        assert_int_equal(kv.version, 2);
+        assert_int_equal(kv.create_revision, created);
         etcd_kv_done(&kv);
         etcd_free(c);
 }
