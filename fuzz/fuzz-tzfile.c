@@ -1,14 +1,37 @@
 /* fuzz-tzfile.c — libFuzzer target for the TZif parser: parses the input, then queries offsets and
  * transitions at instants around the stored transitions and at the extremes, checking that offsets
- * stay within the RFC 8536 range and that transitions move forward. */
+ * stay within the RFC 8536 range and that transitions move forward; finally asks a calendar for its next
+ * opening in the zone (the search must stay bounded whatever the transitions). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "tzfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_calendar(const TimeZone *tz)
+{
+        static const int64_t nows[] = {-(INT64_C(1) << 62), -2208988800, 0, 1711846800, INT64_C(1) << 62};
+        static const int sunday = 6, saturday = 5;
+        Calendar *c = calendar_new();
+        int64_t start, end;
+
+        if (!c)
+                return;
+        if (calendar_add_window(c, &sunday, 1, 120, 60, NULL) < 0 ||
+            calendar_add_window(c, &saturday, 1, 22 * 60, 480, NULL) < 0)
+                abort();
+        for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++) {
+                if (calendar_next_open(c, tz, nows[i], &start, &end) < 0)
+                        continue;
+                if (start < nows[i] || end <= start || !calendar_contains(c, tz, start))
+                        abort();
+        }
+        calendar_free(c);
+}
 
 static void check(const TimeZone *tz, int64_t t)
 {
@@ -52,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         break;
                 check(tz, t - 1);
         }
+        check_calendar(tz);
         tz_free(tz);
         return 0;
 }

@@ -44,10 +44,22 @@ static const char *const denial_kind[_DENIAL_MAX] = {
         [DENIAL_PAUSED] = "group_paused",
 };
 
+typedef struct LockOp LockOp;
+
+/* Requests for one group that arrive while an update of that group is running are applied together in
+ * the next update: one transaction (SQLite: one fsync) or one compare-and-swap (etcd) for the batch. */
+typedef struct GroupQueue {
+        pthread_mutex_t lock;
+        pthread_cond_t done;
+        LockOp *head, *tail; /* waiting for the next batch */
+        bool running;        /* a batch is being written */
+} GroupQueue;
+
 typedef struct Group {
         const LockGroupConfig *cfg;
         Calendar *calendar; /* NULL: always open */
         TimeZone *tz;
+        GroupQueue queue;
         uint64_t grants, releases, expirations, denials[_DENIAL_MAX]; /* atomic */
 } Group;
 
@@ -88,7 +100,7 @@ static double now_seconds(void)
 
 /* ---- semaphore updates ---- */
 
-typedef struct LockOp {
+struct LockOp {
         const Group *group;
         const char *id;
         bool lock; /* else unlock */
@@ -98,7 +110,12 @@ typedef struct LockOp {
         bool released;
         char **expired;
         size_t n_expired;
-} LockOp;
+        /* Batching: */
+        LockOp *next;
+        bool finished;
+        int result;
+        Error error;
+};
 
 static void lock_op_reset(LockOp *op)
 {
@@ -141,16 +158,68 @@ static void log_expired(Manager *m, Group *g, const LockOp *op)
         }
 }
 
-/* Runs one operation against the backend; returns 0 or a negative errno (backend trouble). */
-static int run_op(Manager *m, Group *g, LockOp *op, Semaphore *ret, Error *e)
+/* Applies every operation of a batch, in arrival order, to the same state. */
+static int apply_batch(Semaphore *s, void *userdata)
 {
-        int r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_lock_op, op, ret, e);
-        if (r < 0) {
-                __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
-                return r;
+        int changed = 0;
+        for (LockOp *op = userdata; op; op = op->next) {
+                int r = apply_lock_op(s, op);
+                if (r < 0)
+                        return r;
+                changed |= r;
         }
-        log_expired(m, g, op);
-        return 0;
+        return changed;
+}
+
+/* Runs one operation against the backend, batched with the group's other waiting operations; returns 0
+ * or a negative errno (backend trouble, the same for the whole batch) with op->error set. */
+static int run_op(Manager *m, Group *g, LockOp *op, Error *e)
+{
+        GroupQueue *q = &g->queue;
+
+        op->next = NULL;
+        op->finished = false;
+        pthread_mutex_lock(&q->lock);
+        if (q->tail)
+                q->tail->next = op;
+        else
+                q->head = op;
+        q->tail = op;
+        while (!op->finished) {
+                LockOp *batch;
+                Error be = { { 0 } };
+                int r;
+
+                if (q->running) {
+                        pthread_cond_wait(&q->done, &q->lock);
+                        continue;
+                }
+                /* Lead the next batch: everything queued so far, this operation included. */
+                batch = q->head;
+                q->head = q->tail = NULL;
+                q->running = true;
+                pthread_mutex_unlock(&q->lock);
+
+                r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_batch, batch, NULL, &be);
+                if (r < 0)
+                        __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
+
+                pthread_mutex_lock(&q->lock);
+                for (LockOp *o = batch; o; o = o->next) {
+                        o->result = r;
+                        if (r < 0)
+                                o->error = be;
+                        else
+                                log_expired(m, g, o);
+                        o->finished = true;
+                }
+                q->running = false;
+                pthread_cond_broadcast(&q->done);
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (op->result < 0 && e)
+                *e = op->error;
+        return op->result;
 }
 
 /* ---- HTTP ---- */
@@ -212,7 +281,7 @@ static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply
         op.id = fr.id;
         op.now = (int64_t)time(NULL);
         op.in_window = group_window_open(g, op.now);
-        r = run_op(m, g, &op, NULL, &e);
+        r = run_op(m, g, &op, &e);
         if (r < 0) {
                 log_error("group %s: %s for %s failed: %s", g->cfg->name, lock ? "lock" : "unlock", fr.id, e.message);
                 r = http_reply_error(reply, 503, "backend_unavailable", e.message);
@@ -610,6 +679,8 @@ static int setup_groups(Manager *m)
                 int r;
 
                 g->cfg = &m->config->groups[i];
+                pthread_mutex_init(&g->queue.lock, NULL);
+                pthread_cond_init(&g->queue.done, NULL);
                 if (!g->cfg->n_windows)
                         continue;
                 r = tz_load(g->cfg->time_zone, &g->tz, &e);
@@ -688,7 +759,7 @@ static void sweep(Manager *m)
                 Error e = { { 0 } };
                 if (!g->cfg->policy.max_hold_secs)
                         continue;
-                if (run_op(m, g, &op, NULL, &e) < 0)
+                if (run_op(m, g, &op, &e) < 0)
                         log_warning("group %s: expiry sweep failed: %s", g->cfg->name, e.message);
                 lock_op_reset(&op);
         }
@@ -913,6 +984,8 @@ out:
         for (size_t i = 0; m.groups && i < m.n_groups; i++) {
                 calendar_free(m.groups[i].calendar);
                 tz_free(m.groups[i].tz);
+                pthread_mutex_destroy(&m.groups[i].queue.lock);
+                pthread_cond_destroy(&m.groups[i].queue.done);
         }
         free(m.groups);
         free(m.admin_token);
