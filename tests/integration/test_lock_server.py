@@ -400,3 +400,36 @@ def test_cli_lock_commands(build_dir, server, tmp_path):
     assert p.returncode == 1 and "unknown_group" in p.stderr
     p = upkeep(build_dir, "lock", "release", "default", "--url", server.base)
     assert p.returncode == 1 and "usage" in p.stderr
+
+
+def test_tls_service(build_dir, tmp_path):
+    import shutil
+    import subprocess
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    cfg = f"""
+[service]
+tls = true
+tls_cert_path = "{tmp_path}/cert.pem"
+tls_key_path = "{tmp_path}/key.pem"
+[backend]
+type = "sqlite"
+sqlite_path = "{tmp_path}/l.db"
+"""
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        assert "(TLS)" in s.logs()
+        url = f"https://127.0.0.1:{s.port}/v1/pre-reboot"
+        body = json.dumps({"client_params": {"id": "a", "group": "default"}})
+        r = requests.post(url, data=body, headers={"fleet-lock-protocol": "true"}, verify=str(tmp_path / "cert.pem"),
+                          timeout=20)
+        assert r.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.post(url, data=body, headers={"fleet-lock-protocol": "true"}, timeout=20)  # unknown CA
+        with pytest.raises(requests.RequestException):
+            requests.post(f"http://127.0.0.1:{s.port}/v1/pre-reboot", data=body, timeout=5)  # plain HTTP refused
+    finally:
+        assert s.stop() == 0
