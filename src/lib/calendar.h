@@ -50,9 +50,10 @@ int calendar_parse_time(const char *s, int *ret_minute_of_day);
  * calendar is unchanged. */
 int calendar_add_window(Calendar *c, const int *days, size_t n_days, int start_minute, int length_minutes,
                         Error *e);
-/* The same from a TOML table { days = ["Mon", ...], start_time = "HH:MM", length_minutes = N }. Unknown
- * keys are rejected. Errors name the key: "days[1]: 'funday' is not a day of the week",
- * "start_time: '25:00' is not HH:MM", "length_minutes: must be an integer between 1 and 10080". */
+/* The same from a TOML table { days = ["Mon", ...], start_time = "HH:MM", length_minutes = N }. Days form
+ * a set (repeats are fine); unknown keys are ignored, as Zincati does. Errors name the key:
+ * "days[1]: 'funday' is not a day of the week", "start_time: '25:00' is not HH:MM",
+ * "length_minutes: must be an integer between 1 and 10080". */
 int calendar_add_from_toml(Calendar *c, const TomlValue *window_table, Error *e);
 
 bool calendar_is_empty(const Calendar *c);

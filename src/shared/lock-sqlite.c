@@ -477,7 +477,7 @@ static int sqlite_get(LockBackend *base, const char *group, Semaphore *ret, Erro
 static int sqlite_ping(LockBackend *base, Error *e)
 {
         SqliteBackend *b = (SqliteBackend *)base;
-        _cleanup_(mutex_unlockp) pthread_mutex_t *m = backend_lock(b);
+        _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *m = backend_lock(b);
         _cleanup_reset_ sqlite3_stmt *st = b->ping;
         int rc;
 

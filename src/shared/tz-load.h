@@ -15,7 +15,7 @@ bool tz_name_valid(const char *name);
 
 /* Loads a zone:
  * - "UTC" and "Etc/UTC" are built in (no file needed);
- * - "localtime" reads /etc/localtime, and is UTC when that file does not exist;
+ * - "localtime" reads /etc/localtime, and is UTC when that file (or its symlink's target) does not exist;
  * - any other valid name is read from <dir>/<name>, where dir is $UPKEEP_ZONEINFO if set and non-empty,
  *   else /usr/share/zoneinfo. Files are capped at TZ_LOAD_MAX_BYTES.
  * Errors: -EINVAL for an invalid name, -ENOENT for an unknown zone, -EBADMSG (and the others of tz_parse)
