@@ -114,6 +114,7 @@ int etcd_new(const EtcdOptions *o, Etcd **ret, Error *e)
                 .ca_file = o->ca_file,
                 .client_cert = o->client_cert,
                 .client_key = o->client_key,
+                .no_proxy = true, /* etcd members are reached directly, never through a proxy */
         };
         for (size_t i = 0; i < o->n_endpoints; i++) {
                 r = endpoint_parse(o->endpoints[i], &c->ep[i].base);

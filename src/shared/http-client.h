@@ -4,6 +4,7 @@
  * handle. Used to fetch remote update metadata, to talk to etcd and to the graph and lock servers. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -19,6 +20,7 @@ typedef struct HttpClientOptions {
         const char *client_cert;     /* PEM file paths, NULL = none */
         const char *client_key;
         const char *user_agent;      /* default "upkeep/<version>" */
+        bool no_proxy;               /* ignore http_proxy & co. (etcd, local servers); default: honour them */
 } HttpClientOptions;
 
 typedef struct HttpResponse {
