@@ -36,6 +36,8 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$cport/health" >/dev/null && 
 start_lock() { # $1 name, $2 backend config → sets port
         cat >"$work/$1.toml" <<TOML
 $2
+[service]
+threads = ${LOCK_THREADS:-16}      # the default
 [lock]
 default_slots = 16
 TOML
