@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "daemon-util.h"
 #include "fileio.h"
 #include "graph-config.h"
@@ -231,12 +230,10 @@ static void refresh_all(Manager *m, bool only_dirty)
 
 static int reply_metrics(Manager *m, HttpReply *reply)
 {
-        static const double wbounds[] = { 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 };
         Buf b = BUF_INIT(4u << 20);
         char code[16];
         int r;
 
-        (void)wbounds;
         r = metrics_header(&b, "upkeep_graph_requests_total", "counter",
                            "Requests to /v1/graph by stream and HTTP status.");
         for (size_t i = 0; r >= 0 && i <= m->n_streams; i++) {
@@ -566,79 +563,45 @@ static void help(void)
                "      --version          show the version\n");
 }
 
+static int graph_option(int val, const char *arg, void *userdata)
+{
+        *(bool *)userdata = true; /* --check-config, the only one */
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
-        static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },  { "address", required_argument, NULL, 'a' },
-                { "port", required_argument, NULL, 'p' },    { "port-file", required_argument, NULL, 'P' },
-                { "check-config", no_argument, NULL, 'C' },  { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
-                {},
+        static const struct option extra[] = {
+                { "check-config", no_argument, NULL, 0x100 },
         };
         static const double wbounds[] = { 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 };
-        const char *config_path = GRAPH_CONFIG_DEFAULT_PATH, *address = NULL, *port_file = NULL;
-        bool explicit_config = false, check_only = false;
+        bool check_only = false;
         _cleanup_free_ char *config_dir = NULL;
         _cleanup_close_ int sfd = -EBADF, tfd = -EBADF, dfd = -EBADF, ifd = -EBADF, efd = -EBADF;
+        DaemonOptions opt;
         Manager m = { 0 };
         HttpClientOptions copts = { 0 };
         Error e = { { 0 } };
-        int port = -1, c, r, exit_code = EXIT_FAILURE;
+        int r, exit_code = EXIT_FAILURE;
 
-        while ((c = getopt_long(argc, argv, "c:a:p:vh", options, NULL)) >= 0)
-                switch (c) {
-                case 'c':
-                        config_path = optarg;
-                        explicit_config = true;
-                        break;
-                case 'a':
-                        address = optarg;
-                        break;
-                case 'p': {
-                        uint16_t p16;
-                        if (safe_atou16(optarg, &p16) < 0) {
-                                log_error("invalid port '%s'", optarg);
-                                return EXIT_FAILURE;
-                        }
-                        port = p16;
-                        break;
-                }
-                case 'P':
-                        port_file = optarg;
-                        break;
-                case 'C':
-                        check_only = true;
-                        break;
-                case 'v':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case 'V':
-                        printf("upkeep-graph %s\n", UPKEEP_VERSION);
-                        return EXIT_SUCCESS;
-                default:
-                        return EXIT_FAILURE;
-                }
-        if (optind < argc) {
-                log_error("unexpected argument '%s'", argv[optind]);
-                return EXIT_FAILURE;
-        }
+        r = daemon_parse_options(argc, argv, "upkeep-graph", GRAPH_CONFIG_DEFAULT_PATH, extra, ELEMENTSOF(extra),
+                                 graph_option, &check_only, help, &opt);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
         sfd = daemon_signalfd();
         if (sfd < 0)
                 return log_error_errno(sfd, "signalfd: %m"), EXIT_FAILURE;
 
-        r = load_config(config_path, explicit_config, &m.config, &config_dir);
+        r = load_config(opt.config_path, opt.explicit_config, &m.config, &config_dir);
         if (r < 0)
                 return EXIT_FAILURE;
-        if (address) {
+        if (opt.address) {
                 free(m.config->address);
-                m.config->address = strdup(address);
+                m.config->address = strdup(opt.address);
         }
-        if (port >= 0)
-                m.config->port = (uint16_t)port;
+        if (opt.port >= 0)
+                m.config->port = (uint16_t)opt.port;
 
         m.started_at = time(NULL);
         histogram_init(&m.wariness, wbounds, ELEMENTSOF(wbounds));
@@ -690,8 +653,8 @@ int main(int argc, char **argv)
                 goto out;
         }
         log_info("listening on [%s]:%u", m.config->address, http_server_port(m.server));
-        if (port_file && (r = daemon_write_port_file(port_file, http_server_port(m.server))) < 0) {
-                log_error_errno(r, "cannot write %s: %s", port_file, strerror(-r));
+        if (opt.port_file && (r = daemon_write_port_file(opt.port_file, http_server_port(m.server))) < 0) {
+                log_error_errno(r, "cannot write %s: %s", opt.port_file, strerror(-r));
                 goto out;
         }
 

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "calendar.h"
-#include "config.h"
 #include "daemon-util.h"
 #include "etcd.h"
 #include "fileio.h"
@@ -779,77 +778,43 @@ static void help(void)
                "      --version          show the version\n");
 }
 
+static int lock_option(int val, const char *arg, void *userdata)
+{
+        *(const char **)userdata = arg; /* --sqlite PATH, the only one */
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
-        static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },   { "address", required_argument, NULL, 'a' },
-                { "port", required_argument, NULL, 'p' },     { "port-file", required_argument, NULL, 'P' },
-                { "sqlite", required_argument, NULL, 'S' },   { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
-                {},
+        static const struct option extra[] = {
+                { "sqlite", required_argument, NULL, 0x100 },
         };
         static const double lbounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                           0.5, 1, 2.5 };
-        const char *config_path = LOCK_CONFIG_DEFAULT_PATH, *address = NULL, *port_file = NULL, *sqlite = NULL;
-        bool explicit_config = false;
+        const char *sqlite = NULL;
         _cleanup_close_ int sfd = -EBADF, tfd = -EBADF, efd = -EBADF;
         _cleanup_free_ char *cert = NULL, *key = NULL;
+        DaemonOptions opt;
         Manager m = { 0 };
         Error e = { { 0 } };
-        int port = -1, c, r, exit_code = EXIT_FAILURE;
+        int r, exit_code = EXIT_FAILURE;
 
-        while ((c = getopt_long(argc, argv, "c:a:p:vh", options, NULL)) >= 0)
-                switch (c) {
-                case 'c':
-                        config_path = optarg;
-                        explicit_config = true;
-                        break;
-                case 'a':
-                        address = optarg;
-                        break;
-                case 'p': {
-                        uint16_t p16;
-                        if (safe_atou16(optarg, &p16) < 0) {
-                                log_error("invalid port '%s'", optarg);
-                                return EXIT_FAILURE;
-                        }
-                        port = p16;
-                        break;
-                }
-                case 'P':
-                        port_file = optarg;
-                        break;
-                case 'S':
-                        sqlite = optarg;
-                        break;
-                case 'v':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case 'V':
-                        printf("upkeep-lock %s\n", UPKEEP_VERSION);
-                        return EXIT_SUCCESS;
-                default:
-                        return EXIT_FAILURE;
-                }
-        if (optind < argc) {
-                log_error("unexpected argument '%s'", argv[optind]);
-                return EXIT_FAILURE;
-        }
+        r = daemon_parse_options(argc, argv, "upkeep-lock", LOCK_CONFIG_DEFAULT_PATH, extra, ELEMENTSOF(extra),
+                                 lock_option, &sqlite, help, &opt);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
         sfd = daemon_signalfd();
         if (sfd < 0)
                 return log_error_errno(sfd, "signalfd: %m"), EXIT_FAILURE;
-        if (load_config(config_path, explicit_config, &m.config) < 0)
+        if (load_config(opt.config_path, opt.explicit_config, &m.config) < 0)
                 return EXIT_FAILURE;
-        if (address) {
+        if (opt.address) {
                 free(m.config->address);
-                m.config->address = strdup(address);
+                m.config->address = strdup(opt.address);
         }
-        if (port >= 0)
-                m.config->port = (uint16_t)port;
+        if (opt.port >= 0)
+                m.config->port = (uint16_t)opt.port;
         if (sqlite) {
                 free(m.config->sqlite_path);
                 m.config->sqlite_path = strdup(sqlite);
@@ -924,8 +889,8 @@ int main(int argc, char **argv)
                         goto out;
                 }
         }
-        if (port_file && (r = daemon_write_port_file(port_file, http_server_port(m.server))) < 0) {
-                log_error_errno(r, "cannot write %s: %s", port_file, strerror(-r));
+        if (opt.port_file && (r = daemon_write_port_file(opt.port_file, http_server_port(m.server))) < 0) {
+                log_error_errno(r, "cannot write %s: %s", opt.port_file, strerror(-r));
                 goto out;
         }
         sweep(&m);

@@ -7,8 +7,13 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "log.h"
+#include "strutil.h"
 
 int daemon_signalfd(void)
 {
@@ -56,4 +61,68 @@ int daemon_write_port_file(const char *path, uint16_t port)
                 return r;
         }
         return 0;
+}
+
+int daemon_parse_options(int argc, char **argv, const char *name, const char *default_config,
+                         const struct option *extra, size_t n_extra,
+                         int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
+                         void (*help)(void), DaemonOptions *ret)
+{
+        static const struct option common[] = {
+                { "config", required_argument, NULL, 'c' },   { "address", required_argument, NULL, 'a' },
+                { "port", required_argument, NULL, 'p' },     { "port-file", required_argument, NULL, 'P' },
+                { "verbose", no_argument, NULL, 'v' },        { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+        };
+        struct option options[ELEMENTSOF(common) + 16 + 1];
+        DaemonOptions o = { .config_path = default_config, .port = -1 };
+        size_t n = 0;
+        int c;
+
+        if (n_extra > 16)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(common); i++)
+                options[n++] = common[i];
+        for (size_t i = 0; i < n_extra; i++)
+                options[n++] = extra[i];
+        options[n] = (struct option){ 0 };
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "c:a:p:vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        o.config_path = optarg;
+                        o.explicit_config = true;
+                        break;
+                case 'a':
+                        o.address = optarg;
+                        break;
+                case 'p': {
+                        uint16_t p16;
+                        if (safe_atou16(optarg, &p16) < 0)
+                                return log_error_errno(EINVAL, "invalid port '%s'", optarg);
+                        o.port = p16;
+                        break;
+                }
+                case 'P':
+                        o.port_file = optarg;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("%s %s\n", name, UPKEEP_VERSION);
+                        return 0;
+                default:
+                        if (c >= 0x100 && on_extra && on_extra(c, optarg, userdata) >= 0)
+                                break;
+                        return -EINVAL;
+                }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "unexpected argument '%s'", argv[optind]);
+        *ret = o;
+        return 1;
 }

@@ -2,6 +2,9 @@
  * readiness and status, and a file that reports the port bound (for tests and scripts using port 0). */
 #pragma once
 
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "macros.h"
@@ -13,3 +16,21 @@ int daemon_signalfd(void);
 void daemon_notifyf(const char *fmt, ...) _printf_(1, 2);
 /* Writes "PORT\n" to path atomically (temporary file, then rename). */
 int daemon_write_port_file(const char *path, uint16_t port);
+
+/* The command-line options every daemon has. */
+typedef struct DaemonOptions {
+        const char *config_path;
+        bool explicit_config; /* -c given: the file must exist */
+        const char *address;  /* NULL: from the configuration */
+        int port;             /* -1: from the configuration */
+        const char *port_file;
+} DaemonOptions;
+
+/* Parses -c/--config, -a/--address, -p/--port, --port-file, -v/--verbose, -h/--help and --version, plus
+ * the daemon's own long options in extra[] (their val must be >= 0x100), each passed to on_extra. help
+ * prints the usage. Returns 1 to go on, 0 when the program should exit successfully (help or version was
+ * printed), or -EINVAL after logging what is wrong. */
+int daemon_parse_options(int argc, char **argv, const char *name, const char *default_config,
+                         const struct option *extra, size_t n_extra,
+                         int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
+                         void (*help)(void), DaemonOptions *ret);
