@@ -1,45 +1,22 @@
 """Helpers for the upkeep-graph integration tests: start the daemon on loopback port 0, serve documents
 from a controllable test HTTP server, make raw requests."""
 import http.server
-import json
 import os
 import pathlib
-import signal
 import socket
-import subprocess
 import threading
 import time
 
 import requests
 
+from daemonutil import Daemon, assert_error  # noqa: F401 (re-exported for the tests)
 
-class GraphServer:
+
+class GraphServer(Daemon):
+    name, subdir = "upkeep-graph", "graph"
+
     def __init__(self, build, workdir, config_text, extra_args=()):
-        self.workdir = pathlib.Path(workdir)
-        self.config = self.workdir / "graph.toml"
-        self.config.write_text(config_text)
-        self.port_file = self.workdir / "port"
-        self.log_path = self.workdir / "upkeep-graph.log"
-        if self.port_file.exists():
-            self.port_file.unlink()
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [str(build / "src/graph/upkeep-graph"), "-c", str(self.config), "--address", "127.0.0.1",
-             "--port", "0", "--port-file", str(self.port_file), *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while not self.port_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"upkeep-graph exited with {self.proc.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("upkeep-graph did not start:\n" + self.logs())
-            time.sleep(0.01)
-        self.port = int(self.port_file.read_text())
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def logs(self):
-        self.log.flush()
-        return self.log_path.read_text()
+        super().__init__(build, workdir, "graph.toml", config_text, extra_args)
 
     def get(self, path, **kw):
         kw.setdefault("timeout", 10)
@@ -55,35 +32,6 @@ class GraphServer:
                 return
             time.sleep(0.05)
         raise AssertionError("never ready:\n" + self.logs())
-
-    def metric(self, name, **labels):
-        text = self.get("/metrics").text
-        for line in text.splitlines():
-            if line.startswith("#"):
-                continue
-            key, _, value = line.rpartition(" ")
-            if key.split("{")[0] != name:
-                continue
-            if all(f'{k}="{v}"' in key for k, v in labels.items()):
-                return float(value)
-        return None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("upkeep-graph did not stop on SIGTERM")
-        self.log.close()
-        text = self.log_path.read_text()
-        # Sanitizer reports mean a bug even when every assertion passed.
-        assert "ERROR: AddressSanitizer" not in text, text
-        assert "ERROR: LeakSanitizer" not in text, text
-        assert "runtime error:" not in text, text
-        return self.proc.returncode
 
 
 class DocServer:
@@ -159,12 +107,3 @@ def write_atomic(path, text):
     tmp = pathlib.Path(str(path) + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def assert_error(resp, status, kind):
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    assert resp.headers["Content-Type"].startswith("application/json"), resp.headers
-    body = resp.json()
-    assert body["kind"] == kind, body
-    assert isinstance(body["value"], str) and body["value"], body
-    return body
