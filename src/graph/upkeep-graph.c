@@ -467,20 +467,17 @@ static int load_config(const char *path, bool explicit_path, GraphConfig **ret, 
         size_t len;
         int r;
 
-        r = read_full_file(path, 1 << 20, &data, &len);
-        if (r == -ENOENT && !explicit_path) {
-                log_notice("%s not found, using the built-in defaults", path);
+        r = daemon_read_config(path, explicit_path, &data, &len);
+        if (r < 0)
+                return r;
+        if (r == 0) {
                 *ret_dir = NULL;
                 return graph_config_default(ret);
         }
-        if (r < 0)
-                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
         r = graph_config_parse(data, len, path, ret, &warnings, &e);
         if (r < 0)
                 return log_error_errno(r, "%s", e.message);
-        for (char **w = warnings; w && *w; w++)
-                log_warning("%s", *w);
-        strv_free(warnings);
+        daemon_log_warnings(warnings);
         {
                 char *copy = strdup(path);
                 if (!copy)

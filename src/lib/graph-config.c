@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config-util.h"
 #include "macros.h"
 #include "strv.h"
 #include "toml.h"
@@ -101,58 +102,6 @@ int graph_config_default(GraphConfig **ret)
         return 0;
 }
 
-typedef struct Ctx {
-        const char *file;
-        Error *e;
-        char ***warnings;
-        size_t n_warnings;
-} Ctx;
-
-static int bad(Ctx *x, const TomlValue *v, const char *key, const char *reason)
-{
-        return error_setf(x->e, -EINVAL, "%s:%u: %s: %s", x->file, v ? toml_line(v) : 0, key, reason);
-}
-
-static int warn_unknown(Ctx *x, const TomlValue *v, const char *section, const char *key)
-{
-        char w[512];
-        snprintf(w, sizeof(w), "%s:%u: unknown key '%s%s%s' ignored", x->file, toml_line(v), section,
-                 *section ? "." : "", key);
-        return strv_push(x->warnings, &x->n_warnings, w);
-}
-
-static int get_uint(Ctx *x, const TomlValue *v, const char *key, int64_t min, int64_t max, int64_t *ret)
-{
-        char reason[128];
-        if (toml_type(v) != TOML_INTEGER || toml_integer(v) < min || toml_integer(v) > max) {
-                snprintf(reason, sizeof(reason), "must be an integer between %lld and %lld", (long long)min,
-                         (long long)max);
-                return bad(x, v, key, reason);
-        }
-        *ret = toml_integer(v);
-        return 0;
-}
-
-static int get_string(Ctx *x, const TomlValue *v, const char *key, char **ret)
-{
-        size_t len;
-        const char *s;
-        char *d;
-
-        if (toml_type(v) != TOML_STRING)
-                return bad(x, v, key, "must be a string");
-        s = toml_string(v, &len);
-        if (len != strlen(s))
-                return bad(x, v, key, "must not contain NUL characters");
-        if (!*s)
-                return bad(x, v, key, "must not be empty");
-        if (!(d = strdup(s)))
-                return -ENOMEM;
-        free(*ret);
-        *ret = d;
-        return 0;
-}
-
 /* An integer key of a section and where it is stored in GraphConfig. */
 typedef struct IntKey {
         const char *name;
@@ -190,7 +139,7 @@ static void store_int(GraphConfig *c, const IntKey *k, int64_t v)
 }
 
 /* The keys of one section: the integers of keys[], "address" in [server], warnings for the rest. */
-static int parse_section(Ctx *x, const TomlValue *t, const char *section, const IntKey *keys, size_t n_keys,
+static int parse_section(ConfigCtx *x, const TomlValue *t, const char *section, const IntKey *keys, size_t n_keys,
                          GraphConfig *c)
 {
         char key[128];
@@ -198,7 +147,7 @@ static int parse_section(Ctx *x, const TomlValue *t, const char *section, const 
         int r;
 
         if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, section, "must be a table");
+                return config_bad(x, t, section, "must be a table");
         for (size_t i = 0; i < toml_table_size(t); i++) {
                 const char *k = toml_table_key_at(t, i);
                 const TomlValue *v = toml_table_value_at(t, i);
@@ -208,33 +157,33 @@ static int parse_section(Ctx *x, const TomlValue *t, const char *section, const 
                 for (j = 0; j < n_keys && !streq(keys[j].name, k); j++)
                         ;
                 if (j < n_keys) {
-                        if ((r = get_uint(x, v, key, keys[j].min, keys[j].max, &n)) < 0)
+                        if ((r = config_get_int(x, v, key, keys[j].min, keys[j].max, &n)) < 0)
                                 return r;
                         store_int(c, &keys[j], n);
                 } else if (streq(section, "server") && streq(k, "address")) {
                         unsigned char addr[16];
-                        if ((r = get_string(x, v, key, &c->address)) < 0)
+                        if ((r = config_get_string(x, v, key, false, &c->address)) < 0)
                                 return r;
                         if (inet_pton(AF_INET, c->address, addr) != 1 && inet_pton(AF_INET6, c->address, addr) != 1)
-                                return bad(x, v, key, "must be a numeric IPv4 or IPv6 address");
-                } else if ((r = warn_unknown(x, v, section, k)) < 0)
+                                return config_bad(x, v, key, "must be a numeric IPv4 or IPv6 address");
+                } else if ((r = config_warn_unknown(x, v, key)) < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_stream(Ctx *x, const char *name, const TomlValue *t, GraphStreamConfig *s)
+static int parse_stream(ConfigCtx *x, const char *name, const TomlValue *t, GraphStreamConfig *s)
 {
         char key[128];
         int r;
 
         if (toml_type(t) != TOML_TABLE) {
                 snprintf(key, sizeof(key), "streams.%s", name);
-                return bad(x, t, key, "must be a table");
+                return config_bad(x, t, key, "must be a table");
         }
         if (!valid_name(name)) {
                 snprintf(key, sizeof(key), "streams.%.64s", name);
-                return bad(x, t, key, "stream names are 1-64 characters of [A-Za-z0-9._-]");
+                return config_bad(x, t, key, "stream names are 1-64 characters of [A-Za-z0-9._-]");
         }
         r = stream_defaults(s, name);
         if (r < 0)
@@ -244,35 +193,31 @@ static int parse_stream(Ctx *x, const char *name, const TomlValue *t, GraphStrea
                 const TomlValue *v = toml_table_value_at(t, i);
                 snprintf(key, sizeof(key), "streams.%s.%s", name, k);
                 if (streq(k, "releases")) {
-                        if ((r = get_string(x, v, key, &s->releases)) < 0)
+                        if ((r = config_get_string(x, v, key, false, &s->releases)) < 0)
                                 return r;
                 } else if (streq(k, "updates")) {
-                        if ((r = get_string(x, v, key, &s->updates)) < 0)
+                        if ((r = config_get_string(x, v, key, false, &s->updates)) < 0)
                                 return r;
                 } else if (streq(k, "basearches")) {
                         size_t n = toml_array_size(v);
                         if (toml_type(v) != TOML_ARRAY || n == 0 || n > 32)
-                                return bad(x, v, key, "must be an array of 1 to 32 architecture names");
+                                return config_bad(x, v, key, "must be an array of 1 to 32 architecture names");
                         strv_free(s->basearches);
                         s->basearches = NULL;
                         s->n_basearches = 0;
                         for (size_t j = 0; j < n; j++) {
                                 const TomlValue *a = toml_array_get(v, j);
                                 if (toml_type(a) != TOML_STRING || !valid_name(toml_string(a, NULL)))
-                                        return bad(x, a, key, "architecture names are 1-64 characters of "
+                                        return config_bad(x, a, key, "architecture names are 1-64 characters of "
                                                               "[A-Za-z0-9._-]");
                                 for (size_t m = 0; m < s->n_basearches; m++)
                                         if (streq(s->basearches[m], toml_string(a, NULL)))
-                                                return bad(x, a, key, "architecture listed twice");
+                                                return config_bad(x, a, key, "architecture listed twice");
                                 if (strv_push(&s->basearches, &s->n_basearches, toml_string(a, NULL)) < 0)
                                         return -ENOMEM;
                         }
-                } else {
-                        char section[128];
-                        snprintf(section, sizeof(section), "streams.%s", name);
-                        if ((r = warn_unknown(x, v, section, k)) < 0)
-                                return r;
-                }
+                } else if ((r = config_warn_unknown(x, v, key)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -281,8 +226,7 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                        char ***ret_warnings, Error *e)
 {
         _cleanup_toml_ TomlValue *root = NULL;
-        char **warnings = NULL;
-        Ctx x = { .file = filename, .e = e, .warnings = &warnings };
+        ConfigCtx x = { .file = filename, .e = e };
         TomlError te = { 0 };
         GraphConfig *c;
         int r;
@@ -307,9 +251,9 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                 else if (streq(k, "streams")) {
                         size_t n = toml_table_size(v);
                         if (toml_type(v) != TOML_TABLE)
-                                r = bad(&x, v, "streams", "must be a table of streams ([streams.NAME])");
+                                r = config_bad(&x, v, "streams", "must be a table of streams ([streams.NAME])");
                         else if (n > 64)
-                                r = bad(&x, v, "streams", "at most 64 streams");
+                                r = config_bad(&x, v, "streams", "at most 64 streams");
                         else if (!(c->streams = calloc(n + 1, sizeof(GraphStreamConfig))))
                                 r = -ENOMEM;
                         for (size_t j = 0; r >= 0 && j < n; j++) {
@@ -318,7 +262,7 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                                                  &c->streams[j]);
                         }
                 } else
-                        r = warn_unknown(&x, v, "", k);
+                        r = config_warn_unknown(&x, v, k);
                 if (r < 0)
                         goto fail;
         }
@@ -329,12 +273,12 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
         }
         *ret = c;
         if (ret_warnings)
-                *ret_warnings = warnings;
+                *ret_warnings = x.warnings;
         else
-                strv_free(warnings);
+                strv_free(x.warnings);
         return 0;
 fail:
-        strv_free(warnings);
+        strv_free(x.warnings);
         graph_config_free(c);
         return r;
 }

@@ -1,5 +1,6 @@
 /* lock-config.c — parsing and validation of upkeep-lock's configuration (see lock-config.h). */
 #include "lock-config.h"
+#include "config-util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,102 +10,6 @@
 
 #include "macros.h"
 #include "strutil.h"
-
-typedef struct Ctx {
-        const char *file;
-        Error *e;
-        char **warnings;
-        size_t n_warnings;
-} Ctx;
-
-static int bad(Ctx *x, const TomlValue *v, const char *key, const char *reason)
-{
-        return error_setf(x->e, -EINVAL, "%s:%u: %s: %s", x->file, v ? toml_line(v) : 0, key, reason);
-}
-
-static int warn_unknown(Ctx *x, const TomlValue *v, const char *key)
-{
-        char w[512];
-        snprintf(w, sizeof(w), "%s:%u: unknown key '%s' ignored", x->file, toml_line(v), key);
-        return strv_push(&x->warnings, &x->n_warnings, w);
-}
-
-static int get_int(Ctx *x, const TomlValue *v, const char *key, int64_t min, int64_t max, int64_t *ret)
-{
-        char reason[128];
-        if (toml_type(v) != TOML_INTEGER || toml_integer(v) < min || toml_integer(v) > max) {
-                snprintf(reason, sizeof(reason), "must be an integer between %lld and %lld", (long long)min,
-                         (long long)max);
-                return bad(x, v, key, reason);
-        }
-        *ret = toml_integer(v);
-        return 0;
-}
-
-static int get_bool(Ctx *x, const TomlValue *v, const char *key, bool *ret)
-{
-        if (toml_type(v) != TOML_BOOLEAN)
-                return bad(x, v, key, "must be true or false");
-        *ret = toml_boolean(v);
-        return 0;
-}
-
-static int get_string(Ctx *x, const TomlValue *v, const char *key, bool allow_empty, char **ret)
-{
-        size_t len;
-        const char *s;
-        char *d;
-
-        if (toml_type(v) != TOML_STRING)
-                return bad(x, v, key, "must be a string");
-        s = toml_string(v, &len);
-        if (len != strlen(s))
-                return bad(x, v, key, "must not contain NUL characters");
-        if (!*s && !allow_empty)
-                return bad(x, v, key, "must not be empty");
-        d = strdup(s);
-        if (!d)
-                return -ENOMEM;
-        free(*ret);
-        *ret = d;
-        return 0;
-}
-
-static int get_address(Ctx *x, const TomlValue *v, const char *key, char **ret)
-{
-        unsigned char addr[16];
-        int r = get_string(x, v, key, false, ret);
-        if (r < 0)
-                return r;
-        if (inet_pton(AF_INET, *ret, addr) != 1 && inet_pton(AF_INET6, *ret, addr) != 1)
-                return bad(x, v, key, "must be a numeric IPv4 or IPv6 address");
-        return 0;
-}
-
-static int get_strings(Ctx *x, const TomlValue *v, const char *key, size_t max, char ***ret, size_t *ret_n)
-{
-        char **l = NULL;
-        size_t n = 0;
-
-        if (toml_type(v) != TOML_ARRAY || toml_array_size(v) > max)
-                return bad(x, v, key, "must be an array of strings");
-        for (size_t i = 0; i < toml_array_size(v); i++) {
-                const TomlValue *s = toml_array_get(v, i);
-                size_t len;
-                if (toml_type(s) != TOML_STRING || !*toml_string(s, &len) || len != strlen(toml_string(s, NULL))) {
-                        strv_free(l);
-                        return bad(x, s, key, "must be an array of non-empty strings");
-                }
-                if (strv_push(&l, &n, toml_string(s, NULL)) < 0) {
-                        strv_free(l);
-                        return -ENOMEM;
-                }
-        }
-        strv_free(*ret);
-        *ret = l;
-        *ret_n = n;
-        return 0;
-}
 
 void lock_config_free(LockConfig *c)
 {
@@ -198,37 +103,37 @@ int lock_config_default(LockConfig **ret)
         return 0;
 }
 
-static int parse_window(Ctx *x, const TomlValue *t, const char *prefix, LockWindowSpec *w)
+static int parse_window(ConfigCtx *x, const TomlValue *t, const char *prefix, LockWindowSpec *w)
 {
         char key[256];
         int r;
 
         w->line = toml_line(t);
         if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, prefix, "must be a table with days, start_time and length_minutes");
+                return config_bad(x, t, prefix, "must be a table with days, start_time and length_minutes");
         for (size_t i = 0; i < toml_table_size(t); i++) {
                 const char *k = toml_table_key_at(t, i);
                 const TomlValue *v = toml_table_value_at(t, i);
                 size_t n;
                 snprintf(key, sizeof(key), "%s.%s", prefix, k);
                 if (streq(k, "days"))
-                        r = get_strings(x, v, key, 7, &w->days, &n);
+                        r = config_get_strings(x, v, key, 7, &w->days, &n);
                 else if (streq(k, "start_time"))
-                        r = get_string(x, v, key, false, &w->start_time);
+                        r = config_get_string(x, v, key, false, &w->start_time);
                 else if (streq(k, "length_minutes"))
-                        r = get_int(x, v, key, 1, 10080, &w->length_minutes);
+                        r = config_get_int(x, v, key, 1, 10080, &w->length_minutes);
                 else
-                        r = warn_unknown(x, v, key);
+                        r = config_warn_unknown(x, v, key);
                 if (r < 0)
                         return r;
         }
         if (!w->days || !w->days[0] || !w->start_time || !w->length_minutes)
-                return bad(x, t, prefix, "needs days, start_time and length_minutes");
+                return config_bad(x, t, prefix, "needs days, start_time and length_minutes");
         return 0;
 }
 
 /* One [[lock.groups]] table. */
-static int parse_group(Ctx *x, LockConfig *c, const TomlValue *t, size_t index, const GroupPolicy *defaults)
+static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t index, const GroupPolicy *defaults)
 {
         char prefix[96], key[256];
         const TomlValue *name = toml_table_get(t, "name");
@@ -238,15 +143,15 @@ static int parse_group(Ctx *x, LockConfig *c, const TomlValue *t, size_t index, 
 
         snprintf(prefix, sizeof(prefix), "lock.groups[%zu]", index);
         if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, prefix, "must be a table");
+                return config_bad(x, t, prefix, "must be a table");
         if (!name || toml_type(name) != TOML_STRING || !lock_group_name_valid(toml_string(name, NULL)))
-                return bad(x, name ? name : t, prefix,
+                return config_bad(x, name ? name : t, prefix,
                            "needs a name of 1-255 characters of [a-zA-Z0-9.-] (the FleetLock group)");
         /* Names are unique in the list (checked by the caller); an entry may name the default group,
          * which exists already, to configure it. */
         g = (LockGroupConfig *)lock_config_find_group(c, toml_string(name, NULL));
         if (!g && (r = group_add(c, toml_string(name, NULL), defaults, &g)) < 0)
-                return r == -E2BIG ? bad(x, t, prefix, "too many groups") : r;
+                return r == -E2BIG ? config_bad(x, t, prefix, "too many groups") : r;
         snprintf(prefix, sizeof(prefix), "lock.groups[%s]", g->name);
         for (size_t i = 0; i < toml_table_size(t); i++) {
                 const char *k = toml_table_key_at(t, i);
@@ -256,24 +161,24 @@ static int parse_group(Ctx *x, LockConfig *c, const TomlValue *t, size_t index, 
                 if (streq(k, "name"))
                         continue;
                 else if (streq(k, "slots")) {
-                        if ((r = get_int(x, v, key, 1, SEMAPHORE_MAX_SLOTS, &n)) >= 0)
+                        if ((r = config_get_int(x, v, key, 1, SEMAPHORE_MAX_SLOTS, &n)) >= 0)
                                 g->policy.slots = (uint64_t)n;
                 } else if (streq(k, "max_hold_secs")) {
-                        if ((r = get_int(x, v, key, 0, INT64_C(1) << 32, &n)) >= 0)
+                        if ((r = config_get_int(x, v, key, 0, INT64_C(1) << 32, &n)) >= 0)
                                 g->policy.max_hold_secs = n;
                 } else if (streq(k, "settle_secs")) {
-                        if ((r = get_int(x, v, key, 0, 86400, &n)) >= 0)
+                        if ((r = config_get_int(x, v, key, 0, 86400, &n)) >= 0)
                                 g->policy.settle_secs = n;
                 } else if (streq(k, "paused"))
-                        r = get_bool(x, v, key, &g->policy.paused);
+                        r = config_get_bool(x, v, key, &g->policy.paused);
                 else if (streq(k, "time_zone"))
-                        r = get_string(x, v, key, false, &g->time_zone);
+                        r = config_get_string(x, v, key, false, &g->time_zone);
                 else if (streq(k, "client_tokens"))
-                        r = get_strings(x, v, key, 64, &g->client_tokens, &g->n_client_tokens);
+                        r = config_get_strings(x, v, key, 64, &g->client_tokens, &g->n_client_tokens);
                 else if (streq(k, "window")) {
                         size_t nw = toml_array_size(v);
                         if (toml_type(v) != TOML_ARRAY || nw > 64)
-                                return bad(x, v, key, "must be an array of tables ([[lock.groups.window]])");
+                                return config_bad(x, v, key, "must be an array of tables ([[lock.groups.window]])");
                         g->windows = calloc(nw + 1, sizeof(LockWindowSpec));
                         if (!g->windows)
                                 return -ENOMEM;
@@ -284,14 +189,14 @@ static int parse_group(Ctx *x, LockConfig *c, const TomlValue *t, size_t index, 
                                 r = parse_window(x, toml_array_get(v, w), wk, &g->windows[w]);
                         }
                 } else
-                        r = warn_unknown(x, v, key);
+                        r = config_warn_unknown(x, v, key);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_lock(Ctx *x, LockConfig *c, const TomlValue *t)
+static int parse_lock(ConfigCtx *x, LockConfig *c, const TomlValue *t)
 {
         GroupPolicy defaults = { .slots = 1 };
         const TomlValue *groups = NULL, *v;
@@ -301,31 +206,31 @@ static int parse_lock(Ctx *x, LockConfig *c, const TomlValue *t)
         int r;
 
         if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, "lock", "must be a table");
+                return config_bad(x, t, "lock", "must be a table");
         for (size_t i = 0; i < toml_table_size(t); i++) {
                 const char *k = toml_table_key_at(t, i);
                 v = toml_table_value_at(t, i);
                 snprintf(key, sizeof(key), "lock.%s", k);
                 r = 0;
                 if (streq(k, "default_group_name")) {
-                        if ((r = get_string(x, v, key, false, &c->default_group)) >= 0 &&
+                        if ((r = config_get_string(x, v, key, false, &c->default_group)) >= 0 &&
                             !lock_group_name_valid(c->default_group))
-                                r = bad(x, v, key, "must be 1-255 characters of [a-zA-Z0-9.-]");
+                                r = config_bad(x, v, key, "must be 1-255 characters of [a-zA-Z0-9.-]");
                 } else if (streq(k, "default_slots")) {
-                        if ((r = get_int(x, v, key, 1, SEMAPHORE_MAX_SLOTS, &n)) >= 0)
+                        if ((r = config_get_int(x, v, key, 1, SEMAPHORE_MAX_SLOTS, &n)) >= 0)
                                 defaults.slots = (uint64_t)n;
                 } else if (streq(k, "default_max_hold_secs")) {
-                        if ((r = get_int(x, v, key, 0, INT64_C(1) << 32, &n)) >= 0)
+                        if ((r = config_get_int(x, v, key, 0, INT64_C(1) << 32, &n)) >= 0)
                                 defaults.max_hold_secs = n;
                 } else if (streq(k, "default_settle_secs")) {
-                        if ((r = get_int(x, v, key, 0, 86400, &n)) >= 0)
+                        if ((r = config_get_int(x, v, key, 0, 86400, &n)) >= 0)
                                 defaults.settle_secs = n;
                 } else if (streq(k, "groups")) {
                         if (toml_type(v) != TOML_ARRAY)
-                                return bad(x, v, key, "must be an array of tables ([[lock.groups]])");
+                                return config_bad(x, v, key, "must be an array of tables ([[lock.groups]])");
                         groups = v;
                 } else
-                        r = warn_unknown(x, v, key);
+                        r = config_warn_unknown(x, v, key);
                 if (r < 0)
                         return r;
         }
@@ -342,7 +247,7 @@ static int parse_lock(Ctx *x, LockConfig *c, const TomlValue *t)
                         if (other && toml_type(other) == TOML_STRING &&
                             streq(toml_string(other, NULL), toml_string(name, NULL))) {
                                 snprintf(key, sizeof(key), "lock.groups[%zu]", i);
-                                return bad(x, name, key, "group listed twice");
+                                return config_bad(x, name, key, "group listed twice");
                         }
                 }
                 r = parse_group(x, c, gt, i, &defaults);
@@ -352,7 +257,7 @@ static int parse_lock(Ctx *x, LockConfig *c, const TomlValue *t)
         return 0;
 }
 
-static int parse_table(Ctx *x, LockConfig *c, const char *section, const TomlValue *t, bool *saw_etcd,
+static int parse_table(ConfigCtx *x, LockConfig *c, const char *section, const TomlValue *t, bool *saw_etcd,
                        bool *saw_backend_type)
 {
         char key[128];
@@ -360,7 +265,7 @@ static int parse_table(Ctx *x, LockConfig *c, const char *section, const TomlVal
         int r;
 
         if (toml_type(t) != TOML_TABLE)
-                return bad(x, t, section, "must be a table");
+                return config_bad(x, t, section, "must be a table");
         for (size_t i = 0; i < toml_table_size(t); i++) {
                 const char *k = toml_table_key_at(t, i);
                 const TomlValue *v = toml_table_value_at(t, i);
@@ -368,73 +273,73 @@ static int parse_table(Ctx *x, LockConfig *c, const char *section, const TomlVal
                 r = 0;
                 if (streq(section, "service")) {
                         if (streq(k, "address"))
-                                r = get_address(x, v, key, &c->address);
+                                r = config_get_address(x, v, key, &c->address);
                         else if (streq(k, "port")) {
-                                if ((r = get_int(x, v, key, 0, 65535, &n)) >= 0)
+                                if ((r = config_get_int(x, v, key, 0, 65535, &n)) >= 0)
                                         c->port = (uint16_t)n;
                         } else if (streq(k, "tls"))
-                                r = get_bool(x, v, key, &c->tls);
+                                r = config_get_bool(x, v, key, &c->tls);
                         else if (streq(k, "tls_cert_path"))
-                                r = get_string(x, v, key, false, &c->tls_cert_path);
+                                r = config_get_string(x, v, key, false, &c->tls_cert_path);
                         else if (streq(k, "tls_key_path"))
-                                r = get_string(x, v, key, false, &c->tls_key_path);
+                                r = config_get_string(x, v, key, false, &c->tls_key_path);
                         else if (streq(k, "threads")) {
-                                if ((r = get_int(x, v, key, 1, 64, &n)) >= 0)
+                                if ((r = config_get_int(x, v, key, 1, 64, &n)) >= 0)
                                         c->threads = (unsigned)n;
                         } else
-                                r = warn_unknown(x, v, key);
+                                r = config_warn_unknown(x, v, key);
                 } else if (streq(section, "status")) {
                         if (streq(k, "enabled"))
-                                r = get_bool(x, v, key, &c->status_enabled);
+                                r = config_get_bool(x, v, key, &c->status_enabled);
                         else if (streq(k, "address"))
-                                r = get_address(x, v, key, &c->status_address);
+                                r = config_get_address(x, v, key, &c->status_address);
                         else if (streq(k, "port")) {
-                                if ((r = get_int(x, v, key, 0, 65535, &n)) >= 0)
+                                if ((r = config_get_int(x, v, key, 0, 65535, &n)) >= 0)
                                         c->status_port = (uint16_t)n;
                         } else
-                                r = warn_unknown(x, v, key);
+                                r = config_warn_unknown(x, v, key);
                 } else if (streq(section, "etcd3")) {
                         *saw_etcd = true;
                         if (streq(k, "endpoints")) {
-                                r = get_strings(x, v, key, 32, &c->etcd_endpoints, &c->n_etcd_endpoints);
+                                r = config_get_strings(x, v, key, 32, &c->etcd_endpoints, &c->n_etcd_endpoints);
                                 for (size_t j = 0; r >= 0 && j < c->n_etcd_endpoints; j++)
                                         if (!startswith(c->etcd_endpoints[j], "http://") &&
                                             !startswith(c->etcd_endpoints[j], "https://"))
-                                                r = bad(x, v, key, "endpoints must be http:// or https:// URLs");
+                                                r = config_bad(x, v, key, "endpoints must be http:// or https:// URLs");
                         } else if (streq(k, "transaction_timeout_ms")) {
-                                if ((r = get_int(x, v, key, 1, 600000, &n)) >= 0)
+                                if ((r = config_get_int(x, v, key, 1, 600000, &n)) >= 0)
                                         c->etcd_timeout_ms = (unsigned)n;
                         } else if (streq(k, "client_cert_pub_path"))
-                                r = get_string(x, v, key, true, &c->etcd_cert_path);
+                                r = config_get_string(x, v, key, true, &c->etcd_cert_path);
                         else if (streq(k, "client_cert_key_path"))
-                                r = get_string(x, v, key, true, &c->etcd_key_path);
+                                r = config_get_string(x, v, key, true, &c->etcd_key_path);
                         else if (streq(k, "ca_path"))
-                                r = get_string(x, v, key, true, &c->etcd_ca_path);
+                                r = config_get_string(x, v, key, true, &c->etcd_ca_path);
                         else
-                                r = warn_unknown(x, v, key);
+                                r = config_warn_unknown(x, v, key);
                 } else if (streq(section, "backend")) {
                         if (streq(k, "type")) {
                                 _cleanup_free_ char *type = NULL;
-                                if ((r = get_string(x, v, key, false, &type)) >= 0) {
+                                if ((r = config_get_string(x, v, key, false, &type)) >= 0) {
                                         if (streq(type, "sqlite"))
                                                 c->backend = LOCK_BACKEND_SQLITE;
                                         else if (streq(type, "etcd3"))
                                                 c->backend = LOCK_BACKEND_ETCD3;
                                         else
-                                                r = bad(x, v, key, "must be \"sqlite\" or \"etcd3\"");
+                                                r = config_bad(x, v, key, "must be \"sqlite\" or \"etcd3\"");
                                         *saw_backend_type = true;
                                 }
                         } else if (streq(k, "sqlite_path"))
-                                r = get_string(x, v, key, false, &c->sqlite_path);
+                                r = config_get_string(x, v, key, false, &c->sqlite_path);
                         else
-                                r = warn_unknown(x, v, key);
+                                r = config_warn_unknown(x, v, key);
                 } else if (streq(section, "auth")) {
                         if (streq(k, "admin_token"))
-                                r = get_string(x, v, key, false, &c->admin_token);
+                                r = config_get_string(x, v, key, false, &c->admin_token);
                         else if (streq(k, "admin_token_file"))
-                                r = get_string(x, v, key, false, &c->admin_token_file);
+                                r = config_get_string(x, v, key, false, &c->admin_token_file);
                         else
-                                r = warn_unknown(x, v, key);
+                                r = config_warn_unknown(x, v, key);
                 }
                 if (r < 0)
                         return r;
@@ -446,7 +351,7 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
                       Error *e)
 {
         _cleanup_toml_ TomlValue *root = NULL;
-        Ctx x = { .file = filename, .e = e };
+        ConfigCtx x = { .file = filename, .e = e };
         const TomlValue *lock = NULL;
         bool saw_etcd = false, saw_backend_type = false;
         TomlError te = { 0 };
@@ -469,7 +374,7 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
                          streq(k, "auth"))
                         r = parse_table(&x, c, k, v, &saw_etcd, &saw_backend_type);
                 else
-                        r = warn_unknown(&x, v, k);
+                        r = config_warn_unknown(&x, v, k);
                 if (r < 0)
                         goto fail;
         }

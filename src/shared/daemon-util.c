@@ -7,13 +7,16 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "strutil.h"
+#include "strv.h"
 
 int daemon_signalfd(void)
 {
@@ -125,4 +128,23 @@ int daemon_parse_options(int argc, char **argv, const char *name, const char *de
                 return log_error_errno(EINVAL, "unexpected argument '%s'", argv[optind]);
         *ret = o;
         return 1;
+}
+
+int daemon_read_config(const char *path, bool explicit_path, char **ret_data, size_t *ret_len)
+{
+        int r = read_full_file(path, 1 << 20, ret_data, ret_len);
+        if (r == -ENOENT && !explicit_path) {
+                log_notice("%s not found, using the built-in defaults", path);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+        return 1;
+}
+
+void daemon_log_warnings(char **warnings)
+{
+        for (char **w = warnings; w && *w; w++)
+                log_warning("%s", *w);
+        strv_free(warnings);
 }

@@ -34,3 +34,10 @@ int daemon_parse_options(int argc, char **argv, const char *name, const char *de
                          const struct option *extra, size_t n_extra,
                          int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
                          void (*help)(void), DaemonOptions *ret);
+
+/* Reads a daemon's configuration file (at most 1 MiB). Returns 1 with its contents; 0 when it does not
+ * exist and was not named explicitly (the caller uses its defaults; this is logged); or a negative errno,
+ * logged with the path. */
+int daemon_read_config(const char *path, bool explicit_path, char **ret_data, size_t *ret_len);
+/* Logs each warning of a parser (unknown keys, ...) and frees the list. */
+void daemon_log_warnings(char **warnings);
