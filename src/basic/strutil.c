@@ -148,7 +148,7 @@ int format_double_shortest(double d, char *out, size_t outlen)
         return 0;
 }
 
-static int unhex(char c)
+int unhexchar(char c)
 {
         if (c >= '0' && c <= '9')
                 return c - '0';
@@ -176,8 +176,8 @@ int url_unescape(const char *s, size_t n, char **ret)
                                 free(out);
                                 return -EINVAL;
                         }
-                        hi = unhex(s[i + 1]);
-                        lo = unhex(s[i + 2]);
+                        hi = unhexchar(s[i + 1]);
+                        lo = unhexchar(s[i + 2]);
                         if (hi < 0 || lo < 0) {
                                 free(out);
                                 return -EINVAL;
@@ -204,7 +204,7 @@ bool url_escapes_valid(const char *s, size_t n)
                 if (s[i] == '%') {
                         if (i + 2 >= n)
                                 return false;
-                        if (unhex(s[i + 1]) < 0 || unhex(s[i + 2]) < 0 || (s[i + 1] == '0' && s[i + 2] == '0'))
+                        if (unhexchar(s[i + 1]) < 0 || unhexchar(s[i + 2]) < 0 || (s[i + 1] == '0' && s[i + 2] == '0'))
                                 return false;
                         i += 2;
                 }

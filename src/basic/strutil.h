@@ -12,6 +12,8 @@ int safe_atou16(const char *s, uint16_t *ret);
 /* A finite decimal float ("0.5", "1", "1e-3"); rejects nan/inf and hex floats. */
 int safe_atod(const char *s, double *ret);
 
+/* The value of a hexadecimal digit, or -1. */
+int unhexchar(char c);
 bool startswith(const char *s, const char *prefix);
 bool endswith(const char *s, const char *suffix);
 /* Formats d in the shortest decimal form that reads back as the same double, never using an exponent

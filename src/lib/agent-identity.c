@@ -37,17 +37,6 @@ int identity_format_uuid(const uint8_t id[16], char ret[33])
         return 0;
 }
 
-static int unhex(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int identity_parse_uuid(const char *s, char ret[33])
 {
         char out[33];
@@ -66,7 +55,7 @@ int identity_parse_uuid(const char *s, char ret[33])
                                 return -EINVAL;
                         continue;
                 }
-                int v = unhex(s[i]);
+                int v = unhexchar(s[i]);
                 if (v < 0)
                         return -EINVAL;
                 out[j++] = "0123456789abcdef"[v];
