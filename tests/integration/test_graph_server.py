@@ -434,3 +434,32 @@ def test_many_requests_ready_at_once(server, n):
     finally:
         for s in socks:
             s.close()
+
+
+def test_sd_notify(build_dir, fcos, tmp_path):
+    # The daemon speaks sd_notify: READY=1 once listening with its graphs loaded, STATUS= after refreshes,
+    # STOPPING=1 on SIGTERM.
+    import os
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    old = os.environ.get("NOTIFY_SOCKET")
+    os.environ["NOTIFY_SOCKET"] = path
+    try:
+        s = GraphServer(build_dir, fcos, CONFIG.format(interval=30, releases="releases.json", updates="updates.json"))
+    finally:
+        if old is None:
+            del os.environ["NOTIFY_SOCKET"]
+        else:
+            os.environ["NOTIFY_SOCKET"] = old
+    messages = []
+    try:
+        while not any("READY=1" in m for m in messages):
+            messages.append(sock.recv(4096).decode())
+        assert any("STATUS=serving 1 of 1 streams" in m for m in messages), messages
+    finally:
+        assert s.stop() == 0
+    while not any("STOPPING=1" in m for m in messages):
+        messages.append(sock.recv(4096).decode())
+    sock.close()

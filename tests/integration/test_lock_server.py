@@ -460,3 +460,26 @@ sqlite_path = "{tmp_path}/l.db"
             requests.post(f"http://127.0.0.1:{s.port}/v1/pre-reboot", data=body, timeout=5)  # plain HTTP refused
     finally:
         assert s.stop() == 0
+
+
+def test_sd_notify(build_dir, tmp_path):
+    import os
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    os.environ["NOTIFY_SOCKET"] = path
+    try:
+        s = LockServer(build_dir, tmp_path, BASE_CONFIG.format(db=tmp_path / "lock.db", token=TOKEN))
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+    messages = []
+    try:
+        while not any("READY=1" in m for m in messages):
+            messages.append(sock.recv(4096).decode())
+        assert any("STATUS=coordinating reboots for 2 groups (sqlite)" in m for m in messages), messages
+    finally:
+        assert s.stop() == 0
+    while not any("STOPPING=1" in m for m in messages):
+        messages.append(sock.recv(4096).decode())
+    sock.close()
