@@ -21,6 +21,7 @@ check: deps
 bench: build
 	./scripts/install-deps --bench
 	./bench/graph.sh $(BUILD)
+	./bench/lock.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz
