@@ -546,20 +546,6 @@ static void arm_timer(int fd, unsigned long ms, unsigned long interval_ms)
         timerfd_settime(fd, 0, &its, NULL);
 }
 
-static void help(void)
-{
-        printf("upkeep-graph [OPTIONS]\n\n"
-               "The Upkeep update-graph server (Cincinnati protocol).\n\n"
-               "  -c, --config PATH      configuration file (default " GRAPH_CONFIG_DEFAULT_PATH ")\n"
-               "  -a, --address ADDR     listen address (overrides server.address)\n"
-               "  -p, --port PORT        listen port, 0 for any (overrides server.port)\n"
-               "      --port-file PATH   write the bound port to PATH once listening\n"
-               "      --check-config     parse the configuration and the inputs, print a summary, exit\n"
-               "  -v, --verbose          log debug messages\n"
-               "  -h, --help             show this help\n"
-               "      --version          show the version\n");
-}
-
 static int graph_option(int val, const char *arg, void *userdata)
 {
         *(bool *)userdata = true; /* --check-config, the only one */
@@ -568,6 +554,12 @@ static int graph_option(int val, const char *arg, void *userdata)
 
 int main(int argc, char **argv)
 {
+        static const DaemonHelp help = {
+                .name = "upkeep-graph",
+                .description = "The Upkeep update-graph server (Cincinnati protocol).",
+                .default_config = GRAPH_CONFIG_DEFAULT_PATH,
+                .extra = "      --check-config     parse the configuration and the inputs, print a summary, exit\n",
+        };
         static const struct option extra[] = {
                 { "check-config", no_argument, NULL, 0x100 },
         };
@@ -581,8 +573,7 @@ int main(int argc, char **argv)
         Error e = { { 0 } };
         int r, exit_code = EXIT_FAILURE;
 
-        r = daemon_parse_options(argc, argv, "upkeep-graph", GRAPH_CONFIG_DEFAULT_PATH, extra, ELEMENTSOF(extra),
-                                 graph_option, &check_only, help, &opt);
+        r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), graph_option, &check_only, &opt);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 

@@ -760,20 +760,6 @@ static void sweep(Manager *m)
         }
 }
 
-static void help(void)
-{
-        printf("upkeep-lock [OPTIONS]\n\n"
-               "The Upkeep FleetLock reboot coordinator.\n\n"
-               "  -c, --config PATH      configuration file (default " LOCK_CONFIG_DEFAULT_PATH ")\n"
-               "  -a, --address ADDR     listen address (overrides service.address)\n"
-               "  -p, --port PORT        listen port, 0 for any (overrides service.port)\n"
-               "      --port-file PATH   write the bound port to PATH once listening\n"
-               "      --sqlite PATH      use the SQLite backend with this database (overrides the config)\n"
-               "  -v, --verbose          log debug messages\n"
-               "  -h, --help             show this help\n"
-               "      --version          show the version\n");
-}
-
 static int lock_option(int val, const char *arg, void *userdata)
 {
         *(const char **)userdata = arg; /* --sqlite PATH, the only one */
@@ -782,6 +768,12 @@ static int lock_option(int val, const char *arg, void *userdata)
 
 int main(int argc, char **argv)
 {
+        static const DaemonHelp help = {
+                .name = "upkeep-lock",
+                .description = "The Upkeep FleetLock reboot coordinator.",
+                .default_config = LOCK_CONFIG_DEFAULT_PATH,
+                .extra = "      --sqlite PATH      use the SQLite backend with this database (overrides the config)\n",
+        };
         static const struct option extra[] = {
                 { "sqlite", required_argument, NULL, 0x100 },
         };
@@ -795,8 +787,7 @@ int main(int argc, char **argv)
         Error e = { { 0 } };
         int r, exit_code = EXIT_FAILURE;
 
-        r = daemon_parse_options(argc, argv, "upkeep-lock", LOCK_CONFIG_DEFAULT_PATH, extra, ELEMENTSOF(extra),
-                                 lock_option, &sqlite, help, &opt);
+        r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), lock_option, &sqlite, &opt);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 

@@ -66,10 +66,23 @@ int daemon_write_port_file(const char *path, uint16_t port)
         return 0;
 }
 
-int daemon_parse_options(int argc, char **argv, const char *name, const char *default_config,
-                         const struct option *extra, size_t n_extra,
+static void print_help(const DaemonHelp *h)
+{
+        printf("%s [OPTIONS]\n\n%s\n\n"
+               "  -c, --config PATH      configuration file (default %s)\n"
+               "  -a, --address ADDR     listen address (overrides the configuration)\n"
+               "  -p, --port PORT        listen port, 0 for any (overrides the configuration)\n"
+               "      --port-file PATH   write the bound port to PATH once listening\n"
+               "%s"
+               "  -v, --verbose          log debug messages\n"
+               "  -h, --help             show this help\n"
+               "      --version          show the version\n",
+               h->name, h->description, h->default_config, h->extra);
+}
+
+int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra, size_t n_extra,
                          int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
-                         void (*help)(void), DaemonOptions *ret)
+                         DaemonOptions *ret)
 {
         static const struct option common[] = {
                 { "config", required_argument, NULL, 'c' },   { "address", required_argument, NULL, 'a' },
@@ -78,7 +91,7 @@ int daemon_parse_options(int argc, char **argv, const char *name, const char *de
                 { "version", no_argument, NULL, 'V' },
         };
         struct option options[ELEMENTSOF(common) + 16 + 1];
-        DaemonOptions o = { .config_path = default_config, .port = -1 };
+        DaemonOptions o = { .config_path = help->default_config, .port = -1 };
         size_t n = 0;
         int c;
 
@@ -114,10 +127,10 @@ int daemon_parse_options(int argc, char **argv, const char *name, const char *de
                         log_set_max_level(LOG_DEBUG);
                         break;
                 case 'h':
-                        help();
+                        print_help(help);
                         return 0;
                 case 'V':
-                        printf("%s %s\n", name, UPKEEP_VERSION);
+                        printf("%s %s\n", help->name, UPKEEP_VERSION);
                         return 0;
                 default:
                         if (c >= 0x100 && on_extra && on_extra(c, optarg, userdata) >= 0)

@@ -26,14 +26,21 @@ typedef struct DaemonOptions {
         const char *port_file;
 } DaemonOptions;
 
+/* What --help prints for one daemon: the common options are added by daemon_parse_options(). */
+typedef struct DaemonHelp {
+        const char *name;           /* "upkeep-graph" */
+        const char *description;    /* one line */
+        const char *default_config; /* the configuration file's default path */
+        const char *extra;          /* the daemon's own option lines, "" when none */
+} DaemonHelp;
+
 /* Parses -c/--config, -a/--address, -p/--port, --port-file, -v/--verbose, -h/--help and --version, plus
- * the daemon's own long options in extra[] (their val must be >= 0x100), each passed to on_extra. help
- * prints the usage. Returns 1 to go on, 0 when the program should exit successfully (help or version was
- * printed), or -EINVAL after logging what is wrong. */
-int daemon_parse_options(int argc, char **argv, const char *name, const char *default_config,
-                         const struct option *extra, size_t n_extra,
+ * the daemon's own long options in extra[] (their val must be >= 0x100), each passed to on_extra.
+ * Returns 1 to go on, 0 when the program should exit successfully (help or version was printed), or
+ * -EINVAL after logging what is wrong. */
+int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra, size_t n_extra,
                          int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
-                         void (*help)(void), DaemonOptions *ret);
+                         DaemonOptions *ret);
 
 /* Reads a daemon's configuration file (at most 1 MiB). Returns 1 with its contents; 0 when it does not
  * exist and was not named explicitly (the caller uses its defaults; this is logged); or a negative errno,
