@@ -58,22 +58,22 @@ const char *agent_action_name(AgentActionKind k)
         return action_names[k];
 }
 
-int strategy_can_finalize(AgentStrategy kind, bool in_window, bool lock_granted, const char **ret_reason)
+int strategy_can_finalize(FinalizeStrategy kind, bool in_window, bool lock_granted, const char **ret_reason)
 {
         const char *reason = NULL;
 
         switch (kind) {
-        case AGENT_STRATEGY_IMMEDIATE:
+        case FINALIZE_STRATEGY_IMMEDIATE:
                 break;
-        case AGENT_STRATEGY_PERIODIC:
+        case FINALIZE_STRATEGY_PERIODIC:
                 if (!in_window)
                         reason = "outside maintenance window";
                 break;
-        case AGENT_STRATEGY_FLEET_LOCK:
+        case FINALIZE_STRATEGY_FLEET_LOCK:
                 if (!lock_granted)
                         reason = "fleet lock not granted";
                 break;
-        case AGENT_STRATEGY_PERIODIC_FLEET_LOCK:
+        case FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK:
                 /* The window is checked first: outside it the shell need not ask for a slot at all. */
                 if (!in_window)
                         reason = "outside maintenance window";

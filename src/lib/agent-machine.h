@@ -77,13 +77,13 @@ typedef enum AgentCheckOutcome {
         _AGENT_CHECK_MAX,
 } AgentCheckOutcome;
 
-typedef enum AgentStrategy {
-        AGENT_STRATEGY_IMMEDIATE,
-        AGENT_STRATEGY_PERIODIC,
-        AGENT_STRATEGY_FLEET_LOCK,
-        AGENT_STRATEGY_PERIODIC_FLEET_LOCK, /* Upkeep's: inside a window and holding a lock slot */
-        _AGENT_STRATEGY_MAX,
-} AgentStrategy;
+typedef enum FinalizeStrategy {
+        FINALIZE_STRATEGY_IMMEDIATE,
+        FINALIZE_STRATEGY_PERIODIC,
+        FINALIZE_STRATEGY_FLEET_LOCK,
+        FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, /* Upkeep's: inside a window and holding a lock slot */
+        _FINALIZE_STRATEGY_MAX,
+} FinalizeStrategy;
 
 typedef struct AgentRelease {
         char version[AGENT_VERSION_MAX + 1];
@@ -169,4 +169,4 @@ const char *agent_action_name(AgentActionKind k);
  * the pre-reboot lock was granted; periodic_fleet_lock inside a window and holding a slot. Returns 1
  * (yes; *ret_reason = NULL), 0 (no; *ret_reason = a static text such as "outside maintenance window")
  * or -EINVAL for an unknown kind. ret_reason may be NULL. */
-int strategy_can_finalize(AgentStrategy kind, bool in_window, bool lock_granted, const char **ret_reason);
+int strategy_can_finalize(FinalizeStrategy kind, bool in_window, bool lock_granted, const char **ret_reason);

@@ -175,7 +175,7 @@ static void staged_machine(AgentMachine *m)
 }
 
 /* Asks the strategy; returns the action after its answer. */
-static AgentAction can_finalize(AgentMachine *m, AgentStrategy s, bool in_window, bool granted)
+static AgentAction can_finalize(AgentMachine *m, FinalizeStrategy s, bool in_window, bool granted)
 {
         const char *reason = "x";
         int r = strategy_can_finalize(s, in_window, granted, &reason);
@@ -212,7 +212,7 @@ static void test_happy_path(void **state)
         assert_status(&m, "update staged: 43.1");
         assert_int_equal(m.stage_attempts, 1);
 
-        a = can_finalize(&m, AGENT_STRATEGY_IMMEDIATE, false, false);
+        a = can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
         assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
         a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
@@ -306,14 +306,14 @@ static void test_fleet_lock_denied(void **state)
 
         staged_machine(&m);
         for (int i = 0; i < 3; i++) {
-                a = can_finalize(&m, AGENT_STRATEGY_FLEET_LOCK, true, false);
+                a = can_finalize(&m, FINALIZE_STRATEGY_FLEET_LOCK, true, false);
                 assert_false(a.state_changed);
                 assert_int_equal(m.state, AGENT_STATE_UPDATE_STAGED);
                 assert_string_equal(m.strategy_reason, "fleet lock not granted");
                 assert_status(&m, "update staged: 43.1; reboot pending due to update strategy");
                 sleep_check(a, STEADY_JITTER, 0);
         }
-        a = can_finalize(&m, AGENT_STRATEGY_FLEET_LOCK, false, true);
+        a = can_finalize(&m, FINALIZE_STRATEGY_FLEET_LOCK, false, true);
         assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
         assert_status(&m, "update staged: 43.1");
         a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
@@ -324,7 +324,7 @@ static void test_fleet_lock_denied(void **state)
         assert_int_equal(m.state, AGENT_STATE_UPDATE_STAGED);
         assert_int_equal(m.finalize_failures, 1);
         sleep_check(a, STEADY_JITTER, 0);
-        a = can_finalize(&m, AGENT_STRATEGY_FLEET_LOCK, false, true);
+        a = can_finalize(&m, FINALIZE_STRATEGY_FLEET_LOCK, false, true);
         a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
         a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
         assert_int_equal(m.state, AGENT_STATE_UPDATE_FINALIZED);
@@ -339,11 +339,11 @@ static void test_periodic(void **state)
 
         staged_machine(&m);
         for (int i = 0; i < 2; i++) {
-                a = can_finalize(&m, AGENT_STRATEGY_PERIODIC, false, true);
+                a = can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, false, true);
                 assert_string_equal(m.strategy_reason, "outside maintenance window");
                 sleep_check(a, STEADY_JITTER, 0);
         }
-        a = can_finalize(&m, AGENT_STRATEGY_PERIODIC, true, false);
+        a = can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, true, false);
         assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
         a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
         a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
@@ -356,22 +356,22 @@ static void test_strategy_table(void **state)
         (void)state;
 
         static const struct {
-                AgentStrategy s;
+                FinalizeStrategy s;
                 bool in_window, granted;
                 int want;
                 const char *reason;
         } rows[] = {
-                {AGENT_STRATEGY_IMMEDIATE, false, false, 1, NULL},
-                {AGENT_STRATEGY_IMMEDIATE, true, true, 1, NULL},
-                {AGENT_STRATEGY_PERIODIC, false, false, 0, "outside maintenance window"},
-                {AGENT_STRATEGY_PERIODIC, false, true, 0, "outside maintenance window"},
-                {AGENT_STRATEGY_PERIODIC, true, false, 1, NULL},
-                {AGENT_STRATEGY_FLEET_LOCK, true, false, 0, "fleet lock not granted"},
-                {AGENT_STRATEGY_FLEET_LOCK, false, true, 1, NULL},
-                {AGENT_STRATEGY_PERIODIC_FLEET_LOCK, false, false, 0, "outside maintenance window"},
-                {AGENT_STRATEGY_PERIODIC_FLEET_LOCK, false, true, 0, "outside maintenance window"},
-                {AGENT_STRATEGY_PERIODIC_FLEET_LOCK, true, false, 0, "fleet lock not granted"},
-                {AGENT_STRATEGY_PERIODIC_FLEET_LOCK, true, true, 1, NULL},
+                {FINALIZE_STRATEGY_IMMEDIATE, false, false, 1, NULL},
+                {FINALIZE_STRATEGY_IMMEDIATE, true, true, 1, NULL},
+                {FINALIZE_STRATEGY_PERIODIC, false, false, 0, "outside maintenance window"},
+                {FINALIZE_STRATEGY_PERIODIC, false, true, 0, "outside maintenance window"},
+                {FINALIZE_STRATEGY_PERIODIC, true, false, 1, NULL},
+                {FINALIZE_STRATEGY_FLEET_LOCK, true, false, 0, "fleet lock not granted"},
+                {FINALIZE_STRATEGY_FLEET_LOCK, false, true, 1, NULL},
+                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, false, false, 0, "outside maintenance window"},
+                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, false, true, 0, "outside maintenance window"},
+                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, true, false, 0, "fleet lock not granted"},
+                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, true, true, 1, NULL},
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 reason = "unset";
@@ -386,8 +386,8 @@ static void test_strategy_table(void **state)
                                  rows[i].want);
         }
         reason = "unset";
-        assert_int_equal(strategy_can_finalize(_AGENT_STRATEGY_MAX, true, true, &reason), -EINVAL);
-        assert_int_equal(strategy_can_finalize((AgentStrategy)-1, true, true, &reason), -EINVAL);
+        assert_int_equal(strategy_can_finalize(_FINALIZE_STRATEGY_MAX, true, true, &reason), -EINVAL);
+        assert_int_equal(strategy_can_finalize((FinalizeStrategy)-1, true, true, &reason), -EINVAL);
         assert_string_equal(reason, "unset");
 }
 
@@ -399,7 +399,7 @@ static void test_users_postpone(void **state)
 
         staged_machine(&m);
         for (unsigned i = 1; i <= AGENT_MAX_POSTPONEMENTS; i++) {
-                a = can_finalize(&m, AGENT_STRATEGY_IMMEDIATE, false, false);
+                a = can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
                 assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
                 a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true});
                 assert_int_equal(a.kind, AGENT_ACTION_WARN_USERS);
@@ -412,7 +412,7 @@ static void test_users_postpone(void **state)
         }
         assert_int_equal(a.reboot_in_sec, 60);
         /* Out of postponements: finalize anyway, without asking about users. */
-        a = can_finalize(&m, AGENT_STRATEGY_IMMEDIATE, false, false);
+        a = can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
         a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
         assert_int_equal(m.state, AGENT_STATE_UPDATE_FINALIZED);
@@ -427,22 +427,22 @@ static void test_users_leave_and_refusal_resets(void **state)
 
         staged_machine(&m);
         for (int i = 0; i < 3; i++) {
-                can_finalize(&m, AGENT_STRATEGY_IMMEDIATE, false, false);
+                can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
                 a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true});
                 sleep_check(a, EXACT, 60 * SEC);
         }
         assert_int_equal(m.postponements, 3);
         /* A strategy refusal resets the postponements, as in Zincati. */
-        a = can_finalize(&m, AGENT_STRATEGY_PERIODIC, false, false);
+        a = can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, false, false);
         assert_int_equal(m.postponements, 0);
         assert_status(&m, "update staged: 43.1; reboot pending due to update strategy");
         sleep_check(a, STEADY_JITTER, 0);
-        can_finalize(&m, AGENT_STRATEGY_PERIODIC, true, false);
+        can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, true, false);
         a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true});
         assert_int_equal(a.reboot_in_sec, 600);
         sleep_check(a, EXACT, 60 * SEC);
         /* Users gone: finalize. */
-        can_finalize(&m, AGENT_STRATEGY_PERIODIC, true, false);
+        can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, true, false);
         a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
 }
@@ -570,7 +570,7 @@ static void test_tick_timing(void **state)
 
         /* Postponement ticks are exact (no jitter), END every 3 h (checked in test_happy_path). */
         staged_machine(&m);
-        can_finalize(&m, AGENT_STRATEGY_IMMEDIATE, false, false);
+        can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
         a = step(&m, (AgentInput){.kind = AGENT_INPUT_USERS, .users_logged_in = true, .jitter = below_one});
         assert_true(a.next_tick_usec == now + 60 * SEC);
 }
@@ -736,7 +736,7 @@ static void setup_staged_postponed_10(AgentMachine *m)
 {
         staged_machine(m);
         for (int i = 0; i < AGENT_MAX_POSTPONEMENTS; i++) {
-                can_finalize(m, AGENT_STRATEGY_IMMEDIATE, false, false);
+                can_finalize(m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
                 sleep_check(result(m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true}), EXACT,
                             60 * SEC);
         }
@@ -744,7 +744,7 @@ static void setup_staged_postponed_10(AgentMachine *m)
 static void setup_finalized(AgentMachine *m)
 {
         staged_machine(m);
-        can_finalize(m, AGENT_STRATEGY_IMMEDIATE, false, false);
+        can_finalize(m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
         result(m, AGENT_INPUT_USERS, (AgentInput){0});
         sleep_check(result(m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true}), AT_ONCE, 0);
 }
