@@ -9,3 +9,9 @@ size_t strv_length(char *const *l);
  * length. -ENOMEM on failure, the list unchanged. */
 int strv_push(char ***l, size_t *n, const char *s);
 int strv_push_owned(char ***l, size_t *n, char *s);
+
+static inline void strv_freep(char ***l)
+{
+        strv_free(*l);
+}
+#define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))

@@ -5,15 +5,23 @@
  *   upkeep graph query URL --stream S --basearch A [--wariness W] [--node-uuid U] [--oci]
  *                      [--format json|text|dot]
  *   upkeep lock status|release|pause|resume ... [--url URL] [--token-file PATH] [--json]
+ *   upkeep status [--socket PATH] [--json]
+ *   upkeep update-now [--socket PATH] [--json]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "agent-config.h"
+#include "agent-status.h"
 #include "buf.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -518,6 +526,152 @@ out:
         return r;
 }
 
+/* ---- the node agent's status socket ---- */
+
+#define AGENT_REPLY_MAX (1u << 20)
+#define AGENT_TIMEOUT_MS 10000
+
+static void agent_usage(FILE *f)
+{
+        fprintf(f, "usage:\n"
+                   "  upkeep status [--socket PATH] [--json]\n"
+                   "      What this node's upkeep-agent is doing: deployments, state, strategy, lock, last\n"
+                   "      check, last error, download progress.\n"
+                   "  upkeep update-now [--socket PATH] [--json]\n"
+                   "      Check for an update now, ignoring the rollout wariness.\n"
+                   "  The socket defaults to " AGENT_DEFAULT_STATUS_SOCKET " (root only).\n");
+}
+
+/* One request, one reply: see src/lib/agent-status.h. */
+static int agent_call(const char *socket_path, const char *method, json_t **ret)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char req[64];
+        Buf reply = BUF_INIT(AGENT_REPLY_MAX);
+        Error e = {};
+        int fd, r = 0;
+
+        if (strlen(socket_path) >= sizeof sa.sun_path)
+                return log_error_errno(ENAMETOOLONG, "socket path too long: %s", socket_path);
+        strcpy(sa.sun_path, socket_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "socket: %m");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+                r = -errno;
+                close(fd);
+                return log_error_errno(r, "cannot reach upkeep-agent at %s: %s%s", socket_path, strerror(-r),
+                                       r == -EACCES ? " (the status socket is for root)" : "");
+        }
+        snprintf(req, sizeof req, "{\"method\":\"%s\"}\n", method);
+        if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+                r = -errno;
+                close(fd);
+                return log_error_errno(r, "writing to %s: %m", socket_path);
+        }
+        for (;;) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                char chunk[4096];
+                r = poll(&p, 1, AGENT_TIMEOUT_MS);
+                if (r == 0) {
+                        r = log_error_errno(ETIMEDOUT, "upkeep-agent did not answer within %d s", AGENT_TIMEOUT_MS / 1000);
+                        break;
+                }
+                if (r < 0 && errno == EINTR)
+                        continue;
+                ssize_t k = r < 0 ? -1 : read(fd, chunk, sizeof chunk);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = log_error_errno(errno, "reading from %s: %m", socket_path);
+                        break;
+                }
+                if (k == 0) {
+                        r = 0;
+                        break;
+                }
+                r = buf_append(&reply, chunk, (size_t)k);
+                if (r < 0) {
+                        log_error("upkeep-agent's reply is larger than %u bytes", AGENT_REPLY_MAX);
+                        break;
+                }
+        }
+        close(fd);
+        if (r >= 0) {
+                while (reply.len > 0 && reply.data[reply.len - 1] == '\n')
+                        reply.len--;
+                r = json_parse_strict(reply.data ? reply.data : "", reply.len, ret, &e);
+                if (r < 0)
+                        log_error("upkeep-agent sent a bad reply: %s", e.message);
+        }
+        buf_free(&reply);
+        return r;
+}
+
+static int agent_cmd(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"socket", required_argument, NULL, 's'},
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        const char *socket_path = AGENT_DEFAULT_STATUS_SOCKET, *method;
+        _cleanup_json_ json_t *reply = NULL;
+        bool json = false;
+        int c, r;
+
+        method = streq(argv[0], "status") ? "status" : "update-now";
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        socket_path = optarg;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        agent_usage(stdout);
+                        return 0;
+                default:
+                        agent_usage(stderr);
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                agent_usage(stderr);
+                return log_error_errno(EINVAL, "unexpected argument '%s'", argv[optind]);
+        }
+        r = agent_call(socket_path, method, &reply);
+        if (r < 0)
+                return r;
+        if (!json_is_true(json_object_get(reply, "ok"))) {
+                const json_t *m = json_object_get(reply, "error");
+                return log_error_errno(EIO, "upkeep-agent: %s", json_is_string(m) ? json_string_value(m) : "request failed");
+        }
+        if (json) {
+                char *s = json_dumps(reply, JSON_INDENT(2));
+                if (!s)
+                        return log_error_errno(ENOMEM, "out of memory");
+                puts(s);
+                free(s);
+                return 0;
+        }
+        if (streq(method, "update-now"))
+                printf("Update check started.\n\n");
+        {
+                Buf out = BUF_INIT(1u << 20);
+                r = agent_status_format(json_object_get(reply, "status"), &out);
+                if (r < 0) {
+                        buf_free(&out);
+                        return log_error_errno(EIO, "upkeep-agent sent a reply without a status");
+                }
+                fwrite(out.data, 1, out.len, stdout);
+                buf_free(&out);
+        }
+        return 0;
+}
+
 static void usage(FILE *f)
 {
         fprintf(f, "upkeep — auto-updates for fleets of image-based Linux hosts\n\n"
@@ -525,6 +679,8 @@ static void usage(FILE *f)
                    "  graph build   print the update graph built from a release index and update metadata\n"
                    "  graph query   print the update graph a running server answers\n"
                    "  lock          status, release, pause and resume of upkeep-lock's groups\n"
+                   "  status        what this node's upkeep-agent is doing\n"
+                   "  update-now    make this node's upkeep-agent check for an update now\n"
                    "  --version     print the version\n\n"
                    "'upkeep graph --help' for the options.\n");
 }
@@ -563,6 +719,8 @@ int main(int argc, char **argv)
         }
         if (streq(argv[1], "lock"))
                 return lock_cmd(argc - 1, argv + 1) < 0 ? 1 : 0;
+        if (streq(argv[1], "status") || streq(argv[1], "update-now"))
+                return agent_cmd(argc - 1, argv + 1) < 0 ? 1 : 0;
         log_error("unknown command '%s'", argv[1]);
         usage(stderr);
         return 2;

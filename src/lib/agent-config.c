@@ -46,6 +46,8 @@ typedef enum KeyId {
         K_STATUS_SOCKET,
         K_METRICS_SOCKET,
         K_MOTD_DIR,
+        K_RPM_OSTREE_PATH,
+        K_PLATFORM,
         _K_MAX,
 } KeyId;
 
@@ -75,6 +77,8 @@ static const struct {
         [K_STATUS_SOCKET] = {"upkeep", "status_socket", V_STRING},
         [K_METRICS_SOCKET] = {"upkeep", "metrics_socket", V_STRING},
         [K_MOTD_DIR] = {"upkeep", "motd_dir", V_STRING},
+        [K_RPM_OSTREE_PATH] = {"upkeep", "rpm_ostree_path", V_STRING},
+        [K_PLATFORM] = {"upkeep", "platform", V_STRING},
 };
 
 /* Tables that hold keys (or other tables): anything else is unknown. */
@@ -526,6 +530,8 @@ void agent_config_free(AgentConfig *c)
         free(c->status_socket);
         free(c->metrics_socket);
         free(c->motd_dir);
+        free(c->rpm_ostree_path);
+        free(c->platform);
         free(c);
 }
 
@@ -787,6 +793,19 @@ static int finish(Ctx *x)
         if (raw[K_MOTD_DIR].set && !absolute_path(raw[K_MOTD_DIR].s))
                 return bad_raw(x, K_MOTD_DIR, "must be an absolute path");
         take_string(x, K_MOTD_DIR, &c->motd_dir);
+        if (raw[K_RPM_OSTREE_PATH].set && !absolute_path(raw[K_RPM_OSTREE_PATH].s))
+                return bad_raw(x, K_RPM_OSTREE_PATH, "must be an absolute path");
+        take_string(x, K_RPM_OSTREE_PATH, &c->rpm_ostree_path);
+        if (raw[K_PLATFORM].set) {
+                const char *v = raw[K_PLATFORM].s;
+                bool ok = *v && strlen(v) <= 256;
+                for (const char *q = v; ok && *q; q++)
+                        ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+                             *q == '-' || *q == '_' || *q == '.';
+                if (!ok)
+                        return bad_raw(x, K_PLATFORM, "must be 1..256 of [A-Za-z0-9._-]");
+        }
+        take_string(x, K_PLATFORM, &c->platform);
         return 0;
 }
 

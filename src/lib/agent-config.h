@@ -98,6 +98,8 @@ typedef struct AgentConfig {
         char *status_socket;  /* status_socket, /run/upkeep/agent/status.sock */
         char *metrics_socket; /* metrics_socket, /run/upkeep/agent/metrics.promsock */
         char *motd_dir;       /* motd_dir, /run/motd.d */
+        char *rpm_ostree_path; /* rpm_ostree_path: absolute path; NULL: "rpm-ostree" found on PATH */
+        char *platform;        /* platform: overrides ignition.platform.id= of /proc/cmdline; NULL: unset */
 } AgentConfig;
 
 /* One fragment: its path (used in messages) and contents. */

@@ -154,9 +154,9 @@ static bool seg_is(const char *s, size_t n, bool two)
         return dots == (two ? 2u : 1u);
 }
 
-/* Appends the absolute path dir + "v1/graph" with dot segments removed (RFC 3986 5.2.4). dir starts with
+/* Appends the absolute path dir + "/" + rel with dot segments removed (RFC 3986 5.2.4). dir starts with
  * '/' and ends just after its last '/'. */
-static int put_merged_path(Buf *b, const char *dir, size_t n)
+static int put_merged_path(Buf *b, const char *dir, size_t n, const char *rel)
 {
         size_t start = b->len;
         const char *p = dir + 1, *end = dir + n;
@@ -181,31 +181,29 @@ static int put_merged_path(Buf *b, const char *dir, size_t n)
                 p = slash + 1;
         }
         if (r >= 0)
-                r = buf_puts(b, "/v1/graph");
+                r = buf_printf(b, "/%s", rel);
         return r;
 }
 
-int graph_request_url(const char *base_url, const Identity *id, Buf *out)
+static bool rel_path_valid(const char *rel)
 {
-        const struct {
-                const char *name, *value;
-        } params[] = {
-                {"basearch", id ? id->basearch : NULL},
-                {"os_version", id ? id->os_version : NULL},
-                {"group", id ? id->group : NULL},
-                {"node_uuid", id ? id->node_uuid : NULL},
-                {"platform", id ? id->platform : NULL},
-                {"stream", id ? id->stream : NULL},
-                {"os_checksum", id ? id->os_checksum : NULL},
-        };
+        /* a plain relative path of unreserved characters and '/' (no dot segments, query or fragment) */
+        if (!rel || !*rel || *rel == '/')
+                return false;
+        for (const char *p = rel; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '-' || *p == '_' || *p == '/' || (*p == '.' && p[1] != '.' && p[1] != '/' && p[1])))
+                        return false;
+        return true;
+}
+
+int agent_url_join(const char *base_url, const char *rel, Buf *out)
+{
         const char *p, *auth, *path, *path_end;
         size_t start;
         int r;
 
-        if (!base_url || !id || !out)
-                return -EINVAL;
-        if (id->has_rollout_wariness &&
-            (!isfinite(id->rollout_wariness) || id->rollout_wariness < 0 || id->rollout_wariness > 1))
+        if (!base_url || !out || !rel_path_valid(rel))
                 return -EINVAL;
 
         /* scheme "://" authority path [? query] [# fragment] */
@@ -226,14 +224,45 @@ int graph_request_url(const char *base_url, const Identity *id, Buf *out)
         r = buf_append(out, base_url, (size_t)(path - base_url));
         if (r >= 0) {
                 if (path == path_end) /* no path: the reference resolves against "/" */
-                        r = buf_puts(out, "/v1/graph");
+                        r = buf_printf(out, "/%s", rel);
                 else {
                         const char *last = path_end;
                         while (last[-1] != '/')
                                 last--;
-                        r = put_merged_path(out, path, (size_t)(last - path));
+                        r = put_merged_path(out, path, (size_t)(last - path), rel);
                 }
         }
+        if (r < 0) {
+                buf_truncate(out, start);
+                return r;
+        }
+        return 0;
+}
+
+int graph_request_url(const char *base_url, const Identity *id, Buf *out)
+{
+        const struct {
+                const char *name, *value;
+        } params[] = {
+                {"basearch", id ? id->basearch : NULL},
+                {"os_version", id ? id->os_version : NULL},
+                {"group", id ? id->group : NULL},
+                {"node_uuid", id ? id->node_uuid : NULL},
+                {"platform", id ? id->platform : NULL},
+                {"stream", id ? id->stream : NULL},
+                {"os_checksum", id ? id->os_checksum : NULL},
+        };
+        size_t start;
+        int r;
+
+        if (!base_url || !id || !out)
+                return -EINVAL;
+        if (id->has_rollout_wariness &&
+            (!isfinite(id->rollout_wariness) || id->rollout_wariness < 0 || id->rollout_wariness > 1))
+                return -EINVAL;
+
+        start = out->len;
+        r = agent_url_join(base_url, "v1/graph", out);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(params); i++) {
                 r = buf_printf(out, "%c%s=", i == 0 ? '?' : '&', params[i].name);
                 if (r >= 0)

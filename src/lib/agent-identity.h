@@ -39,6 +39,13 @@ int identity_parse_uuid(const char *s, char ret[33]);
  * IDENTITY_CMDLINE_MAX, -ENOMEM. */
 int identity_parse_platform(const char *cmdline, char **ret);
 
+/* Appends base_url joined with the relative path rel ("v1/graph", "v1/pre-reboot") as an RFC 3986
+ * relative reference, as Zincati's URL joins do: the base's query and fragment dropped, its last path
+ * segment replaced, dot segments removed. rel is a plain relative path (letters, digits, "-_./", no dot
+ * segments). -EINVAL when base_url is not "scheme://authority…" or rel is not plain; -ENOBUFS at out's
+ * cap. out is unchanged on failure. */
+int agent_url_join(const char *base_url, const char *rel, Buf *out);
+
 /* Appends Zincati's graph request URL to out: base_url (templates already substituted) joined with
  * "v1/graph" as an RFC 3986 relative reference (the base's query and fragment dropped, its last path
  * segment replaced, dot segments removed), then the query basearch, os_version, group, node_uuid,

@@ -39,6 +39,7 @@ class DocServer:
 
     def __init__(self):
         self.routes = {}
+        self.post_routes = {}  # POST: path -> (status, body); 404 otherwise
         self.hits = {}
         outer = self
 
@@ -51,6 +52,19 @@ class DocServer:
                 status, body = outer.routes.get(path, (404, b"not found"))
                 if callable(body):
                     body = body()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                path = self.path.split("?")[0]
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                outer.hits["POST " + path] = outer.hits.get("POST " + path, 0) + 1
+                status, body = outer.post_routes.get(path, (404, b"not found"))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

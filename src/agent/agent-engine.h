@@ -1,0 +1,43 @@
+/* agent-engine.h — upkeep-agent's imperative shell around the pure state machine (src/lib/agent-machine.h):
+ * it owns the timer, performs each requested action (graph check, fleet lock calls, staging through the
+ * OS backend, users, finalize and reboot) and publishes a snapshot for the status and metrics sockets.
+ * It runs on its own thread; the main thread only reads snapshots and wakes it (update-now, stop). */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent-config.h"
+#include "agent-machine.h"
+#include "agent-status.h"
+#include "calendar.h"
+#include "os-backend.h"
+#include "tzfile.h"
+
+typedef struct Engine Engine;
+
+typedef struct EngineSetup {
+        const AgentConfig *config; /* borrowed, outlives the engine */
+        OsBackend *backend;        /* borrowed */
+        const TimeZone *tz;        /* borrowed; set when config->calendar is */
+        const char *node_uuid;     /* 32 lower-case hex */
+        const char *basearch;
+        const char *platform; /* "" when unknown */
+} EngineSetup;
+
+int engine_new(const EngineSetup *s, Engine **ret, Error *e);
+Engine *engine_free(Engine *e); /* after engine_stop() */
+
+/* Starts the engine thread; it takes its first tick at once. */
+int engine_start(Engine *e);
+/* Asks the thread to stop at the next step boundary and waits for it up to timeout_ms. Returns 0 when it
+ * stopped, -ETIMEDOUT when it is still busy (a long download): the caller may then exit anyway. */
+int engine_stop(Engine *e, unsigned timeout_ms);
+
+/* update-now: tick at once; the next update check ignores the configured wariness (asks as the most
+ * eager node). */
+void engine_update_now(Engine *e);
+
+/* A consistent copy of the current snapshot (computed fields such as the next window are filled). */
+void engine_snapshot(Engine *e, AgentSnapshot *ret);

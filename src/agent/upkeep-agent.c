@@ -1,0 +1,461 @@
+/* upkeep-agent.c — the node daemon: reads Zincati's (and Upkeep's) configuration drop-ins, works out who
+ * this node is, opens the OS backend, runs the update engine on its own thread and serves the status
+ * socket (`upkeep status`, `upkeep update-now`) and the metrics socket (Prometheus text per connection). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <systemd/sd-id128.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent-config.h"
+#include "agent-engine.h"
+#include "agent-identity.h"
+#include "agent-status.h"
+#include "config.h"
+#include "daemon-util.h"
+#include "dropin.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "macros.h"
+#include "os-backend.h"
+#include "strutil.h"
+#include "strv.h"
+#include "tz-load.h"
+
+/* Zincati's application id for the app-specific machine id, so a node keeps its rollout position. */
+#define NODE_UUID_APP_ID SD_ID128_MAKE(de, 35, 10, 6b, 6e, c2, 46, 88, b6, 3a, fd, da, a1, 56, 67, 9b)
+#define CLIENT_TIMEOUT_MS 2000
+#define METRICS_MAX_BYTES (1u << 20)
+#define STOP_TIMEOUT_MS 10000
+
+static void usage(void)
+{
+        printf("upkeep-agent " UPKEEP_VERSION " — keeps this host on the newest release its update graph offers\n\n"
+               "usage: upkeep-agent [options]\n\n"
+               "  -r, --root DIR   read the configuration directories under DIR (default $UPKEEP_AGENT_ROOT or /)\n"
+               "  -v, --verbose    log debug messages\n"
+               "  -h, --help       show this help\n"
+               "      --version    show the version\n\n"
+               "Configuration: *.toml fragments in, lowest priority first,\n");
+        for (size_t i = 0; i < DROPIN_AGENT_N_DIRS; i++)
+                printf("  %s\n", DROPIN_AGENT_DIRS[i]);
+        printf("(Zincati's files are read unchanged; see docs/agent-config.md.)\n");
+}
+
+static int load_config(const char *root, AgentConfig **ret)
+{
+        DropinFile *files = NULL;
+        size_t n = 0;
+        _cleanup_free_ AgentFragment *frags = NULL;
+        char **warnings = NULL;
+        Error e = {};
+        int r;
+
+        r = dropin_collect(root, DROPIN_AGENT_DIRS, DROPIN_AGENT_N_DIRS, &files, &n, &e);
+        if (r < 0)
+                return log_error_errno(r, "configuration: %s", e.message);
+        frags = calloc(n ? n : 1, sizeof *frags);
+        if (!frags) {
+                dropin_files_free(files, n);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+                frags[i] = (AgentFragment){.path = files[i].path, .data = files[i].data, .len = files[i].len};
+                log_debug("configuration fragment %s", files[i].path);
+        }
+        r = agent_config_merge(frags, n, ret, &warnings, &e);
+        dropin_files_free(files, n);
+        if (r < 0)
+                return log_error_errno(r, "configuration: %s", e.message);
+        daemon_log_warnings(warnings);
+        return 0;
+}
+
+static int node_uuid(const AgentConfig *c, char ret[33])
+{
+        sd_id128_t id;
+        int r;
+
+        if (c->node_uuid) {
+                snprintf(ret, 33, "%s", c->node_uuid);
+                return 0;
+        }
+        r = sd_id128_get_machine_app_specific(NODE_UUID_APP_ID, &id);
+        if (r < 0)
+                return log_error_errno(r, "cannot derive the node uuid from /etc/machine-id (%s); set [identity] node_uuid",
+                                       strerror(-r));
+        return identity_format_uuid(id.bytes, ret);
+}
+
+static char *node_platform(const AgentConfig *c)
+{
+        _cleanup_free_ char *cmdline = NULL;
+        char *p = NULL;
+        size_t len;
+        int r;
+
+        if (c->platform)
+                return strdup(c->platform);
+        r = read_full_file("/proc/cmdline", IDENTITY_CMDLINE_MAX, &cmdline, &len);
+        if (r >= 0)
+                r = identity_parse_platform(cmdline, &p);
+        if (r < 0) {
+                log_warning("no ignition.platform.id= on the kernel command line (%s); sending an empty platform "
+                            "(set [upkeep] platform to override)",
+                            strerror(-r));
+                return strdup("");
+        }
+        return p;
+}
+
+/* mkdir -p, each created directory with mode. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+        char buf[PATH_MAX];
+
+        if (strlen(path) >= sizeof buf)
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        for (char *p = buf + 1;; p++)
+                if (*p == '/' || *p == 0) {
+                        char c = *p;
+                        *p = 0;
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        if (!c)
+                                return 0;
+                        *p = c;
+                }
+}
+
+/* A listening unix socket at path (its directory created), mode applied to the socket file. */
+static int listen_unix(const char *path, mode_t mode)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        _cleanup_free_ char *dir = strdup(path);
+        int fd;
+
+        if (!dir)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                int r = mkdir_p(dir, 0755);
+                if (r < 0)
+                        return r;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        (void)unlink(path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, mode) < 0 || listen(fd, 16) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static int write_all_timeout(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) <= 0)
+                        return -ETIMEDOUT;
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+static void reply_json(int fd, json_t *reply)
+{
+        char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+        if (s) {
+                size_t n = strlen(s);
+                s[n] = '\n'; /* json_dumps' NUL becomes the newline */
+                (void)write_all_timeout(fd, s, n + 1);
+                free(s);
+        }
+}
+
+static void reply_error(int fd, const char *msg)
+{
+        json_t *r = json_pack("{s:b,s:s}", "ok", false, "error", msg);
+        reply_json(fd, r);
+        json_decref(r);
+}
+
+/* One status client: root (or our own user) only; one request, one reply. */
+static void serve_status(int lfd, Engine *engine)
+{
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        char buf[AGENT_REQUEST_MAX + 1];
+        size_t n = 0;
+        AgentRequestMethod method;
+        Error e = {};
+        int fd;
+
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+                return;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != getuid())) {
+                reply_error(fd, "permission denied: the agent's status socket is for root");
+                close(fd);
+                return;
+        }
+        for (;;) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0) {
+                        reply_error(fd, "request timed out");
+                        close(fd);
+                        return;
+                }
+                ssize_t k = read(fd, buf + n, sizeof buf - n);
+                if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                if (memchr(buf, '\n', n) || n == sizeof buf)
+                        break;
+        }
+        if (n == sizeof buf) {
+                reply_error(fd, "request too large");
+                close(fd);
+                return;
+        }
+        char *nl = memchr(buf, '\n', n);
+        if (nl)
+                n = (size_t)(nl - buf);
+        if (agent_request_parse(buf, n, &method, &e) < 0) {
+                reply_error(fd, e.message);
+                close(fd);
+                return;
+        }
+        if (method == AGENT_REQUEST_UPDATE_NOW) {
+                log_info("update check requested through the status socket");
+                engine_update_now(engine);
+        }
+        {
+                AgentSnapshot *s = malloc(sizeof *s);
+                if (!s) {
+                        reply_error(fd, "out of memory");
+                        close(fd);
+                        return;
+                }
+                engine_snapshot(engine, s);
+                json_t *st = agent_status_to_json(s);
+                json_t *r = st ? json_pack("{s:b,s:o}", "ok", true, "status", st) : NULL;
+                if (r && method == AGENT_REQUEST_UPDATE_NOW)
+                        json_object_set_new(r, "message", json_string("update check started"));
+                if (r)
+                        reply_json(fd, r);
+                else
+                        reply_error(fd, "out of memory");
+                json_decref(r);
+                free(s);
+        }
+        close(fd);
+}
+
+static void serve_metrics(int lfd, Engine *engine)
+{
+        Buf out = BUF_INIT(METRICS_MAX_BYTES);
+        AgentSnapshot *s;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd < 0)
+                return;
+        s = malloc(sizeof *s);
+        if (s) {
+                engine_snapshot(engine, s);
+                if (agent_metrics_write(s, &out) >= 0)
+                        (void)write_all_timeout(fd, out.data, out.len);
+                free(s);
+        }
+        buf_free(&out);
+        close(fd);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"root", required_argument, NULL, 'r'}, {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 0x100},
+                {},
+        };
+        _cleanup_agent_config_ AgentConfig *config = NULL;
+        _cleanup_tz_ TimeZone *tz = NULL;
+        _cleanup_free_ char *platform = NULL;
+        const char *root = NULL;
+        OsBackend *backend = NULL;
+        Engine *engine = NULL;
+        char uuid[33];
+        struct utsname uts;
+        Error e = {};
+        int c, r, sfd = -1, status_fd = -1, metrics_fd = -1, ret = EXIT_FAILURE;
+
+        log_set_prefix(1);
+        while ((c = getopt_long(argc, argv, "r:vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'r':
+                        root = optarg;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        usage();
+                        return EXIT_SUCCESS;
+                case 0x100:
+                        printf("upkeep-agent " UPKEEP_VERSION "\n");
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("unexpected argument '%s'", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        if (load_config(root, &config) < 0)
+                return EXIT_FAILURE;
+        if (node_uuid(config, uuid) < 0)
+                return EXIT_FAILURE;
+        if (uname(&uts) < 0) {
+                log_error("uname: %m");
+                return EXIT_FAILURE;
+        }
+        platform = node_platform(config);
+        if (!platform)
+                return EXIT_FAILURE;
+        if (config->calendar) {
+                r = tz_load(config->time_zone, &tz, &e);
+                if (r < 0) {
+                        log_error("updates.periodic.time_zone: %s", e.message);
+                        return EXIT_FAILURE;
+                }
+        }
+
+        OsBackendOptions bo = {
+                .kind = config->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? OS_BACKEND_RPM_OSTREE : OS_BACKEND_OSTREE,
+                .sysroot = config->sysroot,
+                .osname = config->osname,
+                .remote = config->remote,
+                .stream_metadata_key = config->stream_metadata_key,
+                .rpm_ostree_path = config->rpm_ostree_path,
+                .client_id = "upkeep-agent",
+        };
+        r = os_backend_open(&bo, &backend, &e);
+        if (r < 0) {
+                log_error("opening the %s backend: %s", os_backend_kind_to_string(bo.kind), e.message);
+                return EXIT_FAILURE;
+        }
+
+        sfd = daemon_signalfd();
+        if (sfd < 0) {
+                log_error_errno(sfd, "signalfd: %s", strerror(-sfd));
+                goto out;
+        }
+        status_fd = listen_unix(config->status_socket, 0600);
+        if (status_fd < 0) {
+                log_error("status socket %s: %s", config->status_socket, strerror(-status_fd));
+                goto out;
+        }
+        metrics_fd = listen_unix(config->metrics_socket, 0666);
+        if (metrics_fd < 0) {
+                log_error("metrics socket %s: %s", config->metrics_socket, strerror(-metrics_fd));
+                goto out;
+        }
+
+        r = engine_new(&(EngineSetup){.config = config, .backend = backend, .tz = tz, .node_uuid = uuid,
+                                      .basearch = uts.machine, .platform = platform},
+                       &engine, &e);
+        if (r < 0) {
+                log_error("%s", e.message);
+                goto out;
+        }
+        r = engine_start(engine);
+        if (r < 0) {
+                log_error("starting the engine thread: %s", strerror(-r));
+                goto out;
+        }
+        log_info("upkeep-agent %s: node %s, group %s, strategy %s, %s backend%s%s", UPKEEP_VERSION, uuid,
+                 config->group, agent_strategy_to_string(config->strategy), os_backend_kind_to_string(bo.kind),
+                 config->sysroot ? ", sysroot " : "", config->sysroot ? config->sysroot : "");
+        daemon_notifyf("READY=1");
+
+        for (;;) {
+                struct pollfd p[3] = {
+                        {.fd = sfd, .events = POLLIN},
+                        {.fd = status_fd, .events = POLLIN},
+                        {.fd = metrics_fd, .events = POLLIN},
+                };
+                if (poll(p, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error("poll: %m");
+                        break;
+                }
+                if (p[0].revents) {
+                        struct signalfd_siginfo si;
+                        if (read(sfd, &si, sizeof si) == sizeof si) {
+                                if (si.ssi_signo == SIGHUP)
+                                        log_info("SIGHUP: the configuration is read at start; restart the agent to apply changes");
+                                else {
+                                        log_info("signal %u: stopping", si.ssi_signo);
+                                        ret = EXIT_SUCCESS;
+                                        break;
+                                }
+                        }
+                }
+                if (p[1].revents)
+                        serve_status(status_fd, engine);
+                if (p[2].revents)
+                        serve_metrics(metrics_fd, engine);
+        }
+        daemon_notifyf("STOPPING=1\nSTATUS=stopping");
+
+out:
+        if (engine && engine_stop(engine, STOP_TIMEOUT_MS) < 0) {
+                log_warning("the engine is still busy after %u ms; exiting anyway", STOP_TIMEOUT_MS);
+                _exit(ret);
+        }
+        engine_free(engine);
+        if (status_fd >= 0) {
+                close(status_fd);
+                (void)unlink(config->status_socket);
+        }
+        if (metrics_fd >= 0) {
+                close(metrics_fd);
+                (void)unlink(config->metrics_socket);
+        }
+        if (sfd >= 0)
+                close(sfd);
+        os_backend_free(backend);
+        return ret;
+}

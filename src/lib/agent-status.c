@@ -1,0 +1,428 @@
+/* agent-status.c — upkeep-agent's snapshot rendered for operators: the status socket's JSON, the
+ * Prometheus exposition, the readable `upkeep status` report, and the status request parser. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent-status.h"
+#include "json-util.h"
+#include "macros.h"
+#include "metrics.h"
+#include "strutil.h"
+
+static const char *const check_error_names[_AGENT_CHECK_ERROR_MAX] = {
+        [AGENT_CHECK_ERROR_CONNECTION] = "connection",
+        [AGENT_CHECK_ERROR_HTTP_STATUS] = "http_status",
+        [AGENT_CHECK_ERROR_GRAPH_PARSE] = "graph_parse",
+        [AGENT_CHECK_ERROR_IDENTITY] = "identity",
+};
+
+static const char *const lock_api_names[_AGENT_LOCK_API_MAX] = {
+        [AGENT_LOCK_API_PRE_REBOOT] = "pre_reboot",
+        [AGENT_LOCK_API_STEADY_STATE] = "steady_state",
+};
+
+static const char *const lock_state_names[_AGENT_LOCK_STATE_MAX] = {
+        [AGENT_LOCK_UNUSED] = "unused",   [AGENT_LOCK_UNKNOWN] = "unknown", [AGENT_LOCK_HELD] = "held",
+        [AGENT_LOCK_RELEASED] = "released", [AGENT_LOCK_DENIED] = "denied", [AGENT_LOCK_ERROR] = "error",
+};
+
+const char *agent_check_error_name(AgentCheckErrorKind k)
+{
+        return (unsigned)k < _AGENT_CHECK_ERROR_MAX ? check_error_names[k] : NULL;
+}
+
+const char *agent_lock_api_name(AgentLockApi a)
+{
+        return (unsigned)a < _AGENT_LOCK_API_MAX ? lock_api_names[a] : NULL;
+}
+
+const char *agent_lock_state_name(AgentLockState s)
+{
+        return (unsigned)s < _AGENT_LOCK_STATE_MAX ? lock_state_names[s] : NULL;
+}
+
+int agent_request_parse(const char *data, size_t len, AgentRequestMethod *ret, Error *e)
+{
+        _cleanup_json_ json_t *j = NULL;
+        const char *method;
+        int r;
+
+        if (len > AGENT_REQUEST_MAX)
+                return error_setf(e, -E2BIG, "request larger than %d bytes", AGENT_REQUEST_MAX);
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+                len--;
+        r = json_parse_strict(data, len, &j, e);
+        if (r < 0)
+                return error_prefixf(e, r, "not JSON: ");
+        if (!json_is_object(j))
+                return error_setf(e, -EINVAL, "request must be a JSON object, not %s", json_type_name(j));
+        r = json_member_string(j, "method", true, "request", &method, e);
+        if (r < 0)
+                return -EINVAL; /* missing or not a string: e says which */
+        if (streq(method, "status"))
+                *ret = AGENT_REQUEST_STATUS;
+        else if (streq(method, "update-now"))
+                *ret = AGENT_REQUEST_UPDATE_NOW;
+        else {
+                char shown[64];
+                agent_text_copy(shown, sizeof shown, method);
+                return error_setf(e, -EINVAL, "unknown method '%s' (status, update-now)", shown);
+        }
+        return 0;
+}
+
+void agent_snapshot_init(AgentSnapshot *s)
+{
+        memset(s, 0, sizeof *s);
+        s->next_window_start = s->next_window_end = -1;
+        s->last_state_change_usec = -1;
+        s->last_check_usec = s->last_refresh_usec = s->last_error_usec = s->lock_changed_usec = -1;
+}
+
+void agent_text_copy(char *dst, size_t cap, const char *s)
+{
+        size_t n = 0;
+
+        if (cap == 0)
+                return;
+        for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 1 < cap;) {
+                size_t clen = 1;
+                if (*p >= 0xc0) /* a multi-byte sequence: copy it whole or not at all */
+                        clen = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+                if (n + clen + 1 > cap)
+                        break;
+                bool valid = true;
+                for (size_t i = 1; i < clen; i++)
+                        if ((p[i] & 0xc0) != 0x80)
+                                valid = false;
+                if (clen == 1 && *p >= 0x80)
+                        valid = false; /* a stray continuation byte */
+                if (!valid) {
+                        dst[n++] = '?';
+                        p++;
+                        continue;
+                }
+                if (clen == 1)
+                        dst[n++] = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
+                else {
+                        memcpy(dst + n, p, clen);
+                        n += clen;
+                }
+                p += clen;
+        }
+        dst[n] = 0;
+}
+
+void agent_snapshot_count_lock_error(AgentSnapshot *s, AgentLockApi api, const char *kind)
+{
+        char k[sizeof s->lock_errors[0].kind];
+        size_t n = 0;
+
+        for (const char *p = kind ? kind : ""; *p && n + 1 < sizeof k; p++) {
+                char c = *p;
+                if (c >= 'A' && c <= 'Z')
+                        c = (char)(c - 'A' + 'a');
+                k[n++] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') ? c : '_';
+        }
+        k[n] = 0;
+        if (n == 0)
+                strcpy(k, "unknown");
+        for (size_t i = 0; i < s->n_lock_errors; i++)
+                if (s->lock_errors[i].api == api && streq(s->lock_errors[i].kind, k)) {
+                        s->lock_errors[i].count++;
+                        return;
+                }
+        if (s->n_lock_errors == AGENT_SNAPSHOT_MAX_LOCK_ERRORS) {
+                /* the last slot becomes "other" for everything that does not fit */
+                AgentLockErrorCount *o = &s->lock_errors[AGENT_SNAPSHOT_MAX_LOCK_ERRORS - 1];
+                if (!streq(o->kind, "other")) {
+                        strcpy(o->kind, "other");
+                        o->api = api;
+                }
+                o->count++;
+                return;
+        }
+        s->lock_errors[s->n_lock_errors].api = api;
+        strcpy(s->lock_errors[s->n_lock_errors].kind, k);
+        s->lock_errors[s->n_lock_errors].count = 1;
+        s->n_lock_errors++;
+}
+
+/* ISO 8601 UTC, or NULL for "never". */
+static json_t *json_time_usec(int64_t usec)
+{
+        char buf[32];
+        struct tm tm;
+        time_t t;
+
+        if (usec < 0)
+                return json_null();
+        t = (time_t)(usec / 1000000);
+        if (!gmtime_r(&t, &tm) || strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return json_null();
+        return json_string(buf);
+}
+
+static json_t *json_time_sec(int64_t sec)
+{
+        if (sec < 0 || sec == INT64_MAX || sec > INT64_MAX / 1000000)
+                return json_null();
+        return json_time_usec(sec * 1000000);
+}
+
+static json_t *deployment_json(const AgentDeploymentInfo *d)
+{
+        if (!d->present)
+                return json_null();
+        return json_pack("{s:s?,s:s}", "version", d->version[0] ? d->version : NULL, "checksum", d->checksum);
+}
+
+/* json_pack with "o" steals references, so the tree is built in one go; NULL on failure. */
+json_t *agent_status_to_json(const AgentSnapshot *s)
+{
+        json_t *node, *strategy, *lock, *deps, *check, *err, *dl, *dead, *target, *next = json_null();
+
+        if (s->has_calendar && s->next_window_start >= 0)
+                next = json_pack("{s:o,s:o}", "start", json_time_sec(s->next_window_start), "end",
+                                 json_time_sec(s->next_window_end));
+        node = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "uuid", s->node_uuid, "group", s->group, "basearch",
+                         s->basearch, "platform", s->platform, "stream", s->stream, "rollout_wariness",
+                         s->has_rollout_wariness ? json_real(s->rollout_wariness) : json_null());
+        strategy = json_pack("{s:s,s:b,s:o,s:o,s:o,s:o}", "name", s->strategy, "updates_enabled",
+                             s->updates_enabled, "windows", s->has_calendar ? json_string(s->windows) : json_null(),
+                             "time_zone", s->has_calendar ? json_string(s->time_zone) : json_null(), "in_window",
+                             s->has_calendar ? json_boolean(s->in_window) : json_null(), "next_window",
+                             next ? next : json_null());
+        lock = json_pack("{s:s,s:s,s:o}", "state", agent_lock_state_name(s->lock_state), "detail", s->lock_detail,
+                         "since", json_time_usec(s->lock_changed_usec));
+        deps = json_pack("{s:s,s:o,s:o,s:o}", "backend", s->os_backend, "booted", deployment_json(&s->booted),
+                         "staged", deployment_json(&s->staged), "rollback", deployment_json(&s->rollback));
+        check = json_pack("{s:o,s:s,s:o}", "time", json_time_usec(s->last_check_usec), "result",
+                          s->last_check_result, "last_success", json_time_usec(s->last_refresh_usec));
+        err = s->last_error_usec >= 0 ? json_pack("{s:o,s:s}", "time", json_time_usec(s->last_error_usec),
+                                                  "message", s->last_error)
+                                      : json_null();
+        dl = json_pack("{s:b,s:s?,s:I,s:I,s:I}", "active", s->downloading, "version",
+                       s->download_version[0] ? s->download_version : NULL, "bytes", (json_int_t)s->download_bytes,
+                       "objects_fetched", (json_int_t)s->download_objects_fetched, "objects_requested",
+                       (json_int_t)s->download_objects_requested);
+        dead = s->dead_end ? json_pack("{s:s}", "reason", s->dead_end_reason) : json_null();
+        target = s->has_target ? json_pack("{s:s,s:s}", "version", s->target.version, "payload", s->target.payload)
+                               : json_null();
+        return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state",
+                         agent_state_name(s->state) ? agent_state_name(s->state) : "unknown", "status_text",
+                         s->status_text, "since", json_time_usec(s->last_state_change_usec), "node", node,
+                         "strategy", strategy, "lock", lock, "deployments", deps, "last_check", check,
+                         "last_error", err, "download", dl, "dead_end", dead, "target", target, "started",
+                         json_time_usec(s->started_usec));
+}
+
+#define M(name, type, help)                                                                                 \
+        do {                                                                                                \
+                r = metrics_header(out, "upkeep_agent_" name, type, help);                                  \
+                if (r < 0)                                                                                  \
+                        return r;                                                                           \
+        } while (0)
+#define V(name, labels, value)                                                                              \
+        do {                                                                                                \
+                r = metrics_sample(out, "upkeep_agent_" name, labels, value);                               \
+                if (r < 0)                                                                                  \
+                        return r;                                                                           \
+        } while (0)
+#define U(name, labels, value)                                                                              \
+        do {                                                                                                \
+                r = metrics_sample_u64(out, "upkeep_agent_" name, labels, value);                           \
+                if (r < 0)                                                                                  \
+                        return r;                                                                           \
+        } while (0)
+
+int agent_metrics_write(const AgentSnapshot *s, Buf *out)
+{
+        static const char *const strategies[] = {"immediate", "periodic", "fleet_lock", "fleet_lock+periodic"};
+        int r;
+
+        M("cincinnati_update_checks_total", "counter", "Update checks against the graph server.");
+        U("cincinnati_update_checks_total", NULL, s->checks);
+        M("cincinnati_update_checks_errors_total", "counter", "Failed update checks, by kind.");
+        for (int k = 0; k < _AGENT_CHECK_ERROR_MAX; k++)
+                U("cincinnati_update_checks_errors_total", ((const char *[]){"kind", check_error_names[k], NULL}),
+                  s->check_errors[k]);
+        M("cincinnati_booted_release_is_deadend", "gauge", "Whether the booted release is a dead-end.");
+        U("cincinnati_booted_release_is_deadend", NULL, s->dead_end ? 1 : 0);
+        M("cincinnati_graph_nodes_count", "gauge", "Nodes of the last graph received.");
+        U("cincinnati_graph_nodes_count", NULL, s->graph_nodes);
+        M("cincinnati_graph_edges_count", "gauge", "Edges of the last graph received.");
+        U("cincinnati_graph_edges_count", NULL, s->graph_edges);
+        M("cincinnati_ignored_update_targets", "gauge", "Update targets ignored by the local denylist.");
+        U("cincinnati_ignored_update_targets", NULL, s->ignored_targets);
+        M("identity_os_info", "gauge", "The booted OS.");
+        U("identity_os_info",
+          ((const char *[]){"os_version", s->booted.version, "basearch", s->basearch, "stream", s->stream,
+                            "platform", s->platform, NULL}),
+          1);
+        M("identity_rollout_wariness", "gauge", "Configured rollout wariness (NaN when the server decides).");
+        V("identity_rollout_wariness", NULL, s->has_rollout_wariness ? s->rollout_wariness : NAN);
+        M("os_deploy_attempts_total", "counter", "Attempts to stage a release.");
+        U("os_deploy_attempts_total", NULL, s->deploy_attempts);
+        M("os_deploy_failures_total", "counter", "Failed attempts to stage a release.");
+        U("os_deploy_failures_total", NULL, s->deploy_failures);
+        M("os_finalize_attempts_total", "counter", "Attempts to finalize a staged release.");
+        U("os_finalize_attempts_total", NULL, s->finalize_attempts);
+        M("os_finalize_failures_total", "counter", "Failed attempts to finalize a staged release.");
+        U("os_finalize_failures_total", NULL, s->finalize_failures);
+        M("strategy_fleet_lock_requests_total", "counter", "FleetLock requests, by API.");
+        for (int a = 0; a < _AGENT_LOCK_API_MAX; a++)
+                U("strategy_fleet_lock_requests_total", ((const char *[]){"api", lock_api_names[a], NULL}),
+                  s->lock_requests[a]);
+        M("strategy_fleet_lock_errors_total", "counter", "FleetLock requests that failed, by API and kind.");
+        for (size_t i = 0; i < s->n_lock_errors; i++)
+                U("strategy_fleet_lock_errors_total",
+                  ((const char *[]){"api", lock_api_names[s->lock_errors[i].api], "kind", s->lock_errors[i].kind,
+                                    NULL}),
+                  s->lock_errors[i].count);
+        M("last_refresh_timestamp", "gauge", "When the last update check succeeded (seconds since the epoch).");
+        V("last_refresh_timestamp", NULL, s->last_refresh_usec >= 0 ? (double)(s->last_refresh_usec / 1000000) : 0);
+        M("latest_state_change_timestamp", "gauge", "When the agent last changed state (seconds since the epoch).");
+        V("latest_state_change_timestamp", NULL,
+          s->last_state_change_usec >= 0 ? (double)(s->last_state_change_usec / 1000000) : 0);
+        M("updates_enabled", "gauge", "Whether auto-updates are enabled.");
+        U("updates_enabled", NULL, s->updates_enabled ? 1 : 0);
+        M("updates_strategy_mode", "gauge", "The update strategy in force.");
+        for (size_t i = 0; i < ELEMENTSOF(strategies); i++)
+                U("updates_strategy_mode", ((const char *[]){"strategy", strategies[i], NULL}),
+                  streq(s->strategy, strategies[i]) ? 1 : 0);
+        M("updates_strategy_periodic_schedule_length_minutes", "gauge",
+          "Length of the weekly maintenance windows, in minutes.");
+        U("updates_strategy_periodic_schedule_length_minutes", NULL, (uint64_t)s->schedule_minutes);
+        M("state", "gauge", "The update state machine's current state.");
+        for (int st = 0; st < _AGENT_STATE_MAX; st++)
+                U("state", ((const char *[]){"state", agent_state_name((AgentState)st), NULL}), s->state == (AgentState)st);
+        M("download_active", "gauge", "Whether a release is being downloaded.");
+        U("download_active", NULL, s->downloading ? 1 : 0);
+        M("download_bytes", "gauge", "Bytes downloaded by the current (or last) stage.");
+        U("download_bytes", NULL, s->download_bytes);
+        M("download_objects_fetched", "gauge", "Objects fetched by the current (or last) stage.");
+        U("download_objects_fetched", NULL, s->download_objects_fetched);
+        M("download_objects_requested", "gauge", "Objects known to be needed by the current (or last) stage.");
+        U("download_objects_requested", NULL, s->download_objects_requested);
+        M("download_bytes_total", "counter", "Bytes downloaded since the agent started.");
+        U("download_bytes_total", NULL, s->download_bytes_total);
+        M("download_objects_total", "counter", "Objects fetched since the agent started.");
+        U("download_objects_total", NULL, s->download_objects_total);
+        M("fleet_lock_held", "gauge", "Whether this node holds its fleet lock slot (as last told).");
+        U("fleet_lock_held", NULL, s->lock_state == AGENT_LOCK_HELD ? 1 : 0);
+        return 0;
+}
+
+/* ---- the readable report ---- */
+
+static const char *str_or_dash(const json_t *obj, const char *key)
+{
+        const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+        return s && *s ? s : "-";
+}
+
+static int put_field(Buf *out, const char *label, const char *value)
+{
+        return buf_printf(out, "%-15s %s\n", label, value);
+}
+
+static int put_deployment(Buf *out, const char *label, const json_t *d)
+{
+        char line[AGENT_VERSION_MAX + AGENT_PAYLOAD_MAX + 8];
+
+        if (!json_is_object(d))
+                return put_field(out, label, "-");
+        snprintf(line, sizeof line, "%s (%.12s)", str_or_dash(d, "version"), str_or_dash(d, "checksum"));
+        return put_field(out, label, line);
+}
+
+int agent_status_format(const json_t *st, Buf *out)
+{
+        const json_t *node = json_object_get(st, "node"), *strat = json_object_get(st, "strategy"),
+                     *lock = json_object_get(st, "lock"), *deps = json_object_get(st, "deployments"),
+                     *check = json_object_get(st, "last_check"), *err = json_object_get(st, "last_error"),
+                     *dl = json_object_get(st, "download"), *dead = json_object_get(st, "dead_end"),
+                     *target = json_object_get(st, "target");
+        char line[1024];
+        size_t start = out->len;
+        int r = 0;
+
+        if (!json_is_object(st))
+                return -EINVAL;
+#define F(label, value)                                                                                     \
+        do {                                                                                                \
+                if (r >= 0)                                                                                 \
+                        r = put_field(out, label, value);                                                   \
+        } while (0)
+
+        snprintf(line, sizeof line, "%s (%s)", str_or_dash(st, "state"), str_or_dash(st, "status_text"));
+        F("State:", line);
+        snprintf(line, sizeof line, "%s, group %s, stream %s, %s", str_or_dash(node, "uuid"), str_or_dash(node, "group"),
+                 str_or_dash(node, "stream"), str_or_dash(node, "basearch"));
+        F("Node:", line);
+        if (r >= 0)
+                r = put_deployment(out, "Booted:", json_object_get(deps, "booted"));
+        if (r >= 0)
+                r = put_deployment(out, "Staged:", json_object_get(deps, "staged"));
+        if (r >= 0)
+                r = put_deployment(out, "Rollback:", json_object_get(deps, "rollback"));
+        if (json_is_object(target)) {
+                snprintf(line, sizeof line, "%s (%.12s)", str_or_dash(target, "version"), str_or_dash(target, "payload"));
+                F("Target:", line);
+        }
+        {
+                const json_t *en = json_object_get(strat, "updates_enabled");
+                snprintf(line, sizeof line, "%s%s", str_or_dash(strat, "name"),
+                         json_is_false(en) ? " (updates disabled)" : "");
+                F("Strategy:", line);
+        }
+        if (json_is_string(json_object_get(strat, "windows"))) {
+                const json_t *next = json_object_get(strat, "next_window");
+                const json_t *inw = json_object_get(strat, "in_window");
+                snprintf(line, sizeof line, "%s [%s]", str_or_dash(strat, "windows"), str_or_dash(strat, "time_zone"));
+                F("Windows:", line);
+                if (json_is_true(inw))
+                        snprintf(line, sizeof line, "open now, until %s", str_or_dash(next, "end"));
+                else
+                        snprintf(line, sizeof line, "%s", str_or_dash(next, "start"));
+                F("Next window:", line);
+        }
+        {
+                const char *ls = str_or_dash(lock, "state"), *detail = str_or_dash(lock, "detail");
+                if (!streq(ls, "unused")) {
+                        snprintf(line, sizeof line, "%s%s%s (since %s)", ls, streq(detail, "-") ? "" : ": ",
+                                 streq(detail, "-") ? "" : detail, str_or_dash(lock, "since"));
+                        F("Fleet lock:", line);
+                }
+        }
+        snprintf(line, sizeof line, "%s: %s", str_or_dash(check, "time"), str_or_dash(check, "result"));
+        F("Last check:", line);
+        if (json_is_object(dead))
+                F("Dead-end:", str_or_dash(dead, "reason"));
+        if (json_is_object(err)) {
+                snprintf(line, sizeof line, "%s: %s", str_or_dash(err, "time"), str_or_dash(err, "message"));
+                F("Last error:", line);
+        }
+        if (json_is_object(dl)) {
+                const json_t *b = json_object_get(dl, "bytes"), *of = json_object_get(dl, "objects_fetched"),
+                             *oq = json_object_get(dl, "objects_requested");
+                if (json_is_integer(b) && json_integer_value(b) > 0) {
+                        snprintf(line, sizeof line, "%s%s: %" JSON_INTEGER_FORMAT " bytes, %" JSON_INTEGER_FORMAT
+                                 "/%" JSON_INTEGER_FORMAT " objects",
+                                 json_is_true(json_object_get(dl, "active")) ? "downloading " : "last download ",
+                                 str_or_dash(dl, "version"), json_integer_value(b),
+                                 json_is_integer(of) ? json_integer_value(of) : 0,
+                                 json_is_integer(oq) ? json_integer_value(oq) : 0);
+                        F("Download:", line);
+                }
+        }
+#undef F
+        if (r < 0)
+                buf_truncate(out, start);
+        return r;
+}

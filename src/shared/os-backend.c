@@ -1,0 +1,71 @@
+/* os-backend.c — the OS layer's entry points: dispatch to the libostree or rpm-ostree implementation
+ * (see os-backend.h). */
+#include "os-backend.h"
+
+#include <errno.h>
+
+const char *os_backend_kind_to_string(OsBackendKind k)
+{
+        switch (k) {
+        case OS_BACKEND_OSTREE:
+                return "ostree";
+        case OS_BACKEND_RPM_OSTREE:
+                return "rpm-ostree";
+        }
+        return NULL;
+}
+
+int os_backend_open(const OsBackendOptions *o, OsBackend **ret, Error *e)
+{
+        if (!o || !ret)
+                return error_setf(e, -EINVAL, "OS backend: missing options");
+        switch (o->kind) {
+        case OS_BACKEND_OSTREE:
+                return os_backend_ostree_open(o, ret, e);
+        case OS_BACKEND_RPM_OSTREE:
+                return os_backend_rpmostree_open(o, ret, e);
+        }
+        return error_setf(e, -EINVAL, "OS backend: unknown kind %d", (int)o->kind);
+}
+
+OsBackend *os_backend_free(OsBackend *b)
+{
+        if (b)
+                b->ops->free(b);
+        return NULL;
+}
+
+int os_backend_status(OsBackend *b, OsStatus *ret, Error *e)
+{
+        if (!b || !ret)
+                return error_setf(e, -EINVAL, "OS status: missing argument");
+        return b->ops->status(b, ret, e);
+}
+
+int os_backend_stage(OsBackend *b, const char *checksum, const char *version, bool allow_downgrade,
+                     OsProgressFn progress, void *userdata, Error *e)
+{
+        if (!b)
+                return error_setf(e, -EINVAL, "stage: missing backend");
+        if (!os_checksum_valid(checksum))
+                return error_setf(e, -EINVAL,
+                                  "stage of '%s': not a commit checksum (64 lower-case hex digits)",
+                                  strna(checksum));
+        return b->ops->stage(b, checksum, version, allow_downgrade, progress, userdata, e);
+}
+
+int os_backend_finalize(OsBackend *b, const char *checksum, Error *e)
+{
+        if (!b)
+                return error_setf(e, -EINVAL, "finalize: missing backend");
+        if (!os_checksum_valid(checksum))
+                return error_setf(e, -EINVAL,
+                                  "finalize of '%s': not a commit checksum (64 lower-case hex digits)",
+                                  strna(checksum));
+        return b->ops->finalize(b, checksum, e);
+}
+
+bool os_backend_finalize_reboots(const OsBackend *b)
+{
+        return b && b->ops->finalize_reboots;
+}

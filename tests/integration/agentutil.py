@@ -1,0 +1,235 @@
+"""Helpers for upkeep-agent's integration tests: a node is a test sysroot plus an agent whose configuration
+lives under its own root (--root), whose reboot command "reboots" by stopping the agent, and a supervisor
+thread that starts the agent again, as a booting host would."""
+import hashlib
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import osfixture
+
+REBOOT_SCRIPT = """#!/bin/sh
+# The node's reboot: record it, then stop the agent (our parent); the supervisor boots it again.
+echo "$(date +%s.%N) reboot" >> "{node}/reboots"
+kill -TERM "$PPID"
+"""
+
+
+def agent_config(graph_url, sysroot, node_dir, node_uuid, *, strategy="fleet_lock", lock_url=None,
+                 interval=1, group="default", wariness=None, extra=""):
+    lines = [
+        "[agent.timing]", f"steady_interval_secs = {interval}",
+        "[identity]", f'group = "{group}"', f'node_uuid = "{node_uuid}"',
+    ]
+    if wariness is not None:
+        lines.append(f"rollout_wariness = {wariness}")
+    lines += ["[cincinnati]", f'base_url = "{graph_url}"', "[updates]", f'strategy = "{strategy}"']
+    if lock_url:
+        lines += ["[updates.fleet_lock]", f'base_url = "{lock_url}"']
+    lines += [
+        "[upkeep]", f'sysroot = "{sysroot}"', 'reboot_method = "command"',
+        f'reboot_command = ["{node_dir}/reboot.sh"]', f'status_socket = "{node_dir}/status.sock"',
+        f'metrics_socket = "{node_dir}/metrics.sock"', f'motd_dir = "{node_dir}/motd.d"', 'platform = "qemu"',
+    ]
+    return "\n".join(lines) + "\n" + extra
+
+
+class Node:
+    """One host: a sysroot booted on a release and its agent, supervised."""
+
+    def __init__(self, build, workdir, name, fixture, repo_url, release, config_text=None, **config_kw):
+        self.build = pathlib.Path(build)
+        self.dir = pathlib.Path(workdir) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.fixture = fixture
+        self.sysroot = self.dir / "sysroot"
+        if fixture is not None and not self.sysroot.exists():
+            fixture.make_sysroot(self.sysroot, repo_url, release)
+        self.uuid = hashlib.sha256(name.encode()).hexdigest()[:32]
+        self.confdir = self.dir / "root" / "etc" / "upkeep" / "agent.d"
+        self.confdir.mkdir(parents=True, exist_ok=True)
+        script = self.dir / "reboot.sh"
+        script.write_text(REBOOT_SCRIPT.format(node=self.dir))
+        script.chmod(0o755)
+        if config_text is None:
+            config_text = agent_config(sysroot=self.sysroot, node_dir=self.dir, node_uuid=self.uuid, **config_kw)
+        self.write_config(config_text)
+        self.log_path = self.dir / "agent.log"
+        self.proc = None
+        self.boots = 0
+        self.crashes = []
+        self._stop = threading.Event()
+        self._supervisor = None
+
+    def write_config(self, text, name="50-test.toml"):
+        (self.confdir / name).write_text(text)
+
+    # -- life cycle --
+    def _spawn(self):
+        env = dict(os.environ, **osfixture.OSTREE_ENV)
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([str(self.build / "src" / "agent" / "upkeep-agent"), "--root",
+                                      str(self.dir / "root"), "--verbose"], stdout=log, stderr=subprocess.STDOUT,
+                                     env=env)
+        log.close()
+        self.boots += 1
+
+    def start(self, supervise=True):
+        self._stop.clear()
+        self._spawn()
+        if supervise:
+            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+            self._supervisor.start()
+        return self
+
+    def _supervise(self):
+        while not self._stop.is_set():
+            rc = self.proc.poll()
+            if rc is None:
+                time.sleep(0.02)
+                continue
+            if self._stop.is_set():
+                break
+            if rc != 0:  # a crash, not a reboot: record it and do not boot again
+                self.crashes.append(rc)
+                break
+            self._spawn()  # the "reboot": the host comes back with the default deployment booted
+
+    def stop(self):
+        """Stops the agent (SIGTERM) and the supervisor; returns the exit code. Fails on sanitizer reports."""
+        self._stop.set()
+        if self._supervisor:
+            self._supervisor.join(timeout=5)
+            self._supervisor = None
+        rc = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.name}: agent did not stop on SIGTERM\n" + self.logs())
+        elif self.proc:
+            rc = self.proc.returncode
+        text = self.logs()
+        assert "ERROR: AddressSanitizer" not in text, text
+        assert "ERROR: LeakSanitizer" not in text, text
+        assert "runtime error:" not in text, text
+        return rc
+
+    def kill9(self):
+        self._stop.set()
+        if self._supervisor:
+            self._supervisor.join(timeout=5)
+            self._supervisor = None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def logs(self):
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def reboots(self):
+        p = self.dir / "reboots"
+        return len(p.read_text().splitlines()) if p.exists() else 0
+
+    # -- what the node looks like --
+    def deployments(self):
+        return osfixture.sysroot_status(self.sysroot, self.fixture)
+
+    def booted_index(self):
+        d = self.deployments()
+        return d[0].index if d else None
+
+    def call(self, method, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(timeout)
+                s.connect(str(self.dir / "status.sock"))
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        with s:
+            s.sendall(json.dumps({"method": method}).encode() + b"\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return json.loads(data)
+
+    def status(self):
+        reply = self.call("status")
+        assert reply["ok"], reply
+        return reply["status"]
+
+    def metrics(self):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.settimeout(10)
+                    s.connect(str(self.dir / "metrics.sock"))
+                    data = b""
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                return data.decode()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def metric(self, name, **labels):
+        for line in self.metrics().splitlines():
+            if line.startswith("#"):
+                continue
+            key, _, value = line.rpartition(" ")
+            if key.split("{")[0] == name and all(f'{k}="{v}"' in key for k, v in labels.items()):
+                return float(value)
+        return None
+
+    def wait_for(self, predicate, timeout=60, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if predicate():
+                    return
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: timed out waiting for {what}\n--- agent log ---\n" + self.logs()[-6000:])
+
+
+def lock_history(lock_log_text):
+    """Replays upkeep-lock's log ("group G: ID took a slot" / "released its slot") into the largest number
+    of holders seen at once and the sequence of events."""
+    holders, peak, events = set(), 0, []
+    for line in lock_log_text.splitlines():
+        if " took a slot" in line:
+            node = line.split(": ", 1)[1].split(" took a slot")[0]
+            holders.add(node)
+            events.append(("take", node))
+        elif " released its slot" in line:
+            node = line.split(": ", 1)[1].split(" released its slot")[0]
+            holders.discard(node)
+            events.append(("release", node))
+        peak = max(peak, len(holders))
+    return peak, events, holders
