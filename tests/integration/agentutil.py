@@ -17,6 +17,7 @@ REBOOT_SCRIPT = """#!/bin/sh
 # The node's reboot: record it, then stop the agent (our parent); the supervisor boots it again.
 echo "$(date +%s.%N) reboot" >> "{node}/reboots"
 kill -TERM "$PPID"
+sleep {boot_delay}   # the time a host takes to go down and come back
 """
 
 
@@ -42,7 +43,8 @@ def agent_config(graph_url, sysroot, node_dir, node_uuid, *, strategy="fleet_loc
 class Node:
     """One host: a sysroot booted on a release and its agent, supervised."""
 
-    def __init__(self, build, workdir, name, fixture, repo_url, release, config_text=None, **config_kw):
+    def __init__(self, build, workdir, name, fixture, repo_url, release, config_text=None, boot_delay=0,
+                 **config_kw):
         self.build = pathlib.Path(build)
         self.dir = pathlib.Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +57,7 @@ class Node:
         self.confdir = self.dir / "root" / "etc" / "upkeep" / "agent.d"
         self.confdir.mkdir(parents=True, exist_ok=True)
         script = self.dir / "reboot.sh"
-        script.write_text(REBOOT_SCRIPT.format(node=self.dir))
+        script.write_text(REBOOT_SCRIPT.format(node=self.dir, boot_delay=boot_delay))
         script.chmod(0o755)
         if config_text is None:
             config_text = agent_config(sysroot=self.sysroot, node_dir=self.dir, node_uuid=self.uuid, **config_kw)
