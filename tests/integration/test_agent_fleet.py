@@ -139,6 +139,11 @@ def test_update_now_ignores_wariness(build_dir, tmp_path, os3, graph):
         n.wait_for(lambda: n.status()["deployments"]["staged"] is not None, timeout=30, what="staged")
         st = n.status()
         assert st["deployments"]["staged"]["version"] == fx.version(1)
+        # download progress: what the stage fetched, in status and metrics
+        assert st["download"]["active"] is False and st["download"]["version"] == fx.version(1)
+        assert st["download"]["bytes"] > 0 and st["download"]["objects_fetched"] > 0
+        assert n.metric("upkeep_agent_download_bytes_total") == st["download"]["bytes"]
+        assert n.metric("upkeep_agent_download_objects_total") == st["download"]["objects_fetched"]
         assert st["strategy"]["windows"] and st["strategy"]["next_window"]["start"]
         assert "rollout_wariness=0.000000" in n.logs()
     finally:

@@ -1,0 +1,36 @@
+/* fuzz-agent-status.c — libFuzzer target: what crosses upkeep-agent's status socket. The agent parses a
+ * client's request (agent_request_parse); `upkeep status` renders whatever JSON the agent answered
+ * (agent_status_format). Both must reject or render anything without crashing, within bounds. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent-status.h"
+#include "json-util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        AgentRequestMethod m;
+        json_t *j = NULL;
+        Error e;
+
+        if (size > 256 * 1024)
+                return 0;
+        if (agent_request_parse((const char *)data, size, &m, &e) == 0 && m != AGENT_REQUEST_STATUS &&
+            m != AGENT_REQUEST_UPDATE_NOW)
+                __builtin_trap();
+        if (json_parse_strict((const char *)data, size, &j, &e) == 0) {
+                Buf out = BUF_INIT(1u << 20);
+                int r = agent_status_format(j, &out);
+                if (r == 0 && !json_is_object(j))
+                        __builtin_trap();
+                /* also as the "status" member of a reply */
+                json_t *st = json_is_object(j) ? json_object_get(j, "status") : NULL;
+                if (st)
+                        (void)agent_status_format(st, &out);
+                buf_free(&out);
+                json_decref(j);
+        }
+        return 0;
+}
