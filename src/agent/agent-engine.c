@@ -47,13 +47,14 @@ struct Engine {
         char **ttys;     /* terminals of the interactive sessions last seen */
         bool finalized_pending_reboot; /* finalize done, the reboot itself failed: retry only the reboot */
         char finalized_payload[AGENT_PAYLOAD_MAX + 1];
+        int motd_state; /* -1 unknown (at start), 0 no MOTD, 1 written */
 
         pthread_t thread;
         bool thread_started;
         pthread_mutex_t lock; /* guards what follows */
         pthread_cond_t cond;
         bool stop, wake, force_check, done;
-        int64_t next_tick_usec;
+        int64_t next_tick_mono; /* CLOCK_MONOTONIC µs */
         AgentSnapshot snap;
 };
 
@@ -62,6 +63,25 @@ static int64_t now_usec(void)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The machine speaks wall-clock time; the wait uses the monotonic clock, so a clock step neither delays
+ * nor hurries the next tick by the size of the step. */
+static void set_next_tick(Engine *e, int64_t wall_usec)
+{
+        int64_t delay = wall_usec - now_usec();
+        if (delay < 0)
+                delay = 0;
+        pthread_mutex_lock(&e->lock);
+        e->next_tick_mono = mono_usec() + delay;
+        pthread_mutex_unlock(&e->lock);
 }
 
 static double jitter(void)
@@ -229,10 +249,14 @@ static void update_motd(Engine *e, bool deadend, const char *reason)
 
         snprintf(path, sizeof path, "%s/%s", e->config->motd_dir, MOTD_FILE);
         if (!deadend) {
+                if (e->motd_state == 0) /* nothing written (a stale file of an earlier run is removed once) */
+                        return;
                 if (unlink(path) < 0 && errno != ENOENT)
                         log_warning("removing %s: %m", path);
+                e->motd_state = 0;
                 return;
         }
+        e->motd_state = 1;
         if (agent_deadend_motd(reason, &text) < 0) {
                 buf_free(&text);
                 return;
@@ -659,9 +683,7 @@ static void run_tick(Engine *e, bool force)
                 if (r < 0) { /* a bug of ours: keep going at the steady pace rather than spin */
                         log_error("state machine refused %d in state %s: %s", in.kind,
                                   agent_state_name(e->machine.state), strerror(-r));
-                        pthread_mutex_lock(&e->lock);
-                        e->next_tick_usec = now_usec() + AGENT_STEADY_INTERVAL_DEFAULT_USEC;
-                        pthread_mutex_unlock(&e->lock);
+                        set_next_tick(e, now_usec() + AGENT_STEADY_INTERVAL_DEFAULT_USEC);
                         return;
                 }
                 if (a.abandoned) {
@@ -677,9 +699,7 @@ static void run_tick(Engine *e, bool force)
                 case AGENT_ACTION_WARN_USERS:
                         if (a.kind == AGENT_ACTION_WARN_USERS)
                                 do_warn_users(e, &a);
-                        pthread_mutex_lock(&e->lock);
-                        e->next_tick_usec = a.next_tick_usec;
-                        pthread_mutex_unlock(&e->lock);
+                        set_next_tick(e, a.next_tick_usec);
                         return;
                 case AGENT_ACTION_REPORT_STEADY:
                         in.kind = AGENT_INPUT_STEADY_REPORTED;
@@ -725,7 +745,7 @@ static void *engine_main(void *userdata)
         pthread_mutex_lock(&e->lock);
         for (;;) {
                 while (!e->stop && !e->wake) {
-                        int64_t next = e->next_tick_usec, now = now_usec();
+                        int64_t next = e->next_tick_mono, now = mono_usec();
                         if (now >= next)
                                 break;
                         struct timespec ts = {.tv_sec = next / 1000000, .tv_nsec = (next % 1000000) * 1000};
@@ -763,8 +783,12 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
         snprintf(e->node_uuid, sizeof e->node_uuid, "%s", s->node_uuid);
         e->basearch = strdup(s->basearch);
         e->platform = strdup(s->platform ? s->platform : "");
+        pthread_condattr_t ca;
         pthread_mutex_init(&e->lock, NULL);
-        pthread_cond_init(&e->cond, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&e->cond, &ca);
+        pthread_condattr_destroy(&ca);
         if (!e->basearch || !e->platform) {
                 engine_free(e);
                 return error_setf(err, -ENOMEM, "out of memory");
@@ -821,7 +845,8 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
                 agent_text_copy(sn->time_zone, sizeof sn->time_zone, c->time_zone);
                 sn->schedule_minutes = calendar_total_minutes(c->calendar);
         }
-        e->next_tick_usec = now_usec();
+        e->next_tick_mono = mono_usec();
+        e->motd_state = -1;
         publish_machine(e);
         *ret = e;
         return 0;
@@ -843,7 +868,7 @@ int engine_stop(Engine *e, unsigned timeout_ms)
 
         if (!e->thread_started)
                 return 0;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* the condition variable waits on CLOCK_MONOTONIC */
         ts.tv_sec += timeout_ms / 1000;
         ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
         if (ts.tv_nsec >= 1000000000) {
