@@ -22,6 +22,7 @@ bench: build
 	./scripts/install-deps --bench
 	./bench/graph.sh $(BUILD)
 	./bench/lock.sh $(BUILD)
+	./bench/agent.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz
