@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,31 +20,31 @@
 #include "buf.h"
 #include "daemon-util.h"
 #include "graph.h"
-#include "http-client.h"
 #include "json-util.h"
 #include "log.h"
 #include "logind.h"
 #include "strutil.h"
 #include "strv.h"
+#include "worker-call.h"
 
 #define DENYLIST_MAX 64              /* locally failed releases remembered */
-#define GRAPH_MAX_BYTES (16u << 20)  /* a graph response */
+#define WORKER_TIMEOUT_SEC 300       /* a status, check, lock or finalize worker */
+#define STAGE_TIMEOUT_SEC (6 * 3600) /* a download */
 #define REBOOT_COMMAND_TIMEOUT_SEC 120
 #define MOTD_FILE "85-upkeep-deadend.motd"
 
 struct Engine {
         const AgentConfig *config;
-        OsBackend *backend;
         const TimeZone *tz;
         char node_uuid[33];
-        char *basearch, *platform;
+        char *basearch, *platform, *worker_path;
         FinalizeStrategy fstrategy;
         bool uses_lock;
 
         AgentMachine machine;
-        HttpClient *http;
-        char **failed;   /* payloads abandoned locally (denylist), at most DENYLIST_MAX */
-        size_t n_failed;
+        json_t *os;      /* the "os" member of every worker request (backend options, pinned booted) */
+        json_t *failed;  /* payloads abandoned locally (denylist), at most DENYLIST_MAX */
+        pid_t worker_pid; /* the worker running now, 0 when none (atomic) */
         char **ttys;     /* terminals of the interactive sessions last seen */
         bool finalized_pending_reboot; /* finalize done, the reboot itself failed: retry only the reboot */
         char finalized_payload[AGENT_PAYLOAD_MAX + 1];
@@ -133,25 +134,51 @@ static void set_lock_state(Engine *e, AgentLockState st, const char *detail)
         pthread_mutex_unlock(&e->lock);
 }
 
-static void fill_deployment(AgentDeploymentInfo *d, const OsDeployment *o)
+static const char *jstr(const json_t *o, const char *k)
+{
+        const json_t *v = json_is_object(o) ? json_object_get(o, k) : NULL;
+        return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void fill_deployment(AgentDeploymentInfo *d, const json_t *o)
 {
         memset(d, 0, sizeof *d);
         if (!o)
                 return;
         d->present = true;
-        agent_text_copy(d->version, sizeof d->version, o->version);
-        agent_text_copy(d->checksum, sizeof d->checksum, o->checksum);
+        agent_text_copy(d->version, sizeof d->version, jstr(o, "version"));
+        agent_text_copy(d->checksum, sizeof d->checksum, jstr(o, "checksum"));
 }
 
-static void publish_deployments(Engine *e, const OsStatus *st)
+static const json_t *find_role(const json_t *deps, const char *role)
 {
+        size_t i;
+        json_t *d;
+
+        json_array_foreach(deps, i, d)
+                if (json_is_true(json_object_get(d, role)))
+                        return d;
+        return NULL;
+}
+
+/* Publishes the worker's view of the deployments; on the first one, pins the booted deployment (on a test
+ * sysroot, the default entry when the agent started) for later workers. Returns the booted one or NULL. */
+static const json_t *publish_deployments(Engine *e, const json_t *deps)
+{
+        const json_t *booted = find_role(deps, "booted");
+
         pthread_mutex_lock(&e->lock);
-        fill_deployment(&e->snap.booted, st->booted);
-        fill_deployment(&e->snap.staged, st->staged);
-        fill_deployment(&e->snap.rollback, st->rollback);
-        if (st->booted)
-                agent_text_copy(e->snap.stream, sizeof e->snap.stream, st->booted->stream);
+        fill_deployment(&e->snap.booted, booted);
+        fill_deployment(&e->snap.staged, find_role(deps, "staged"));
+        fill_deployment(&e->snap.rollback, find_role(deps, "rollback"));
+        if (booted)
+                agent_text_copy(e->snap.stream, sizeof e->snap.stream, jstr(booted, "stream"));
         pthread_mutex_unlock(&e->lock);
+        if (booted && !json_object_get(e->os, "booted") && jstr(booted, "osname") && jstr(booted, "checksum"))
+                json_object_set_new(e->os, "booted",
+                                    json_pack("{s:s,s:s,s:O}", "osname", jstr(booted, "osname"), "checksum",
+                                              jstr(booted, "checksum"), "serial", json_object_get(booted, "serial")));
+        return booted;
 }
 
 /* Copies the machine's view into the snapshot and tells the service manager when the text changed. */
@@ -185,58 +212,85 @@ static void publish_machine(Engine *e)
                 log_info("%s", text);
 }
 
-/* ---- the OS ---- */
+/* ---- the worker ---- */
 
-static int load_status(Engine *e, OsStatus *ret)
+static void on_progress(const json_t *p, void *userdata)
 {
+        Engine *e = userdata;
+        pthread_mutex_lock(&e->lock);
+        e->snap.download_bytes = (uint64_t)json_integer_value(json_object_get(p, "bytes"));
+        e->snap.download_objects_fetched = (uint64_t)json_integer_value(json_object_get(p, "fetched"));
+        e->snap.download_objects_requested = (uint64_t)json_integer_value(json_object_get(p, "requested"));
+        pthread_mutex_unlock(&e->lock);
+}
+
+/* Runs one action in upkeep-agent-worker. Returns 0 with *ret = the result when the worker answered
+ * {"ok":true,...}; otherwise a negative errno with msg filled (and *ret_kind = the worker's error_kind, or
+ * NULL) — the worker's own message, or why the worker could not be run. */
+static int call(Engine *e, const char *command, json_t *args, unsigned timeout_sec, json_t **ret, char *msg,
+                size_t msg_size, const char **ret_kind)
+{
+        _cleanup_json_ json_t *req = args ? args : json_object();
+        _cleanup_free_ char *text = NULL;
+        json_t *res = NULL;
         Error err = {};
-        int r = os_backend_status(e->backend, ret, &err);
+        int r;
+
+        if (ret_kind)
+                *ret_kind = NULL;
+        if (!req || json_object_set_new(req, "command", json_string(command)) < 0 ||
+            json_object_set(req, "os", e->os) < 0 || !(text = json_dumps(req, JSON_COMPACT))) {
+                snprintf(msg, msg_size, "out of memory");
+                return -ENOMEM;
+        }
+        r = worker_call(e->worker_path, text, timeout_sec, &e->worker_pid, on_progress, e, &res, &err);
         if (r < 0) {
-                log_error("reading deployments: %s", err.message);
-                set_error(e, "reading deployments: %s", err.message);
+                snprintf(msg, msg_size, "%s", err.message);
                 return r;
         }
-        publish_deployments(e, ret);
-        if (!ret->booted) {
+        if (!json_is_true(json_object_get(res, "ok"))) {
+                const char *m = jstr(res, "error"), *k = jstr(res, "error_kind");
+                int code = (int)json_integer_value(json_object_get(res, "errno"));
+                snprintf(msg, msg_size, "%s", m ? m : "the worker failed");
+                if (ret_kind && k) {
+                        static const char *const kinds[] = {"connection", "http_status", "graph_parse", "identity",
+                                                            "config", "os"};
+                        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                                if (streq(k, kinds[i]))
+                                        *ret_kind = kinds[i];
+                }
+                json_decref(res);
+                return code > 0 && code < 4096 ? -code : -EIO;
+        }
+        *ret = res;
+        return 0;
+}
+
+/* The deployments now (each check also returns them). */
+static int load_status(Engine *e)
+{
+        _cleanup_json_ json_t *res = NULL;
+        char msg[AGENT_TEXT_MAX];
+        int r = call(e, "status", NULL, WORKER_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
+
+        if (r < 0) {
+                log_error("reading deployments: %s", msg);
+                set_error(e, "reading deployments: %s", msg);
+                return r;
+        }
+        if (!publish_deployments(e, json_object_get(res, "deployments"))) {
                 log_error("no booted deployment found");
                 set_error(e, "no booted deployment found");
-                os_status_done(ret);
                 return -ENOENT;
         }
         return 0;
 }
 
-/* Releases deployed locally (except a staged one, which is resumed) and releases that failed here. */
-static int build_denylist(Engine *e, const OsStatus *st, char ***ret)
-{
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
-        int r;
-
-        for (size_t i = 0; i < st->n_deployments; i++)
-                if (!st->deployments[i].staged && st->deployments[i].checksum) {
-                        r = strv_push(&l, &n, st->deployments[i].checksum);
-                        if (r < 0)
-                                return r;
-                }
-        for (size_t i = 0; i < e->n_failed; i++) {
-                r = strv_push(&l, &n, e->failed[i]);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 static void remember_failed(Engine *e, const char *payload)
 {
-        if (e->n_failed == DENYLIST_MAX) { /* forget the oldest */
-                free(e->failed[0]);
-                memmove(e->failed, e->failed + 1, (DENYLIST_MAX - 1) * sizeof(char *));
-                e->failed[--e->n_failed] = NULL;
-        }
-        if (strv_push(&e->failed, &e->n_failed, payload) < 0)
-                log_warning("out of memory remembering failed release %s", payload);
+        if (json_array_size(e->failed) >= DENYLIST_MAX) /* forget the oldest */
+                json_array_remove(e->failed, 0);
+        json_array_append_new(e->failed, json_string(payload));
 }
 
 /* ---- the dead-end MOTD ---- */
@@ -291,111 +345,68 @@ static void check_error(Engine *e, AgentCheckErrorKind kind, const char *fmt, ..
         set_check_result(e, "error: %s", msg);
 }
 
-static char *expand(Engine *e, const char *template, const char *stream, Error *err)
-{
-        char *url = NULL;
-        if (agent_config_expand_url(template, e->basearch, e->config->group, e->platform, stream ? stream : "", &url,
-                                    err) < 0)
-                return NULL;
-        return url;
-}
-
 /* Fills *in with the CHECKED result. The strings it points to live in *keep (freed by the caller). */
 static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version, char **keep_payload,
                      char **keep_reason)
 {
-        _cleanup_free_ char *base = NULL;
-        _cleanup_strv_free_ char **deny = NULL;
-        Identity id = {};
-        OsStatus st = {};
-        HttpResponse resp = {};
-        Graph *g = NULL;
-        TargetChoice choice;
-        Buf url = BUF_INIT(3 * AGENT_CONFIG_MAX_URL);
-        Error err = {};
+        _cleanup_json_ json_t *res = NULL;
+        const json_t *booted, *target;
+        const char *kind, *decision;
+        char msg[AGENT_TEXT_MAX];
+        json_t *graph;
         int r;
 
         in->check = AGENT_CHECK_ERROR;
-        if (load_status(e, &st) < 0) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "cannot read the booted deployment");
+        graph = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "base_url", e->config->cincinnati_base_url, "node_uuid",
+                          e->node_uuid, "group", e->config->group, "basearch", e->basearch, "platform", e->platform,
+                          "allow_downgrade", e->config->allow_downgrade, "failed", e->failed);
+        if (graph && force) /* update-now: ask as the most eager node */
+                json_object_set_new(graph, "rollout_wariness", json_real(0.0));
+        else if (graph && e->config->has_rollout_wariness)
+                json_object_set_new(graph, "rollout_wariness", json_real(e->config->rollout_wariness));
+        r = call(e, "check", graph ? json_pack("{s:o}", "graph", graph) : NULL, WORKER_TIMEOUT_SEC, &res, msg,
+                 sizeof msg, &kind);
+        if (r < 0) {
+                AgentCheckErrorKind k = AGENT_CHECK_ERROR_IDENTITY;
+                if (kind && streq(kind, "connection"))
+                        k = AGENT_CHECK_ERROR_CONNECTION;
+                else if (kind && streq(kind, "http_status"))
+                        k = AGENT_CHECK_ERROR_HTTP_STATUS;
+                else if (kind && streq(kind, "graph_parse"))
+                        k = AGENT_CHECK_ERROR_GRAPH_PARSE;
+                check_error(e, k, "%s", msg);
                 return;
         }
-        base = expand(e, e->config->cincinnati_base_url, st.booted->stream, &err);
-        if (!base) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "cincinnati.base_url: %s", err.message);
-                goto out;
+        log_debug("GET %s", jstr(res, "url") ?: "?");
+        booted = publish_deployments(e, json_object_get(res, "deployments"));
+        if (!booted) {
+                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "no booted deployment found");
+                return;
         }
-        memcpy(id.node_uuid, e->node_uuid, sizeof id.node_uuid);
-        id.group = e->config->group;
-        id.basearch = e->basearch;
-        id.platform = e->platform;
-        id.stream = st.booted->stream;
-        id.os_version = st.booted->version;
-        id.os_checksum = st.booted->checksum;
-        if (force) { /* update-now: ask as the most eager node */
-                id.has_rollout_wariness = true;
-                id.rollout_wariness = 0.0;
-        } else if (e->config->has_rollout_wariness) {
-                id.has_rollout_wariness = true;
-                id.rollout_wariness = e->config->rollout_wariness;
-        }
-        r = graph_request_url(base, &id, &url);
-        if (r >= 0)
-                r = buf_putc(&url, 0);
-        if (r < 0) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "cannot build the graph request URL from %s", base);
-                goto out;
-        }
-        log_debug("GET %s", url.data);
-        r = http_client_request(e->http, "GET", url.data, (const char *const[]){"Accept: application/json", NULL},
-                                NULL, 0, &resp, &err);
-        if (r < 0) {
-                check_error(e, AGENT_CHECK_ERROR_CONNECTION, "%s: %s", base, err.message);
-                goto out;
-        }
-        if (resp.status != 200) {
-                char body[128];
-                agent_text_copy(body, sizeof body, resp.body);
-                check_error(e, AGENT_CHECK_ERROR_HTTP_STATUS, "%s answered HTTP %ld: %s", base, resp.status, body);
-                goto out;
-        }
-        r = graph_parse_json(resp.body, resp.body_len, &g, &err);
-        if (r < 0) {
-                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "%s sent a bad graph: %s", base, err.message);
-                goto out;
-        }
-        r = build_denylist(e, &st, &deny);
-        if (r >= 0)
-                r = agent_choose_target(g, st.booted->checksum, deny, e->config->allow_downgrade, &choice);
-        if (r < 0) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "choosing a target: %s", strerror(-r));
-                goto out;
-        }
-
         pthread_mutex_lock(&e->lock);
-        e->snap.graph_nodes = g->n_nodes;
-        e->snap.graph_edges = g->n_edges;
-        e->snap.ignored_targets = choice.n_ignored;
+        e->snap.graph_nodes = (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "nodes"));
+        e->snap.graph_edges = (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "edges"));
+        e->snap.ignored_targets = (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "ignored"));
         e->snap.last_refresh_usec = now_usec();
         pthread_mutex_unlock(&e->lock);
 
-        update_motd(e, choice.decision != TARGET_NOT_IN_GRAPH && choice.deadend, choice.deadend_reason);
-        switch (choice.decision) {
-        case TARGET_NOT_IN_GRAPH:
+        bool deadend = json_is_true(json_object_get(res, "deadend"));
+        update_motd(e, deadend, jstr(res, "deadend_reason") ?: "");
+        decision = jstr(res, "decision") ?: "";
+        target = json_object_get(res, "target");
+        if (streq(decision, "not_in_graph")) {
                 log_warning("booted release %s (%s) is not in the update graph; not updating",
-                            st.booted->version ? st.booted->version : "?", st.booted->checksum);
+                            jstr(booted, "version") ?: "?", jstr(booted, "checksum") ?: "?");
                 set_check_result(e, "booted release not in the graph");
                 in->check = AGENT_CHECK_NO_UPDATE;
-                break;
-        case TARGET_DOWNGRADE_REFUSED:
-                log_warning("refusing downgrade to %s (allow_downgrade is false)", g->nodes[choice.target].version);
-                set_check_result(e, "downgrade to %s refused", g->nodes[choice.target].version);
+        } else if (streq(decision, "downgrade_refused")) {
+                log_warning("refusing downgrade to %s (allow_downgrade is false)", jstr(target, "version") ?: "?");
+                set_check_result(e, "downgrade to %s refused", jstr(target, "version") ?: "?");
                 in->check = AGENT_CHECK_NO_UPDATE;
-                break;
-        case TARGET_NO_UPDATE:
-                if (choice.deadend) {
+        } else if (streq(decision, "no_update")) {
+                if (deadend) {
                         char reason[AGENT_REASON_MAX + 1];
-                        agent_text_copy(reason, sizeof reason, choice.deadend_reason);
+                        agent_text_copy(reason, sizeof reason, jstr(res, "deadend_reason"));
                         *keep_reason = strdup(reason);
                         in->reason = *keep_reason;
                         in->check = AGENT_CHECK_DEAD_END;
@@ -403,141 +414,93 @@ static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version,
                         set_check_result(e, "dead-end: %s", reason);
                 } else {
                         in->check = AGENT_CHECK_NO_UPDATE;
-                        set_check_result(e, "no update%s", choice.n_ignored ? " (targets denylisted)" : "");
+                        set_check_result(e, "no update%s",
+                                         e->snap.ignored_targets ? " (targets denylisted)" : "");
                 }
-                break;
-        case TARGET_UPDATE: {
-                const GraphNode *t = &g->nodes[choice.target];
-                if (!t->version || !t->payload || strlen(t->version) > AGENT_VERSION_MAX ||
-                    strlen(t->payload) > AGENT_PAYLOAD_MAX || !*t->version || !*t->payload) {
+        } else if (streq(decision, "update")) {
+                const char *tv = jstr(target, "version"), *tp = jstr(target, "payload");
+                if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX || strlen(tp) > AGENT_PAYLOAD_MAX) {
                         check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "target release has a bad version or payload");
-                        break;
+                        return;
                 }
                 char v[AGENT_VERSION_MAX + 1], p[AGENT_PAYLOAD_MAX + 1];
-                agent_text_copy(v, sizeof v, t->version);
-                agent_text_copy(p, sizeof p, t->payload);
+                agent_text_copy(v, sizeof v, tv);
+                agent_text_copy(p, sizeof p, tp);
                 *keep_version = strdup(v);
                 *keep_payload = strdup(p);
                 if (!*keep_version || !*keep_payload) {
                         check_error(e, AGENT_CHECK_ERROR_IDENTITY, "out of memory");
-                        break;
+                        return;
                 }
                 in->check = AGENT_CHECK_UPDATE;
                 in->version = *keep_version;
                 in->payload = *keep_payload;
                 log_info("update available: %s (%s)", v, p);
                 set_check_result(e, "update available: %s", v);
-                break;
-        }
-        }
-out:
-        if (g)
-                graph_free(g);
-        http_response_done(&resp);
-        buf_free(&url);
-        os_status_done(&st);
+        } else
+                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "the worker sent an unknown decision");
 }
 
 /* ---- the fleet lock ---- */
 
-/* POST base/v1/<api>. Returns 1 on 200, 0 when refused or failed (counted and recorded). */
+/* POST base/v1/<api> (in the worker). Returns 1 on 200, 0 when refused or failed (counted and recorded). */
 static int fleet_lock(Engine *e, AgentLockApi api)
 {
-        const char *path = api == AGENT_LOCK_API_PRE_REBOOT ? "v1/pre-reboot" : "v1/steady-state";
-        _cleanup_free_ char *base = NULL;
-        _cleanup_json_ json_t *reply = NULL;
-        HttpResponse resp = {};
-        Buf url = BUF_INIT(2 * AGENT_CONFIG_MAX_URL), body = BUF_INIT(4096);
-        Error err = {};
-        char detail[AGENT_TEXT_MAX];
-        int r, ok = 0;
+        const char *path = api == AGENT_LOCK_API_PRE_REBOOT ? "pre-reboot" : "steady-state";
+        _cleanup_json_ json_t *res = NULL;
+        const char *kind;
+        char detail[AGENT_TEXT_MAX], stream[AGENT_TEXT_MAX];
+        json_t *args;
+        int r;
 
         pthread_mutex_lock(&e->lock);
         e->snap.lock_requests[api]++;
-        const char *stream = e->snap.stream;
-        base = expand(e, e->config->fleet_lock_base_url, stream, &err);
+        memcpy(stream, e->snap.stream, sizeof stream);
         pthread_mutex_unlock(&e->lock);
-        if (!base) {
-                snprintf(detail, sizeof detail, "updates.fleet_lock.base_url: %s", err.message);
-                goto fail_kind;
-        }
-        r = agent_url_join(base, path, &url);
-        if (r >= 0)
-                r = buf_putc(&url, 0);
-        /* Zincati's body: pretty JSON, no Content-Type */
-        if (r >= 0)
-                r = buf_printf(&body, "{\n  \"client_params\": {\n    \"id\": \"%s\",\n    \"group\": \"%s\"\n  }\n}",
-                               e->node_uuid, e->config->group);
+        args = json_pack("{s:{s:s?,s:s,s:s,s:s,s:s,s:s,s:s}}", "lock", "base_url", e->config->fleet_lock_base_url,
+                         "api", path, "node_uuid", e->node_uuid, "group", e->config->group, "basearch", e->basearch,
+                         "platform", e->platform, "stream", stream);
+        r = call(e, "lock", args, WORKER_TIMEOUT_SEC, &res, detail, sizeof detail, &kind);
         if (r < 0) {
-                snprintf(detail, sizeof detail, "cannot build the request to %s", base);
-                goto fail_kind;
-        }
-        r = http_client_request(e->http, "POST", url.data, (const char *const[]){"fleet-lock-protocol: true", NULL},
-                                body.data, body.len, &resp, &err);
-        if (r < 0) {
-                snprintf(detail, sizeof detail, "%s: %s", url.data, err.message);
                 pthread_mutex_lock(&e->lock);
-                agent_snapshot_count_lock_error(&e->snap, api, "connection");
+                agent_snapshot_count_lock_error(&e->snap, api, kind ? kind : "connection");
                 pthread_mutex_unlock(&e->lock);
-                log_warning("fleet lock %s: %s", path, detail);
-                set_error(e, "fleet lock %s: %s", path, detail);
+                log_warning("fleet lock v1/%s: %s", path, detail);
+                set_error(e, "fleet lock v1/%s: %s", path, detail);
                 set_lock_state(e, AGENT_LOCK_ERROR, detail);
-                goto out;
+                return 0;
         }
-        if (resp.status == 200) {
-                ok = 1;
+        long status = (long)json_integer_value(json_object_get(res, "status"));
+        if (status == 200) {
                 set_lock_state(e, api == AGENT_LOCK_API_PRE_REBOOT ? AGENT_LOCK_HELD : AGENT_LOCK_RELEASED, "");
-                goto out;
+                return 1;
         }
-        {
-                /* {"kind": "...", "value": "..."} — anything else is garbage, reported as such */
-                const char *kind = NULL, *value = NULL;
-                Error jerr = {};
-                if (json_parse_strict(resp.body, resp.body_len, &reply, &jerr) >= 0 && json_is_object(reply)) {
-                        (void)json_member_string(reply, "kind", false, "reply", &kind, &jerr);
-                        (void)json_member_string(reply, "value", false, "reply", &value, &jerr);
-                }
-                char k[64], v[256];
-                agent_text_copy(k, sizeof k, kind ? kind : "");
-                agent_text_copy(v, sizeof v, value ? value : "");
-                snprintf(detail, sizeof detail, "HTTP %ld%s%s%s%s", resp.status, kind ? " " : "", k, value ? ": " : "", v);
-                pthread_mutex_lock(&e->lock);
-                agent_snapshot_count_lock_error(&e->snap, api, kind ? k : "http_status");
-                pthread_mutex_unlock(&e->lock);
-                if (resp.status == 423)
-                        log_info("fleet lock %s refused: %s", path, detail);
-                else {
-                        log_warning("fleet lock %s failed: %s", path, detail);
-                        set_error(e, "fleet lock %s: %s", path, detail);
-                }
-                set_lock_state(e, resp.status == 423 ? AGENT_LOCK_DENIED : AGENT_LOCK_ERROR, detail);
-        }
-        goto out;
-fail_kind:
+        /* {"kind": "...", "value": "..."} from the server; anything else is reported as the HTTP status */
+        const char *k = jstr(res, "kind"), *v = jstr(res, "value");
+        char ks[64], vs[256];
+        agent_text_copy(ks, sizeof ks, k ? k : "");
+        agent_text_copy(vs, sizeof vs, v ? v : "");
+        snprintf(detail, sizeof detail, "HTTP %ld%s%s%s%s", status, k ? " " : "", ks, v ? ": " : "", vs);
         pthread_mutex_lock(&e->lock);
-        agent_snapshot_count_lock_error(&e->snap, api, "config");
+        agent_snapshot_count_lock_error(&e->snap, api, k ? ks : "http_status");
         pthread_mutex_unlock(&e->lock);
-        log_warning("fleet lock %s: %s", path, detail);
-        set_error(e, "fleet lock %s: %s", path, detail);
-        set_lock_state(e, AGENT_LOCK_ERROR, detail);
-out:
-        http_response_done(&resp);
-        buf_free(&url);
-        buf_free(&body);
-        return ok;
+        if (status == 423)
+                log_info("fleet lock v1/%s refused: %s", path, detail);
+        else {
+                log_warning("fleet lock v1/%s failed: %s", path, detail);
+                set_error(e, "fleet lock v1/%s: %s", path, detail);
+        }
+        set_lock_state(e, status == 423 ? AGENT_LOCK_DENIED : AGENT_LOCK_ERROR, detail);
+        return 0;
 }
 
 /* ---- the actions ---- */
 
 /* The point where health checks plug in (a later issue): steady state is reported only for a booted
- * deployment the backend can see. */
+ * deployment the OS layer can see. */
 static bool booted_healthy(Engine *e)
 {
-        OsStatus st = {};
-        if (load_status(e, &st) < 0)
-                return false;
-        os_status_done(&st);
-        return true;
+        return load_status(e) >= 0;
 }
 
 static bool do_report_steady(Engine *e)
@@ -549,20 +512,10 @@ static bool do_report_steady(Engine *e)
         return fleet_lock(e, AGENT_LOCK_API_STEADY_STATE) == 1;
 }
 
-static void on_progress(const OsProgress *p, void *userdata)
-{
-        Engine *e = userdata;
-        pthread_mutex_lock(&e->lock);
-        e->snap.download_bytes = p->bytes_transferred;
-        e->snap.download_objects_fetched = p->objects_fetched;
-        e->snap.download_objects_requested = p->objects_requested;
-        pthread_mutex_unlock(&e->lock);
-}
-
 static bool do_stage(Engine *e, const AgentRelease *rel)
 {
-        OsStatus st = {};
-        Error err = {};
+        _cleanup_json_ json_t *res = NULL;
+        char msg[AGENT_TEXT_MAX];
         int r;
 
         log_info("staging %s (%s)", rel->version, rel->payload);
@@ -572,7 +525,10 @@ static bool do_stage(Engine *e, const AgentRelease *rel)
         e->snap.download_bytes = e->snap.download_objects_fetched = e->snap.download_objects_requested = 0;
         pthread_mutex_unlock(&e->lock);
 
-        r = os_backend_stage(e->backend, rel->payload, rel->version, e->config->allow_downgrade, on_progress, e, &err);
+        r = call(e, "stage",
+                 json_pack("{s:{s:s,s:s},s:b}", "release", "version", rel->version, "payload", rel->payload,
+                           "allow_downgrade", e->config->allow_downgrade),
+                 STAGE_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
 
         pthread_mutex_lock(&e->lock);
         e->snap.downloading = false;
@@ -581,15 +537,14 @@ static bool do_stage(Engine *e, const AgentRelease *rel)
         pthread_mutex_unlock(&e->lock);
         if (r == -EALREADY) {
                 log_warning("release %s is the booted one; nothing to stage", rel->version);
-                r = 0; /* nothing to do is not a failure, but it will not be finalized */
+                r = 0;
         }
         if (r < 0) {
-                log_error("staging %s failed: %s", rel->version, err.message);
-                set_error(e, "staging %s: %s", rel->version, err.message);
+                log_error("staging %s failed: %s", rel->version, msg);
+                set_error(e, "staging %s: %s", rel->version, msg);
         } else
                 log_info("staged %s", rel->version);
-        if (load_status(e, &st) >= 0)
-                os_status_done(&st);
+        (void)load_status(e);
         return r >= 0;
 }
 
@@ -636,17 +591,21 @@ static void do_warn_users(Engine *e, const AgentAction *a)
 static bool do_finalize(Engine *e, const AgentRelease *rel)
 {
         Error err = {};
+        char msg[AGENT_TEXT_MAX];
         int r;
 
         if (!(e->finalized_pending_reboot && streq(e->finalized_payload, rel->payload))) {
+                _cleanup_json_ json_t *res = NULL;
                 log_notice("finalizing %s and rebooting", rel->version);
-                r = os_backend_finalize(e->backend, rel->payload, &err);
+                r = call(e, "finalize", json_pack("{s:{s:s,s:s}}", "release", "version", rel->version, "payload",
+                                                  rel->payload),
+                         WORKER_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
                 if (r < 0) {
-                        log_error("finalizing %s failed: %s", rel->version, err.message);
-                        set_error(e, "finalizing %s: %s", rel->version, err.message);
+                        log_error("finalizing %s failed: %s", rel->version, msg);
+                        set_error(e, "finalizing %s: %s", rel->version, msg);
                         return false;
                 }
-                if (os_backend_finalize_reboots(e->backend))
+                if (json_is_true(json_object_get(res, "reboots"))) /* rpm-ostree reboots the host itself */
                         return true;
                 e->finalized_pending_reboot = true;
                 snprintf(e->finalized_payload, sizeof e->finalized_payload, "%s", rel->payload);
@@ -770,7 +729,6 @@ static void *engine_main(void *userdata)
 int engine_new(const EngineSetup *s, Engine **ret, Error *err)
 {
         const AgentConfig *c = s->config;
-        HttpClientOptions ho = {.connect_timeout_ms = 10000, .total_timeout_ms = 60000, .max_body_bytes = GRAPH_MAX_BYTES};
         Engine *e;
         int r;
 
@@ -778,18 +736,23 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
         if (!e)
                 return error_setf(err, -ENOMEM, "out of memory");
         e->config = c;
-        e->backend = s->backend;
         e->tz = s->tz;
         snprintf(e->node_uuid, sizeof e->node_uuid, "%s", s->node_uuid);
         e->basearch = strdup(s->basearch);
         e->platform = strdup(s->platform ? s->platform : "");
+        e->worker_path = strdup(s->worker_path);
+        e->failed = json_array();
+        e->os = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b}", "backend",
+                          c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot", c->sysroot,
+                          "osname", c->osname, "remote", c->remote, "stream_metadata_key", c->stream_metadata_key,
+                          "rpm_ostree_path", c->rpm_ostree_path, "register", false); /* main registered */
         pthread_condattr_t ca;
         pthread_mutex_init(&e->lock, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&e->cond, &ca);
         pthread_condattr_destroy(&ca);
-        if (!e->basearch || !e->platform) {
+        if (!e->basearch || !e->platform || !e->worker_path || !e->failed || !e->os) {
                 engine_free(e);
                 return error_setf(err, -ENOMEM, "out of memory");
         }
@@ -805,11 +768,6 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
                                                            : FINALIZE_STRATEGY_FLEET_LOCK;
                 e->uses_lock = true;
                 break;
-        }
-        r = http_client_new(&ho, &e->http);
-        if (r < 0) {
-                engine_free(e);
-                return error_setf(err, r, "cannot create the HTTP client");
         }
         r = agent_machine_init(&e->machine,
                                &(AgentMachineConfig){.updates_enabled = c->updates_enabled,
@@ -878,6 +836,9 @@ int engine_stop(Engine *e, unsigned timeout_ms)
         pthread_mutex_lock(&e->lock);
         e->stop = true;
         pthread_cond_broadcast(&e->cond);
+        pid_t worker = __atomic_load_n(&e->worker_pid, __ATOMIC_SEQ_CST);
+        if (worker > 0) /* a download or another action in flight: it is safe to interrupt (docs/agent.md) */
+                kill(worker, SIGTERM);
         while (!e->done && r == 0)
                 r = pthread_cond_timedwait(&e->cond, &e->lock, &ts);
         bool done = e->done;
@@ -893,8 +854,9 @@ Engine *engine_free(Engine *e)
 {
         if (!e)
                 return NULL;
-        http_client_free(e->http);
-        strv_free(e->failed);
+        json_decref(e->os);
+        json_decref(e->failed);
+        free(e->worker_path);
         strv_free(e->ttys);
         free(e->basearch);
         free(e->platform);

@@ -1,6 +1,8 @@
 /* agent-engine.h — upkeep-agent's imperative shell around the pure state machine (src/lib/agent-machine.h):
  * it owns the timer, performs each requested action (graph check, fleet lock calls, staging through the
- * OS backend, users, finalize and reboot) and publishes a snapshot for the status and metrics sockets.
+ * OS layer, users, finalize and reboot) and publishes a snapshot for the status and metrics sockets.
+ * Actions that need the network or libostree run in upkeep-agent-worker (worker-call.h), one process
+ * per action, so this process maps neither libcurl nor libostree.
  * It runs on its own thread; the main thread only reads snapshots and wakes it (update-now, stop). */
 #pragma once
 
@@ -12,14 +14,13 @@
 #include "agent-machine.h"
 #include "agent-status.h"
 #include "calendar.h"
-#include "os-backend.h"
 #include "tzfile.h"
 
 typedef struct Engine Engine;
 
 typedef struct EngineSetup {
         const AgentConfig *config; /* borrowed, outlives the engine */
-        OsBackend *backend;        /* borrowed */
+        const char *worker_path;   /* upkeep-agent-worker, which performs the actions */
         const TimeZone *tz;        /* borrowed; set when config->calendar is */
         const char *node_uuid;     /* 32 lower-case hex */
         const char *basearch;

@@ -30,10 +30,10 @@
 #include "json-util.h"
 #include "log.h"
 #include "macros.h"
-#include "os-backend.h"
 #include "strutil.h"
 #include "strv.h"
 #include "tz-load.h"
+#include "worker-call.h"
 
 /* Zincati's application id for the app-specific machine id, so a node keeps its rollout position. */
 #define NODE_UUID_APP_ID SD_ID128_MAKE(de, 35, 10, 6b, 6e, c2, 46, 88, b6, 3a, fd, da, a1, 56, 67, 9b)
@@ -53,6 +53,61 @@ static void usage(void)
         for (size_t i = 0; i < DROPIN_AGENT_N_DIRS; i++)
                 printf("  %s\n", DROPIN_AGENT_DIRS[i]);
         printf("(Zincati's files are read unchanged; see docs/agent-config.md.)\n");
+}
+
+/* upkeep-agent-worker: $UPKEEP_AGENT_WORKER, else beside this executable (a build tree, or a prefix that
+ * installs both in one directory), else in LIBEXECDIR. */
+static char *worker_path(void)
+{
+        const char *env = getenv("UPKEEP_AGENT_WORKER");
+        char self[PATH_MAX], *p;
+        ssize_t n;
+
+        if (env && *env)
+                return strdup(env);
+        n = readlink("/proc/self/exe", self, sizeof self - 32);
+        if (n > 0) {
+                self[n] = 0;
+                p = strrchr(self, '/');
+                if (p) {
+                        strcpy(p + 1, "upkeep-agent-worker");
+                        if (access(self, X_OK) == 0)
+                                return strdup(self);
+                }
+        }
+        if (access(LIBEXECDIR "/upkeep-agent-worker", X_OK) == 0)
+                return strdup(LIBEXECDIR "/upkeep-agent-worker");
+        log_error("upkeep-agent-worker not found beside %s nor in " LIBEXECDIR " (set UPKEEP_AGENT_WORKER)",
+                  n > 0 ? self : "this program");
+        return NULL;
+}
+
+/* The OS layer answers (a test sysroot exists, rpm-ostree runs and takes our driver registration): a
+ * status through the worker, once, before anything else. */
+static int check_os(const char *worker, const AgentConfig *c)
+{
+        _cleanup_json_ json_t *req = NULL, *res = NULL;
+        _cleanup_free_ char *text = NULL;
+        Error e = {};
+        int r;
+
+        req = json_pack("{s:s,s:{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b}}", "command", "status", "os", "backend",
+                        c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot", c->sysroot,
+                        "osname", c->osname, "remote", c->remote, "stream_metadata_key", c->stream_metadata_key,
+                        "rpm_ostree_path", c->rpm_ostree_path, "register", true);
+        text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+        if (!text)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = worker_call(worker, text, 300, NULL, NULL, NULL, &res, &e);
+        if (r < 0)
+                return log_error_errno(r, "running %s: %s", worker, e.message);
+        if (!json_is_true(json_object_get(res, "ok"))) {
+                const json_t *m = json_object_get(res, "error");
+                return log_error_errno(-EIO, "opening the %s backend: %s",
+                                       c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree",
+                                       json_is_string(m) ? json_string_value(m) : "failed");
+        }
+        return 0;
 }
 
 static int load_config(const char *root, AgentConfig **ret)
@@ -312,7 +367,7 @@ int main(int argc, char **argv)
         _cleanup_tz_ TimeZone *tz = NULL;
         _cleanup_free_ char *platform = NULL;
         const char *root = NULL;
-        OsBackend *backend = NULL;
+        _cleanup_free_ char *worker = NULL;
         Engine *engine = NULL;
         char uuid[33];
         struct utsname uts;
@@ -361,20 +416,13 @@ int main(int argc, char **argv)
                 }
         }
 
-        OsBackendOptions bo = {
-                .kind = config->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? OS_BACKEND_RPM_OSTREE : OS_BACKEND_OSTREE,
-                .sysroot = config->sysroot,
-                .osname = config->osname,
-                .remote = config->remote,
-                .stream_metadata_key = config->stream_metadata_key,
-                .rpm_ostree_path = config->rpm_ostree_path,
-                .client_id = "upkeep-agent",
-        };
-        r = os_backend_open(&bo, &backend, &e);
-        if (r < 0) {
-                log_error("opening the %s backend: %s", os_backend_kind_to_string(bo.kind), e.message);
+        worker = worker_path();
+        if (!worker)
                 return EXIT_FAILURE;
-        }
+        /* the OS layer must answer before the agent says it is ready: a first status through the worker */
+        r = check_os(worker, config);
+        if (r < 0)
+                return EXIT_FAILURE;
 
         sfd = daemon_signalfd();
         if (sfd < 0) {
@@ -392,7 +440,7 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        r = engine_new(&(EngineSetup){.config = config, .backend = backend, .tz = tz, .node_uuid = uuid,
+        r = engine_new(&(EngineSetup){.config = config, .worker_path = worker, .tz = tz, .node_uuid = uuid,
                                       .basearch = uts.machine, .platform = platform},
                        &engine, &e);
         if (r < 0) {
@@ -405,7 +453,8 @@ int main(int argc, char **argv)
                 goto out;
         }
         log_info("upkeep-agent %s: node %s, group %s, strategy %s, %s backend%s%s", UPKEEP_VERSION, uuid,
-                 config->group, agent_strategy_to_string(config->strategy), os_backend_kind_to_string(bo.kind),
+                 config->group, agent_strategy_to_string(config->strategy),
+                 config->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree",
                  config->sysroot ? ", sysroot " : "", config->sysroot ? config->sysroot : "");
         daemon_notifyf("READY=1");
 
@@ -456,6 +505,5 @@ out:
         }
         if (sfd >= 0)
                 close(sfd);
-        os_backend_free(backend);
         return ret;
 }

@@ -665,7 +665,15 @@ int os_backend_ostree_open(const OsBackendOptions *o, OsBackend **ret, Error *e)
         booted = ostree_sysroot_get_booted_deployment(b->sysroot);
         if (booted)
                 b->booted_system = true;
-        else if (deps->len > 0) {
+        else if (o->booted_checksum && o->booted_osname) {
+                b->booted_serial = o->booted_serial;
+                if (dup_or(o->booted_osname, NULL, &b->booted_osname) < 0 ||
+                    dup_or(o->booted_checksum, NULL, &b->booted_csum) < 0 ||
+                    (!b->osname && dup_or(o->booted_osname, NULL, &b->osname) < 0)) {
+                        ostree_backend_free(&b->base);
+                        return error_setf(e, -ENOMEM, "opening sysroot: out of memory");
+                }
+        } else if (deps->len > 0) {
                 booted = deps->pdata[0];
                 b->booted_serial = ostree_deployment_get_deployserial(booted);
                 if (dup_or(ostree_deployment_get_osname(booted), NULL, &b->booted_osname) < 0 ||

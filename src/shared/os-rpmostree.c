@@ -452,8 +452,10 @@ int os_backend_rpmostree_open(const OsBackendOptions *o, OsBackend **ret, Error 
                 return error_setf(e, -ENOMEM, "rpm-ostree backend: out of memory");
         }
 
-        r = run_status(b, &s, e);
-        if (r >= 0) {
+        /* The first open checks that rpm-ostree answers and registers the driver; later opens (the agent's
+         * per-operation workers) skip both. */
+        r = o->skip_register ? 0 : run_status(b, &s, e);
+        if (r >= 0 && !o->skip_register) {
                 char *argv[] = {b->path, (char *)"deploy", (char *)"", driver, NULL};
                 r = run(b, argv, &res, e);
                 command_result_done(&res);

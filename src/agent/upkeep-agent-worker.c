@@ -1,0 +1,406 @@
+/* upkeep-agent-worker.c — the short-lived process that performs one of upkeep-agent's actions that need
+ * the network or the OS layer (libcurl, libostree/GLib), so the resident daemon maps neither. Protocol
+ * (docs/agent.md, "The worker"): one JSON request on stdin; zero or more {"progress":{...}} lines and then
+ * one result line on stdout; exit status 0 whenever a result was written (success or not). */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent-config.h"
+#include "agent-identity.h"
+#include "agent-target.h"
+#include "buf.h"
+#include "config.h"
+#include "fileio.h"
+#include "graph.h"
+#include "http-client.h"
+#include "json-util.h"
+#include "os-backend.h"
+#include "strutil.h"
+#include "strv.h"
+
+#define REQUEST_MAX (1u << 20)
+#define GRAPH_MAX_BYTES (16u << 20)
+
+static void emit(json_t *j)
+{
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (s) {
+                fputs(s, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+                free(s);
+        } else
+                puts("{\"ok\":false,\"error\":\"out of memory\",\"errno\":12}");
+        json_decref(j);
+}
+
+static int fail(int r, const char *kind, const char *msg)
+{
+        json_t *j = json_pack("{s:b,s:s,s:i}", "ok", false, "error", msg, "errno", r < 0 ? -r : r);
+        if (j && kind)
+                json_object_set_new(j, "error_kind", json_string(kind));
+        emit(j);
+        return 0;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+        const json_t *v = json_object_get(o, k);
+        return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int open_backend(const json_t *req, OsBackend **ret, Error *e)
+{
+        const json_t *os = json_object_get(req, "os"), *booted;
+        OsBackendOptions o = {.client_id = "upkeep-agent"};
+        const char *kind;
+
+        if (!json_is_object(os))
+                return error_setf(e, -EINVAL, "request: \"os\" must be an object");
+        kind = jstr(os, "backend");
+        o.kind = kind && streq(kind, "rpm-ostree") ? OS_BACKEND_RPM_OSTREE : OS_BACKEND_OSTREE;
+        o.sysroot = jstr(os, "sysroot");
+        o.osname = jstr(os, "osname");
+        o.remote = jstr(os, "remote");
+        o.stream_metadata_key = jstr(os, "stream_metadata_key");
+        o.rpm_ostree_path = jstr(os, "rpm_ostree_path");
+        o.skip_register = !json_is_true(json_object_get(os, "register"));
+        booted = json_object_get(os, "booted");
+        if (json_is_object(booted)) {
+                o.booted_osname = jstr(booted, "osname");
+                o.booted_checksum = jstr(booted, "checksum");
+                o.booted_serial = (int)json_integer_value(json_object_get(booted, "serial"));
+        }
+        return os_backend_open(&o, ret, e);
+}
+
+static json_t *deployments_json(const OsStatus *st)
+{
+        json_t *a = json_array();
+
+        for (size_t i = 0; a && i < st->n_deployments; i++) {
+                const OsDeployment *d = &st->deployments[i];
+                json_array_append_new(
+                        a, json_pack("{s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:b,s:b,s:b}", "osname", d->osname, "checksum",
+                                     d->checksum, "version", d->version, "stream", d->stream, "timestamp",
+                                     (json_int_t)d->timestamp, "serial", d->serial, "booted", d->booted, "staged",
+                                     d->staged, "rollback", d->rollback));
+        }
+        return a;
+}
+
+static int cmd_status(const json_t *req)
+{
+        OsBackend *b = NULL;
+        OsStatus st = {};
+        Error e = {};
+        int r;
+
+        r = open_backend(req, &b, &e);
+        if (r >= 0)
+                r = os_backend_status(b, &st, &e);
+        if (r < 0) {
+                os_backend_free(b);
+                return fail(r, "os", e.message);
+        }
+        emit(json_pack("{s:b,s:o}", "ok", true, "deployments", deployments_json(&st)));
+        os_status_done(&st);
+        os_backend_free(b);
+        return 0;
+}
+
+static char *expand(const json_t *p, const char *template, const char *stream, Error *e)
+{
+        char *url = NULL;
+        if (!template) {
+                error_setf(e, -EINVAL, "no base URL");
+                return NULL;
+        }
+        if (agent_config_expand_url(template, jstr(p, "basearch") ?: "", jstr(p, "group") ?: "",
+                                    jstr(p, "platform") ?: "", stream ?: "", &url, e) < 0)
+                return NULL;
+        return url;
+}
+
+static HttpClient *client(size_t max_body)
+{
+        HttpClient *c = NULL;
+        HttpClientOptions ho = {.connect_timeout_ms = 10000, .total_timeout_ms = 60000, .max_body_bytes = max_body};
+        return http_client_new(&ho, &c) < 0 ? NULL : c;
+}
+
+static const char *decision_name(TargetDecision d)
+{
+        switch (d) {
+        case TARGET_NOT_IN_GRAPH:
+                return "not_in_graph";
+        case TARGET_NO_UPDATE:
+                return "no_update";
+        case TARGET_UPDATE:
+                return "update";
+        default:
+                return "downgrade_refused";
+        }
+}
+
+/* Reads the deployments, asks the graph server, chooses the target (Zincati's decision). */
+static int cmd_check(const json_t *req)
+{
+        const json_t *p = json_object_get(req, "graph"), *failed;
+        _cleanup_free_ char *base = NULL;
+        _cleanup_strv_free_ char **deny = NULL;
+        size_t n_deny = 0;
+        OsBackend *b = NULL;
+        OsStatus st = {};
+        Identity id = {};
+        HttpClient *http = NULL;
+        HttpResponse resp = {};
+        Graph *g = NULL;
+        TargetChoice choice;
+        Buf url = BUF_INIT(3 * AGENT_CONFIG_MAX_URL);
+        Error e = {};
+        json_t *out = NULL;
+        char msg[600];
+        int r;
+
+        if (!json_is_object(p))
+                return fail(-EINVAL, "identity", "request: \"graph\" must be an object");
+        r = open_backend(req, &b, &e);
+        if (r >= 0)
+                r = os_backend_status(b, &st, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "reading deployments: %s", e.message);
+                r = fail(r, "identity", msg);
+                goto out;
+        }
+        if (!st.booted) {
+                r = fail(-ENOENT, "identity", "no booted deployment found");
+                goto out;
+        }
+        base = expand(p, jstr(p, "base_url"), st.booted->stream, &e);
+        if (!base) {
+                snprintf(msg, sizeof msg, "cincinnati.base_url: %s", e.message);
+                r = fail(-EINVAL, "identity", msg);
+                goto out;
+        }
+        memcpy(id.node_uuid, jstr(p, "node_uuid") ?: "", 32);
+        id.node_uuid[32] = 0;
+        id.group = (char *)jstr(p, "group");
+        id.basearch = (char *)jstr(p, "basearch");
+        id.platform = (char *)jstr(p, "platform");
+        id.stream = st.booted->stream;
+        id.os_version = st.booted->version;
+        id.os_checksum = st.booted->checksum;
+        if (json_is_number(json_object_get(p, "rollout_wariness"))) {
+                id.has_rollout_wariness = true;
+                id.rollout_wariness = json_number_value(json_object_get(p, "rollout_wariness"));
+        }
+        r = graph_request_url(base, &id, &url);
+        if (r >= 0)
+                r = buf_putc(&url, 0);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "cannot build the graph request URL from %s", base);
+                r = fail(r, "identity", msg);
+                goto out;
+        }
+        http = client(GRAPH_MAX_BYTES);
+        if (!http) {
+                r = fail(-ENOMEM, "identity", "cannot create the HTTP client");
+                goto out;
+        }
+        r = http_client_request(http, "GET", url.data, (const char *const[]){"Accept: application/json", NULL},
+                                NULL, 0, &resp, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "%s: %s", base, e.message);
+                r = fail(r, "connection", msg);
+                goto out;
+        }
+        if (resp.status != 200) {
+                char body[128] = "";
+                size_t n = 0;
+                for (const char *c = resp.body ? resp.body : ""; *c && n + 1 < sizeof body; c++)
+                        body[n++] = (*c < 0x20 || *c == 0x7f) ? ' ' : *c;
+                body[n] = 0;
+                snprintf(msg, sizeof msg, "%s answered HTTP %ld: %s", base, resp.status, body);
+                r = fail(-EPROTO, "http_status", msg);
+                goto out;
+        }
+        r = graph_parse_json(resp.body, resp.body_len, &g, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "%s sent a bad graph: %s", base, e.message);
+                r = fail(r, "graph_parse", msg);
+                goto out;
+        }
+        /* the denylist: releases deployed here (a staged one is resumed, not skipped) and failed here */
+        for (size_t i = 0; r >= 0 && i < st.n_deployments; i++)
+                if (!st.deployments[i].staged && st.deployments[i].checksum)
+                        r = strv_push(&deny, &n_deny, st.deployments[i].checksum);
+        failed = json_object_get(p, "failed");
+        for (size_t i = 0; r >= 0 && i < json_array_size(failed); i++)
+                if (json_is_string(json_array_get(failed, i)))
+                        r = strv_push(&deny, &n_deny, json_string_value(json_array_get(failed, i)));
+        if (r >= 0)
+                r = agent_choose_target(g, st.booted->checksum, deny,
+                                        json_is_true(json_object_get(p, "allow_downgrade")), &choice);
+        if (r < 0) {
+                r = fail(r, "identity", "choosing a target: out of memory");
+                goto out;
+        }
+        out = json_pack("{s:b,s:s,s:o,s:{s:I,s:I,s:I},s:s,s:b,s:s?}", "ok", true, "url", url.data, "deployments",
+                        deployments_json(&st), "graph", "nodes", (json_int_t)g->n_nodes, "edges",
+                        (json_int_t)g->n_edges, "ignored", (json_int_t)choice.n_ignored, "decision",
+                        decision_name(choice.decision), "deadend",
+                        choice.decision != TARGET_NOT_IN_GRAPH && choice.deadend, "deadend_reason",
+                        choice.deadend ? choice.deadend_reason : NULL);
+        if (out && choice.target != TARGET_NONE)
+                json_object_set_new(out, "target",
+                                    json_pack("{s:s?,s:s?}", "version", g->nodes[choice.target].version, "payload",
+                                              g->nodes[choice.target].payload));
+        emit(out);
+        r = 0;
+out:
+        if (g)
+                graph_free(g);
+        http_response_done(&resp);
+        http_client_free(http);
+        buf_free(&url);
+        os_status_done(&st);
+        os_backend_free(b);
+        return r;
+}
+
+/* One FleetLock call, shaped as Zincati sends it (pretty JSON, no Content-Type). */
+static int cmd_lock(const json_t *req)
+{
+        const json_t *p = json_object_get(req, "lock");
+        const char *api = jstr(p, "api");
+        _cleanup_free_ char *base = NULL;
+        _cleanup_json_ json_t *reply = NULL;
+        HttpClient *http = NULL;
+        HttpResponse resp = {};
+        Buf url = BUF_INIT(2 * AGENT_CONFIG_MAX_URL), body = BUF_INIT(4096);
+        Error e = {};
+        char msg[600];
+        int r;
+
+        if (!json_is_object(p) || !api || (!streq(api, "pre-reboot") && !streq(api, "steady-state")))
+                return fail(-EINVAL, "config", "request: \"lock\" needs api pre-reboot or steady-state");
+        base = expand(p, jstr(p, "base_url"), jstr(p, "stream"), &e);
+        if (!base) {
+                snprintf(msg, sizeof msg, "updates.fleet_lock.base_url: %s", e.message);
+                return fail(-EINVAL, "config", msg);
+        }
+        r = agent_url_join(base, streq(api, "pre-reboot") ? "v1/pre-reboot" : "v1/steady-state", &url);
+        if (r >= 0)
+                r = buf_putc(&url, 0);
+        if (r >= 0)
+                r = buf_printf(&body, "{\n  \"client_params\": {\n    \"id\": \"%s\",\n    \"group\": \"%s\"\n  }\n}",
+                               jstr(p, "node_uuid") ?: "", jstr(p, "group") ?: "");
+        http = r >= 0 ? client(64u << 10) : NULL;
+        if (!http) {
+                snprintf(msg, sizeof msg, "cannot build the request to %s", base);
+                r = fail(-EINVAL, "config", msg);
+                goto out;
+        }
+        r = http_client_request(http, "POST", url.data, (const char *const[]){"fleet-lock-protocol: true", NULL},
+                                body.data, body.len, &resp, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "%s: %s", url.data, e.message);
+                r = fail(r, "connection", msg);
+                goto out;
+        }
+        {
+                const char *kind = NULL, *value = NULL;
+                Error jerr = {};
+                if (resp.status != 200 && json_parse_strict(resp.body, resp.body_len, &reply, &jerr) >= 0 &&
+                    json_is_object(reply)) {
+                        kind = jstr(reply, "kind");
+                        value = jstr(reply, "value");
+                }
+                emit(json_pack("{s:b,s:i,s:s?,s:s?,s:s}", "ok", true, "status", (int)resp.status, "kind", kind,
+                               "value", value, "url", url.data));
+        }
+        r = 0;
+out:
+        http_response_done(&resp);
+        http_client_free(http);
+        buf_free(&url);
+        buf_free(&body);
+        return r;
+}
+
+static void on_progress(const OsProgress *p, void *userdata)
+{
+        emit(json_pack("{s:{s:I,s:I,s:I}}", "progress", "bytes", (json_int_t)p->bytes_transferred, "fetched",
+                       (json_int_t)p->objects_fetched, "requested", (json_int_t)p->objects_requested));
+}
+
+static int cmd_stage_or_finalize(const json_t *req, bool stage)
+{
+        const json_t *rel = json_object_get(req, "release");
+        const char *payload = jstr(rel, "payload"), *version = jstr(rel, "version");
+        OsBackend *b = NULL;
+        Error e = {};
+        int r;
+
+        if (!payload)
+                return fail(-EINVAL, "os", "request: \"release\" needs a payload");
+        r = open_backend(req, &b, &e);
+        if (r >= 0) {
+                if (stage)
+                        r = os_backend_stage(b, payload, version, json_is_true(json_object_get(req, "allow_downgrade")),
+                                             on_progress, NULL, &e);
+                else
+                        r = os_backend_finalize(b, payload, &e);
+        }
+        if (r < 0) {
+                os_backend_free(b);
+                return fail(r, "os", e.message);
+        }
+        emit(json_pack("{s:b,s:b}", "ok", true, "reboots", !stage && os_backend_finalize_reboots(b)));
+        os_backend_free(b);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        _cleanup_free_ char *data = NULL;
+        _cleanup_json_ json_t *req = NULL;
+        size_t len = 0;
+        const char *cmd;
+        Error e = {};
+
+        /* the agent's action dies with the agent (a download in flight is safe to interrupt) */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+                return fail(-ESRCH, NULL, "the agent is gone"), 2;
+        if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "--version"))) {
+                printf("upkeep-agent-worker " UPKEEP_VERSION ": performs one action for upkeep-agent; reads a "
+                       "JSON request on stdin (see docs/agent.md)\n");
+                return 0;
+        }
+        if (read_full_fd(STDIN_FILENO, REQUEST_MAX, &data, &len) < 0)
+                return fail(-EIO, NULL, "cannot read the request (at most 1 MiB on stdin)"), 2;
+        if (json_parse_strict(data, len, &req, &e) < 0 || !json_is_object(req))
+                return fail(-EINVAL, NULL, "the request is not a JSON object"), 2;
+        cmd = jstr(req, "command");
+        if (!cmd)
+                return fail(-EINVAL, NULL, "the request has no \"command\""), 2;
+        if (streq(cmd, "status"))
+                return cmd_status(req);
+        if (streq(cmd, "check"))
+                return cmd_check(req);
+        if (streq(cmd, "lock"))
+                return cmd_lock(req);
+        if (streq(cmd, "stage"))
+                return cmd_stage_or_finalize(req, true);
+        if (streq(cmd, "finalize"))
+                return cmd_stage_or_finalize(req, false);
+        return fail(-EINVAL, NULL, "unknown command"), 2;
+}
