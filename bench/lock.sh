@@ -4,7 +4,9 @@
 # in the same run as the physical limit of the etcd backend (one round trip per operation).
 #
 # A client is one keep-alive connection with its own id alternating pre-reboot and steady-state; the group
-# has 16 slots so every answer should be 200: any other answer counts as an error.
+# has 16 slots so every answer should be 200: any other answer counts as an error. For upkeep-lock, "per
+# write" is how many requests each backend write carried (SQLite: per transaction, i.e. per fsync; etcd:
+# per compare-and-swap), from its metrics.
 #
 # usage: bench/lock.sh [BUILD_DIR]   (env: DURATION=10s)
 set -euo pipefail
@@ -48,11 +50,20 @@ TOML
         port=$(cat "$work/$1.port")
 }
 
-run() { # $1 label, $2 url, $3 clients, $4 script
+writes() { # $1 url: "writes updates" from upkeep-lock's metrics
+        { curl -sf "$1/metrics" || true; } |
+                awk '/^upkeep_lock_backend_writes_total /{w=$2} /^upkeep_lock_backend_write_updates_total /{u=$2} END{print w+0, u+0}'
+}
+
+run() { # $1 label, $2 url, $3 clients, $4 script, $5 "lock" for upkeep-lock
+        local before="" after=""
+        [ "${5:-}" = lock ] && before=$(writes "$2")
         wrk -t"$3" -c"$3" -d"$DURATION" --latency -s "$4" "$2" >"$work/wrk.txt"
-        $PY - "$1" "$3" "$work/wrk.txt" <<'PYEOF'
+        [ "${5:-}" = lock ] && after=$(writes "$2")
+        $PY - "$1" "$3" "$work/wrk.txt" "$before" "$after" <<'PYEOF'
 import re, sys
 label, clients, text = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
+before, after = sys.argv[4].split(), sys.argv[5].split()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 def lat(p):
     m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % p, text, re.M)
@@ -61,8 +72,11 @@ def lat(p):
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 sock = re.search(r"Socket errors: (.*)", text)
 total = int(re.search(r"(\d+) requests in", text).group(1))
+per_write = ""
+if before and after and float(after[0]) > float(before[0]):
+    per_write = f"   {(float(after[1]) - float(before[1])) / (float(after[0]) - float(before[0])):5.1f} per write"
 print(f"{label:28s} {clients:>2s} client(s) {rps:10.0f} ops/s   p50 {lat(50):7.3f} ms   p99 {lat(99):7.3f} ms   "
-      f"errors {int(errs.group(1)) if errs else 0} of {total}{'   socket: ' + sock.group(1) if sock else ''}")
+      f"errors {int(errs.group(1)) if errs else 0} of {total}{per_write}{'   socket: ' + sock.group(1) if sock else ''}")
 PYEOF
 }
 
@@ -70,8 +84,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 start_lock sqlite "[backend]
 type = \"sqlite\"
 sqlite_path = \"$work/lock.db\""
-for c in 1 16; do run "upkeep-lock (SQLite)" "http://127.0.0.1:$port" "$c" bench/lock.lua; done
+for c in 1 16; do run "upkeep-lock (SQLite)" "http://127.0.0.1:$port" "$c" bench/lock.lua lock; done
 start_lock etcd "[etcd3]
 endpoints = [\"http://127.0.0.1:$cport\"]"
-for c in 1 16; do run "upkeep-lock (etcd3)" "http://127.0.0.1:$port" "$c" bench/lock.lua; done
+for c in 1 16; do run "upkeep-lock (etcd3)" "http://127.0.0.1:$port" "$c" bench/lock.lua lock; done
 for c in 1 16; do run "etcd raw put (JSON gateway)" "http://127.0.0.1:$cport" "$c" bench/etcd-put.lua; done

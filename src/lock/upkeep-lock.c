@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "http-server.h"
 #include "lock-backend.h"
+#include "lock-batch.h"
 #include "lock-config.h"
 #include "lock-request.h"
 #include "log.h"
@@ -43,22 +44,14 @@ static const char *const denial_kind[_DENIAL_MAX] = {
         [DENIAL_PAUSED] = "group_paused",
 };
 
-typedef struct LockOp LockOp;
-
-/* Requests for one group that arrive while an update of that group is running are applied together in
- * the next update: one transaction (SQLite: one fsync) or one compare-and-swap (etcd) for the batch. */
-typedef struct GroupQueue {
-        pthread_mutex_t lock;
-        pthread_cond_t done;
-        LockOp *head, *tail; /* waiting for the next batch */
-        bool running;        /* a batch is being written */
-} GroupQueue;
-
 typedef struct Group {
         const LockGroupConfig *cfg;
         Calendar *calendar; /* NULL: always open */
         TimeZone *tz;
-        GroupQueue queue;
+        /* Requests that arrive while a write is in flight are written together in the next one (see
+         * lock-batch.h): with SQLite one batcher for every group (one transaction and one fsync for all),
+         * with etcd one per group (one compare-and-swap per group). */
+        LockBatcher *batcher;
         uint64_t grants, releases, expirations, denials[_DENIAL_MAX]; /* atomic */
 } Group;
 
@@ -67,6 +60,8 @@ typedef struct Manager {
         LockBackend *backend;
         Group *groups;
         size_t n_groups;
+        LockBatcher **batchers; /* each once */
+        size_t n_batchers;
         char *admin_token;
         HttpServer *server, *status_server;
         Histogram latency;
@@ -99,7 +94,7 @@ static double now_seconds(void)
 
 /* ---- semaphore updates ---- */
 
-struct LockOp {
+typedef struct LockOp {
         const Group *group;
         const char *id;
         bool lock; /* else unlock */
@@ -109,12 +104,7 @@ struct LockOp {
         bool released;
         char **expired;
         size_t n_expired;
-        /* Batching: */
-        LockOp *next;
-        bool finished;
-        int result;
-        Error error;
-};
+} LockOp;
 
 static void lock_op_reset(LockOp *op)
 {
@@ -157,68 +147,17 @@ static void log_expired(Manager *m, Group *g, const LockOp *op)
         }
 }
 
-/* Applies every operation of a batch, in arrival order, to the same state. */
-static int apply_batch(Semaphore *s, void *userdata)
-{
-        int changed = 0;
-        for (LockOp *op = userdata; op; op = op->next) {
-                int r = apply_lock_op(s, op);
-                if (r < 0)
-                        return r;
-                changed |= r;
-        }
-        return changed;
-}
-
-/* Runs one operation against the backend, batched with the group's other waiting operations; returns 0
- * or a negative errno (backend trouble, the same for the whole batch) with op->error set. */
+/* Runs one operation against the backend, batched with concurrent ones (see lock-batch.h); returns 0 or a
+ * negative errno (backend trouble) with e set. */
 static int run_op(Manager *m, Group *g, LockOp *op, Error *e)
 {
-        GroupQueue *q = &g->queue;
-
-        op->next = NULL;
-        op->finished = false;
-        pthread_mutex_lock(&q->lock);
-        if (q->tail)
-                q->tail->next = op;
-        else
-                q->head = op;
-        q->tail = op;
-        while (!op->finished) {
-                LockOp *batch;
-                Error be = { { 0 } };
-                int r;
-
-                if (q->running) {
-                        pthread_cond_wait(&q->done, &q->lock);
-                        continue;
-                }
-                /* Lead the next batch: everything queued so far, this operation included. */
-                batch = q->head;
-                q->head = q->tail = NULL;
-                q->running = true;
-                pthread_mutex_unlock(&q->lock);
-
-                r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_batch, batch, NULL, &be);
-                if (r < 0)
-                        __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
-
-                pthread_mutex_lock(&q->lock);
-                for (LockOp *o = batch; o; o = o->next) {
-                        o->result = r;
-                        if (r < 0)
-                                o->error = be;
-                        else
-                                log_expired(m, g, o);
-                        o->finished = true;
-                }
-                q->running = false;
-                pthread_cond_broadcast(&q->done);
+        int r = lock_batcher_run(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, op, e);
+        if (r < 0) {
+                __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
+                return r;
         }
-        pthread_mutex_unlock(&q->lock);
-        if (op->result < 0 && e)
-                *e = op->error;
-        return op->result;
+        log_expired(m, g, op);
+        return 0;
 }
 
 /* ---- HTTP ---- */
@@ -581,6 +520,25 @@ static int reply_metrics(Manager *m, HttpReply *reply)
         if (r >= 0)
                 r = metrics_sample_u64(&b, "upkeep_lock_backend_conflicts_total", NULL,
                                        __atomic_load_n(&m->backend->stats.conflicts, __ATOMIC_RELAXED));
+        LockBatchStats bs = { 0 };
+        for (size_t i = 0; i < m->n_batchers; i++) {
+                LockBatchStats one;
+                lock_batcher_stats(m->batchers[i], &one);
+                bs.writes += one.writes;
+                bs.updates += one.updates;
+        }
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_backend_writes_total", "counter",
+                                   "Backend writes: SQLite transactions (one fsync each, for every group in it), etcd "
+                                   "compare-and-swap updates of one group.");
+        if (r >= 0)
+                r = metrics_sample_u64(&b, "upkeep_lock_backend_writes_total", NULL, bs.writes);
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_backend_write_updates_total", "counter",
+                                   "FleetLock requests and expiry sweeps those writes carried (divided by the "
+                                   "writes: the mean batch).");
+        if (r >= 0)
+                r = metrics_sample_u64(&b, "upkeep_lock_backend_write_updates_total", NULL, bs.updates);
         if (r >= 0)
                 r = metrics_header(&b, "process_start_time_seconds", "gauge",
                                    "Start time of the process since unix epoch in seconds.");
@@ -678,8 +636,6 @@ static int setup_groups(Manager *m)
                 int r;
 
                 g->cfg = &m->config->groups[i];
-                pthread_mutex_init(&g->queue.lock, NULL);
-                pthread_cond_init(&g->queue.done, NULL);
                 if (!g->cfg->n_windows)
                         continue;
                 r = tz_load(g->cfg->time_zone, &g->tz, &e);
@@ -707,6 +663,28 @@ static int setup_groups(Manager *m)
                                 return log_error_errno(r, "line %u: group %s: window %zu: %s", ws->line, g->cfg->name,
                                                        w, e.message);
                 }
+        }
+        return 0;
+}
+
+/* After the backend: one batcher for every group when the backend writes several groups at once, else one
+ * per group. */
+static int setup_batchers(Manager *m)
+{
+        bool shared = lock_backend_can_batch(m->backend);
+        int r;
+
+        m->batchers = calloc(MAX(m->n_groups, (size_t)1), sizeof(LockBatcher *));
+        if (!m->batchers)
+                return log_error_errno(ENOMEM, "out of memory");
+        for (size_t i = 0; i < m->n_groups; i++) {
+                if (!shared || i == 0) {
+                        r = lock_batcher_new(m->backend, LOCK_BATCH_MAX, &m->batchers[m->n_batchers]);
+                        if (r < 0)
+                                return log_error_errno(r, "cannot set up request batching: %s", strerror(-r));
+                        m->n_batchers++;
+                }
+                m->groups[i].batcher = m->batchers[m->n_batchers - 1];
         }
         return 0;
 }
@@ -794,6 +772,9 @@ int main(int argc, char **argv)
         sfd = daemon_signalfd();
         if (sfd < 0)
                 return log_error_errno(sfd, "signalfd: %m"), EXIT_FAILURE;
+        /* A file size limit (RLIMIT_FSIZE) reached by the database: the write fails (503, nothing changed)
+         * instead of the signal killing the daemon. */
+        signal(SIGXFSZ, SIG_IGN);
         if (load_config(opt.config_path, opt.explicit_config, &m.config) < 0)
                 return EXIT_FAILURE;
         if (opt.address) {
@@ -840,6 +821,8 @@ int main(int argc, char **argv)
                 }
         }
         log_info("backend: %s", m.backend->ops->name);
+        if (setup_batchers(&m) < 0)
+                goto out;
 
         if (m.config->tls) {
                 size_t n;
@@ -932,12 +915,13 @@ int main(int argc, char **argv)
 out:
         http_server_stop(m.server, 5000);
         http_server_stop(m.status_server, 1000);
+        for (size_t i = 0; i < m.n_batchers; i++)
+                lock_batcher_free(m.batchers[i]);
+        free(m.batchers);
         lock_backend_free(m.backend);
         for (size_t i = 0; m.groups && i < m.n_groups; i++) {
                 calendar_free(m.groups[i].calendar);
                 tz_free(m.groups[i].tz);
-                pthread_mutex_destroy(&m.groups[i].queue.lock);
-                pthread_cond_destroy(&m.groups[i].queue.done);
         }
         free(m.groups);
         free(m.admin_token);

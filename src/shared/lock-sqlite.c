@@ -1,8 +1,11 @@
 /* lock-sqlite.c — upkeep-lock's default semaphore store: one SQLite database (WAL, synchronous=FULL), one
  * row per group and one per holder. An update runs in a BEGIN IMMEDIATE transaction, so it is atomic and
  * concurrent writers (threads of this process, or other processes on the same file) never both win; a
- * successful update has been committed and fsynced before it returns. Everything read back is validated:
- * a database edited by hand into a state Upkeep would never write is reported, never trusted. */
+ * successful update has been committed and fsynced before it returns. A batch (update_many) is one such
+ * transaction for the updates of any number of groups, so one fsync covers them all; each group's writes
+ * go in a savepoint, so that a group that cannot be written is undone alone. Everything read back is
+ * validated: a database edited by hand into a state Upkeep would never write is reported, never
+ * trusted. */
 #include "lock-backend.h"
 
 #include <errno.h>
@@ -57,6 +60,9 @@ typedef struct SqliteBackend {
         sqlite3_stmt *begin;
         sqlite3_stmt *commit;
         sqlite3_stmt *rollback;
+        sqlite3_stmt *savepoint; /* around one group's writes in a batch of several groups */
+        sqlite3_stmt *rollback_to;
+        sqlite3_stmt *release;
         sqlite3_stmt *load;
         sqlite3_stmt *upsert_group;
         sqlite3_stmt *insert_holder;
@@ -295,17 +301,13 @@ static int validate_new_state(SqliteBackend *b, const char *group, const Semapho
         return 0;
 }
 
-/* Writes what changed between old (as stored; existed says whether the group row exists) and cur. Inside
- * the caller's transaction. */
+/* Writes what changed between old (as stored; existed says whether the group row exists) and cur, which
+ * validate_new_state() accepted. Inside the caller's transaction. */
 static int write_back(SqliteBackend *b, const char *group, const Semaphore *old, bool existed,
                       const Semaphore *cur, Error *e)
 {
         size_t i = 0, j = 0;
         int rc, r;
-
-        r = validate_new_state(b, group, cur, e);
-        if (r < 0)
-                return r;
 
         if (!existed || old->total_slots != cur->total_slots || old->last_release != cur->last_release ||
             old->paused != cur->paused) {
@@ -376,12 +378,15 @@ static int write_back(SqliteBackend *b, const char *group, const Semaphore *old,
         return 0;
 }
 
-static int sqlite_update(LockBackend *base, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
-                         void *userdata, Semaphore *ret, Error *e)
+/* Decides and writes one group's update inside the caller's transaction: reads the group, runs fn on a
+ * copy, writes what changed. savepoint: wrap the writes in a savepoint, so that a failure while writing
+ * undoes this group's writes only (the caller's other groups stay). Returns 0 or a negative errno with e;
+ * on failure nothing of this group is written, unless the whole transaction is gone (the caller checks
+ * sqlite3_get_autocommit()). On success, *ret (optional) gets the state as it now is. */
+static int update_group(SqliteBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
+                        bool savepoint, Semaphore *ret, Error *e)
 {
-        SqliteBackend *b = (SqliteBackend *)base;
         _cleanup_(semaphore_done) Semaphore old = {}, cur = {};
-        _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
         bool existed;
         int rc, r, k;
 
@@ -390,62 +395,182 @@ static int sqlite_update(LockBackend *base, const char *group, uint64_t slots, S
         if (!fn)
                 return error_setf(e, -EINVAL, "%s: group \"%s\": no update function", b->path, group);
 
-        m = backend_lock(b);
-
-        rc = step_done(b->begin);
-        if (rc != SQLITE_OK) {
-                r = sqlite_error(b, group, rc, "cannot begin a transaction", e);
-                sqlite3_reset(b->begin);
-                rollback(b);
-                count_error(b);
-                return r;
-        }
-
         r = load_group(b, group, &old, &existed, e);
         if (r < 0)
-                goto fail;
+                return r;
         if (!existed)
                 semaphore_init(&old, slots);
         r = semaphore_copy(&old, &cur);
-        if (r < 0) {
-                error_setf(e, r, "%s: group \"%s\": cannot copy the state", b->path, group);
-                goto fail;
-        }
+        if (r < 0)
+                return error_setf(e, r, "%s: group \"%s\": cannot copy the state", b->path, group);
 
         k = fn(&cur, userdata);
-        if (k < 0) {
-                r = error_setf(e, k, "%s: group \"%s\": update refused: %s", b->path, group,
-                               strerrordesc_np(-k) ?: "unknown error");
-                goto fail;
-        }
+        if (k < 0)
+                return error_setf(e, k, "%s: group \"%s\": update refused: %s", b->path, group,
+                                  strerrordesc_np(-k) ?: "unknown error");
         if (k > 0) {
-                r = write_back(b, group, &old, existed, &cur, e);
+                /* Checked before anything is written, so that a refusal needs no undo. */
+                r = validate_new_state(b, group, &cur, e);
                 if (r < 0)
-                        goto fail;
-        }
-
-        rc = step_done(b->commit);
-        if (rc != SQLITE_OK) {
-                r = sqlite_error(b, group, rc, "cannot commit", e);
-                sqlite3_reset(b->commit);
-                goto fail;
+                        return r;
+                if (savepoint) {
+                        rc = step_done(b->savepoint);
+                        if (rc != SQLITE_OK) {
+                                r = sqlite_error(b, group, rc, "cannot start a savepoint", e);
+                                sqlite3_reset(b->savepoint);
+                                return r;
+                        }
+                }
+                r = write_back(b, group, &old, existed, &cur, e);
+                if (savepoint && !sqlite3_get_autocommit(b->db)) {
+                        /* After a failure, ROLLBACK TO undoes this group's writes; RELEASE then only pops
+                         * the savepoint (after success it keeps the writes in the transaction). If either
+                         * fails, this group's writes could be committed with the others': the whole
+                         * transaction goes, and the caller sees it gone. */
+                        if (r < 0 && step_done(b->rollback_to) != SQLITE_OK) {
+                                sqlite3_reset(b->rollback_to);
+                                rollback(b);
+                        } else {
+                                rc = step_done(b->release);
+                                if (rc != SQLITE_OK) {
+                                        if (r >= 0)
+                                                r = sqlite_error(b, group, rc, "cannot release a savepoint", e);
+                                        sqlite3_reset(b->release);
+                                        rollback(b);
+                                }
+                        }
+                }
+                if (r < 0)
+                        return r;
         }
 
         if (ret) {
-                if (k > 0) {
-                        *ret = cur;
+                *ret = k > 0 ? cur : old;
+                if (k > 0)
                         cur = (Semaphore){};
-                } else {
-                        *ret = old;
+                else
                         old = (Semaphore){};
-                }
         }
         return 0;
+}
 
-fail:
+static int begin(SqliteBackend *b, const char *group, Error *e)
+{
+        int r, rc = step_done(b->begin);
+
+        if (rc == SQLITE_OK)
+                return 0;
+        r = sqlite_error(b, group, rc, "cannot begin a transaction", e);
+        sqlite3_reset(b->begin);
         rollback(b);
-        count_error(b);
         return r;
+}
+
+static int commit(SqliteBackend *b, const char *group, Error *e)
+{
+        int r, rc = step_done(b->commit);
+
+        if (rc == SQLITE_OK)
+                return 0;
+        r = sqlite_error(b, group, rc, "cannot commit", e);
+        sqlite3_reset(b->commit);
+        rollback(b);
+        return r;
+}
+
+static int sqlite_update(LockBackend *base, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                         void *userdata, Semaphore *ret, Error *e)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+        _cleanup_(semaphore_done) Semaphore s = {};
+        _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
+        int r;
+
+        if (!group || !lock_group_name_valid(group))
+                return error_setf(e, -EINVAL, "%s: invalid group name", b->path);
+
+        m = backend_lock(b);
+        r = begin(b, group, e);
+        if (r >= 0) {
+                r = update_group(b, group, slots, fn, userdata, false, ret ? &s : NULL, e);
+                if (r < 0)
+                        rollback(b);
+        }
+        if (r >= 0)
+                r = commit(b, group, e);
+        if (r < 0) {
+                count_error(b);
+                return r;
+        }
+        if (ret) {
+                *ret = s;
+                s = (Semaphore){};
+        }
+        return 0;
+}
+
+/* Fails every entry of a batch with the batch's error. */
+static int fail_batch(SqliteBackend *b, LockBackendUpdate *u, size_t n, int r, const Error *be, Error *e)
+{
+        for (size_t i = 0; i < n; i++) {
+                u[i].result = r;
+                u[i].error = *be;
+                count_error(b);
+        }
+        if (e)
+                *e = *be;
+        return r;
+}
+
+static int sqlite_update_many(LockBackend *base, LockBackendUpdate *u, size_t n, Error *e)
+{
+        SqliteBackend *b = (SqliteBackend *)base;
+        _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
+        const char *group; /* for messages about the whole batch: its group when it has one */
+        Error be = {};
+        size_t failed = 0;
+        int r;
+
+        if (n == 0)
+                return 0;
+        if (!u)
+                return error_setf(e, -EINVAL, "%s: no updates", b->path);
+        group = n == 1 && u[0].group && lock_group_name_valid(u[0].group) ? u[0].group : NULL;
+
+        m = backend_lock(b);
+        r = begin(b, group, &be);
+        if (r < 0)
+                return fail_batch(b, u, n, r, &be, e);
+
+        for (size_t i = 0; i < n; i++) {
+                u[i].result = update_group(b, u[i].group, u[i].slots, u[i].fn, u[i].userdata, n > 1, NULL,
+                                           &u[i].error);
+                if (u[i].result >= 0)
+                        continue;
+                if (sqlite3_get_autocommit(b->db)) {
+                        /* SQLite rolled the whole transaction back (I/O error, disk full, ...): the entries
+                         * before this one are gone too. */
+                        be = u[i].error;
+                        rollback(b);
+                        return fail_batch(b, u, n, u[i].result, &be, e);
+                }
+                failed++;
+        }
+        if (failed == n) {
+                /* Nothing to keep (with one entry and no savepoint, its partial writes go here). */
+                rollback(b);
+                for (size_t i = 0; i < n; i++)
+                        count_error(b);
+                return 0;
+        }
+
+        r = commit(b, group, &be);
+        if (r < 0)
+                return fail_batch(b, u, n, r, &be, e);
+        for (size_t i = 0; i < n; i++)
+                if (u[i].result < 0)
+                        count_error(b);
+        return 0;
 }
 
 static int sqlite_get(LockBackend *base, const char *group, Semaphore *ret, Error *e)
@@ -496,8 +621,9 @@ static void sqlite_free(LockBackend *base)
         if (!b)
                 return;
         sqlite3_stmt *stmts[] = {
-                b->begin,         b->commit,        b->rollback,     b->load, b->upsert_group,
-                b->insert_holder, b->delete_holder, b->update_since, b->ping, b->list_groups,
+                b->begin,         b->commit,        b->rollback,     b->savepoint,   b->rollback_to,
+                b->release,       b->load,          b->upsert_group, b->insert_holder, b->delete_holder,
+                b->update_since,  b->ping,          b->list_groups,
         };
         for (size_t i = 0; i < ELEMENTSOF(stmts); i++)
                 sqlite3_finalize(stmts[i]);
@@ -510,6 +636,7 @@ static void sqlite_free(LockBackend *base)
 static const LockBackendOps sqlite_ops = {
         .name = "sqlite",
         .update = sqlite_update,
+        .update_many = sqlite_update_many,
         .get = sqlite_get,
         .ping = sqlite_ping,
         .free = sqlite_free,
@@ -754,6 +881,9 @@ int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e)
         } stmts[] = {
                 {&b->begin, "BEGIN IMMEDIATE"},
                 {&b->commit, "COMMIT"},
+                {&b->savepoint, "SAVEPOINT upkeep_group"},
+                {&b->rollback_to, "ROLLBACK TO upkeep_group"},
+                {&b->release, "RELEASE upkeep_group"},
                 {&b->load,
                  "SELECT g.total_slots, g.last_release, g.paused, h.id, h.since FROM groups AS g "
                  "LEFT JOIN holders AS h ON h.group_name = g.name WHERE g.name = ?1 ORDER BY h.id"},

@@ -384,6 +384,93 @@ def test_kill9_and_restart_consistent(build_dir, tmp_path):
         assert s.stop() == 0
 
 
+def test_requests_of_different_groups_share_transactions(build_dir, tmp_path):
+    """Eight clients, each alone in its own group: a group never has two requests in flight, so every
+    transaction that carries more than one request carries several groups. Requests that arrive while a
+    transaction is being written share the next one (fewer writes than requests), and every answer and the
+    final state are what one request at a time would give."""
+    groups = [f"g{i}" for i in range(8)]
+    cfg = BASE_CONFIG.format(db=tmp_path / "lock.db", token=TOKEN) + \
+        "".join(f'\n[[lock.groups]]\nname = "{g}"\nslots = 1\n' for g in groups)
+    s = LockServer(build_dir, tmp_path, cfg)
+    stop = threading.Event()
+    bad, sent = [], [0] * len(groups)
+
+    def client(i):
+        sess = requests.Session()
+        body = json.dumps({"client_params": {"id": f"n{i}", "group": groups[i]}})
+        while not stop.is_set():
+            for endpoint in ("pre-reboot", "steady-state"):
+                r = sess.post(f"{s.base}/v1/{endpoint}", headers={"fleet-lock-protocol": "true"}, data=body,
+                              timeout=20)
+                sent[i] += 1
+                if r.status_code != 200:
+                    bad.append((groups[i], endpoint, r.status_code, r.text))
+
+    try:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(groups))]
+        for t in threads:
+            t.start()
+        time.sleep(3)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert bad == []
+        updates = s.metric("upkeep_lock_backend_write_updates_total")
+        writes = s.metric("upkeep_lock_backend_writes_total")
+        assert updates == sum(sent)
+        assert writes < updates, (writes, updates)
+        for g in groups:
+            assert holders(s, g) == []
+            assert s.metric("upkeep_lock_grants_total", group=g) == sent[groups.index(g)] // 2
+    finally:
+        assert s.stop() == 0
+
+
+def test_failed_commit_fails_every_request_of_its_batch(sqlite_server, tmp_path):
+    """The database's files may not grow (RLIMIT_FSIZE set on the running daemon, as a full disk would
+    do): requests for several groups sent together all answer 503 backend_unavailable, whichever
+    transaction they were batched into, and change nothing; with room again the same requests succeed."""
+    import resource
+    s = sqlite_server
+    assert s.lock("keep", "workers").status_code == 200
+    # Each would write if it were alone (a request that changes nothing, alone in its transaction, has
+    # nothing to commit and succeeds).
+    requests_ = [("lock", "a", "default"), ("lock", "b", "workers"), ("unlock", "keep", "workers"),
+                 ("lock", "c", "workers"), ("lock", "d", "default"), ("lock", "b", "workers")]
+    results = [None] * len(requests_)
+
+    def send(i):
+        op, node, group = requests_[i]
+        results[i] = requests.post(f"{s.base}/v1/{'pre-reboot' if op == 'lock' else 'steady-state'}",
+                                   headers={"fleet-lock-protocol": "true"},
+                                   data=json.dumps({"client_params": {"id": node, "group": group}}), timeout=20)
+
+    soft, hard = resource.prlimit(s.proc.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(s.proc.pid, resource.RLIMIT_FSIZE, ((tmp_path / "lock.db-wal").stat().st_size, hard))
+    try:
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests_))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        resource.prlimit(s.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+    for r in results:
+        assert_error(r, 503, "backend_unavailable")
+    assert s.metric("upkeep_lock_backend_errors_total") == len(requests_)
+    assert holders(s, "workers") == ["keep"]
+    assert holders(s, "default") == []
+    assert s.metric("upkeep_lock_grants_total", group="workers") == 1
+    # Room again: the same requests, one at a time, as if the failed ones had never been sent.
+    assert s.lock("a", "default").status_code == 200
+    assert s.lock("b", "workers").status_code == 200
+    assert s.unlock("keep", "workers").status_code == 200
+    assert s.lock("c", "workers").status_code == 200
+    assert holders(s, "workers") == ["b", "c"]
+    assert holders(s, "default") == ["a"]
+
+
 def upkeep(build_dir, *args, env=None):
     import os
     import subprocess

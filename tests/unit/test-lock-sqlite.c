@@ -1,7 +1,10 @@
 /* test-lock-sqlite.c — the SQLite lock backend: creation and schema, updates that write, write nothing or
  * roll back, holders/slots/pause/last_release persisted across reopening, no lost update between two
  * connections, consistency after SIGKILL in the middle of updates, and clean errors for a missing
- * directory, a garbage or corrupted file and a database edited by hand. */
+ * directory, a garbage or corrupted file and a database edited by hand. Batches (update_many): several
+ * groups in one transaction, an entry that fails alone (refused, unreadable, unwritable) while the others
+ * are written, a commit that fails (file size limit) failing every entry and changing nothing, and
+ * batches that are all or nothing across a SIGKILL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -751,6 +755,278 @@ static void test_too_many_holders(void **state)
         lock_backend_free(b);
 }
 
+/* ---- batches: update_many ---- */
+
+static LockBackendUpdate entry(const char *group, SemaphoreUpdateFn fn, void *userdata)
+{
+        return (LockBackendUpdate){.group = group, .slots = 3, .fn = fn, .userdata = userdata};
+}
+
+static void assert_group(LockBackend *b, const char *group, const char *const *ids, size_t n)
+{
+        Semaphore s = {};
+        Error e = {};
+        int r = b->ops->get(b, group, &s, &e);
+
+        if (n == 0 && r == -ENOENT)
+                return;
+        if (r < 0)
+                fail_msg("%s: %s", group, e.message);
+        assert_int_equal(s.n_holders, n);
+        for (size_t i = 0; i < n; i++)
+                assert_string_equal(s.holders[i].id, ids[i]);
+        semaphore_done(&s);
+}
+
+static void test_batch_groups(void **state)
+{
+        Fixture *f = *state;
+        LockBackend *b = open_backend(f->path);
+        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2}, n3 = {"n3", 3};
+        LockBackendUpdate u[4];
+        Error e = {};
+
+        assert_true(lock_backend_can_batch(b));
+        assert_int_equal(lock_backend_update_many(b, u, 0, &e), 0);
+
+        /* three groups, one of them twice: the second entry of "a" sees what the first wrote */
+        u[0] = entry("a", fn_add, &n1);
+        u[1] = entry("b", fn_add, &n2);
+        u[2] = entry("a", fn_add, &n3);
+        u[3] = entry("c", fn_remove, (void *)"nobody");
+        assert_int_equal(lock_backend_update_many(b, u, 4, &e), 0);
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(u[i].result, 0);
+        assert_group(b, "a", (const char *const[]){"n1", "n3"}, 2);
+        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        assert_group(b, "c", NULL, 0); /* wrote nothing: not created */
+
+        u[0] = entry("a", fn_remove, (void *)"n1");
+        u[1] = entry("a", fn_add, &n1);
+        u[2] = entry("b", fn_remove, (void *)"n2");
+        assert_int_equal(lock_backend_update_many(b, u, 3, &e), 0);
+        assert_group(b, "a", (const char *const[]){"n1", "n3"}, 2);
+        assert_group(b, "b", NULL, 0);
+        assert_int_equal(b->stats.errors, 0);
+        lock_backend_free(b);
+
+        /* durable: a fresh connection sees it */
+        b = open_backend(f->path);
+        assert_group(b, "a", (const char *const[]){"n1", "n3"}, 2);
+        lock_backend_free(b);
+}
+
+static void test_batch_entry_fails_alone(void **state)
+{
+        Fixture *f = *state;
+        LockBackend *b = open_backend(f->path);
+        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2}, n4 = {"n4", 4};
+        LockBackendUpdate u[6];
+        Error e = {};
+
+        assert_int_equal(lock_backend_update(b, "broken", 3, fn_add, &n1, NULL, &e), 0);
+        /* a group edited by hand into a state Upkeep never writes */
+        raw_exec(f->path, "INSERT INTO holders VALUES ('broken', 'evil' || char(1), 5)");
+        /* a holder row whose group row is gone: adding that holder cannot be written (primary key) */
+        raw_exec(f->path, "PRAGMA foreign_keys = OFF; INSERT INTO holders VALUES ('orphan', 'n4', 5)");
+
+        u[0] = entry("a", fn_add, &n1);
+        u[1] = entry("refused", fn_add_then_fail, NULL);
+        u[2] = entry("broken", fn_add, &n2);
+        u[3] = entry("bad/name", fn_add, &n2);
+        u[4] = entry("orphan", fn_add, &n4);
+        u[5] = entry("b", fn_add, &n2);
+        assert_int_equal(lock_backend_update_many(b, u, 6, &e), 0);
+        assert_int_equal(u[0].result, 0);
+        assert_int_equal(u[1].result, -EPERM);
+        assert_non_null(strstr(u[1].error.message, "\"refused\""));
+        assert_int_equal(u[2].result, -EBADMSG);
+        assert_non_null(strstr(u[2].error.message, "invalid id"));
+        assert_int_equal(u[3].result, -EINVAL);
+        assert_int_equal(u[4].result, -EBADMSG);
+        assert_non_null(strstr(u[4].error.message, "\"orphan\""));
+        assert_int_equal(u[5].result, 0);
+        assert_int_equal(b->stats.errors, 4);
+
+        /* the others are written; the failed ones wrote nothing, not even their group row */
+        assert_group(b, "a", (const char *const[]){"n1"}, 1);
+        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        assert_group(b, "refused", NULL, 0);
+        assert_group(b, "orphan", NULL, 0);
+        raw_exec(f->path, "DELETE FROM holders WHERE group_name = 'broken' AND id <> 'n1'");
+        assert_group(b, "broken", (const char *const[]){"n1"}, 1);
+
+        /* all entries failing: nothing to commit, still 0 */
+        u[0] = entry("refused", fn_add_then_fail, NULL);
+        assert_int_equal(lock_backend_update_many(b, u, 1, &e), 0);
+        assert_int_equal(u[0].result, -EPERM);
+        /* and the connection is fine */
+        u[0] = entry("c", fn_add, &n1);
+        assert_int_equal(lock_backend_update_many(b, u, 1, &e), 0);
+        assert_int_equal(u[0].result, 0);
+        assert_group(b, "c", (const char *const[]){"n1"}, 1);
+        lock_backend_free(b);
+}
+
+static off_t file_size(const char *path)
+{
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        return st.st_size;
+}
+
+/* A commit that cannot be written: the -wal file may not grow past its size (RLIMIT_FSIZE, as a full disk
+ * would do). Every entry fails with the commit's error, nothing changes, and once the disk has room again
+ * the same batch goes through. */
+static void test_batch_commit_fails(void **state)
+{
+        Fixture *f = *state;
+        LockBackend *b = open_backend(f->path);
+        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2}, n3 = {"n3", 3};
+        LockBackendUpdate u[3];
+        struct rlimit old, lim;
+        char wal[160];
+        Error e = {};
+        void (*old_handler)(int);
+
+        assert_int_equal(lock_backend_update(b, "a", 3, fn_add, &n1, NULL, &e), 0);
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+
+        u[0] = entry("a", fn_remove, (void *)"n1");
+        u[1] = entry("b", fn_add, &n2);
+        u[2] = entry("a", fn_add, &n3);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        lim = old;
+        lim.rlim_cur = (rlim_t)file_size(wal);
+        old_handler = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        int r = lock_backend_update_many(b, u, 3, &e);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, old_handler);
+
+        assert_int_equal(r, -EIO);
+        assert_non_null(strstr(e.message, "cannot commit"));
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(u[i].result, -EIO);
+                assert_string_equal(u[i].error.message, e.message);
+        }
+        assert_int_equal(b->stats.errors, 3);
+        assert_group(b, "a", (const char *const[]){"n1"}, 1);
+        assert_group(b, "b", NULL, 0);
+
+        /* room again: the same batch works, on the same connection */
+        u[0] = entry("a", fn_remove, (void *)"n1");
+        u[1] = entry("b", fn_add, &n2);
+        u[2] = entry("a", fn_add, &n3);
+        assert_int_equal(lock_backend_update_many(b, u, 3, &e), 0);
+        assert_group(b, "a", (const char *const[]){"n3"}, 1);
+        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        lock_backend_free(b);
+
+        b = open_backend(f->path);
+        assert_group(b, "a", (const char *const[]){"n3"}, 1);
+        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        lock_backend_free(b);
+}
+
+/* Another process holds the write lock past the busy timeout: the batch cannot begin. */
+static void test_batch_cannot_begin(void **state)
+{
+        Fixture *f = *state;
+        LockBackend *b = open_backend(f->path);
+        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2};
+        LockBackendUpdate u[2] = {entry("a", fn_add, &n1), entry("b", fn_add, &n2)};
+        sqlite3 *other = NULL;
+        Error e = {};
+
+        assert_int_equal(sqlite3_open_v2(f->path, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(lock_backend_update_many(b, u, 2, &e), -EBUSY);
+        assert_non_null(strstr(e.message, "cannot begin"));
+        assert_int_equal(u[0].result, -EBUSY);
+        assert_int_equal(u[1].result, -EBUSY);
+        assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+        assert_group(b, "a", NULL, 0);
+        assert_group(b, "b", NULL, 0);
+        assert_int_equal(lock_backend_update_many(b, u, 2, &e), 0);
+        assert_group(b, "a", (const char *const[]){"n1"}, 1);
+        lock_backend_free(b);
+}
+
+/* SIGKILL during batches of three groups: a batch is one transaction, so the three groups always have the
+ * same number of holders, every acknowledged batch is there and at most the one in flight more. */
+static void __attribute__((noreturn)) batch_child_loop(const char *path, int fd)
+{
+        static const char *const groups[] = {"crash-a", "crash-b", "crash-c"};
+        LockBackend *b = NULL;
+        Error e = {};
+
+        if (lock_backend_sqlite_new(path, &b, &e) < 0)
+                _exit(3);
+        for (uint32_t n = 1;; n++) {
+                LockBackendUpdate u[3];
+
+                for (size_t i = 0; i < 3; i++)
+                        u[i] = (LockBackendUpdate){.group = groups[i], .slots = 100, .fn = fn_append};
+                if (lock_backend_update_many(b, u, 3, &e) < 0)
+                        _exit(4);
+                for (size_t i = 0; i < 3; i++)
+                        if (u[i].result < 0)
+                                _exit(5);
+                if (write(fd, &n, sizeof(n)) != sizeof(n))
+                        _exit(6);
+                if (n >= 5000)
+                        _exit(7);
+        }
+}
+
+static void test_batch_sigkill(void **state)
+{
+        Fixture *f = *state;
+        static const char *const groups[] = {"crash-a", "crash-b", "crash-c"};
+        uint32_t acked = 0, seen = 0, n;
+        int p[2], status;
+        pid_t pid;
+
+        assert_int_equal(pipe(p), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(p[0]);
+                batch_child_loop(f->path, p[1]);
+        }
+        close(p[1]);
+        while (seen < 40 && read(p[0], &n, sizeof(n)) == sizeof(n)) {
+                acked = n;
+                seen++;
+        }
+        assert_int_equal(seen, 40);
+        kill(pid, SIGKILL);
+        while (read(p[0], &n, sizeof(n)) == sizeof(n))
+                acked = n;
+        close(p[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+
+        LockBackend *b = open_backend(f->path);
+        size_t count = 0;
+        for (size_t i = 0; i < 3; i++) {
+                Semaphore s = {};
+                Error e = {};
+                if (b->ops->get(b, groups[i], &s, &e) < 0)
+                        fail_msg("%s: %s", groups[i], e.message);
+                if (i == 0)
+                        count = s.n_holders;
+                assert_int_equal(s.n_holders, count); /* all or nothing */
+                assert_int_equal(s.last_release, (int64_t)s.n_holders);
+                semaphore_done(&s);
+        }
+        if (count != acked && count != acked + 1)
+                fail_msg("after SIGKILL: %zu holders per group, %u batches acknowledged", count, acked);
+        lock_backend_free(b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -765,6 +1041,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_corrupted_pages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edited_by_hand, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_too_many_holders, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_groups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_entry_fails_alone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_commit_fails, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_cannot_begin, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_sigkill, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

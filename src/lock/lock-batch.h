@@ -1,0 +1,50 @@
+/* lock-batch.h — group commit for upkeep-lock's semaphore updates.
+ *
+ * Request threads submit updates; whoever submits while no write is in flight writes at once (alone: no
+ * waiting for company, no timer). Updates submitted while a write is in flight queue up, and when it ends
+ * everything queued by then (at most max_batch updates) is written as the next round, by a writer thread
+ * (started the first time it is needed) that goes on round after round while updates keep coming, so
+ * that no submitter waits for more than its own round. A round is one backend call: with SQLite one
+ * transaction and one fsync for any number of groups (lock_backend_update_many), else one update per
+ * group (etcd: one compare-and-swap per group). Each waiting thread is woken once, when its own update
+ * is decided; nobody polls.
+ *
+ * Semantics are those of running the updates one at a time in submission order: the updates of one group
+ * are applied in that order to the state the backend holds, each sees the ones before it, and their
+ * results are final only once the write is durable. An update whose function fails is left out and fails
+ * alone (the others are decided again without it); a write that fails (cannot begin, cannot commit)
+ * fails every update it carried and changes nothing. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "lock-backend.h"
+
+#define LOCK_BATCH_MAX 64
+
+typedef struct LockBatcher LockBatcher;
+
+typedef struct LockBatchStats {
+        uint64_t writes;  /* backend calls: transactions (SQLite) or updates of one group (etcd) */
+        uint64_t updates; /* updates they carried */
+        uint64_t rounds;  /* rounds of writing (SQLite: = writes) */
+        uint64_t queued;  /* submissions waiting for a round now */
+} LockBatchStats;
+
+/* max_batch: the most updates one round writes (1..LOCK_BATCH_MAX; 0 = LOCK_BATCH_MAX). With a backend
+ * that cannot batch groups (lock_backend_can_batch() false) a round writes its groups one after the
+ * other: use one batcher per group there, so that groups do not wait for each other. The backend must
+ * outlive the batcher. */
+int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret);
+/* Stops the writer thread. No submission may be in flight. */
+LockBatcher *lock_batcher_free(LockBatcher *q);
+
+/* Runs fn on the group's state as lock_backend_update() would (without returning the state), batched
+ * with concurrent submissions, and returns when its result is durable: 0, or a negative errno with e. fn
+ * must follow SemaphoreUpdateFn's rules (it may run several times, on a fresh state each time). */
+int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
+                     Error *e);
+
+void lock_batcher_stats(LockBatcher *q, LockBatchStats *ret);
