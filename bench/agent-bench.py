@@ -2,18 +2,28 @@
 """bench/agent-bench.py BUILD_DIR WORK_DIR — the measurements of bench/agent.sh (which see).
 
 Builds the fixtures (tests/integration/osfixture.py), serves them (osfixture.RepoServer, in this process, so
-every object request and byte is counted) behind upkeep-graph, and runs upkeep-agent on test sysroots:
+every object request and byte is counted) behind upkeep-graph, and runs upkeep-agent on test sysroots.
 
-1. polling: newest release booted, strategy "immediate", a short steady interval, for DURATION seconds:
-   peak (VmHWM) and steady (VmRSS) RSS, where the RSS is, CPU time in total and per tick;
-2. idle: a long steady interval; every thread's run time (schedstat, ns) and context switches over an idle
-   gap between two ticks, then `strace -c -f` on the same gap: nothing should run;
+upkeep-agent is two programs: the resident daemon (state machine, sockets; neither libcurl nor libostree) and
+upkeep-agent-worker, one short-lived child per action (status, check, lock, stage, finalize) that the daemon
+spawns, feeds one JSON request and reaps. So CPU time is counted twice over: the daemon's own threads
+(utime+stime, and schedstat in ns) and its reaped workers (cutime+cstime, fields 16-17 of /proc/PID/stat).
+
+1. polling: newest release booted, strategy "immediate", a short steady interval, for DURATION seconds: the
+   resident daemon's peak (VmHWM) and steady (VmRSS) RSS and where it is; CPU in total and per tick, the
+   daemon's and the workers';
+2. idle: a long steady interval; every thread's run time (schedstat, ns) and context switches, the workers'
+   CPU and the daemon's children (sampled from /proc) over an idle gap between two ticks, then
+   `strace -c -f` on the same gap: nothing should run and no worker should exist;
 3. check-and-stage, REPEAT times each: a small tree (release 0 -> 1) and a 100 MB tree (release 0 -> 1, where
    release 1 adds SIZE_MB MiB of new content: a full download), from agent start to staged and to the reboot
-   command, with the objects and bytes fetched; `ostree pull` + `ostree admin deploy` of the same commit on an
-   identical sysroot as the reference;
+   command (workers' start-up included), with the objects and bytes fetched; `ostree pull` +
+   `ostree admin deploy` of the same commit on an identical sysroot as the reference;
 4. delta: the same nodes, now booted on release 1, stage release 2 (~1% of the data changed): the objects
-   fetched are compared with the objects that differ between the two commits (`ostree ls -R -C`).
+   fetched are compared with the objects that differ between the two commits (`ostree ls -R -C`);
+5. workers' peak RSS per action: a separate pass (a few polling ticks, one stage of each kind) with
+   UPKEEP_AGENT_WORKER = bench/agent-worker-wrap.py, which runs the worker under /usr/bin/time and logs its
+   ru_maxrss. Only this pass uses the wrapper (Python start-up would distort the times and CPU of 1.-4.).
 
 Environment: DURATION=60 INTERVAL=2 IDLE_INTERVAL=30 IDLE_SECS=20 STRACE_SECS=5 REPEAT=3 SIZE_MB=100.
 """
@@ -54,6 +64,8 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 BUILD = pathlib.Path(sys.argv[1]).resolve()
 WORK = pathlib.Path(sys.argv[2]).resolve()
 AGENT = BUILD / "src" / "agent" / "upkeep-agent"
+WORKER = BUILD / "src" / "agent" / "upkeep-agent-worker"
+WRAP = HERE / "agent-worker-wrap.py"
 GRAPH = BUILD / "src" / "graph" / "upkeep-graph"
 CLI = BUILD / "src" / "cli" / "upkeep"
 
@@ -148,6 +160,7 @@ REBOOT_SCRIPT = """#!/bin/sh
 t=$(date +%s.%N)
 cp /proc/$PPID/status "{d}/reboot-proc-status"
 cp /proc/$PPID/stat "{d}/reboot-proc-stat"
+cat /proc/$PPID/task/*/schedstat > "{d}/reboot-proc-schedstat"
 "{cli}" status --json --socket "{d}/status.sock" > "{d}/reboot-status.json" 2>&1
 echo "$t" > "{d}/reboot-time"
 kill -TERM "$PPID"
@@ -191,11 +204,17 @@ motd_dir = "{self.dir}/motd.d"
 platform = "qemu"
 """)
 
-    def start(self):
-        for f in ("reboot-time", "reboot-status.json", "reboot-proc-status", "reboot-proc-stat"):
+    def start(self, worker_log=None):
+        """Starts the agent with the build's worker, or (worker_log) with the measuring wrapper, which
+        appends a line per worker to worker_log."""
+        for f in ("reboot-time", "reboot-status.json", "reboot-proc-status", "reboot-proc-stat",
+                  "reboot-proc-schedstat"):
             (self.dir / f).unlink(missing_ok=True)
         self.lines = []
-        env = dict(os.environ, **osfixture.OSTREE_ENV)
+        env = dict(os.environ, **osfixture.OSTREE_ENV, UPKEEP_AGENT_WORKER=str(WORKER))
+        if worker_log:
+            env.update(UPKEEP_AGENT_WORKER=str(WRAP), UPKEEP_BENCH_WORKER=str(WORKER),
+                       UPKEEP_BENCH_WORKER_LOG=str(worker_log))
         t0 = time.time()
         self.proc = subprocess.Popen([str(AGENT), "--root", str(self.dir / "root")], stderr=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, env=env, text=True, bufsize=1)
@@ -270,10 +289,28 @@ def proc_status(pid, text=None):
 
 
 def cpu_ms(pid, text=None):
-    """utime + stime of the whole process (exited threads included), in ms."""
+    """(utime + stime, cutime + cstime) in ms: the process's own threads (exited ones included), and its
+    children that it has reaped (the workers; fields 14-17 of /proc/PID/stat)."""
     text = text if text is not None else open(f"/proc/{pid}/stat").read()
-    f = text.rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) * 1000 / CLK_TCK
+    f = text.rsplit(")", 1)[1].split()  # f[0] is field 3
+    return ((int(f[11]) + int(f[12])) * 1000 / CLK_TCK, (int(f[13]) + int(f[14])) * 1000 / CLK_TCK)
+
+
+def children_of(pid):
+    """[(pid, comm)] of the live processes whose parent is pid (a scan of /proc: this kernel may lack
+    /proc/PID/task/TID/children)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            text = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        head, _, tail = text.rpartition(")")
+        if int(tail.split()[1]) == pid:
+            out.append((int(d), head.partition("(")[2]))
+    return out
 
 
 def threads(pid):
@@ -312,11 +349,13 @@ def run_ns(pid):
     return sum(ns for _, ns, _ in t.values()), len(t)
 
 
-def strace_count(pid, secs, out):
-    """{syscall: calls} of every thread of pid over secs seconds (strace -c -f), or None without strace."""
+def strace_count(pid, secs, out, follow=True):
+    """{syscall: calls} over secs seconds, or None without strace: follow, every thread of pid and every
+    process it starts (strace -c -f); otherwise the threads of pid alone (its workers are not traced)."""
     if not shutil.which("strace") or secs <= 0:
         return None
-    p = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o", str(out)], stderr=subprocess.DEVNULL)
+    who = ["-f", "-p", str(pid)] if follow else [a for t in os.listdir(f"/proc/{pid}/task") for a in ("-p", t)]
+    p = subprocess.Popen(["strace", "-c", *who, "-o", str(out)], stderr=subprocess.DEVNULL)
     children.append(p)
     time.sleep(secs)
     p.send_signal(signal.SIGINT)
@@ -341,7 +380,7 @@ def exec_rss(cmd):
     out, deadline = None, time.monotonic() + 10
     while out is None and time.monotonic() < deadline:
         try:
-            kids = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+            kids = [str(k) for k, _ in children_of(p.pid)]
             if kids and open(f"/proc/{kids[0]}/syscall").read().split()[0] == "231":
                 st = proc_status(kids[0])
                 out = (st["VmRSS"], st["RssAnon"], st["RssFile"])
@@ -350,6 +389,18 @@ def exec_rss(cmd):
         time.sleep(0.01)
     p.wait(timeout=30)
     return out
+
+
+def exec_cpu(cmd, n=50):
+    """Mean CPU time (utime+stime, ms) of cmd over n runs: for `--version`, the cost of exec, loading the
+    libraries and exiting, as every worker pays it."""
+    total = 0.0
+    for _ in range(n):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = 0  # reaped here
+        total += ru.ru_utime + ru.ru_stime
+    return total * 1000 / n
 
 
 def polling(node):
@@ -365,32 +416,36 @@ def polling(node):
     while time.time() - t0 < DURATION:
         time.sleep(1)
         st = proc_status(pid)
-        samples.append((time.time() - t0, st["VmRSS"], st["VmHWM"], cpu_ms(pid)))
+        samples.append((time.time() - t0, st["VmRSS"], st["VmHWM"]))
     st = proc_status(pid)
     cpu_end, (ns_end, nthr) = cpu_ms(pid), run_ns(pid)
     t_end = time.time()
     rollup = proc_status(0, open(f"/proc/{pid}/smaps_rollup").read().replace("[rollup]", ""))
     top = rss_by_mapping(pid)
     names = sorted(n for n, _, _ in threads(pid).values())
-    nlibs = len({l.split()[-1] for l in open(f"/proc/{pid}/maps") if ".so" in l})
+    libs = sorted({os.path.basename(l.split()[-1]) for l in open(f"/proc/{pid}/maps") if ".so" in l})
     checks = node.metric("upkeep_agent_cincinnati_update_checks_total")
-    # System calls per tick, over about five ticks (the metrics queries stay outside the window).
-    calls = strace_count(pid, 5 * INTERVAL * 1.05, WORK / "strace-poll.txt")
+    # System calls of the daemon's threads per tick (not its workers'), over about five ticks (the metrics
+    # queries stay outside the window).
+    calls = strace_count(pid, 5 * INTERVAL * 1.05, WORK / "strace-poll.txt", follow=False)
     checks_after = node.metric("upkeep_agent_cincinnati_update_checks_total")
     errors = node.status()["last_error"]
     node.stop()
     base = {name: exec_rss(cmd) for name, cmd in (("upkeep-agent --version", [str(AGENT), "--version"]),
-                                                  ("ostree --version", ["ostree", "--version"]),
-                                                  ("upkeep --version (CLI)", [str(CLI), "--version"]))}
+                                                  ("upkeep-agent-worker --version", [str(WORKER), "--version"]))}
+    load_cpu = {name: exec_cpu(cmd) for name, cmd in (("upkeep-agent", [str(AGENT), "--version"]),
+                                                      ("upkeep-agent-worker", [str(WORKER), "--version"]))}
     steady_ticks = checks - checks_first
+    per_tick = (lambda x: x / steady_ticks) if steady_ticks else (lambda x: float("nan"))
     return dict(duration=t_end - t0, checks=int(checks), hwm=st["VmHWM"], rss=st["VmRSS"], rss_first=rss_first,
                 rss_min=min(s[1] for s in samples), rss_max=max(s[1] for s in samples), anon=st["RssAnon"],
                 file=st["RssFile"], pss=rollup.get("Pss", 0), private=rollup.get("Private_Clean", 0) +
-                rollup.get("Private_Dirty", 0), cpu=cpu_end, cpu_first=cpu_first, ns_first=ns_first,
-                ns_tick=(ns_end - ns_first) / steady_ticks if steady_ticks else float("nan"),
-                cpu_tick=(cpu_end - cpu_first) / steady_ticks if steady_ticks else float("nan"),
+                rollup.get("Private_Dirty", 0), own=cpu_end[0], workers=cpu_end[1], own_first=cpu_first[0],
+                workers_first=cpu_first[1], ns_first=ns_first, ns_end=ns_end, ns_tick=per_tick(ns_end - ns_first),
+                own_tick=per_tick(cpu_end[0] - cpu_first[0]), workers_tick=per_tick(cpu_end[1] - cpu_first[1]),
                 steady_ticks=int(steady_ticks), steady_secs=t_end - t_first, top=top, threads=names,
-                nthreads=nthr, base=base, nlibs=nlibs, error=errors, calls=calls, strace_ticks=int(checks_after - checks))
+                nthreads=nthr, base=base, load_cpu=load_cpu, libs=libs, error=errors, calls=calls,
+                strace_ticks=int(checks_after - checks))
 
 
 # --- 2. idle ---------------------------------------------------------------------------------------------
@@ -403,7 +458,11 @@ def idle(node):
     t_check = time.monotonic()
     time.sleep(1)
     a_cpu, a_thr = cpu_ms(pid), threads(pid)
-    time.sleep(IDLE_SECS)
+    kids, samples, end = set(), 0, time.monotonic() + IDLE_SECS
+    while time.monotonic() < end:  # any worker alive in the gap (scanning /proc costs the agent nothing)
+        kids.update(children_of(pid))
+        samples += 1
+        time.sleep(0.05)
     b_cpu, b_thr = cpu_ms(pid), threads(pid)
     strace = strace_count(pid, STRACE_SECS, WORK / "strace-idle.txt")
     t_done = time.monotonic() - t_check
@@ -414,18 +473,19 @@ def idle(node):
         _, ns0, cs0 = a_thr.get(tid, (name, 0, 0))
         per_thread.append((name, tid, ns - ns0, cs - cs0, tid not in a_thr))
     gone = [a_thr[t][0] for t in a_thr if t not in b_thr]
-    return dict(cpu=b_cpu - a_cpu, per_thread=per_thread, gone=gone, strace=strace, checks=int(checks),
-                window=t_done, pid=pid)
+    return dict(own=b_cpu[0] - a_cpu[0], workers=b_cpu[1] - a_cpu[1], kids=sorted(kids), samples=samples,
+                per_thread=per_thread, gone=gone, strace=strace, checks=int(checks), window=t_done, pid=pid)
 
 
 # --- 3./4. check-and-stage -----------------------------------------------------------------------------------
 
-def stage_run(node, srv, old, new):
+def stage_run(node, srv, old, new, worker_log=None):
     """Starts the agent on a node booted on `old`; it stages `new`, finalizes it and runs the reboot command,
-    which stops it. Returns the timings (s from agent start) and what was fetched."""
+    which stops it. Returns the timings (s from agent start) and what was fetched. worker_log: run the
+    workers under the measuring wrapper (the times are then not the agent's own)."""
     node.configure(3600)
     srv.reset_log()
-    t0 = node.start()
+    t0 = node.start(worker_log)
     try:
         node.proc.wait(timeout=900)
     except subprocess.TimeoutExpired:
@@ -445,8 +505,10 @@ def stage_run(node, srv, old, new):
     t_staging, t_staged = node.when(r"\bstaging \S+ \("), node.when(r"\bstaged \S+$")
     proc = proc_status(0, (node.dir / "reboot-proc-status").read_text())
     diff = commit_objects(node.fx.repo, node.fx.checksum(new)) - commit_objects(node.fx.repo, node.fx.checksum(old))
+    own, workers = cpu_ms(0, (node.dir / "reboot-proc-stat").read_text())
+    own_ns = sum(int(line.split()[0]) for line in (node.dir / "reboot-proc-schedstat").read_text().splitlines())
     return dict(check=t_staging - t0, staged=t_staged - t0, reboot=float(rt.read_text()) - t0,
-                hwm=proc["VmHWM"], cpu=cpu_ms(0, (node.dir / "reboot-proc-stat").read_text()),
+                hwm=proc["VmHWM"], rss=proc["VmRSS"], own=own, own_ns=own_ns, workers=workers,
                 dl_bytes=st["download"]["bytes"], dl_objects=st["download"]["objects_fetched"],
                 srv_bytes=sum(n for p, s, n in log if s == 200 and p.startswith("/objects/")),
                 srv_total=sum(n for _, s, n in log), srv_requests=len(log),
@@ -465,6 +527,45 @@ def reference_run(fx, srv, name, old, new):
     r1 = os.times()
     shutil.rmtree(path)
     return t, (r1.children_user + r1.children_system - r0.children_user - r0.children_system) * 1000
+
+
+# --- 5. workers' peak RSS ------------------------------------------------------------------------------------
+
+def worker_log(path):
+    """[(command, ru_maxrss KiB, wall s, user+sys s, exit)] from agent-worker-wrap.py's log (GNU time's own
+    notes, "Command exited with non-zero status", are skipped)."""
+    out = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        f = line.split()
+        try:
+            out.append((f[0], int(f[1]), float(f[2]), float(f[3]) + float(f[4]), int(f[5])))
+        except (IndexError, ValueError):
+            pass
+    return out
+
+
+def worker_pass(poll_node, small, big, srv_small, srv_big, g_small, g_big):
+    """The workers' peak RSS per action, every worker run under agent-worker-wrap.py: a few steady polling
+    ticks, then one check-and-stage of each kind. {where: [log entries]}."""
+    out = {}
+    poll_node.configure(INTERVAL)
+    log = WORK / "workers-poll.log"
+    poll_node.start(log)
+    poll_node.wait_checks(6, timeout=30 + 10 * INTERVAL)
+    checks = poll_node.metric("upkeep_agent_cincinnati_update_checks_total")
+    poll_node.stop()
+    out["poll"], out["poll_checks"] = worker_log(log), checks
+    n = Node("wsmall", small, srv_small.url, 0, g_small)
+    stage_run(n, srv_small, 0, 1, WORK / "workers-small.log")
+    out["small"] = worker_log(WORK / "workers-small.log")
+    shutil.rmtree(n.dir)
+    n = Node("wbig", big, srv_big.url, 0, g_big)
+    stage_run(n, srv_big, 0, 1, WORK / "workers-full.log")
+    out["full"] = worker_log(WORK / "workers-full.log")
+    stage_run(n, srv_big, 1, 2, WORK / "workers-delta.log")
+    out["delta"] = worker_log(WORK / "workers-delta.log")
+    shutil.rmtree(n.dir)
+    return out
 
 
 def describe_404(entries):
@@ -517,28 +618,37 @@ def run(small, big, srv_small, srv_big):
     p = polling(poll_node)
     say(f"== 1. steady polling: newest release booted, strategy immediate, steady_interval_secs = {INTERVAL} "
         f"(+0-10% jitter), {p['duration']:.0f} s, {p['checks']} update checks")
+    say("   resident daemon (upkeep-agent); its workers' CPU is its cutime+cstime, their RSS in 5.")
     rows = [
         ("peak RSS (VmHWM)", mib(p["hwm"])),
         ("steady RSS (VmRSS at the end)", f"{mib(p['rss'])}  (anon {mib(p['anon'])}, file-backed {mib(p['file'])}; "
                                           f"PSS {mib(p['pss'])}, private {mib(p['private'])})"),
         ("RSS after the first check / min / max", f"{mib(p['rss_first'])} / {mib(p['rss_min'])} / {mib(p['rss_max'])}"),
         ("largest RSS by mapping", ", ".join(f"{n} {v / 1024:.1f}" for v, n in p["top"]) + " (MiB)"),
-        ("RSS at exec (held at exit_group)", "not measured (strace missing)" if None in p["base"].values() else
-         "; ".join(f"{k} {mib(v[0])} (anon {mib(v[1])})" for k, v in p["base"].items())),
-        ("shared libraries mapped", str(p["nlibs"])),
+        ("RSS at exec (held at exit_group)", "; ".join(
+            f"{k} " + ("not measured (strace missing)" if v is None else f"{mib(v[0])} (anon {mib(v[1])})")
+            for k, v in p["base"].items())),
+        ("CPU to exec, load and exit (--version)", "; ".join(f"{k} {v:.1f} ms" for k, v in p["load_cpu"].items())
+         + " (mean of 50)"),
+        ("shared libraries mapped", f"{len(p['libs'])}: {', '.join(l.split('.so')[0] for l in p['libs'])}"),
         ("threads", f"{len(p['threads'])}: {', '.join(p['threads'])}"),
-        ("CPU time, total (utime+stime)", f"{p['cpu']:.0f} ms, of which start-up + first check {p['cpu_first']:.0f} ms "
-                                          f"({p['ns_first'] / 1e6:.1f} ms by schedstat)"),
-        ("CPU time per steady tick", f"{p['ns_tick'] / 1e6:.2f} ms by schedstat ({p['steady_ticks']} ticks in "
-                                      f"{p['steady_secs']:.0f} s; utime+stime: {p['cpu'] - p['cpu_first']:.0f} ms "
-                                      f"in 10 ms clock ticks = {p['cpu_tick']:.2f} ms/tick)"),
-        ("system calls per tick (strace -c -f)", "not run (strace missing)" if p["calls"] is None else
-         f"{sum(p['calls'].values()) / max(p['strace_ticks'], 1):.0f} ({p['strace_ticks']} ticks: " +
+        ("CPU time, total, daemon + workers", f"{p['ns_end'] / 1e6 + p['workers']:.0f} ms = daemon "
+                                              f"{p['ns_end'] / 1e6:.1f} ms (schedstat; utime+stime {p['own']:.0f} ms)"
+                                              f" + workers {p['workers']:.0f} ms (cutime+cstime); start-up + first "
+                                              f"check: {p['ns_first'] / 1e6:.1f} + {p['workers_first']:.0f} ms"),
+        ("CPU time per steady tick, daemon", f"{p['ns_tick'] / 1e6:.2f} ms by schedstat ({p['steady_ticks']} ticks "
+                                             f"in {p['steady_secs']:.0f} s; utime+stime in clock ticks: "
+                                             f"{p['own_tick']:.2f} ms/tick)"),
+        ("CPU time per steady tick, workers", f"{p['workers_tick']:.2f} ms (cutime+cstime: "
+                                              f"{p['workers'] - p['workers_first']:.0f} ms over the ticks)"),
+        ("CPU time per steady tick, total", f"{p['ns_tick'] / 1e6 + p['workers_tick']:.2f} ms"),
+        ("daemon's system calls per tick (strace -c)", "not run (strace missing)" if p["calls"] is None else
+         f"{sum(p['calls'].values()) / max(p['strace_ticks'], 1):.0f} ({p['strace_ticks']} ticks, its threads only: " +
          ", ".join(f"{k} {v}" for k, v in sorted(p["calls"].items(), key=lambda kv: -kv[1])) + ")"),
         ("last error", str(p["error"])),
     ]
     table(rows)
-    say(f"target steady RSS < 8 MiB: {'MET' if p['rss'] < 8192 else 'NOT MET'} ({mib(p['rss'])})")
+    say(f"target steady RSS < 8 MiB (resident daemon): {'MET' if p['rss'] < 8192 else 'NOT MET'} ({mib(p['rss'])})")
     say()
 
     # 2. idle
@@ -546,20 +656,23 @@ def run(small, big, srv_small, srv_big):
     i = idle(poll_node)
     busy = [t for t in i["per_thread"] if t[2] or t[3] or t[4]]
     say(f"== 2. between ticks: steady_interval_secs = {IDLE_INTERVAL}, from 1 s after the first check, "
-        f"{IDLE_SECS:g} s sampled, then {STRACE_SECS:g} s under strace")
-    table([("CPU time in the gap (utime+stime)", f"{i['cpu']:.0f} ms"),
+        f"{IDLE_SECS:g} s sampled, then {STRACE_SECS:g} s under strace -f")
+    table([("CPU time in the gap, daemon (utime+stime)", f"{i['own']:.0f} ms"),
+           ("CPU time in the gap, workers (cutime+cstime)", f"{i['workers']:.0f} ms"),
+           ("daemon's children seen in the gap", f"{', '.join(f'{k} ({c})' for k, c in i['kids']) or 'none'} "
+                                                 f"({i['samples']} scans of /proc, every 50 ms)"),
            *[(f"thread {tid} ({'main' if tid == i['pid'] else 'engine' if len(i['per_thread']) == 2 else n})"
               f"{' NEW' if new else ''}", f"{ns / 1e6:.3f} ms run, {cs} context switches")
              for n, tid, ns, cs, new in i["per_thread"]],
            *([("threads gone in the gap", ", ".join(i["gone"]))] if i["gone"] else []),
-           ("strace -c -f", "not run (strace missing)" if i["strace"] is None else
+           ("strace -c -f (threads and any child)", "not run (strace missing)" if i["strace"] is None else
             (", ".join(f"{k} {v}" for k, v in sorted(i["strace"].items())) or "no system calls")),
            ("update checks by the end of the window", f"{i['checks']} ({i['window']:.1f} s after the first)")])
     calls = sum(v for k, v in (i["strace"] or {}).items() if k != "restart_syscall")  # strace's attach restarts waits
-    quiet = i["cpu"] == 0 and not busy and i["checks"] == 1 and calls == 0
+    quiet = i["own"] == 0 and i["workers"] == 0 and not i["kids"] and not busy and i["checks"] == 1 and calls == 0
     say(f"target no CPU between ticks: {'MET' if quiet else 'NOT MET'} "
-        f"({i['cpu']:.0f} ms, {sum(t[3] for t in i['per_thread'])} context switches, "
-        f"{calls} system calls"
+        f"({i['own']:.0f} + {i['workers']:.0f} ms, {sum(t[3] for t in i['per_thread'])} context switches, "
+        f"{calls} system calls, {len(i['kids'])} workers"
         f"{'; a tick fell in the window' if i['checks'] != 1 else ''})")
     say()
 
@@ -596,8 +709,12 @@ def run(small, big, srv_small, srv_big):
                                                        "(agent: status download.bytes)"),
             ("all server traffic", f"{rs[0]['srv_requests']} requests, {rs[0]['srv_total']:,} body bytes; not found: "
                                    f"{describe_404(rs[0]['srv_404'])}"),
-            ("agent peak RSS (VmHWM) at the reboot", fmt_runs([x["hwm"] / 1024 for x in rs], "MiB", "{:.1f}")),
-            ("agent CPU time at the reboot", fmt_runs([x["cpu"] for x in rs], "ms", "{:.0f}")),
+            ("daemon peak RSS (VmHWM) at the reboot", fmt_runs([x["hwm"] / 1024 for x in rs], "MiB", "{:.1f}")),
+            ("daemon CPU time at the reboot (schedstat)", fmt_runs([x["own_ns"] / 1e6 for x in rs], "ms", "{:.1f}")
+             + f"; utime+stime {fmt_runs([x['own'] for x in rs], 'ms', '{:.0f}')}"),
+            ("workers' CPU time at the reboot", fmt_runs([x["workers"] for x in rs], "ms", "{:.0f}")
+             + " (cutime+cstime)"),
+            ("daemon + workers CPU time", fmt_runs([x["own_ns"] / 1e6 + x["workers"] for x in rs], "ms", "{:.0f}")),
             ("reference CPU time (ostree processes)", fmt_runs([x[1] for x in ref[k]], "ms", "{:.0f}")),
         ])
     say()
@@ -623,6 +740,31 @@ def run(small, big, srv_small, srv_big):
     say(f"delta vs full pull: {len(d['fetched'])} vs {len(f['fetched'])} objects, {d['srv_bytes']:,} vs "
         f"{f['srv_bytes']:,} bytes ({100 * d['srv_bytes'] / f['srv_bytes']:.1f}%)")
     say(f"target delta downloads only the changed objects: {'MET' if ok_all else 'NOT MET'}")
+    say()
+
+    # 5. workers' peak RSS
+    if not os.access("/usr/bin/time", os.X_OK):
+        say("== 5. workers' peak RSS: not measured (/usr/bin/time missing)")
+        return 0
+    note("worker RSS pass: polling ticks and one check-and-stage of each kind, workers under the wrapper")
+    w = worker_pass(poll_node, small, big, srv_small, srv_big, g_small, g_big)
+    say("== 5. workers' peak RSS per action (a separate pass, each worker run under bench/agent-worker-wrap.py: "
+        "GNU time's ru_maxrss and wall time, 10 ms resolution; their CPU is in 1. and 3.)")
+    where = {"poll": f"steady polling (steady_interval_secs = {INTERVAL})", **labels}
+    rows = []
+    for k in ("poll", "small", "full", "delta"):
+        for cmd in dict.fromkeys(c for c, *_ in w[k]):
+            xs = [x for x in w[k] if x[0] == cmd]
+            rss = [x[1] for x in xs]
+            rows.append((f"{cmd:<8} {where[k]}", f"{len(xs)} run(s): peak RSS max {mib(max(rss))}, median "
+                                                 f"{mib(med(rss))}; wall {med([x[2] for x in xs]):.2f} s (median)"
+                                                 f"{'; exit ' + str(sorted({x[4] for x in xs})) if any(x[4] for x in xs) else ''}"))
+    table(rows)
+    kinds, poll_checks = {}, w["poll_checks"]
+    for x in w["poll"]:
+        kinds[x[0]] = kinds.get(x[0], 0) + 1
+    say(f"   polling: {len(w['poll'])} workers in all (" + ", ".join(f"{v} {k}" for k, v in kinds.items()) +
+        f") for {int(poll_checks)} update checks")
     return 0
 
 
