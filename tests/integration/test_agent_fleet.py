@@ -326,3 +326,40 @@ def test_bad_config_is_a_startup_error(build_dir, tmp_path):
     assert out.returncode == 1
     assert "unknown key" in out.stderr and "bogus" in out.stderr, out.stderr
     assert "/nonexistent/sysroot" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("window_open", [True, False])
+def test_fleet_lock_inside_periodic_windows(build_dir, tmp_path, os3, graph, lock, window_open):
+    """Upkeep's combination (Zincati cannot): reboot only inside a window AND holding a slot. Outside the
+    window the node stages, never asks for the lock and never reboots."""
+    fx, srv = os3
+    now = time.gmtime()
+    day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][now.tm_wday]
+    if window_open:  # the whole week
+        window = 'days = ["Mon"]\nstart_time = "00:00"\nlength_minutes = 10080\n'
+    else:  # one minute, twelve hours from now
+        h = (now.tm_hour + 12) % 24
+        window = f'days = ["{day}"]\nstart_time = "{h:02d}:00"\nlength_minutes = 1\n'
+    n = Node(build_dir, tmp_path, "win", fx, srv.url, 1, graph_url=graph.base + "/", lock_url=lock.base + "/")
+    # a second fragment, as an operator would drop it in (windows accumulate across fragments)
+    n.write_config('[updates.fleet_lock]\nonly_in_periodic_windows = true\n[updates.periodic]\ntime_zone = "UTC"\n'
+                   '[[updates.periodic.window]]\n' + window, name="60-windows.toml")
+    n.start()
+    try:
+        st = None
+        n.wait_for(lambda: n.status()["deployments"]["staged"] is not None or n.booted_index() == 2, timeout=60,
+                   what="staged or updated")
+        if window_open:
+            n.wait_for(lambda: n.booted_index() == 2 and n.status()["lock"]["state"] == "released", timeout=60,
+                       what="release 2 with the slot released")
+            assert n.reboots() == 1
+            assert n.status()["strategy"]["name"] == "fleet_lock+periodic"
+        else:
+            time.sleep(3)
+            st = n.status()
+            assert st["state"] == "update_staged" and st["strategy"]["in_window"] is False, st
+            assert n.reboots() == 0 and n.booted_index() == 1
+            assert (n.metric("upkeep_agent_strategy_fleet_lock_requests_total", api="pre_reboot") or 0) == 0
+            assert "outside maintenance window" in st["status_text"] or st["lock"]["state"] != "held", st
+    finally:
+        stop_all([n])
