@@ -95,8 +95,9 @@ static double jitter(void)
 
 /* ---- the snapshot (all writers take e->lock) ---- */
 
-static void set_error(Engine *e, const char *fmt, ...) _printf_(2, 3);
-static void set_error(Engine *e, const char *fmt, ...)
+/* Formats into one text field of the snapshot (sanitized), and stamps *when when given. */
+static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...) _printf_(5, 6);
+static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...)
 {
         char msg[AGENT_TEXT_MAX];
         va_list ap;
@@ -105,24 +106,16 @@ static void set_error(Engine *e, const char *fmt, ...)
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         pthread_mutex_lock(&e->lock);
-        agent_text_copy(e->snap.last_error, sizeof e->snap.last_error, msg);
-        e->snap.last_error_usec = now_usec();
+        agent_text_copy(field, size, msg);
+        if (when)
+                *when = now_usec();
         pthread_mutex_unlock(&e->lock);
 }
 
-static void set_check_result(Engine *e, const char *fmt, ...) _printf_(2, 3);
-static void set_check_result(Engine *e, const char *fmt, ...)
-{
-        char msg[AGENT_TEXT_MAX];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        pthread_mutex_lock(&e->lock);
-        agent_text_copy(e->snap.last_check_result, sizeof e->snap.last_check_result, msg);
-        pthread_mutex_unlock(&e->lock);
-}
+#define set_error(e, ...)                                                                                    \
+        set_text((e), (e)->snap.last_error, sizeof (e)->snap.last_error, &(e)->snap.last_error_usec, __VA_ARGS__)
+#define set_check_result(e, ...)                                                                             \
+        set_text((e), (e)->snap.last_check_result, sizeof (e)->snap.last_check_result, NULL, __VA_ARGS__)
 
 static void set_lock_state(Engine *e, AgentLockState st, const char *detail)
 {

@@ -21,6 +21,16 @@ sleep {boot_delay}   # the time a host takes to go down and come back
 """
 
 
+def read_all(s):
+    """Everything a socket sends until the peer closes it."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def agent_config(graph_url, sysroot, node_dir, node_uuid, *, strategy="fleet_lock", lock_url=None,
                  interval=1, group="default", wariness=None, extra=""):
     lines = [
@@ -167,13 +177,7 @@ class Node:
                 time.sleep(0.05)
         with s:
             s.sendall(json.dumps({"method": method}).encode() + b"\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return json.loads(data)
+            return json.loads(read_all(s))
 
     def status(self):
         reply = self.call("status")
@@ -187,13 +191,7 @@ class Node:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                     s.settimeout(10)
                     s.connect(str(self.dir / "metrics.sock"))
-                    data = b""
-                    while True:
-                        chunk = s.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                return data.decode()
+                    return read_all(s).decode()
             except OSError:
                 if time.monotonic() > deadline:
                     raise
