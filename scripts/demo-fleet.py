@@ -97,10 +97,11 @@ def main():
         print("  time  " + "".join(f"{name:<26}" for name in names) + "lock holder")
         last, t0, deadline = None, time.monotonic(), time.monotonic() + timeout
         while True:
-            cells, holder = [], "-"
+            cells, holder, released = [], "-", 0
             for n in nodes:
                 try:
                     st = n.status()
+                    released += st["lock"]["state"] == "released"
                     booted = short(st["deployments"]["booted"]["version"])
                     staged = st["deployments"]["staged"]
                     state = {"no_new_update": "idle", "reported_steady": "idle", "update_available": "downloading",
@@ -108,7 +109,7 @@ def main():
                              "update_finalized": "rebooting", "end": "rebooting"}.get(st["state"], st["state"])
                     cells.append(f"{booted} {state}")
                 except (OSError, ValueError, KeyError, TypeError):
-                    cells.append("(rebooting)")
+                    cells.append("(rebooting)" if n.reboots() else "(booting)")
             try:  # the lock server's own record of who holds the slot
                 g = lock.admin("GET", "/default", "demo-admin-token").json()
                 ids = [h["id"] if isinstance(h, dict) else h for h in g.get("holders", [])]
@@ -119,8 +120,8 @@ def main():
             if row != last:
                 print(f"{time.monotonic() - t0:5.0f}s " + row, flush=True)
                 last = row
-            done = all(n.booted_index() == 1 for n in nodes) and all(
-                n.status()["lock"]["state"] == "released" for n in nodes if n.running())
+            # done: every node answered, reported steady state (slot released) and boots the new release
+            done = released == len(nodes) and all(n.booted_index() == 1 for n in nodes)
             if done:
                 break
             if time.monotonic() > deadline:
