@@ -311,10 +311,15 @@ static void update_motd(Engine *e, bool deadend, const char *reason)
         (void)mkdir(e->config->motd_dir, 0755);
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len || close(fd) < 0 || rename(tmp, path) < 0) {
-                log_warning("writing %s: %m", path);
-                if (fd >= 0)
+        if (fd < 0)
+                log_warning("writing %s: %m", tmp);
+        else {
+                bool ok = write(fd, text.data, text.len) == (ssize_t)text.len;
+                ok = close(fd) == 0 && ok;
+                if (!ok || rename(tmp, path) < 0) {
+                        log_warning("writing %s: %m", path);
                         (void)unlink(tmp);
+                }
         }
         buf_free(&text);
 }
