@@ -189,8 +189,7 @@ static int cmd_check(const json_t *req)
                 r = fail(-EINVAL, "identity", msg);
                 goto out;
         }
-        memcpy(id.node_uuid, jstr(p, "node_uuid") ?: "", 32);
-        id.node_uuid[32] = 0;
+        snprintf(id.node_uuid, sizeof id.node_uuid, "%s", jstr(p, "node_uuid") ?: "");
         id.group = (char *)jstr(p, "group");
         id.basearch = (char *)jstr(p, "basearch");
         id.platform = (char *)jstr(p, "platform");
