@@ -482,6 +482,27 @@ static int stage_new(OstreeBackend *b, GPtrArray *deps, OstreeDeployment *booted
         return r;
 }
 
+/* Takes the sysroot lock (*locked is then set, for the caller's cleanup to release, even on a later
+ * failure), reloads the sysroot, and returns its deployments and the booted one (may be NULL). */
+static int begin_change(OstreeBackend *b, const char *what, const char *checksum, OstreeSysroot **locked,
+                        GPtrArray **ret_deps, OstreeDeployment **ret_booted, Error *e)
+{
+        GPtrArray *deps;
+        int r;
+
+        r = lock_sysroot(b, what, checksum, e);
+        if (r < 0)
+                return r;
+        *locked = b->sysroot;
+        r = reload(b, e);
+        if (r < 0)
+                return r;
+        deps = ostree_sysroot_get_deployments(b->sysroot);
+        *ret_booted = find_booted(b, deps);
+        *ret_deps = deps;
+        return 0;
+}
+
 static int ostree_backend_stage(OsBackend *base, const char *checksum, const char *version,
                                 bool allow_downgrade, OsProgressFn progress, void *userdata, Error *e)
 {
@@ -494,15 +515,9 @@ static int ostree_backend_stage(OsBackend *base, const char *checksum, const cha
         g_autoptr(GError) err = NULL;
         int r;
 
-        r = lock_sysroot(b, "stage", checksum, e);
+        r = begin_change(b, "stage", checksum, &locked, &deps, &booted, e);
         if (r < 0)
                 return r;
-        locked = b->sysroot;
-        r = reload(b, e);
-        if (r < 0)
-                return r;
-        deps = ostree_sysroot_get_deployments(b->sysroot);
-        booted = find_booted(b, deps);
         if (!booted)
                 return error_setf(e, -ENOENT, "stage of %.12s…: no booted deployment in sysroot '%s'",
                                   checksum, b->path);
@@ -553,15 +568,9 @@ static int ostree_backend_finalize(OsBackend *base, const char *checksum, Error 
         OstreeDeployment *booted, *staged;
         int r;
 
-        r = lock_sysroot(b, "finalize", checksum, e);
+        r = begin_change(b, "finalize", checksum, &locked, &deps, &booted, e);
         if (r < 0)
                 return r;
-        locked = b->sysroot;
-        r = reload(b, e);
-        if (r < 0)
-                return r;
-        deps = ostree_sysroot_get_deployments(b->sysroot);
-        booted = find_booted(b, deps);
         staged = find_staged(b, deps, booted);
         if (!staged || !streq(ostree_deployment_get_csum(staged), checksum))
                 return error_setf(e, -ENOENT, "finalize of %.12s…: no staged deployment of that commit",

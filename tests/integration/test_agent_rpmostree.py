@@ -38,7 +38,8 @@ def status_docs(tmp_path):
     return cur, new
 
 
-def test_rpm_ostree_backend_end_to_end(build_dir, tmp_path, monkeypatch):
+def fake_fcos(tmp_path, monkeypatch):
+    """A host on booted.json whose graph offers one newer release, and the fake rpm-ostree's environment."""
     cur, new = status_docs(tmp_path)
     checksum = cur.get("base-checksum") or cur["checksum"]
     doc = DocServer()
@@ -47,6 +48,11 @@ def test_rpm_ostree_backend_end_to_end(build_dir, tmp_path, monkeypatch):
     log = tmp_path / "rpm-ostree.log"
     monkeypatch.setenv("FAKE_RPMOSTREE_LOG", str(log))
     monkeypatch.setenv("FAKE_RPMOSTREE_STATUS", str(tmp_path / "status.json"))
+    return cur, new, doc, log
+
+
+def test_rpm_ostree_backend_end_to_end(build_dir, tmp_path, monkeypatch):
+    cur, new, doc, log = fake_fcos(tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_RPMOSTREE_DEPLOY_STATUS", str(tmp_path / "staged.json"))
     n = Node(build_dir, tmp_path, "fcos", None, None, 0, config_text=agent_config(
         graph_url=doc.url + "/", sysroot="/", node_dir=tmp_path / "fcos", node_uuid="0" * 31 + "1",
@@ -74,14 +80,7 @@ def test_rpm_ostree_backend_end_to_end(build_dir, tmp_path, monkeypatch):
 
 
 def test_rpm_ostree_failures_are_retried_and_reported(build_dir, tmp_path, monkeypatch):
-    cur, new = status_docs(tmp_path)
-    checksum = cur.get("base-checksum") or cur["checksum"]
-    doc = DocServer()
-    doc.routes["/v1/graph"] = (200, graph_doc([(cur["version"], checksum), (new["version"], new["checksum"])],
-                                              [[0, 1]]))
-    log = tmp_path / "rpm-ostree.log"
-    monkeypatch.setenv("FAKE_RPMOSTREE_LOG", str(log))
-    monkeypatch.setenv("FAKE_RPMOSTREE_STATUS", str(tmp_path / "status.json"))
+    cur, new, doc, log = fake_fcos(tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_RPMOSTREE_FAIL", "deploy")
     monkeypatch.setenv("FAKE_RPMOSTREE_FAIL_MESSAGE", "error: Could not depsolve transaction")
     n = Node(build_dir, tmp_path, "fcos", None, None, 0, config_text=agent_config(

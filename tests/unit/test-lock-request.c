@@ -352,6 +352,15 @@ static void submit_first(FakeBackend *b, LockBatcher *q, Op *op)
                 continue;
 }
 
+/* ops[0] starts a write that the backend holds; ops[1..n) queue up behind it, in order. */
+static void submit_round(FakeBackend *b, LockBatcher *q, Op *ops, size_t n)
+{
+        fake_hold(b, 0);
+        submit_first(b, q, &ops[0]);
+        for (size_t i = 1; i < n; i++)
+                submit_queued(q, &ops[i]);
+}
+
 static void join_all(Op *ops, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -416,10 +425,7 @@ static void test_batch_across_groups(void **state)
         };
 
         assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
-        fake_hold(b, 0);
-        submit_first(b, q, &ops[0]);
-        for (size_t i = 1; i < ELEMENTSOF(ops); i++)
-                submit_queued(q, &ops[i]);
+        submit_round(b, q, ops, ELEMENTSOF(ops));
         fake_hold(b, 1); /* the first write ends; the second is held */
         assert_int_equal(pthread_join(ops[0].thread, NULL), 0);
         assert_int_equal(ops[0].result, 0);
@@ -467,10 +473,7 @@ static void test_batch_single_group_backend(void **state)
         b->retry = true;
         assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
         assert_false(lock_backend_can_batch(&b->base));
-        fake_hold(b, 0);
-        submit_first(b, q, &ops[0]);
-        for (size_t i = 1; i < ELEMENTSOF(ops); i++)
-                submit_queued(q, &ops[i]);
+        submit_round(b, q, ops, ELEMENTSOF(ops));
         fake_hold(b, UINT_MAX);
         join_all(ops, ELEMENTSOF(ops));
         for (size_t i = 0; i < ELEMENTSOF(ops); i++)
@@ -499,10 +502,7 @@ static void test_batch_bounded(void **state)
         for (size_t i = 0; i < ELEMENTSOF(ops); i++)
                 ops[i] = (Op){ .group = groups[i], .id = groups[i], .lock = true };
         assert_int_equal(lock_batcher_new(&b->base, 2, &q), 0);
-        fake_hold(b, 0);
-        submit_first(b, q, &ops[0]);
-        for (size_t i = 1; i < ELEMENTSOF(ops); i++)
-                submit_queued(q, &ops[i]);
+        submit_round(b, q, ops, ELEMENTSOF(ops));
         fake_hold(b, UINT_MAX);
         join_all(ops, ELEMENTSOF(ops));
         for (size_t i = 0; i < ELEMENTSOF(ops); i++)
@@ -538,10 +538,7 @@ static void test_batch_failed_write(void **state)
 
         assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
         b->fail_call = 2;
-        fake_hold(b, 0);
-        submit_first(b, q, &ops[0]);
-        for (size_t i = 1; i < ELEMENTSOF(ops); i++)
-                submit_queued(q, &ops[i]);
+        submit_round(b, q, ops, ELEMENTSOF(ops));
         fake_hold(b, UINT_MAX);
         join_all(ops, ELEMENTSOF(ops));
         assert_int_equal(ops[0].result, 0);
@@ -575,10 +572,7 @@ static void test_batch_refused_alone(void **state)
         };
 
         assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
-        fake_hold(b, 0);
-        submit_first(b, q, &ops[0]);
-        for (size_t i = 1; i < ELEMENTSOF(ops); i++)
-                submit_queued(q, &ops[i]);
+        submit_round(b, q, ops, ELEMENTSOF(ops));
         fake_hold(b, UINT_MAX);
         join_all(ops, ELEMENTSOF(ops));
         assert_int_equal(ops[1].result, 0);
