@@ -32,7 +32,11 @@ struct Item {
         int refused; /* fn's own error, when the round went on without this update */
         int result;
         Error error;
-        sem_t wake; /* posted when result is final */
+        /* How its submitter learns the result: done() called once (the item is then freed), or, for
+         * lock_batcher_run(), wake posted (the item lives on the waiting submitter's stack). */
+        LockBatchDone done;
+        void *done_userdata;
+        sem_t wake;
 };
 
 /* The updates of one group in a round, in submission order. */
@@ -66,6 +70,7 @@ struct LockBatcher {
         LockBackendUpdate updates[LOCK_BATCH_MAX];
 
         LockBatchStats stats; /* atomic */
+        size_t last_round;    /* atomic: updates in the last round, a hint of the load */
 };
 
 int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret)
@@ -208,6 +213,7 @@ static void run_round(LockBatcher *q, Item **items, size_t n)
         }
         __atomic_add_fetch(&q->stats.rounds, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&q->stats.updates, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&q->last_round, n, __ATOMIC_RELAXED);
 
         for (size_t j = 0; j < n_groups; j++) {
                 GroupRun *g = &q->groups[j];
@@ -245,6 +251,16 @@ static int hand_over(LockBatcher *q)
         return 0;
 }
 
+/* Tells an item's submitter its result. */
+static void notify(Item *it)
+{
+        if (it->done) {
+                it->done(it->done_userdata, it->result, it->result < 0 ? &it->error : NULL);
+                free(it);
+        } else
+                sem_post(&it->wake);
+}
+
 /* Writes rounds: everything queued, max_batch at a time, in submission order, until the queue is empty or
  * (for a submitter, self) the writer thread takes over: a submitter writes one round at most, unless the
  * writer thread cannot be started. Then wakes each round's submitters but self. */
@@ -278,7 +294,7 @@ static void drain(LockBatcher *q, const Item *self)
                 /* Once posted, an item may be gone (it lives on its submitter's stack). */
                 for (size_t i = 0; i < n; i++)
                         if (items[i] != self)
-                                sem_post(&items[i]->wake);
+                                notify(items[i]);
                 if (!more || handed)
                         return;
         }
@@ -297,6 +313,28 @@ static void *writer_main(void *userdata)
         }
 }
 
+/* Queues it; true when the caller is to write the round that carries it: nobody else is writing, and
+ * (if defer) the last round carried a single update. Under load (it carried more) a deferring caller
+ * hands the queue to the writer thread instead: its own thread has other requests to serve. */
+static bool enqueue(LockBatcher *q, Item *it, bool defer)
+{
+        bool leader;
+
+        pthread_mutex_lock(&q->lock);
+        if (q->tail)
+                q->tail->next = it;
+        else
+                q->head = it;
+        q->tail = it;
+        q->n_queued++;
+        leader = !q->running;
+        q->running = true;
+        if (leader && defer && __atomic_load_n(&q->last_round, __ATOMIC_RELAXED) > 1 && hand_over(q) >= 0)
+                leader = false;
+        pthread_mutex_unlock(&q->lock);
+        return leader;
+}
+
 int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
                      Error *e)
 {
@@ -306,25 +344,13 @@ int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, Semaphor
                 .fn = fn,
                 .userdata = userdata,
         };
-        bool leader;
 
         if (!q || !group || !fn)
                 return error_setf(e, -EINVAL, "lock batch: no batcher, group or update function");
         if (sem_init(&it.wake, 0, 0) < 0)
                 return error_setf(e, negative_errno(), "lock batch: cannot initialize a semaphore");
 
-        pthread_mutex_lock(&q->lock);
-        if (q->tail)
-                q->tail->next = &it;
-        else
-                q->head = &it;
-        q->tail = &it;
-        q->n_queued++;
-        leader = !q->running;
-        q->running = true;
-        pthread_mutex_unlock(&q->lock);
-
-        if (leader)
+        if (enqueue(q, &it, false))
                 drain(q, &it);
         else
                 /* Only EINTR can fail it; returning early would leave the item to a round that still
@@ -336,4 +362,34 @@ int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, Semaphor
         if (it.result < 0 && e)
                 *e = it.error;
         return it.result;
+}
+
+int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
+                        LockBatchDone done, void *done_userdata, int *ret_result, Error *e)
+{
+        Item *it;
+
+        if (!q || !group || !fn || !done || !ret_result)
+                return error_setf(e, -EINVAL, "lock batch: no batcher, group, update or completion function");
+        it = calloc(1, sizeof(*it));
+        if (!it)
+                return error_setf(e, -ENOMEM, "lock batch: out of memory");
+        *it = (Item){
+                .group = group,
+                .slots = slots,
+                .fn = fn,
+                .userdata = userdata,
+                .done = done,
+                .done_userdata = done_userdata,
+        };
+        if (!enqueue(q, it, true))
+                return 0; /* done() will tell */
+
+        /* Nobody else is writing: write its round now, as lock_batcher_run() does, and answer here. */
+        drain(q, it);
+        *ret_result = it->result;
+        if (it->result < 0 && e)
+                *e = it->error;
+        free(it);
+        return 1;
 }

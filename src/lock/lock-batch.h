@@ -47,4 +47,18 @@ LockBatcher *lock_batcher_free(LockBatcher *q);
 int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
                      Error *e);
 
+/* Called once when an update submitted with lock_batcher_submit() is decided: result 0, or a negative
+ * errno with e (only valid during the call). It runs on whichever thread wrote the round (the writer
+ * thread, or another submitter's): it must not block. */
+typedef void (*LockBatchDone)(void *userdata, int result, const Error *e);
+
+/* The same without waiting, for event-driven callers. When nobody else is writing and the last round
+ * carried a single update (no load), the caller writes the round at once and 1 is returned with the
+ * result in *ret_result (and e): done is not called.
+ * Otherwise the update is queued and 0 is returned: done(done_userdata, ...) will be called once with
+ * the result, from another thread, possibly before this returns; fn and userdata must stay valid until
+ * then. A negative errno (with e) means it was not submitted. */
+int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
+                        LockBatchDone done, void *done_userdata, int *ret_result, Error *e);
+
 void lock_batcher_stats(LockBatcher *q, LockBatchStats *ret);

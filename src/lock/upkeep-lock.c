@@ -147,8 +147,8 @@ static void log_expired(Manager *m, Group *g, const LockOp *op)
         }
 }
 
-/* Runs one operation against the backend, batched with concurrent ones (see lock-batch.h); returns 0 or a
- * negative errno (backend trouble) with e set. */
+/* Runs one operation against the backend and waits for it, batched with concurrent ones (see
+ * lock-batch.h); returns 0 or a negative errno (backend trouble) with e set. */
 static int run_op(Manager *m, Group *g, LockOp *op, Error *e)
 {
         int r = lock_batcher_run(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, op, e);
@@ -177,14 +177,112 @@ static int reply_json(HttpReply *reply, unsigned status, Buf *b)
         return reply->owned ? 0 : -ENOMEM;
 }
 
-static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply, bool lock)
+/* One FleetLock request between its submission to the batcher and its answer. */
+typedef struct FleetLockCall {
+        Manager *m;
+        Group *g;
+        FleetLockRequest fr;
+        LockOp op;
+        HttpDeferred *deferred; /* NULL: answered by the handler itself */
+        int endpoint;           /* 0 pre-reboot, 1 steady-state */
+        double t0;
+} FleetLockCall;
+
+static void fleetlock_call_free(FleetLockCall *call)
 {
+        lock_op_reset(&call->op);
+        fleetlock_request_done(&call->fr);
+        free(call);
+}
+
+static void count_answer(Manager *m, int endpoint, unsigned status, double t0)
+{
+        count_request(m, endpoint, status);
+        histogram_observe(&m->latency, now_seconds() - t0);
+}
+
+/* The answer to a decided lock or unlock: counts it, logs it and fills reply. */
+static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, HttpReply *reply)
+{
+        Manager *m = call->m;
+        Group *g = call->g;
+        LockOp *op = &call->op;
+        bool lock = op->lock;
+        char msg[512];
+        int r = 0;
+
+        if (result < 0) {
+                __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
+                log_error("group %s: %s for %s failed: %s", g->cfg->name, lock ? "lock" : "unlock", op->id,
+                          e ? e->message : strerror(-result));
+                return http_reply_error(reply, 503, "backend_unavailable", e ? e->message : strerror(-result));
+        }
+        log_expired(m, g, op);
+        if (!lock) {
+                if (op->released) {
+                        __atomic_add_fetch(&g->releases, 1, __ATOMIC_RELAXED);
+                        log_info("group %s: %s released its slot", g->cfg->name, op->id);
+                }
+                reply->status = 200;
+                return 0;
+        }
+        switch (op->decision) {
+        case LOCK_GRANTED:
+                __atomic_add_fetch(&g->grants, 1, __ATOMIC_RELAXED);
+                log_info("group %s: %s took a slot", g->cfg->name, op->id);
+                _fallthrough_;
+        case LOCK_ALREADY_HELD:
+                reply->status = 200;
+                break;
+        case LOCK_FULL:
+        case LOCK_SETTLING:
+                __atomic_add_fetch(&g->denials[DENIAL_FULL], 1, __ATOMIC_RELAXED);
+                if (op->decision == LOCK_FULL)
+                        snprintf(msg, sizeof(msg), "all %llu semaphore slots currently locked",
+                                 (unsigned long long)g->cfg->policy.slots);
+                else
+                        snprintf(msg, sizeof(msg), "a slot was released less than %lld s ago (settle delay)",
+                                 (long long)g->cfg->policy.settle_secs);
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_FULL], msg);
+                break;
+        case LOCK_OUTSIDE_WINDOW:
+                __atomic_add_fetch(&g->denials[DENIAL_OUTSIDE_WINDOW], 1, __ATOMIC_RELAXED);
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_OUTSIDE_WINDOW],
+                                     "the group's maintenance windows are closed");
+                break;
+        case LOCK_PAUSED:
+                __atomic_add_fetch(&g->denials[DENIAL_PAUSED], 1, __ATOMIC_RELAXED);
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_PAUSED], "reboots are paused for this group");
+                break;
+        }
+        return r;
+}
+
+/* The batcher's completion of a deferred request: runs on the thread that wrote the round. */
+static void fleetlock_done(void *userdata, int result, const Error *e)
+{
+        FleetLockCall *call = userdata;
+        HttpReply reply = {};
+        int r = fleetlock_answer(call, result, e, &reply);
+
+        if (r >= 0)
+                count_answer(call->m, call->endpoint, reply.status, call->t0);
+        http_deferred_finish(call->deferred, r, &reply);
+        fleetlock_call_free(call);
+}
+
+/* Validates a FleetLock request and submits its lock or unlock to the group's batcher (lock-batch.h). The
+ * answer is deferred (http_request_defer()) when the write is left to another thread, so the server's
+ * threads never wait for the backend; when nobody else is writing, this thread writes at once and
+ * answers directly. */
+static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply, bool lock, double t0)
+{
+        _cleanup_free_ FleetLockCall *call = NULL;
         FleetLockRequest fr = { 0 };
-        LockOp op = { .lock = lock };
         Error e = { { 0 } };
         char msg[512];
         Group *g;
-        int r;
+        int r, result;
 
         if (!fleetlock_header_valid(http_request_header(req, "fleet-lock-protocol"))) {
                 r = http_reply_error(reply, 400, "invalid_request", "missing or wrong header fleet-lock-protocol "
@@ -215,56 +313,46 @@ static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply
                         goto out;
                 }
         }
-        op.group = g;
-        op.id = fr.id;
-        op.now = (int64_t)time(NULL);
-        op.in_window = group_window_open(g, op.now);
-        r = run_op(m, g, &op, &e);
-        if (r < 0) {
-                log_error("group %s: %s for %s failed: %s", g->cfg->name, lock ? "lock" : "unlock", fr.id, e.message);
-                r = http_reply_error(reply, 503, "backend_unavailable", e.message);
+
+        call = calloc(1, sizeof(*call));
+        if (!call) {
+                r = -ENOMEM;
                 goto out;
         }
-        if (!lock) {
-                if (op.released) {
-                        __atomic_add_fetch(&g->releases, 1, __ATOMIC_RELAXED);
-                        log_info("group %s: %s released its slot", g->cfg->name, fr.id);
-                }
-                reply->status = 200;
-                goto out;
+        *call = (FleetLockCall){ .m = m, .g = g, .fr = fr, .endpoint = lock ? 0 : 1, .t0 = t0 };
+        fr = (FleetLockRequest){ 0 };
+        call->op = (LockOp){ .group = g, .id = call->fr.id, .lock = lock, .now = (int64_t)time(NULL) };
+        call->op.in_window = group_window_open(g, call->op.now);
+
+        call->deferred = http_request_defer(req);
+        if (!call->deferred) { /* cannot park the connection: wait here */
+                result = lock_batcher_run(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op,
+                                          &call->op, &e);
+                goto answer;
         }
-        switch (op.decision) {
-        case LOCK_GRANTED:
-                __atomic_add_fetch(&g->grants, 1, __ATOMIC_RELAXED);
-                log_info("group %s: %s took a slot", g->cfg->name, fr.id);
-                _fallthrough_;
-        case LOCK_ALREADY_HELD:
-                reply->status = 200;
-                break;
-        case LOCK_FULL:
-        case LOCK_SETTLING:
-                __atomic_add_fetch(&g->denials[DENIAL_FULL], 1, __ATOMIC_RELAXED);
-                if (op.decision == LOCK_FULL)
-                        snprintf(msg, sizeof(msg), "all %llu semaphore slots currently locked",
-                                 (unsigned long long)g->cfg->policy.slots);
-                else
-                        snprintf(msg, sizeof(msg), "a slot was released less than %lld s ago (settle delay)",
-                                 (long long)g->cfg->policy.settle_secs);
-                r = http_reply_error(reply, 423, denial_kind[DENIAL_FULL], msg);
-                break;
-        case LOCK_OUTSIDE_WINDOW:
-                __atomic_add_fetch(&g->denials[DENIAL_OUTSIDE_WINDOW], 1, __ATOMIC_RELAXED);
-                r = http_reply_error(reply, 423, denial_kind[DENIAL_OUTSIDE_WINDOW],
-                                     "the group's maintenance windows are closed");
-                break;
-        case LOCK_PAUSED:
-                __atomic_add_fetch(&g->denials[DENIAL_PAUSED], 1, __ATOMIC_RELAXED);
-                r = http_reply_error(reply, 423, denial_kind[DENIAL_PAUSED], "reboots are paused for this group");
-                break;
+        r = lock_batcher_submit(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, &call->op,
+                                fleetlock_done, call, &result, &e);
+        if (r == 0) {
+                TAKE_PTR(call); /* fleetlock_done() answers and frees it */
+                return 0;
         }
+        if (r < 0)
+                result = r;
+        /* Written here (or not submitted): answer through the deferred reply all the same. */
+        fleetlock_done(TAKE_PTR(call), result, result < 0 ? &e : NULL);
+        return 0;
+
+answer:
+        r = fleetlock_answer(call, result, result < 0 ? &e : NULL, reply);
+        if (r >= 0)
+                count_answer(m, call->endpoint, reply->status, t0);
+        lock_op_reset(&call->op);
+        fleetlock_request_done(&call->fr);
+        return r;
 out:
-        lock_op_reset(&op);
         fleetlock_request_done(&fr);
+        if (r >= 0)
+                count_answer(m, lock ? 0 : 1, reply->status, t0);
         return r;
 }
 
@@ -593,12 +681,7 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                         http_reply_add_header(reply, "Allow", "POST");
                         return http_reply_error(reply, 405, "method_not_allowed", "FleetLock endpoints take POST");
                 }
-                r = handle_fleetlock(m, req, reply, pre);
-                if (r >= 0) {
-                        count_request(m, pre ? 0 : 1, reply->status);
-                        histogram_observe(&m->latency, now_seconds() - t0);
-                }
-                return r;
+                return handle_fleetlock(m, req, reply, pre, t0);
         }
         if (streq(req->path, "/v1/groups") || startswith(req->path, "/v1/groups/"))
                 return handle_admin(m, req, reply);
@@ -840,6 +923,7 @@ int main(int argc, char **argv)
                 .max_body_bytes = FLEETLOCK_MAX_BODY,
                 .tls_cert_pem = cert,
                 .tls_key_pem = key,
+                .allow_deferred = true,
                 .handler = handle,
                 .userdata = &m,
         };

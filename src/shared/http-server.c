@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,8 +61,26 @@ typedef enum RequestState {
         REQUEST_NEW,       /* headers received, handler not called yet */
         REQUEST_BODY,      /* collecting the body */
         REQUEST_TOO_LARGE, /* body past the cap: draining, 413 at the end */
+        REQUEST_DEFERRED,  /* the handler deferred its reply: parked until it comes */
         REQUEST_ANSWERED,  /* a response is queued */
 } RequestState;
+
+typedef enum DeferState {
+        DEFER_NONE,
+        DEFER_PENDING, /* deferred, the handler has not returned yet */
+        DEFER_PARKED,  /* the connection is suspended, waiting for the reply */
+        DEFER_DONE,    /* the reply is in */
+} DeferState;
+
+/* A request's deferred reply (see http_request_defer()). One per connection, reused: HTTP/1.1 handles
+ * a connection's requests one at a time. */
+struct HttpDeferred {
+        HttpServer *server;
+        struct MHD_Connection *connection;
+        DeferState state; /* under server->defer_lock */
+        int result;
+        HttpReply reply;
+};
 
 /* The state of the request in progress on one connection. Allocated when the connection opens and
  * reused for each of its requests (HTTP/1.1 handles them one at a time), so that a request normally
@@ -78,6 +97,7 @@ typedef struct Request {
         char *heap_target;
         size_t heap_size;
         Blob *held; /* the blob behind a shared response being sent, kept until the request completes */
+        HttpDeferred deferred;
         char inline_target[256];
 } Request;
 
@@ -106,6 +126,9 @@ struct HttpServer {
         size_t pool_size;
         uint16_t port;
         unsigned long in_flight; /* atomic: requests between the URI callback and completion */
+        bool allow_deferred;
+        pthread_mutex_t defer_lock;     /* the deferred replies' states */
+        unsigned long deferred_pending; /* atomic: deferred replies not finished yet */
         char *tls_cert;
         char *tls_key;
         CannedError too_large;         /* 413 */
@@ -420,6 +443,30 @@ static const char *format_peer(struct MHD_Connection *c, char *buf, size_t n)
         return buf;
 }
 
+/* Queues what the handler (or whoever finished its deferred reply) answered: k < 0 is a 500. */
+static enum MHD_Result answer(HttpServer *s, struct MHD_Connection *c, Request *r, int k, HttpReply *reply)
+{
+        if (k < 0) {
+                char value[128];
+
+                reply_clear_body(reply);
+                snprintf(value, sizeof(value), "request handler failed: %s",
+                         strerrordesc_np(-k) ?: "unknown error");
+                return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error", value);
+        }
+        return queue_reply(s, c, r, reply);
+}
+
+/* Takes the deferred reply, which has come in. */
+static enum MHD_Result answer_deferred(HttpServer *s, struct MHD_Connection *c, Request *r)
+{
+        HttpReply reply = r->deferred.reply;
+
+        r->deferred.reply = (HttpReply){};
+        r->deferred.state = DEFER_NONE;
+        return answer(s, c, r, r->deferred.result, &reply);
+}
+
 static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request *r, const char *method)
 {
         char peer[INET6_ADDRSTRLEN];
@@ -433,22 +480,71 @@ static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request
                 .peer = format_peer(c, peer, sizeof(peer)),
                 .internal = c,
         };
-        enum MHD_Result ret;
         int k;
 
+        r->deferred.state = DEFER_NONE;
         k = s->handler(s->userdata, &req, &reply);
-        if (k < 0) {
-                char value[128];
-
-                reply_clear_body(&reply);
-                snprintf(value, sizeof(value), "request handler failed: %s",
-                         strerrordesc_np(-k) ?: "unknown error");
-                ret = queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error", value);
-        } else
-                ret = queue_reply(s, c, r, &reply);
         /* The handler has seen the body; it need not live until the response is sent. */
         buf_free(&r->body);
-        return ret;
+        if (r->deferred.state == DEFER_NONE)
+                return answer(s, c, r, k, &reply);
+
+        /* Deferred: whatever the handler returned or filled is not the answer. */
+        reply_clear_body(&reply);
+        pthread_mutex_lock(&s->defer_lock);
+        if (r->deferred.state == DEFER_DONE) { /* already answered, from this thread or another */
+                pthread_mutex_unlock(&s->defer_lock);
+                return answer_deferred(s, c, r);
+        }
+        /* Suspended before the state says so: whoever finishes resumes only a parked connection. */
+        MHD_suspend_connection(c);
+        r->deferred.state = DEFER_PARKED;
+        r->state = REQUEST_DEFERRED;
+        pthread_mutex_unlock(&s->defer_lock);
+        return MHD_YES;
+}
+
+HttpDeferred *http_request_defer(const HttpRequest *req)
+{
+        const union MHD_ConnectionInfo *ci;
+        Request *r;
+
+        if (!req || !req->internal)
+                return NULL;
+        ci = MHD_get_connection_info(req->internal, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r = ci ? ci->socket_context : NULL;
+        if (!r || !r->deferred.server || !r->deferred.server->allow_deferred || r->deferred.state != DEFER_NONE)
+                return NULL;
+        r->deferred.connection = req->internal;
+        r->deferred.result = 0;
+        r->deferred.reply = (HttpReply){};
+        r->deferred.state = DEFER_PENDING; /* only this thread sees it until the handler returns */
+        __atomic_add_fetch(&r->deferred.server->deferred_pending, 1, __ATOMIC_RELAXED);
+        return &r->deferred;
+}
+
+void http_deferred_finish(HttpDeferred *d, int k, HttpReply *reply)
+{
+        HttpServer *s;
+        bool parked;
+
+        if (!d)
+                return;
+        s = d->server;
+        pthread_mutex_lock(&s->defer_lock);
+        d->result = k;
+        if (reply) {
+                d->reply = *reply;
+                *reply = (HttpReply){};
+        }
+        parked = d->state == DEFER_PARKED;
+        d->state = DEFER_DONE;
+        pthread_mutex_unlock(&s->defer_lock);
+        /* A parked connection stays put until resumed, and the server does not stop before
+         * deferred_pending drops: d is still valid here. MHD calls on_access() again. */
+        if (parked)
+                MHD_resume_connection(d->connection);
+        __atomic_sub_fetch(&s->deferred_pending, 1, __ATOMIC_RELEASE);
 }
 
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -532,6 +628,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 *upload_data_size = 0;
                 r->drained += n;
                 return r->drained > BODY_DRAIN_MAX ? MHD_NO : MHD_YES;
+
+        case REQUEST_DEFERRED: {
+                bool done;
+
+                *upload_data_size = 0;
+                pthread_mutex_lock(&s->defer_lock);
+                done = r->deferred.state == DEFER_DONE;
+                pthread_mutex_unlock(&s->defer_lock);
+                /* Called again once resumed; before that, MHD has nothing to call it for. */
+                return done ? answer_deferred(s, c, r) : MHD_YES;
+        }
 
         case REQUEST_ANSWERED:
                 *upload_data_size = 0; /* MHD may still pass data it had read; ignore it */
@@ -634,8 +741,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
                 r = calloc(1, sizeof(*r));
-                if (r)
+                if (r) {
                         r->body = BUF_INIT(0);
+                        r->deferred.server = cls;
+                }
                 *socket_context = r;
                 return;
         }
@@ -644,6 +753,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 return;
         /* Requests MHD dropped without completing them end here. */
         request_end(cls, r);
+        reply_clear_body(&r->deferred.reply);
         blob_unref(r->held);
         free(r->heap_target);
         free(r);
@@ -658,6 +768,7 @@ static void server_free(HttpServer *s)
         canned_error_done(&s->headers_too_large);
         canned_error_done(&s->target_too_long);
         canned_error_done(&s->no_memory);
+        pthread_mutex_destroy(&s->defer_lock);
         free(s->tls_cert);
         free(s->tls_key);
         free(s);
@@ -742,8 +853,12 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         s = calloc(1, sizeof(*s));
         if (!s)
                 return error_setf(e, -ENOMEM, "HTTP server: out of memory");
+        pthread_mutex_init(&s->defer_lock, NULL);
         s->handler = config->handler;
         s->userdata = config->userdata;
+        s->allow_deferred = config->allow_deferred;
+        if (s->allow_deferred)
+                flags |= MHD_ALLOW_SUSPEND_RESUME;
         s->max_header_bytes = config->max_header_bytes ? config->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
         s->max_body_bytes = config->max_body_bytes ? config->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
         if (s->max_header_bytes > MAX_HEADER_BYTES_LIMIT)
@@ -828,6 +943,12 @@ void http_server_stop(HttpServer *s, unsigned timeout_ms)
         /* Wait for the requests in flight (idle keep-alive connections do not count). */
         deadline = now_ms() + timeout_ms;
         while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 && now_ms() < deadline) {
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        /* A request whose reply was deferred is still referred to by whoever will answer it: wait for
+         * them all, however long (http-server.h). */
+        while (__atomic_load_n(&s->deferred_pending, __ATOMIC_ACQUIRE) > 0) {
                 struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }

@@ -52,6 +52,18 @@ int http_reply_add_header(HttpReply *reply, const char *name, const char *value)
  * 500 {"kind":"internal_error"} instead (and drop whatever the handler put in reply). */
 typedef int (*HttpHandler)(void *userdata, const HttpRequest *req, HttpReply *reply);
 
+/* Deferred replies, for a handler that waits for something else (a backend write) without blocking the
+ * server's thread: it calls http_request_defer() and returns 0 with the reply untouched, and whoever
+ * holds the HttpDeferred later calls http_deferred_finish() exactly once, from any thread (possibly
+ * before the handler has returned). Meanwhile the connection is parked: the thread serves others. The
+ * request's fields are only valid during the handler call; copy what the answer needs. The server
+ * waits for every deferred reply when it stops, so the party that answers must always answer. */
+typedef struct HttpDeferred HttpDeferred;
+/* NULL when the request cannot be deferred (out of memory): answer it directly. */
+HttpDeferred *http_request_defer(const HttpRequest *req);
+/* r and reply are what the handler would have returned and filled; the body is taken over. */
+void http_deferred_finish(HttpDeferred *d, int r, HttpReply *reply);
+
 typedef struct HttpServerConfig {
         const char *address;      /* numeric IPv4 or IPv6 address; NULL = "::" (dual-stack) */
         uint16_t port;            /* 0 = any free port */
@@ -62,6 +74,7 @@ typedef struct HttpServerConfig {
         size_t max_body_bytes;    /* larger bodies get 413; default 64 KiB when 0 */
         const char *tls_cert_pem; /* PEM contents (not paths); both NULL = plain HTTP */
         const char *tls_key_pem;
+        bool allow_deferred;      /* handlers may use http_request_defer() */
         HttpHandler handler;
         void *userdata;
 } HttpServerConfig;

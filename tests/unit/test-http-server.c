@@ -30,6 +30,7 @@
 #include "http-client.h"
 #include "http-server.h"
 #include "macros.h"
+#include "strutil.h"
 
 #define IO_TIMEOUT_SEC 20
 
@@ -42,6 +43,78 @@ typedef struct TestState {
         bool slow_wait;
         unsigned long calls; /* atomic */
 } TestState;
+
+/* ---- deferred replies: /defer (answered 100 ms later by another thread), /defer-now (answered before
+ * the handler returns), /defer-fail (answered with an error, later) ---- */
+
+typedef struct Finisher {
+        HttpDeferred *d;
+        int result;
+        unsigned delay_ms;
+        char body[128];
+} Finisher;
+
+static void finish(Finisher *f)
+{
+        HttpReply reply = {.status = 200, .content_type = "text/plain"};
+
+        if (f->result >= 0) {
+                reply.owned = strdup(f->body);
+                reply.owned_len = reply.owned ? strlen(reply.owned) : 0;
+                http_reply_add_header(&reply, "X-Deferred", "yes");
+        }
+        http_deferred_finish(f->d, reply.owned || f->result < 0 ? f->result : -ENOMEM, &reply);
+        free(f);
+}
+
+static void *finisher_run(void *p)
+{
+        Finisher *f = p;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)f->delay_ms * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+        finish(f);
+        return NULL;
+}
+
+static int defer(TestState *t, const HttpRequest *req, HttpReply *reply)
+{
+        Finisher *f;
+        pthread_t th;
+
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->d = http_request_defer(req);
+        if (!f->d) {
+                free(f);
+                reply->status = 200;
+                reply->content_type = "text/plain";
+                reply->owned = strdup("not deferred");
+                reply->owned_len = reply->owned ? strlen(reply->owned) : 0;
+                return reply->owned ? 0 : -ENOMEM;
+        }
+        /* A second deferral of the same request is refused. */
+        if (http_request_defer(req))
+                f->result = -EBADMSG;
+        snprintf(f->body, sizeof(f->body), "deferred %s query=%s", req->path, req->query);
+        if (streq(req->path, "/defer-now")) {
+                finish(f);
+                /* What the handler returns or fills after deferring does not count. */
+                reply->status = 500;
+                return -EIO;
+        }
+        if (streq(req->path, "/defer-fail"))
+                f->result = -EIO;
+        f->delay_ms = 100;
+        if (pthread_create(&th, NULL, finisher_run, f) != 0) {
+                f->result = -EAGAIN;
+                finish(f);
+                return 0;
+        }
+        pthread_detach(th);
+        return 0;
+}
 
 static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
 {
@@ -109,6 +182,8 @@ static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
                 reply->owned_len = strlen("slow done");
                 return reply->owned ? 0 : -ENOMEM;
         }
+        if (startswith(req->path, "/defer"))
+                return defer(t, req, reply);
         if (streq(req->path, "/len")) {
                 r = buf_printf(&b, "%zu", req->body_len);
                 goto owned;
@@ -992,6 +1067,89 @@ static void test_graceful_stop(void **state)
         state_free(t);
 }
 
+/* A deferred reply parks its connection: the server's only thread serves others meanwhile, the answer
+ * arrives on the kept-alive connection in order, pipelined requests included; errors are 500s; and a
+ * stop waits for deferred replies still outstanding. */
+static void test_deferred(void **state)
+{
+        TestState *t = state_new();
+        HttpServer *s = start(t, (HttpServerConfig){.threads = 1, .allow_deferred = true});
+        uint16_t port = http_server_port(s);
+        Conn *c = conn_open(port), *other = conn_open(port);
+        char hdr[16];
+        double t0;
+        Resp r;
+
+        for (int i = 0; i < 5; i++) {
+                char req[128], expect[128];
+
+                snprintf(req, sizeof(req), "GET /defer?i=%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+                t0 = now_sec();
+                assert_int_equal(conn_send(c, req, strlen(req)), 0);
+                /* Meanwhile, the other connection is served at once by the same thread. */
+                assert_int_equal(send_str(other, "GET /blob HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+                assert_int_equal(read_response(other, &r), 0);
+                assert_string_equal(r.body, "the cached graph");
+                assert_true(now_sec() - t0 < 0.09);
+                resp_done(&r);
+
+                assert_int_equal(read_response(c, &r), 0);
+                assert_true(now_sec() - t0 >= 0.09);
+                assert_int_equal(r.status, 200);
+                snprintf(expect, sizeof(expect), "deferred /defer query=i=%d", i);
+                assert_string_equal(r.body, expect);
+                assert_true(resp_header(&r, "X-Deferred", hdr, sizeof(hdr)));
+                resp_done(&r);
+        }
+
+        /* Answered before the handler returned. */
+        assert_int_equal(send_str(c, "GET /defer-now?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        assert_int_equal(read_response(c, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "deferred /defer-now query=x=1");
+        resp_done(&r);
+
+        /* An error, later: 500 with a JSON body, and the connection goes on. */
+        assert_int_equal(send_str(c, "GET /defer-fail HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        assert_int_equal(read_response(c, &r), 0);
+        assert_json_error(&r, "internal_error");
+        resp_done(&r);
+
+        /* Pipelined: answers in request order. */
+        assert_int_equal(send_str(c, "GET /defer?p=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     "GET /defer-now?p=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     "GET /defer?p=3 HTTP/1.1\r\nHost: x\r\n\r\n"),
+                         0);
+        for (int i = 1; i <= 3; i++) {
+                char expect[64];
+                assert_int_equal(read_response(c, &r), 0);
+                snprintf(expect, sizeof(expect), "deferred /defer%s query=p=%d", i == 2 ? "-now" : "", i);
+                assert_string_equal(r.body, expect);
+                resp_done(&r);
+        }
+
+        /* A stop waits for a reply still deferred. */
+        assert_int_equal(send_str(c, "GET /defer?last=1 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        while (__atomic_load_n(&t->calls, __ATOMIC_RELAXED) < 5 * 2 + 6)
+                usleep(1000);
+        http_server_stop(s, 5000);
+        assert_int_equal(read_response(c, &r), 0);
+        assert_string_equal(r.body, "deferred /defer query=last=1");
+        resp_done(&r);
+        conn_close(c);
+        conn_close(other);
+        state_free(t);
+
+        /* Without allow_deferred, a handler answers itself. */
+        t = state_new();
+        s = start(t, (HttpServerConfig){});
+        request(http_server_port(s), "GET /defer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+        assert_string_equal(r.body, "not deferred");
+        resp_done(&r);
+        http_server_stop(s, 1000);
+        state_free(t);
+}
+
 typedef struct Stopper {
         HttpServer *server;
         int done; /* atomic */
@@ -1175,6 +1333,7 @@ int main(void)
                 cmocka_unit_test(test_concurrent_one_thread),
                 cmocka_unit_test(test_concurrent_pool),
                 cmocka_unit_test(test_graceful_stop),
+                cmocka_unit_test(test_deferred),
                 cmocka_unit_test(test_stop_refuses_new_clients),
                 cmocka_unit_test(test_dual_stack),
                 cmocka_unit_test(test_tls),

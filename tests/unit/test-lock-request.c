@@ -664,6 +664,141 @@ static void test_batch_hammer(void **state)
         fake_free(&b->base);
 }
 
+/* ---- lock_batcher_submit(): the same rounds, answered by callback ---- */
+
+typedef struct Async {
+        Op op;
+        int done_calls; /* atomic */
+        int result;
+        char message[128];
+        pthread_t done_thread;
+        sem_t *all_done;
+} Async;
+
+static void async_done(void *userdata, int result, const Error *e)
+{
+        Async *a = userdata;
+
+        a->result = result;
+        snprintf(a->message, sizeof(a->message), "%s", e ? e->message : "");
+        a->done_thread = pthread_self();
+        __atomic_add_fetch(&a->done_calls, 1, __ATOMIC_RELEASE);
+        sem_post(a->all_done);
+}
+
+/* Forgets the writes that have started so far, for submit_first(). */
+static void drain_entered(FakeBackend *b)
+{
+        while (sem_trywait(&b->entered) == 0)
+                continue;
+}
+
+static int async_submit(LockBatcher *q, Async *a, sem_t *all_done, int *ret_result)
+{
+        Error e;
+
+        a->all_done = all_done;
+        return lock_batcher_submit(q, a->op.group, 2, apply_op, &a->op, async_done, a, ret_result, &e);
+}
+
+/* Alone, the submitter writes at once and gets its answer back (no callback). Behind a write in flight
+ * submissions queue up and are answered by callback from the writing thread, with the same semantics
+ * as lock_batcher_run(): in order, one write for the round, a failed write fails them all. Right after
+ * a round of several (load), a lone submitter hands the write to the writer thread instead. */
+static void test_batch_submit(void **state)
+{
+        FakeBackend *b = fake_new(true);
+        LockBatcher *q = NULL;
+        LockBatchStats st;
+        sem_t all_done;
+        Op first = { .group = "a", .id = "a0", .lock = true };
+        Async as[3] = {
+                { .op = { .group = "a", .id = "a1", .lock = true } },
+                { .op = { .group = "b", .id = "b1", .lock = true } },
+                { .op = { .group = "a", .id = "a2", .lock = true } }, /* the group is full (2 slots) */
+        };
+        Async late = { .op = { .group = "b", .id = "b2", .lock = true } };
+        Async alone = { .op = { .group = "b", .id = "b1", .lock = false } };
+        Async failing = { .op = { .group = "c", .id = "c1", .lock = true } };
+        int result = 1;
+
+        assert_int_equal(sem_init(&all_done, 0, 0), 0);
+        assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
+        assert_int_equal(lock_batcher_submit(q, "a", 2, apply_op, &first, NULL, NULL, &result, NULL), -EINVAL);
+
+        /* nobody else, and no load: written here */
+        assert_int_equal(async_submit(q, &as[0], &all_done, &result), 1);
+        assert_int_equal(result, 0);
+        assert_int_equal(as[0].op.decision, LOCK_GRANTED);
+        assert_int_equal(as[0].done_calls, 0);
+        assert_int_equal(lock_batcher_run(q, "a", 2, apply_op, &(Op){ .group = "a", .id = "a1" }, NULL), 0);
+        applied[0] = 0;
+
+        /* behind a held write: queued, answered by callback once it is through */
+        drain_entered(b);
+        fake_hold(b, b->calls);
+        submit_first(b, q, &first);
+        for (size_t i = 0; i < ELEMENTSOF(as); i++)
+                assert_int_equal(async_submit(q, &as[i], &all_done, &result), 0);
+        assert_int_equal(queued(q), 3);
+        for (size_t i = 0; i < ELEMENTSOF(as); i++)
+                assert_int_equal(__atomic_load_n(&as[i].done_calls, __ATOMIC_ACQUIRE), 0);
+        fake_hold(b, UINT_MAX);
+        join_all(&first, 1);
+        for (size_t i = 0; i < ELEMENTSOF(as); i++)
+                while (sem_wait(&all_done) < 0)
+                        continue;
+        assert_int_equal(first.result, 0);
+        for (size_t i = 0; i < ELEMENTSOF(as); i++) {
+                assert_int_equal(as[i].done_calls, 1);
+                assert_int_equal(as[i].result, 0);
+                assert_false(pthread_equal(as[i].done_thread, pthread_self()));
+        }
+        assert_int_equal(as[0].op.decision, LOCK_GRANTED);
+        assert_int_equal(as[1].op.decision, LOCK_GRANTED);
+        assert_int_equal(as[2].op.decision, LOCK_FULL);
+        assert_string_equal(applied, "a0 a1 a2 b1");
+        assert_int_equal(b->entries[b->calls - 1], 2); /* one write, two groups */
+        assert_fake_holders(b, "a", (const char *const[]){ "a0", "a1" }, 2);
+
+        /* The last round carried three: a lone submission now goes to the writer thread. */
+        assert_int_equal(async_submit(q, &late, &all_done, &result), 0);
+        while (sem_wait(&all_done) < 0)
+                continue;
+        assert_int_equal(late.result, 0);
+        assert_int_equal(late.op.decision, LOCK_GRANTED);
+        assert_false(pthread_equal(late.done_thread, pthread_self()));
+        /* ... and that round carried one: back to writing at once. */
+        assert_int_equal(async_submit(q, &alone, &all_done, &result), 1);
+        assert_int_equal(result, 0);
+        assert_int_equal(alone.done_calls, 0);
+        assert_fake_holders(b, "b", (const char *const[]){ "b2" }, 1);
+
+        /* A failed write, answered by callback, changes nothing. */
+        drain_entered(b);
+        fake_hold(b, b->calls);
+        submit_first(b, q, &first);
+        b->fail_call = b->calls + 1;
+        assert_int_equal(async_submit(q, &failing, &all_done, &result), 0);
+        fake_hold(b, UINT_MAX);
+        join_all(&first, 1);
+        while (sem_wait(&all_done) < 0)
+                continue;
+        assert_int_equal(failing.result, -EIO);
+        {
+                char expect[64];
+                snprintf(expect, sizeof(expect), "write %u failed", b->fail_call);
+                assert_string_equal(failing.message, expect);
+        }
+        assert_fake_holders(b, "c", NULL, 0);
+
+        lock_batcher_stats(q, &st);
+        assert_int_equal(st.queued, 0);
+        lock_batcher_free(q);
+        fake_free(&b->base);
+        sem_destroy(&all_done);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -677,6 +812,7 @@ int main(void)
                 cmocka_unit_test(test_batch_failed_write),
                 cmocka_unit_test(test_batch_refused_alone),
                 cmocka_unit_test(test_batch_hammer),
+                cmocka_unit_test(test_batch_submit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
