@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/lock.sh — upkeep-lock's lock/unlock throughput with 1 and 16 concurrent FleetLock clients, on each
-# backend (SQLite, and etcd 3.4 from Debian on loopback), and etcd's own raw put rate with 1 and 16 clients
-# in the same run as the physical limit of the etcd backend (one round trip per operation).
+# backend (SQLite, and etcd 3.4 from Debian on loopback), and etcd's own raw put and compare-and-swap
+# transaction rates with 1 and 16 clients in the same run as the physical limit of the etcd backend (one
+# round trip per operation).
 #
 # A client is one keep-alive connection with its own id alternating pre-reboot and steady-state; the group
 # has 16 slots so every answer should be 200: any other answer counts as an error. For upkeep-lock, "per
@@ -89,3 +90,4 @@ start_lock etcd "[etcd3]
 endpoints = [\"http://127.0.0.1:$cport\"]"
 for c in 1 16; do run "upkeep-lock (etcd3)" "http://127.0.0.1:$port" "$c" bench/lock.lua lock; done
 for c in 1 16; do run "etcd raw put (JSON gateway)" "http://127.0.0.1:$cport" "$c" bench/etcd-put.lua; done
+for c in 1 16; do run "etcd raw CAS txn (JSON gw)" "http://127.0.0.1:$cport" "$c" bench/etcd-txn.lua; done
