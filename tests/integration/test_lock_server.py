@@ -427,6 +427,47 @@ def test_requests_of_different_groups_share_transactions(build_dir, tmp_path):
         assert s.stop() == 0
 
 
+def test_requests_in_flight_exceed_http_threads(build_dir, tmp_path):
+    """With two HTTP threads, twelve requests sent while another process holds the database's write lock
+    are written together once it lets go: a request waiting for a write parks its connection instead of
+    holding a thread (deferred replies), so a write carries more requests than there are threads. If
+    each waiting request held its thread, two at a time could wait, and twelve would take six writes."""
+    import sqlite3
+    db = tmp_path / "lock.db"
+    cfg = "[service]\nthreads = 2\n" + BASE_CONFIG.format(db=db, token=TOKEN) + \
+        '\n[[lock.groups]]\nname = "wide"\nslots = 12\n'
+    s = LockServer(build_dir, tmp_path, cfg)
+    results = [None] * 12
+
+    def send(i):
+        results[i] = requests.post(f"{s.base}/v1/pre-reboot", headers={"fleet-lock-protocol": "true"},
+                                   data=json.dumps({"client_params": {"id": f"n{i}", "group": "wide"}}),
+                                   timeout=20)
+
+    try:
+        assert s.lock("warm", "wide").status_code == 200 and s.unlock("warm", "wide").status_code == 200
+        writes_before = s.metric("upkeep_lock_backend_writes_total")
+        updates_before = s.metric("upkeep_lock_backend_write_updates_total")
+        other = sqlite3.connect(db, isolation_level=None, timeout=10)
+        other.execute("BEGIN IMMEDIATE")  # the daemon's writes wait (busy timeout 5 s)
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        other.execute("ROLLBACK")
+        other.close()
+        for t in threads:
+            t.join()
+        assert [r.status_code for r in results] == [200] * 12, [r.text for r in results]
+        updates = s.metric("upkeep_lock_backend_write_updates_total") - updates_before
+        writes = s.metric("upkeep_lock_backend_writes_total") - writes_before
+        assert updates == 12
+        assert writes < 6, (writes, updates)
+        assert sorted(holders(s, "wide")) == sorted(f"n{i}" for i in range(12))
+    finally:
+        assert s.stop() == 0
+
+
 def test_failed_commit_fails_every_request_of_its_batch(sqlite_server, tmp_path):
     """The database's files may not grow (RLIMIT_FSIZE set on the running daemon, as a full disk would
     do): requests for several groups sent together all answer 503 backend_unavailable, whichever
