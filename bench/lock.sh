@@ -89,5 +89,5 @@ for c in 1 16; do run "upkeep-lock (SQLite)" "http://127.0.0.1:$port" "$c" bench
 start_lock etcd "[etcd3]
 endpoints = [\"http://127.0.0.1:$cport\"]"
 for c in 1 16; do run "upkeep-lock (etcd3)" "http://127.0.0.1:$port" "$c" bench/lock.lua lock; done
-for c in 1 16; do run "etcd raw put (JSON gateway)" "http://127.0.0.1:$cport" "$c" bench/etcd-put.lua; done
-for c in 1 16; do run "etcd raw CAS txn (JSON gw)" "http://127.0.0.1:$cport" "$c" bench/etcd-txn.lua; done
+for c in 1 16; do ETCD_OP=put run "etcd raw put (JSON gateway)" "http://127.0.0.1:$cport" "$c" bench/etcd-raw.lua; done
+for c in 1 16; do ETCD_OP=txn run "etcd raw CAS txn (JSON gw)" "http://127.0.0.1:$cport" "$c" bench/etcd-raw.lua; done
