@@ -346,8 +346,7 @@ answer:
         r = fleetlock_answer(call, result, result < 0 ? &e : NULL, reply);
         if (r >= 0)
                 count_answer(m, call->endpoint, reply->status, t0);
-        lock_op_reset(&call->op);
-        fleetlock_request_done(&call->fr);
+        fleetlock_call_free(TAKE_PTR(call));
         return r;
 out:
         fleetlock_request_done(&fr);
