@@ -40,7 +40,7 @@ start_lock() { # $1 name, $2 backend config → sets port
         cat >"$work/$1.toml" <<TOML
 $2
 [service]
-threads = ${LOCK_THREADS:-16}      # the default
+threads = ${LOCK_THREADS:-2}      # the default
 [lock]
 default_slots = 16
 TOML

@@ -3,9 +3,37 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int max_level = LOG_INFO;
 static int with_prefix = 1;
+
+static _Thread_local struct {
+        unsigned depth;
+        size_t len;
+        char buf[8192];
+} held;
+
+static void write_held(void)
+{
+        if (held.len > 0)
+                (void)fwrite(held.buf, 1, held.len, stderr); /* stderr is unbuffered: one write */
+        held.len = 0;
+}
+
+void log_hold(void)
+{
+        held.depth++;
+}
+
+void log_release(void)
+{
+        int saved = errno;
+
+        if (held.depth > 0 && --held.depth == 0)
+                write_held();
+        errno = saved;
+}
 
 void log_set_max_level(int level)
 {
@@ -27,19 +55,28 @@ int log_internal(int level, int error, const char *fmt, ...)
         int r = error < 0 ? error : -error;
         char line[2048];
         va_list ap;
-        int saved = errno;
+        int saved = errno, n = 0;
+        size_t len;
 
         if (level > max_level)
                 return r;
 
-        va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
-        va_end(ap);
-
         if (with_prefix)
-                fprintf(stderr, "<%d>%s\n", level, line);
-        else
-                fprintf(stderr, "%s\n", line);
+                n = snprintf(line, sizeof(line), "<%d>", level);
+        va_start(ap, fmt);
+        vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap); /* room for the newline */
+        va_end(ap);
+        len = strlen(line);
+        line[len++] = '\n';
+
+        if (held.depth == 0)
+                (void)fwrite(line, 1, len, stderr);
+        else {
+                if (held.len + len > sizeof(held.buf))
+                        write_held();
+                memcpy(held.buf + held.len, line, len);
+                held.len += len;
+        }
         errno = saved;
         return r;
 }

@@ -12,6 +12,12 @@ int log_get_max_level(void);
 /* When false (the CLI's default), messages carry no "<N>" prefix. */
 void log_set_prefix(int enabled);
 
+/* Holds this thread's messages until the matching log_release(), which writes them all in one write(2):
+ * for a thread that logs a burst of lines at once (one per request of a batch). Pairs nest; a held line
+ * is written early only when the buffer (8 KiB) is full, and order is kept. */
+void log_hold(void);
+void log_release(void);
+
 /* Logs and returns -abs(error) when error != 0, else 0. */
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 

@@ -56,7 +56,7 @@ static LockConfig *config_new(void)
         if (!c)
                 return NULL;
         c->port = 9090;
-        c->threads = 16; /* concurrent requests for a group are batched into one backend update */
+        c->threads = 2; /* requests waiting for a write hold no thread: threads only parse and send */
         c->status_port = 2222;
         c->etcd_timeout_ms = 3000;
         c->backend = LOCK_BACKEND_SQLITE;

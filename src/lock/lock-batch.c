@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "macros.h"
 
 typedef struct Item Item;
@@ -69,6 +70,8 @@ struct LockBatcher {
         GroupRun groups[LOCK_BATCH_MAX];
         LockBackendUpdate updates[LOCK_BATCH_MAX];
 
+        bool write_inline; /* submitters may write when there is no load */
+
         LockBatchStats stats; /* atomic */
         size_t last_round;    /* atomic: updates in the last round, a hint of the load */
 };
@@ -84,6 +87,7 @@ int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret)
                 return -ENOMEM;
         q->backend = backend;
         q->max_batch = max_batch ?: LOCK_BATCH_MAX;
+        q->write_inline = true;
         if (sem_init(&q->writer_wake, 0, 0) < 0) {
                 int r = negative_errno();
                 free(q);
@@ -92,6 +96,13 @@ int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret)
         pthread_mutex_init(&q->lock, NULL);
         *ret = q;
         return 0;
+}
+
+void lock_batcher_set_write_inline(LockBatcher *q, bool enabled)
+{
+        pthread_mutex_lock(&q->lock);
+        q->write_inline = enabled;
+        pthread_mutex_unlock(&q->lock);
 }
 
 LockBatcher *lock_batcher_free(LockBatcher *q)
@@ -291,10 +302,13 @@ static void drain(LockBatcher *q, const Item *self)
                         handed = hand_over(q) >= 0;
                 pthread_mutex_unlock(&q->lock);
 
-                /* Once posted, an item may be gone (it lives on its submitter's stack). */
+                /* Once posted, an item may be gone (it lives on its submitter's stack). What the
+                 * completions log is written once for the round, not once per request. */
+                log_hold();
                 for (size_t i = 0; i < n; i++)
                         if (items[i] != self)
                                 notify(items[i]);
+                log_release();
                 if (!more || handed)
                         return;
         }
@@ -314,8 +328,9 @@ static void *writer_main(void *userdata)
 }
 
 /* Queues it; true when the caller is to write the round that carries it: nobody else is writing, and
- * (if defer) the last round carried a single update. Under load (it carried more) a deferring caller
- * hands the queue to the writer thread instead: its own thread has other requests to serve. */
+ * (if defer) the last round carried a single update and inline writes are allowed. Under load (it carried
+ * more) a deferring caller hands the queue to the writer thread instead: its own thread has other
+ * requests to serve. */
 static bool enqueue(LockBatcher *q, Item *it, bool defer)
 {
         bool leader;
@@ -329,7 +344,8 @@ static bool enqueue(LockBatcher *q, Item *it, bool defer)
         q->n_queued++;
         leader = !q->running;
         q->running = true;
-        if (leader && defer && __atomic_load_n(&q->last_round, __ATOMIC_RELAXED) > 1 && hand_over(q) >= 0)
+        if (leader && defer && (!q->write_inline || __atomic_load_n(&q->last_round, __ATOMIC_RELAXED) > 1) &&
+            hand_over(q) >= 0)
                 leader = false;
         pthread_mutex_unlock(&q->lock);
         return leader;

@@ -16,6 +16,7 @@
  * fails every update it carried and changes nothing. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,10 @@ typedef struct LockBatchStats {
  * other: use one batcher per group there, so that groups do not wait for each other. The backend must
  * outlive the batcher. */
 int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret);
+/* Whether lock_batcher_submit() may write on its caller's thread when there is no load (the default).
+ * Turn it off when the callers are a single event-loop thread: a write there would stall every other
+ * connection it serves, and each request would then be written alone. */
+void lock_batcher_set_write_inline(LockBatcher *q, bool enabled);
 /* Stops the writer thread. No submission may be in flight. */
 LockBatcher *lock_batcher_free(LockBatcher *q);
 
@@ -53,8 +58,9 @@ int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, Semaphor
 typedef void (*LockBatchDone)(void *userdata, int result, const Error *e);
 
 /* The same without waiting, for event-driven callers. When nobody else is writing and the last round
- * carried a single update (no load), the caller writes the round at once and 1 is returned with the
- * result in *ret_result (and e): done is not called.
+ * carried a single update (no load), the caller writes the round at once (unless
+ * lock_batcher_set_write_inline() turned that off) and 1 is returned with the result in *ret_result
+ * (and e): done is not called.
  * Otherwise the update is queued and 0 is returned: done(done_userdata, ...) will be called once with
  * the result, from another thread, possibly before this returns; fn and userdata must stay valid until
  * then. A negative errno (with e) means it was not submitted. */

@@ -764,6 +764,8 @@ static int setup_batchers(Manager *m)
                         r = lock_batcher_new(m->backend, LOCK_BATCH_MAX, &m->batchers[m->n_batchers]);
                         if (r < 0)
                                 return log_error_errno(r, "cannot set up request batching: %s", strerror(-r));
+                        /* A lone event-loop thread must never wait for a write. */
+                        lock_batcher_set_write_inline(m->batchers[m->n_batchers], m->config->threads > 1);
                         m->n_batchers++;
                 }
                 m->groups[i].batcher = m->batchers[m->n_batchers - 1];

@@ -427,14 +427,16 @@ def test_requests_of_different_groups_share_transactions(build_dir, tmp_path):
         assert s.stop() == 0
 
 
-def test_requests_in_flight_exceed_http_threads(build_dir, tmp_path):
-    """With two HTTP threads, twelve requests sent while another process holds the database's write lock
-    are written together once it lets go: a request waiting for a write parks its connection instead of
-    holding a thread (deferred replies), so a write carries more requests than there are threads. If
-    each waiting request held its thread, two at a time could wait, and twelve would take six writes."""
+@pytest.mark.parametrize("http_threads", [1, 2])
+def test_requests_in_flight_exceed_http_threads(build_dir, tmp_path, http_threads):
+    """With one or two HTTP threads, twelve requests sent while another process holds the database's write
+    lock are written together once it lets go: a request waiting for a write parks its connection instead
+    of holding a thread (deferred replies), so a write carries more requests than there are threads. If
+    each waiting request held its thread, two at a time could wait, and twelve would take six writes.
+    Meanwhile the server goes on answering: with a single thread it never writes there itself."""
     import sqlite3
     db = tmp_path / "lock.db"
-    cfg = "[service]\nthreads = 2\n" + BASE_CONFIG.format(db=db, token=TOKEN) + \
+    cfg = f"[service]\nthreads = {http_threads}\n" + BASE_CONFIG.format(db=db, token=TOKEN) + \
         '\n[[lock.groups]]\nname = "wide"\nslots = 12\n'
     s = LockServer(build_dir, tmp_path, cfg)
     results = [None] * 12
@@ -453,7 +455,11 @@ def test_requests_in_flight_exceed_http_threads(build_dir, tmp_path):
         threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
         for t in threads:
             t.start()
-        time.sleep(1.5)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert requests.get(f"{s.base}/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - t0 < 0.5
+        time.sleep(1.0)
         other.execute("ROLLBACK")
         other.close()
         for t in threads:

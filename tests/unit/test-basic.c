@@ -7,13 +7,16 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "buf.h"
 #include "error.h"
 #include "fileio.h"
 #include "json-util.h"
+#include "log.h"
 #include "metrics.h"
 #include "siphash13.h"
 #include "strutil.h"
@@ -212,6 +215,76 @@ static void test_read_full_file(void **state)
         assert_int_equal(read_full_file(path, 4, &d, &n), -ENOENT);
 }
 
+/* What stderr received since its offset off in the temporary file behind it. */
+static size_t stderr_since(int fd, off_t off, char *buf, size_t size)
+{
+        ssize_t n = pread(fd, buf, size - 1, off);
+        assert_true(n >= 0);
+        buf[n] = 0;
+        return (size_t)n;
+}
+
+static void test_log_hold(void **state)
+{
+        char path[] = "/tmp/upkeep-test-XXXXXX";
+        int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+        static char buf[32768], want[32768];
+        size_t n;
+
+        assert_true(fd >= 0 && saved >= 0);
+        unlink(path);
+        assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+        log_set_prefix(1);
+
+        /* Not held: at once, with the journald prefix. */
+        log_info("one %d", 1);
+        stderr_since(fd, 0, buf, sizeof(buf));
+        assert_string_equal(buf, "<6>one 1\n");
+
+        /* Held, nested: nothing until the outer release, then in order; errno kept. */
+        log_hold();
+        log_warning("two");
+        log_hold();
+        log_info("three");
+        log_release();
+        assert_int_equal(stderr_since(fd, 9, buf, sizeof(buf)), 0);
+        errno = EBUSY;
+        log_release();
+        assert_int_equal(errno, EBUSY);
+        stderr_since(fd, 9, buf, sizeof(buf));
+        assert_string_equal(buf, "<4>two\n<6>three\n");
+
+        /* More than the buffer holds: written early, nothing lost, order kept. */
+        log_hold();
+        want[0] = 0;
+        for (int i = 0; i < 200; i++) {
+                char line[128];
+                snprintf(line, sizeof(line), "<6>line %03d %s\n", i, "............................................");
+                strcat(want, line);
+                log_info("line %03d %s", i, "............................................");
+        }
+        n = stderr_since(fd, 25, buf, sizeof(buf));
+        assert_true(n > 0 && n < strlen(want));
+        log_release();
+        stderr_since(fd, 25, buf, sizeof(buf));
+        assert_string_equal(buf, want);
+
+        /* A line longer than the line buffer is cut, still one line. */
+        memset(want, 'x', 4000);
+        want[4000] = 0;
+        log_info("%s", want);
+        n = stderr_since(fd, 25 + strlen(buf), want, sizeof(want));
+        assert_int_equal(n, 2047);
+        assert_int_equal(want[n - 1], '\n');
+        assert_null(memchr(want, '\n', n - 1));
+
+        /* A release without a hold does nothing. */
+        log_release();
+        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        close(saved);
+        close(fd);
+}
+
 static void test_json_strict(void **state)
 {
         json_t *j = NULL;
@@ -277,6 +350,7 @@ int main(void)
                 cmocka_unit_test(test_blob_attachment),
                 cmocka_unit_test(test_error),          cmocka_unit_test(test_read_full_file),
                 cmocka_unit_test(test_json_strict),    cmocka_unit_test(test_metrics),
+                cmocka_unit_test(test_log_hold),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,7 @@ static void test_defaults(void **state)
         assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
         assert_string_equal(c->sqlite_path, "/var/lib/upkeep/lock.db");
         assert_int_equal(c->port, 9090);
+        assert_int_equal(c->threads, 2);
         assert_int_equal(c->n_groups, 1);
         assert_string_equal(c->groups[0].name, "default");
         assert_true(c->groups[0].policy.slots == 1);
@@ -103,7 +104,7 @@ static void test_upkeep_keys(void **state)
         LockConfig *c = parse("[backend]\ntype = \"sqlite\"\nsqlite_path = \"/tmp/l.db\"\n"
                               "[etcd3]\nendpoints = [\"https://a:2379\", \"http://b:2379\"]\n"
                               "[auth]\nadmin_token_file = \"/etc/upkeep/admin.token\"\n"
-                              "[service]\nthreads = 2\ntls = true\ntls_cert_path = \"c.pem\"\ntls_key_path = \"k.pem\"\n"
+                              "[service]\nthreads = 3\ntls = true\ntls_cert_path = \"c.pem\"\ntls_key_path = \"k.pem\"\n"
                               "[lock]\ndefault_slots = 3\ndefault_max_hold_secs = 3600\ndefault_settle_secs = 30\n"
                               "[[lock.groups]]\nname = \"default\"\nslots = 1\n"
                               "[[lock.groups]]\nname = \"db\"\nsettle_secs = 120\npaused = true\n"
@@ -116,7 +117,7 @@ static void test_upkeep_keys(void **state)
         assert_int_equal(c->n_etcd_endpoints, 2);
         assert_string_equal(c->admin_token_file, "/etc/upkeep/admin.token");
         assert_true(c->tls);
-        assert_int_equal(c->threads, 2);
+        assert_int_equal(c->threads, 3);
         assert_int_equal(c->n_groups, 2);
         assert_true(c->groups[0].policy.slots == 1); /* the default group, configured by its entry */
         const LockGroupConfig *g = lock_config_find_group(c, "db");

@@ -704,7 +704,8 @@ static int async_submit(LockBatcher *q, Async *a, sem_t *all_done, int *ret_resu
 /* Alone, the submitter writes at once and gets its answer back (no callback). Behind a write in flight
  * submissions queue up and are answered by callback from the writing thread, with the same semantics
  * as lock_batcher_run(): in order, one write for the round, a failed write fails them all. Right after
- * a round of several (load), a lone submitter hands the write to the writer thread instead. */
+ * a round of several (load), or always with inline writes turned off, a lone submitter hands the write
+ * to the writer thread instead. */
 static void test_batch_submit(void **state)
 {
         FakeBackend *b = fake_new(true);
@@ -773,6 +774,19 @@ static void test_batch_submit(void **state)
         assert_int_equal(result, 0);
         assert_int_equal(alone.done_calls, 0);
         assert_fake_holders(b, "b", (const char *const[]){ "b2" }, 1);
+
+        /* Inline writes off (a lone event-loop thread): even with no load, the writer thread writes. */
+        lock_batcher_set_write_inline(q, false);
+        alone = (Async){ .op = { .group = "b", .id = "b3", .lock = true } };
+        assert_int_equal(async_submit(q, &alone, &all_done, &result), 0);
+        while (sem_wait(&all_done) < 0)
+                continue;
+        assert_int_equal(alone.done_calls, 1);
+        assert_int_equal(alone.result, 0);
+        assert_int_equal(alone.op.decision, LOCK_GRANTED);
+        assert_false(pthread_equal(alone.done_thread, pthread_self()));
+        assert_fake_holders(b, "b", (const char *const[]){ "b2", "b3" }, 2);
+        lock_batcher_set_write_inline(q, true);
 
         /* A failed write, answered by callback, changes nothing. */
         drain_entered(b);
