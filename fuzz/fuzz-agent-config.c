@@ -10,8 +10,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        AgentFragment f = {
-                .path = "/etc/zincati/config.d/50-fuzz.toml", .data = (const char *)data, .len = size};
+        AgentFragment f = { .path = "/etc/zincati/config.d/50-fuzz.toml",
+                            .data = (const char *)data,
+                            .len = size };
         AgentConfig *c = NULL;
         char **warnings = NULL;
         Error e;

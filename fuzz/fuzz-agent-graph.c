@@ -58,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A few booted nodes: first, middle, last; deny the payloads of two others. */
         for (size_t k = 0; k < 3 && g->n_nodes > 0; k++) {
                 size_t i = k == 0 ? 0 : k == 1 ? g->n_nodes / 2 : g->n_nodes - 1;
-                char *deny[] = {g->nodes[(i + 1) % g->n_nodes].payload, g->nodes[g->n_nodes / 3].payload,
-                                NULL};
+                char *deny[] = { g->nodes[(i + 1) % g->n_nodes].payload, g->nodes[g->n_nodes / 3].payload,
+                                 NULL };
                 check(g, g->nodes[i].payload, NULL, false);
                 check(g, g->nodes[i].payload, deny, k == 1);
         }

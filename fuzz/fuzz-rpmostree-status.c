@@ -39,10 +39,10 @@ static void check(const OsStatus *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        static const char *const keys[] = {NULL, "version", "coreos-assembler.basearch"};
+        static const char *const keys[] = { NULL, "version", "coreos-assembler.basearch" };
 
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-                OsStatus s = {0};
+                OsStatus s = { 0 };
                 Error e;
 
                 if (rpmostree_parse_status((const char *)data, size, keys[k], &s, &e) < 0) {

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_calendar(const TimeZone *tz)
 {
-        static const int64_t nows[] = {-(INT64_C(1) << 62), -2208988800, 0, 1711846800, INT64_C(1) << 62};
+        static const int64_t nows[] = { -(INT64_C(1) << 62), -2208988800, 0, 1711846800, INT64_C(1) << 62 };
         static const int sunday = 6, saturday = 5;
         Calendar *c = calendar_new();
         int64_t start, end;
@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static const int64_t ts[] = {
                 INT64_MIN,  -(INT64_C(1) << 59), -2208988800,      -1,       0, 1, 951782400, 1711846800,
-                2147483647, 4102444800,          INT64_C(1) << 40, INT64_MAX};
+                2147483647, 4102444800,          INT64_C(1) << 40, INT64_MAX
+        };
         TimeZone *tz = NULL;
         Error e;
         int64_t t;

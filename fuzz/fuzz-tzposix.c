@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        static const int64_t ts[] = {INT64_MIN,  -2208988800,   -1,       0, 1711846800,
-                                     4102444800, INT64_MAX - 1, INT64_MAX};
+        static const int64_t ts[] = { INT64_MIN,  -2208988800,   -1,       0, 1711846800,
+                                      4102444800, INT64_MAX - 1, INT64_MAX };
         TimeZone *tz = NULL;
         Error e;
         char *s;

@@ -7,8 +7,8 @@
 #include "graph.h"
 
 #define REL(v) "{\"version\":\"" v "\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":\"c" v "\"}]}"
-static const char releases[] = "{\"releases\":[" REL("1") "," REL("2") "," REL("3") "," REL("4") "," REL(
-        "5") "," REL("6") "]}";
+static const char releases[] =
+        "{\"releases\":[" REL("1") "," REL("2") "," REL("3") "," REL("4") "," REL("5") "," REL("6") "]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

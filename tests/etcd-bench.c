@@ -49,7 +49,7 @@ static double now_s(void)
 static void *work(void *p)
 {
         Worker *w = p;
-        EtcdOptions o = {.endpoints = &endpoint, .n_endpoints = 1};
+        EtcdOptions o = { .endpoints = &endpoint, .n_endpoints = 1 };
         Etcd *c = NULL;
         char key[64], *value;
         int64_t rev = 0;
@@ -98,9 +98,9 @@ static void *work(void *p)
 static int parse_args(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"endpoint", required_argument, NULL, 'e'},    {"seconds", required_argument, NULL, 's'},
-                {"threads", required_argument, NULL, 't'},     {"mode", required_argument, NULL, 'm'},
-                {"value-bytes", required_argument, NULL, 'v'}, {},
+                { "endpoint", required_argument, NULL, 'e' },    { "seconds", required_argument, NULL, 's' },
+                { "threads", required_argument, NULL, 't' },     { "mode", required_argument, NULL, 'm' },
+                { "value-bytes", required_argument, NULL, 'v' }, {},
         };
         uint64_t u;
         int ch;
@@ -143,7 +143,7 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        static const char *const mode_names[] = {"txn", "put", "get"};
+        static const char *const mode_names[] = { "txn", "put", "get" };
         Worker *w;
         uint64_t total = 0, failed = 0;
         double t0, t;
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
                 }
         }
         while (now_s() - t0 < seconds)
-                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
         atomic_store(&stop, true);
         for (unsigned i = 0; i < n_threads; i++)
                 pthread_join(w[i].thread, NULL);

@@ -66,7 +66,7 @@ static int add_holder(Semaphore *s, void *userdata)
                 return -ENOMEM;
         s->holders = h;
         memmove(h + pos + 1, h + pos, (s->n_holders - pos) * sizeof(*h));
-        h[pos] = (SemaphoreHolder){.id = strdup(id), .since = 1700000000};
+        h[pos] = (SemaphoreHolder){ .id = strdup(id), .since = 1700000000 };
         s->n_holders++;
         if (!h[pos].id) { /* leave *s consistent for semaphore_done */
                 memmove(h + pos, h + pos + 1, (--s->n_holders - pos) * sizeof(*h));
@@ -188,12 +188,9 @@ static void *work(void *arg)
 int main(int argc, char *argv[])
 {
         static const struct option options[] = {
-                {"seconds", required_argument, NULL, 's'},
-                {"threads", required_argument, NULL, 't'},
-                {"batch", required_argument, NULL, 'b'},
-                {"groups", required_argument, NULL, 'g'},
-                {"dir", required_argument, NULL, 'd'},
-                {},
+                { "seconds", required_argument, NULL, 's' }, { "threads", required_argument, NULL, 't' },
+                { "batch", required_argument, NULL, 'b' },   { "groups", required_argument, NULL, 'g' },
+                { "dir", required_argument, NULL, 'd' },     {},
         };
         const char *parent = getenv("TMPDIR") ?: "/var/tmp";
         uint64_t seconds = 5, threads = 1, total = 0, rounds = 0, max_ns = 0, t0, elapsed;
@@ -280,17 +277,19 @@ int main(int argc, char *argv[])
         }
         elapsed = now_ns() - t0;
 
-        printf("sqlite backend, %s, %llu thread(s), %llu update(s) of %llu group(s) per transaction, %.1f s: %llu updates = "
-               "%.0f updates/s (%.0f lock+unlock cycles/s) in %.0f transactions/s, mean %.1f us, max %.1f ms "
+        printf("sqlite backend, %s, %llu thread(s), %llu update(s) of %llu group(s) per transaction, %.1f "
+               "s: %llu updates = "
+               "%.0f updates/s (%.0f lock+unlock cycles/s) in %.0f transactions/s, mean %.1f us, max %.1f "
+               "ms "
                "per transaction\n",
-               path, (unsigned long long)threads, (unsigned long long)(batch ?: 1), (unsigned long long)groups,
-               elapsed / 1e9, (unsigned long long)total,
-               total / (elapsed / 1e9), total / 2 / (elapsed / 1e9), rounds / (elapsed / 1e9),
+               path, (unsigned long long)threads, (unsigned long long)(batch ?: 1),
+               (unsigned long long)groups, elapsed / 1e9, (unsigned long long)total, total / (elapsed / 1e9),
+               total / 2 / (elapsed / 1e9), rounds / (elapsed / 1e9),
                rounds ? elapsed / 1e3 * (double)threads / (double)rounds : 0.0, max_ns / 1e6);
 
         lock_backend_free(backend);
         free(workers);
-        static const char *const suffixes[] = {"", "-wal", "-shm"};
+        static const char *const suffixes[] = { "", "-wal", "-shm" };
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 snprintf(path, sizeof(path), "%s/lock.db%s", dir, suffixes[i]);
                 unlink(path);

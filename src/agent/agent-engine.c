@@ -42,10 +42,10 @@ struct Engine {
         bool uses_lock;
 
         AgentMachine machine;
-        json_t *os;      /* the "os" member of every worker request (backend options, pinned booted) */
-        json_t *failed;  /* payloads abandoned locally (denylist), at most DENYLIST_MAX */
+        json_t *os;       /* the "os" member of every worker request (backend options, pinned booted) */
+        json_t *failed;   /* payloads abandoned locally (denylist), at most DENYLIST_MAX */
         pid_t worker_pid; /* the worker running now, 0 when none (atomic) */
-        char **ttys;     /* terminals of the interactive sessions last seen */
+        char **ttys;      /* terminals of the interactive sessions last seen */
         bool finalized_pending_reboot; /* finalize done, the reboot itself failed: retry only the reboot */
         char finalized_payload[AGENT_PAYLOAD_MAX + 1];
         int motd_state; /* -1 unknown (at start), 0 no MOTD, 1 written */
@@ -96,7 +96,8 @@ static double jitter(void)
 /* ---- the snapshot (all writers take e->lock) ---- */
 
 /* Formats into one text field of the snapshot (sanitized), and stamps *when when given. */
-static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...) _printf_(5, 6);
+static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...)
+        _printf_(5, 6);
 static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...)
 {
         char msg[AGENT_TEXT_MAX];
@@ -112,10 +113,11 @@ static void set_text(Engine *e, char *field, size_t size, int64_t *when, const c
         pthread_mutex_unlock(&e->lock);
 }
 
-#define set_error(e, ...)                                                                                    \
-        set_text((e), (e)->snap.last_error, sizeof (e)->snap.last_error, &(e)->snap.last_error_usec, __VA_ARGS__)
-#define set_check_result(e, ...)                                                                             \
-        set_text((e), (e)->snap.last_check_result, sizeof (e)->snap.last_check_result, NULL, __VA_ARGS__)
+#define set_error(e, ...)                                                                                   \
+        set_text((e), (e)->snap.last_error, sizeof(e)->snap.last_error, &(e)->snap.last_error_usec,         \
+                 __VA_ARGS__)
+#define set_check_result(e, ...)                                                                            \
+        set_text((e), (e)->snap.last_check_result, sizeof(e)->snap.last_check_result, NULL, __VA_ARGS__)
 
 static void set_lock_state(Engine *e, AgentLockState st, const char *detail)
 {
@@ -167,10 +169,12 @@ static const json_t *publish_deployments(Engine *e, const json_t *deps)
         if (booted)
                 agent_text_copy(e->snap.stream, sizeof e->snap.stream, jstr(booted, "stream"));
         pthread_mutex_unlock(&e->lock);
-        if (booted && !json_object_get(e->os, "booted") && jstr(booted, "osname") && jstr(booted, "checksum"))
+        if (booted && !json_object_get(e->os, "booted") && jstr(booted, "osname") &&
+            jstr(booted, "checksum"))
                 json_object_set_new(e->os, "booted",
                                     json_pack("{s:s,s:s,s:O}", "osname", jstr(booted, "osname"), "checksum",
-                                              jstr(booted, "checksum"), "serial", json_object_get(booted, "serial")));
+                                              jstr(booted, "checksum"), "serial",
+                                              json_object_get(booted, "serial")));
         return booted;
 }
 
@@ -188,7 +192,8 @@ static void publish_machine(Engine *e)
         e->snap.state = e->machine.state;
         memcpy(e->snap.status_text, text, sizeof text);
         e->snap.last_state_change_usec = e->machine.last_state_change_usec;
-        e->snap.has_target = e->machine.state >= AGENT_STATE_UPDATE_AVAILABLE && e->machine.state < AGENT_STATE_END;
+        e->snap.has_target =
+                e->machine.state >= AGENT_STATE_UPDATE_AVAILABLE && e->machine.state < AGENT_STATE_END;
         e->snap.target = e->machine.release;
         e->snap.dead_end = e->machine.dead_end;
         memcpy(e->snap.dead_end_reason, e->machine.dead_end_reason, sizeof e->snap.dead_end_reason);
@@ -246,8 +251,8 @@ static int call(Engine *e, const char *command, json_t *args, unsigned timeout_s
                 int code = (int)json_integer_value(json_object_get(res, "errno"));
                 snprintf(msg, msg_size, "%s", m ? m : "the worker failed");
                 if (ret_kind && k) {
-                        static const char *const kinds[] = {"connection", "http_status", "graph_parse", "identity",
-                                                            "config", "os"};
+                        static const char *const kinds[] = { "connection", "http_status", "graph_parse",
+                                                             "identity",   "config",      "os" };
                         for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
                                 if (streq(k, kinds[i]))
                                         *ret_kind = kinds[i];
@@ -296,7 +301,8 @@ static void update_motd(Engine *e, bool deadend, const char *reason)
 
         snprintf(path, sizeof path, "%s/%s", e->config->motd_dir, MOTD_FILE);
         if (!deadend) {
-                if (e->motd_state == 0) /* nothing written (a stale file of an earlier run is removed once) */
+                /* Nothing written (a stale file of an earlier run is removed once). */
+                if (e->motd_state == 0)
                         return;
                 if (unlink(path) < 0 && errno != ENOENT)
                         log_warning("removing %s: %m", path);
@@ -355,15 +361,16 @@ static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version,
         int r;
 
         in->check = AGENT_CHECK_ERROR;
-        graph = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "base_url", e->config->cincinnati_base_url, "node_uuid",
-                          e->node_uuid, "group", e->config->group, "basearch", e->basearch, "platform", e->platform,
-                          "allow_downgrade", e->config->allow_downgrade, "failed", e->failed);
+        graph = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "base_url", e->config->cincinnati_base_url,
+                          "node_uuid", e->node_uuid, "group", e->config->group, "basearch", e->basearch,
+                          "platform", e->platform, "allow_downgrade", e->config->allow_downgrade, "failed",
+                          e->failed);
         if (graph && force) /* update-now: ask as the most eager node */
                 json_object_set_new(graph, "rollout_wariness", json_real(0.0));
         else if (graph && e->config->has_rollout_wariness)
                 json_object_set_new(graph, "rollout_wariness", json_real(e->config->rollout_wariness));
-        r = call(e, "check", graph ? json_pack("{s:o}", "graph", graph) : NULL, WORKER_TIMEOUT_SEC, &res, msg,
-                 sizeof msg, &kind);
+        r = call(e, "check", graph ? json_pack("{s:o}", "graph", graph) : NULL, WORKER_TIMEOUT_SEC, &res,
+                 msg, sizeof msg, &kind);
         if (r < 0) {
                 AgentCheckErrorKind k = AGENT_CHECK_ERROR_IDENTITY;
                 if (kind && streq(kind, "connection"))
@@ -382,9 +389,12 @@ static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version,
                 return;
         }
         pthread_mutex_lock(&e->lock);
-        e->snap.graph_nodes = (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "nodes"));
-        e->snap.graph_edges = (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "edges"));
-        e->snap.ignored_targets = (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "ignored"));
+        e->snap.graph_nodes =
+                (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "nodes"));
+        e->snap.graph_edges =
+                (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "edges"));
+        e->snap.ignored_targets =
+                (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "ignored"));
         e->snap.last_refresh_usec = now_usec();
         pthread_mutex_unlock(&e->lock);
 
@@ -398,7 +408,8 @@ static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version,
                 set_check_result(e, "booted release not in the graph");
                 in->check = AGENT_CHECK_NO_UPDATE;
         } else if (streq(decision, "downgrade_refused")) {
-                log_warning("refusing downgrade to %s (allow_downgrade is false)", jstr(target, "version") ?: "?");
+                log_warning("refusing downgrade to %s (allow_downgrade is false)",
+                            jstr(target, "version") ?: "?");
                 set_check_result(e, "downgrade to %s refused", jstr(target, "version") ?: "?");
                 in->check = AGENT_CHECK_NO_UPDATE;
         } else if (streq(decision, "no_update")) {
@@ -417,8 +428,10 @@ static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version,
                 }
         } else if (streq(decision, "update")) {
                 const char *tv = jstr(target, "version"), *tp = jstr(target, "payload");
-                if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX || strlen(tp) > AGENT_PAYLOAD_MAX) {
-                        check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "target release has a bad version or payload");
+                if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX ||
+                    strlen(tp) > AGENT_PAYLOAD_MAX) {
+                        check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE,
+                                    "target release has a bad version or payload");
                         return;
                 }
                 char v[AGENT_VERSION_MAX + 1], p[AGENT_PAYLOAD_MAX + 1];
@@ -455,9 +468,10 @@ static int fleet_lock(Engine *e, AgentLockApi api)
         e->snap.lock_requests[api]++;
         memcpy(stream, e->snap.stream, sizeof stream);
         pthread_mutex_unlock(&e->lock);
-        args = json_pack("{s:{s:s?,s:s,s:s,s:s,s:s,s:s,s:s}}", "lock", "base_url", e->config->fleet_lock_base_url,
-                         "api", path, "node_uuid", e->node_uuid, "group", e->config->group, "basearch", e->basearch,
-                         "platform", e->platform, "stream", stream);
+        args = json_pack("{s:{s:s?,s:s,s:s,s:s,s:s,s:s,s:s}}", "lock", "base_url",
+                         e->config->fleet_lock_base_url, "api", path, "node_uuid", e->node_uuid, "group",
+                         e->config->group, "basearch", e->basearch, "platform", e->platform, "stream",
+                         stream);
         r = call(e, "lock", args, WORKER_TIMEOUT_SEC, &res, detail, sizeof detail, &kind);
         if (r < 0) {
                 pthread_mutex_lock(&e->lock);
@@ -470,7 +484,8 @@ static int fleet_lock(Engine *e, AgentLockApi api)
         }
         long status = (long)json_integer_value(json_object_get(res, "status"));
         if (status == 200) {
-                set_lock_state(e, api == AGENT_LOCK_API_PRE_REBOOT ? AGENT_LOCK_HELD : AGENT_LOCK_RELEASED, "");
+                set_lock_state(e, api == AGENT_LOCK_API_PRE_REBOOT ? AGENT_LOCK_HELD : AGENT_LOCK_RELEASED,
+                               "");
                 return 1;
         }
         /* {"kind": "...", "value": "..."} from the server; anything else is reported as the HTTP status */
@@ -580,7 +595,8 @@ static void do_warn_users(Engine *e, const AgentAction *a)
         int n;
 
         snprintf(msg, sizeof msg,
-                 "\r\nupkeep-agent: this host will reboot into %s in %" PRId64 " seconds or less to apply an update.\r\n",
+                 "\r\nupkeep-agent: this host will reboot into %s in %" PRId64
+                 " seconds or less to apply an update.\r\n",
                  a->release ? a->release->version : "a new release", a->reboot_in_sec);
         n = tty_broadcast(e->ttys, msg);
         log_notice("reboot postponed for logged-in users (warned %d terminals)", n);
@@ -595,8 +611,9 @@ static bool do_finalize(Engine *e, const AgentRelease *rel)
         if (!(e->finalized_pending_reboot && streq(e->finalized_payload, rel->payload))) {
                 _cleanup_json_ json_t *res = NULL;
                 log_notice("finalizing %s and rebooting", rel->version);
-                r = call(e, "finalize", json_pack("{s:{s:s,s:s}}", "release", "version", rel->version, "payload",
-                                                  rel->payload),
+                r = call(e, "finalize",
+                         json_pack("{s:{s:s,s:s}}", "release", "version", rel->version, "payload",
+                                   rel->payload),
                          WORKER_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
                 if (r < 0) {
                         log_error("finalizing %s failed: %s", rel->version, msg);
@@ -625,7 +642,7 @@ static bool do_finalize(Engine *e, const AgentRelease *rel)
 /* One tick: the conversation with the machine until it says sleep. */
 static void run_tick(Engine *e, bool force)
 {
-        AgentInput in = {.kind = AGENT_INPUT_TICK};
+        AgentInput in = { .kind = AGENT_INPUT_TICK };
         _cleanup_free_ char *version = NULL, *payload = NULL, *reason = NULL;
         AgentAction a;
         int r;
@@ -644,8 +661,8 @@ static void run_tick(Engine *e, bool force)
                         return;
                 }
                 if (a.abandoned) {
-                        log_warning("abandoning %s after %d failed attempts to stage it", a.abandoned->version,
-                                    AGENT_MAX_STAGE_ATTEMPTS);
+                        log_warning("abandoning %s after %d failed attempts to stage it",
+                                    a.abandoned->version, AGENT_MAX_STAGE_ATTEMPTS);
                         remember_failed(e, a.abandoned->payload);
                 }
                 publish_machine(e);
@@ -705,7 +722,8 @@ static void *engine_main(void *userdata)
                         int64_t next = e->next_tick_mono, now = mono_usec();
                         if (now >= next)
                                 break;
-                        struct timespec ts = {.tv_sec = next / 1000000, .tv_nsec = (next % 1000000) * 1000};
+                        struct timespec ts = { .tv_sec = next / 1000000,
+                                               .tv_nsec = (next % 1000000) * 1000 };
                         pthread_cond_timedwait(&e->cond, &e->lock, &ts);
                 }
                 if (e->stop)
@@ -741,9 +759,10 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
         e->worker_path = strdup(s->worker_path);
         e->failed = json_array();
         e->os = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b}", "backend",
-                          c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot", c->sysroot,
-                          "osname", c->osname, "remote", c->remote, "stream_metadata_key", c->stream_metadata_key,
-                          "rpm_ostree_path", c->rpm_ostree_path, "register", false); /* main registered */
+                          c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot",
+                          c->sysroot, "osname", c->osname, "remote", c->remote, "stream_metadata_key",
+                          c->stream_metadata_key, "rpm_ostree_path", c->rpm_ostree_path, "register",
+                          false); /* main registered */
         pthread_condattr_t ca;
         pthread_mutex_init(&e->lock, NULL);
         pthread_condattr_init(&ca);
@@ -767,10 +786,11 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
                 e->uses_lock = true;
                 break;
         }
-        r = agent_machine_init(&e->machine,
-                               &(AgentMachineConfig){.updates_enabled = c->updates_enabled,
-                                                     .steady_interval_usec = (int64_t)c->steady_interval_secs * 1000000},
-                               now_usec());
+        r = agent_machine_init(
+                &e->machine,
+                &(AgentMachineConfig){ .updates_enabled = c->updates_enabled,
+                                       .steady_interval_usec = (int64_t)c->steady_interval_secs * 1000000 },
+                now_usec());
         if (r < 0) {
                 engine_free(e);
                 return error_setf(err, r, "agent.timing.steady_interval_secs out of range");
@@ -786,8 +806,9 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
         sn->has_rollout_wariness = c->has_rollout_wariness;
         sn->rollout_wariness = c->rollout_wariness;
         snprintf(sn->strategy, sizeof sn->strategy, "%s",
-                 e->fstrategy == FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK ? "fleet_lock+periodic"
-                                                                        : agent_strategy_to_string(c->strategy));
+                 e->fstrategy == FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK
+                         ? "fleet_lock+periodic"
+                         : agent_strategy_to_string(c->strategy));
         snprintf(sn->os_backend, sizeof sn->os_backend, "%s",
                  c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree");
         sn->updates_enabled = c->updates_enabled;

@@ -58,7 +58,7 @@ static const char *jstr(const json_t *o, const char *k)
 static int open_backend(const json_t *req, OsBackend **ret, Error *e)
 {
         const json_t *os = json_object_get(req, "os"), *booted;
-        OsBackendOptions o = {.client_id = "upkeep-agent"};
+        OsBackendOptions o = { .client_id = "upkeep-agent" };
         const char *kind;
 
         if (!json_is_object(os))
@@ -86,11 +86,11 @@ static json_t *deployments_json(const OsStatus *st)
 
         for (size_t i = 0; a && i < st->n_deployments; i++) {
                 const OsDeployment *d = &st->deployments[i];
-                json_array_append_new(
-                        a, json_pack("{s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:b,s:b,s:b}", "osname", d->osname, "checksum",
-                                     d->checksum, "version", d->version, "stream", d->stream, "timestamp",
-                                     (json_int_t)d->timestamp, "serial", d->serial, "booted", d->booted, "staged",
-                                     d->staged, "rollback", d->rollback));
+                json_array_append_new(a, json_pack("{s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:b,s:b,s:b}", "osname",
+                                                   d->osname, "checksum", d->checksum, "version", d->version,
+                                                   "stream", d->stream, "timestamp",
+                                                   (json_int_t)d->timestamp, "serial", d->serial, "booted",
+                                                   d->booted, "staged", d->staged, "rollback", d->rollback));
         }
         return a;
 }
@@ -131,7 +131,9 @@ static char *expand(const json_t *p, const char *template, const char *stream, E
 static HttpClient *client(size_t max_body)
 {
         HttpClient *c = NULL;
-        HttpClientOptions ho = {.connect_timeout_ms = 10000, .total_timeout_ms = 60000, .max_body_bytes = max_body};
+        HttpClientOptions ho = { .connect_timeout_ms = 10000,
+                                 .total_timeout_ms = 60000,
+                                 .max_body_bytes = max_body };
         return http_client_new(&ho, &c) < 0 ? NULL : c;
 }
 
@@ -213,8 +215,9 @@ static int cmd_check(const json_t *req)
                 r = fail(-ENOMEM, "identity", "cannot create the HTTP client");
                 goto out;
         }
-        r = http_client_request(http, "GET", url.data, (const char *const[]){"Accept: application/json", NULL},
-                                NULL, 0, &resp, &e);
+        r = http_client_request(http, "GET", url.data,
+                                (const char *const[]){ "Accept: application/json", NULL }, NULL, 0, &resp,
+                                &e);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "%s: %s", base, e.message);
                 r = fail(r, "connection", msg);
@@ -251,16 +254,16 @@ static int cmd_check(const json_t *req)
                 r = fail(r, "identity", "choosing a target: out of memory");
                 goto out;
         }
-        out = json_pack("{s:b,s:s,s:o,s:{s:I,s:I,s:I},s:s,s:b,s:s?}", "ok", true, "url", url.data, "deployments",
-                        deployments_json(&st), "graph", "nodes", (json_int_t)g->n_nodes, "edges",
-                        (json_int_t)g->n_edges, "ignored", (json_int_t)choice.n_ignored, "decision",
+        out = json_pack("{s:b,s:s,s:o,s:{s:I,s:I,s:I},s:s,s:b,s:s?}", "ok", true, "url", url.data,
+                        "deployments", deployments_json(&st), "graph", "nodes", (json_int_t)g->n_nodes,
+                        "edges", (json_int_t)g->n_edges, "ignored", (json_int_t)choice.n_ignored, "decision",
                         decision_name(choice.decision), "deadend",
                         choice.decision != TARGET_NOT_IN_GRAPH && choice.deadend, "deadend_reason",
                         choice.deadend ? choice.deadend_reason : NULL);
         if (out && choice.target != TARGET_NONE)
                 json_object_set_new(out, "target",
-                                    json_pack("{s:s?,s:s?}", "version", g->nodes[choice.target].version, "payload",
-                                              g->nodes[choice.target].payload));
+                                    json_pack("{s:s?,s:s?}", "version", g->nodes[choice.target].version,
+                                              "payload", g->nodes[choice.target].payload));
         emit(out);
         r = 0;
 out:
@@ -299,16 +302,19 @@ static int cmd_lock(const json_t *req)
         if (r >= 0)
                 r = buf_putc(&url, 0);
         if (r >= 0)
-                r = buf_printf(&body, "{\n  \"client_params\": {\n    \"id\": \"%s\",\n    \"group\": \"%s\"\n  }\n}",
-                               jstr(p, "node_uuid") ?: "", jstr(p, "group") ?: "");
+                r = buf_printf(
+                        &body,
+                        "{\n  \"client_params\": {\n    \"id\": \"%s\",\n    \"group\": \"%s\"\n  }\n}",
+                        jstr(p, "node_uuid") ?: "", jstr(p, "group") ?: "");
         http = r >= 0 ? client(64u << 10) : NULL;
         if (!http) {
                 snprintf(msg, sizeof msg, "cannot build the request to %s", base);
                 r = fail(-EINVAL, "config", msg);
                 goto out;
         }
-        r = http_client_request(http, "POST", url.data, (const char *const[]){"fleet-lock-protocol: true", NULL},
-                                body.data, body.len, &resp, &e);
+        r = http_client_request(http, "POST", url.data,
+                                (const char *const[]){ "fleet-lock-protocol: true", NULL }, body.data,
+                                body.len, &resp, &e);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "%s: %s", url.data, e.message);
                 r = fail(r, "connection", msg);
@@ -322,8 +328,8 @@ static int cmd_lock(const json_t *req)
                         kind = jstr(reply, "kind");
                         value = jstr(reply, "value");
                 }
-                emit(json_pack("{s:b,s:i,s:s?,s:s?,s:s}", "ok", true, "status", (int)resp.status, "kind", kind,
-                               "value", value, "url", url.data));
+                emit(json_pack("{s:b,s:i,s:s?,s:s?,s:s}", "ok", true, "status", (int)resp.status, "kind",
+                               kind, "value", value, "url", url.data));
         }
         r = 0;
 out:
@@ -353,7 +359,8 @@ static int cmd_stage_or_finalize(const json_t *req, bool stage)
         r = open_backend(req, &b, &e);
         if (r >= 0) {
                 if (stage)
-                        r = os_backend_stage(b, payload, version, json_is_true(json_object_get(req, "allow_downgrade")),
+                        r = os_backend_stage(b, payload, version,
+                                             json_is_true(json_object_get(req, "allow_downgrade")),
                                              on_progress, NULL, &e);
                 else
                         r = os_backend_finalize(b, payload, &e);
@@ -380,7 +387,8 @@ int main(int argc, char **argv)
         if (getppid() == 1)
                 return fail(-ESRCH, NULL, "the agent is gone"), 2;
         if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "--version"))) {
-                printf("upkeep-agent-worker " UPKEEP_VERSION ": performs one action for upkeep-agent; reads a "
+                printf("upkeep-agent-worker " UPKEEP_VERSION
+                       ": performs one action for upkeep-agent; reads a "
                        "JSON request on stdin (see docs/agent.md)\n");
                 return 0;
         }

@@ -43,9 +43,11 @@
 
 static void usage(void)
 {
-        printf("upkeep-agent " UPKEEP_VERSION " — keeps this host on the newest release its update graph offers\n\n"
+        printf("upkeep-agent " UPKEEP_VERSION
+               " — keeps this host on the newest release its update graph offers\n\n"
                "usage: upkeep-agent [options]\n\n"
-               "  -r, --root DIR   read the configuration directories under DIR (default $UPKEEP_AGENT_ROOT or /)\n"
+               "  -r, --root DIR   read the configuration directories under DIR (default $UPKEEP_AGENT_ROOT "
+               "or /)\n"
                "  -v, --verbose    log debug messages\n"
                "  -h, --help       show this help\n"
                "      --version    show the version\n\n"
@@ -92,9 +94,9 @@ static int check_os(const char *worker, const AgentConfig *c)
         int r;
 
         req = json_pack("{s:s,s:{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b}}", "command", "status", "os", "backend",
-                        c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot", c->sysroot,
-                        "osname", c->osname, "remote", c->remote, "stream_metadata_key", c->stream_metadata_key,
-                        "rpm_ostree_path", c->rpm_ostree_path, "register", true);
+                        c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot",
+                        c->sysroot, "osname", c->osname, "remote", c->remote, "stream_metadata_key",
+                        c->stream_metadata_key, "rpm_ostree_path", c->rpm_ostree_path, "register", true);
         text = req ? json_dumps(req, JSON_COMPACT) : NULL;
         if (!text)
                 return log_error_errno(-ENOMEM, "out of memory");
@@ -104,7 +106,8 @@ static int check_os(const char *worker, const AgentConfig *c)
         if (!json_is_true(json_object_get(res, "ok"))) {
                 const json_t *m = json_object_get(res, "error");
                 return log_error_errno(-EIO, "opening the %s backend: %s",
-                                       c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree",
+                                       c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree"
+                                                                                    : "ostree",
                                        json_is_string(m) ? json_string_value(m) : "failed");
         }
         return 0;
@@ -128,7 +131,8 @@ static int load_config(const char *root, AgentConfig **ret)
                 return log_error_errno(-ENOMEM, "out of memory");
         }
         for (size_t i = 0; i < n; i++) {
-                frags[i] = (AgentFragment){.path = files[i].path, .data = files[i].data, .len = files[i].len};
+                frags[i] =
+                        (AgentFragment){ .path = files[i].path, .data = files[i].data, .len = files[i].len };
                 log_debug("configuration fragment %s", files[i].path);
         }
         r = agent_config_merge(frags, n, ret, &warnings, &e);
@@ -150,8 +154,9 @@ static int node_uuid(const AgentConfig *c, char ret[33])
         }
         r = sd_id128_get_machine_app_specific(NODE_UUID_APP_ID, &id);
         if (r < 0)
-                return log_error_errno(r, "cannot derive the node uuid from /etc/machine-id (%s); set [identity] node_uuid",
-                                       strerror(-r));
+                return log_error_errno(
+                        r, "cannot derive the node uuid from /etc/machine-id (%s); set [identity] node_uuid",
+                        strerror(-r));
         return identity_format_uuid(id.bytes, ret);
 }
 
@@ -168,7 +173,8 @@ static char *node_platform(const AgentConfig *c)
         if (r >= 0)
                 r = identity_parse_platform(cmdline, &p);
         if (r < 0) {
-                log_warning("no ignition.platform.id= on the kernel command line (%s); sending an empty platform "
+                log_warning("no ignition.platform.id= on the kernel command line (%s); sending an empty "
+                            "platform "
                             "(set [upkeep] platform to override)",
                             strerror(-r));
                 return strdup("");
@@ -199,7 +205,7 @@ static int mkdir_p(const char *path, mode_t mode)
 /* A listening unix socket at path (its directory created), mode applied to the socket file. */
 static int listen_unix(const char *path, mode_t mode)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_free_ char *dir = strdup(path);
         int fd;
 
@@ -230,7 +236,7 @@ static int listen_unix(const char *path, mode_t mode)
 static int write_all_timeout(int fd, const char *p, size_t n)
 {
         while (n > 0) {
-                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
                 if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) <= 0)
                         return -ETIMEDOUT;
                 ssize_t k = write(fd, p, n);
@@ -277,13 +283,14 @@ static void serve_status(int lfd, Engine *engine)
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
                 return;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != getuid())) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            (cred.uid != 0 && cred.uid != getuid())) {
                 reply_error(fd, "permission denied: the agent's status socket is for root");
                 close(fd);
                 return;
         }
         for (;;) {
-                struct pollfd p = {.fd = fd, .events = POLLIN};
+                struct pollfd p = { .fd = fd, .events = POLLIN };
                 if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0) {
                         reply_error(fd, "request timed out");
                         close(fd);
@@ -359,8 +366,10 @@ static void serve_metrics(int lfd, Engine *engine)
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
-                {"root", required_argument, NULL, 'r'}, {"verbose", no_argument, NULL, 'v'},
-                {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 0x100},
+                { "root", required_argument, NULL, 'r' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 0x100 },
                 {},
         };
         _cleanup_agent_config_ AgentConfig *config = NULL;
@@ -440,8 +449,12 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        r = engine_new(&(EngineSetup){.config = config, .worker_path = worker, .tz = tz, .node_uuid = uuid,
-                                      .basearch = uts.machine, .platform = platform},
+        r = engine_new(&(EngineSetup){ .config = config,
+                                       .worker_path = worker,
+                                       .tz = tz,
+                                       .node_uuid = uuid,
+                                       .basearch = uts.machine,
+                                       .platform = platform },
                        &engine, &e);
         if (r < 0) {
                 log_error("%s", e.message);
@@ -460,9 +473,9 @@ int main(int argc, char **argv)
 
         for (;;) {
                 struct pollfd p[3] = {
-                        {.fd = sfd, .events = POLLIN},
-                        {.fd = status_fd, .events = POLLIN},
-                        {.fd = metrics_fd, .events = POLLIN},
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = status_fd, .events = POLLIN },
+                        { .fd = metrics_fd, .events = POLLIN },
                 };
                 if (poll(p, 3, -1) < 0) {
                         if (errno == EINTR)
@@ -474,7 +487,8 @@ int main(int argc, char **argv)
                         struct signalfd_siginfo si;
                         if (read(sfd, &si, sizeof si) == sizeof si) {
                                 if (si.ssi_signo == SIGHUP)
-                                        log_info("SIGHUP: the configuration is read at start; restart the agent to apply changes");
+                                        log_info("SIGHUP: the configuration is read at start; restart the "
+                                                 "agent to apply changes");
                                 else {
                                         log_info("signal %u: stopping", si.ssi_signo);
                                         ret = EXIT_SUCCESS;

@@ -80,7 +80,7 @@ int worker_call(const char *path, const char *request, unsigned timeout_sec, pid
         bool timed_out = false;
         int64_t deadline;
         pid_t pid;
-        char *argv[] = {(char *)path, NULL};
+        char *argv[] = { (char *)path, NULL };
 
         if (pipe2(in, O_CLOEXEC) < 0)
                 return error_setf(e, -errno, "pipe: %s", strerror(errno));
@@ -117,7 +117,7 @@ int worker_call(const char *path, const char *request, unsigned timeout_sec, pid
 
         deadline = mono_ms() + (int64_t)(timeout_sec ? timeout_sec : 60) * 1000;
         while (r >= 0) {
-                struct pollfd p = {.fd = out[0], .events = POLLIN};
+                struct pollfd p = { .fd = out[0], .events = POLLIN };
                 int64_t left = deadline - mono_ms();
                 if (left <= 0) {
                         timed_out = true;

@@ -24,25 +24,25 @@
 #define CLAMP(x, lo, hi) ((x) < (lo) ? (lo) : (x) > (hi) ? (hi) : (x))
 
 /* Take ownership of a pointer: returns it and sets the variable to NULL. */
-#define TAKE_PTR(p)                                                                                          \
-        ({                                                                                                   \
-                __typeof__(p) _tp_ = (p);                                                                    \
-                (p) = NULL;                                                                                  \
-                _tp_;                                                                                        \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _tp_ = (p);                                                                   \
+                (p) = NULL;                                                                                 \
+                _tp_;                                                                                       \
         })
-#define TAKE_FD(fd)                                                                                          \
-        ({                                                                                                   \
-                int _tfd_ = (fd);                                                                            \
-                (fd) = -EBADF;                                                                               \
-                _tfd_;                                                                                       \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _tfd_ = (fd);                                                                           \
+                (fd) = -EBADF;                                                                              \
+                _tfd_;                                                                                      \
         })
 
 /* Defines name##p(type *p) calling func(*p) when *p is set, for use with _cleanup_. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                              \
-        static inline void func##p(type *p)                                                                  \
-        {                                                                                                    \
-                if (*p)                                                                                      \
-                        func(*p);                                                                            \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
+        static inline void func##p(type *p)                                                                 \
+        {                                                                                                   \
+                if (*p)                                                                                     \
+                        func(*p);                                                                           \
         }
 
 static inline void freep(void *p)

@@ -204,7 +204,8 @@ bool url_escapes_valid(const char *s, size_t n)
                 if (s[i] == '%') {
                         if (i + 2 >= n)
                                 return false;
-                        if (unhexchar(s[i + 1]) < 0 || unhexchar(s[i + 2]) < 0 || (s[i + 1] == '0' && s[i + 2] == '0'))
+                        if (unhexchar(s[i + 1]) < 0 || unhexchar(s[i + 2]) < 0 ||
+                            (s[i + 1] == '0' && s[i + 2] == '0'))
                                 return false;
                         i += 2;
                 }

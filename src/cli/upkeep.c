@@ -88,11 +88,16 @@ static void graph_usage(FILE *f)
 }
 
 static const struct option graph_options[] = {
-        { "releases", required_argument, NULL, 'r' }, { "updates", required_argument, NULL, 'u' },
-        { "basearch", required_argument, NULL, 'a' }, { "stream", required_argument, NULL, 's' },
-        { "wariness", required_argument, NULL, 'w' }, { "now", required_argument, NULL, 'n' },
-        { "oci", no_argument, NULL, 'o' },            { "format", required_argument, NULL, 'f' },
-        { "node-uuid", required_argument, NULL, 'U' }, { "help", no_argument, NULL, 'h' },
+        { "releases", required_argument, NULL, 'r' },
+        { "updates", required_argument, NULL, 'u' },
+        { "basearch", required_argument, NULL, 'a' },
+        { "stream", required_argument, NULL, 's' },
+        { "wariness", required_argument, NULL, 'w' },
+        { "now", required_argument, NULL, 'n' },
+        { "oci", no_argument, NULL, 'o' },
+        { "format", required_argument, NULL, 'f' },
+        { "node-uuid", required_argument, NULL, 'U' },
+        { "help", no_argument, NULL, 'h' },
         {},
 };
 
@@ -204,7 +209,8 @@ static int graph_build_cmd(int argc, char **argv)
                 r = log_error_errno(EINVAL, "%s: update metadata is for stream '%s', not '%s'", a.updates,
                                     um->stream, a.stream);
         else {
-                r = graph_build(ri, um, a.basearch, a.oci ? GRAPH_SCHEME_OCI : GRAPH_SCHEME_CHECKSUM, &g, &e);
+                r = graph_build(ri, um, a.basearch, a.oci ? GRAPH_SCHEME_OCI : GRAPH_SCHEME_CHECKSUM, &g,
+                                &e);
                 if (r < 0)
                         log_error_errno(r, "%s", e.message);
         }
@@ -333,7 +339,8 @@ out:
 static void lock_usage(FILE *f)
 {
         fprintf(f, "usage:\n"
-                   "  upkeep lock status [GROUP]          groups, slots, holders and their ages, windows, pause\n"
+                   "  upkeep lock status [GROUP]          groups, slots, holders and their ages, windows, "
+                   "pause\n"
                    "  upkeep lock release GROUP ID        force-release a holder's slot\n"
                    "  upkeep lock pause GROUP             stop granting slots in GROUP\n"
                    "  upkeep lock resume GROUP            grant slots again\n"
@@ -403,8 +410,8 @@ static int print_groups(const char *body, size_t len)
                         char age[32], since[64];
                         format_age(json_integer_value(json_object_get(h, "age_secs")), age, sizeof(age));
                         format_time(json_integer_value(json_object_get(h, "since")), since, sizeof(since));
-                        printf("    holder %-34s since %s (%s)\n", json_string_value(json_object_get(h, "id")) ?: "?",
-                               since, age);
+                        printf("    holder %-34s since %s (%s)\n",
+                               json_string_value(json_object_get(h, "id")) ?: "?", since, age);
                 }
         }
         json_decref(groups);
@@ -414,8 +421,10 @@ static int print_groups(const char *body, size_t len)
 static int lock_cmd(int argc, char **argv)
 {
         static const struct option options[] = {
-                { "url", required_argument, NULL, 'u' }, { "token-file", required_argument, NULL, 't' },
-                { "json", no_argument, NULL, 'j' },      { "help", no_argument, NULL, 'h' },
+                { "url", required_argument, NULL, 'u' },
+                { "token-file", required_argument, NULL, 't' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *base = "http://127.0.0.1:9090", *token_file = NULL, *verb;
@@ -500,17 +509,18 @@ static int lock_cmd(int argc, char **argv)
                 const char *headers[] = { "Accept: application/json", token ? auth.data : NULL, NULL };
                 r = http_client_new(&o, &client);
                 if (r >= 0)
-                        r = http_client_request(client, streq(verb, "status") ? "GET" : "POST", url.data, headers,
-                                                body.len ? body.data : NULL, body.len, &resp, &e);
+                        r = http_client_request(client, streq(verb, "status") ? "GET" : "POST", url.data,
+                                                headers, body.len ? body.data : NULL, body.len, &resp, &e);
         }
         if (r < 0) {
                 log_error_errno(r, "%s", e.message);
                 goto out;
         }
         if (resp.status != 200) {
-                r = log_error_errno(EPROTO, "%s: HTTP %ld: %s%s", url.data, resp.status,
-                                    resp.body_len ? resp.body : "(empty body)",
-                                    resp.status == 401 && !token ? " (give --token-file or $UPKEEP_ADMIN_TOKEN)" : "");
+                r = log_error_errno(
+                        EPROTO, "%s: HTTP %ld: %s%s", url.data, resp.status,
+                        resp.body_len ? resp.body : "(empty body)",
+                        resp.status == 401 && !token ? " (give --token-file or $UPKEEP_ADMIN_TOKEN)" : "");
                 goto out;
         }
         if (json || !streq(verb, "status"))
@@ -545,7 +555,7 @@ static void agent_usage(FILE *f)
 /* One request, one reply: see src/lib/agent-status.h. */
 static int agent_call(const char *socket_path, const char *method, json_t **ret)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char req[64];
         Buf reply = BUF_INIT(AGENT_REPLY_MAX);
         Error e = {};
@@ -570,11 +580,12 @@ static int agent_call(const char *socket_path, const char *method, json_t **ret)
                 return log_error_errno(r, "writing to %s: %m", socket_path);
         }
         for (;;) {
-                struct pollfd p = {.fd = fd, .events = POLLIN};
+                struct pollfd p = { .fd = fd, .events = POLLIN };
                 char chunk[4096];
                 r = poll(&p, 1, AGENT_TIMEOUT_MS);
                 if (r == 0) {
-                        r = log_error_errno(ETIMEDOUT, "upkeep-agent did not answer within %d s", AGENT_TIMEOUT_MS / 1000);
+                        r = log_error_errno(ETIMEDOUT, "upkeep-agent did not answer within %d s",
+                                            AGENT_TIMEOUT_MS / 1000);
                         break;
                 }
                 if (r < 0 && errno == EINTR)
@@ -611,9 +622,9 @@ static int agent_call(const char *socket_path, const char *method, json_t **ret)
 static int agent_cmd(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"socket", required_argument, NULL, 's'},
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
+                { "socket", required_argument, NULL, 's' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *socket_path = AGENT_DEFAULT_STATUS_SOCKET, *method;
@@ -647,7 +658,8 @@ static int agent_cmd(int argc, char **argv)
                 return r;
         if (!json_is_true(json_object_get(reply, "ok"))) {
                 const json_t *m = json_object_get(reply, "error");
-                return log_error_errno(EIO, "upkeep-agent: %s", json_is_string(m) ? json_string_value(m) : "request failed");
+                return log_error_errno(EIO, "upkeep-agent: %s",
+                                       json_is_string(m) ? json_string_value(m) : "request failed");
         }
         if (json) {
                 char *s = json_dumps(reply, JSON_INDENT(2));

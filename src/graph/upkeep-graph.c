@@ -122,7 +122,8 @@ static int build_stream_graph(Manager *m, Stream *s, const ReleaseIndex *ri, con
                         Graph *g = NULL;
                         r = graph_build(ri, um, s->cfg->basearches[a], (GraphScheme)scheme, &g, e);
                         if (r >= 0) {
-                                r = graph_view_new(g, m->config->max_cached_answers, &sg->views[a * 2 + scheme]);
+                                r = graph_view_new(g, m->config->max_cached_answers,
+                                                   &sg->views[a * 2 + scheme]);
                                 if (r < 0)
                                         graph_free(g);
                         }
@@ -213,8 +214,8 @@ static void refresh_all(Manager *m, bool only_dirty)
                                 log_error("stream %s: refresh failed, keeping the last good graph: %s",
                                           s->cfg->name, e.message);
                         else
-                                log_error("stream %s: refresh failed, no graph to serve yet: %s", s->cfg->name,
-                                          e.message);
+                                log_error("stream %s: refresh failed, no graph to serve yet: %s",
+                                          s->cfg->name, e.message);
                 } else {
                         __atomic_add_fetch(&s->refreshes, 1, __ATOMIC_RELAXED);
                         __atomic_store_n(&s->last_refresh, (int64_t)time(NULL), __ATOMIC_RELAXED);
@@ -266,8 +267,9 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                                                                  "basearch", s->cfg->basearches[a],
                                                                  "scheme",   sc ? "oci" : "checksum",
                                                                  NULL };
-                                        r = metrics_sample_u64(&b, pass ? "upkeep_graph_edges" : "upkeep_graph_nodes",
-                                                               labels, pass ? g->n_edges : g->n_nodes);
+                                        r = metrics_sample_u64(
+                                                &b, pass ? "upkeep_graph_edges" : "upkeep_graph_nodes",
+                                                labels, pass ? g->n_edges : g->n_nodes);
                                 }
                         stream_graph_unref(sg);
                 }
@@ -281,9 +283,10 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                                    (double)__atomic_load_n(&m->streams[i].last_refresh, __ATOMIC_RELAXED));
         }
         if (r >= 0)
-                r = metrics_header(&b, "upkeep_graph_refresh_failures_total", "counter",
-                                   "Refreshes that failed (fetch, parse or validation); the last good graph kept "
-                                   "serving.");
+                r = metrics_header(
+                        &b, "upkeep_graph_refresh_failures_total", "counter",
+                        "Refreshes that failed (fetch, parse or validation); the last good graph kept "
+                        "serving.");
         for (size_t i = 0; r >= 0 && i < m->n_streams; i++) {
                 const char *labels[] = { "stream", m->streams[i].cfg->name, NULL };
                 r = metrics_sample_u64(&b, "upkeep_graph_refresh_failures_total", labels,
@@ -356,7 +359,8 @@ static int reply_graph(Manager *m, const HttpRequest *req, HttpReply *reply)
         if (r == -ENOMEM)
                 goto done;
         if (r < 0) {
-                r = http_reply_error(reply, 400, kind == GRAPH_QUERY_MISSING ? "missing_params" : "invalid_params",
+                r = http_reply_error(reply, 400,
+                                     kind == GRAPH_QUERY_MISSING ? "missing_params" : "invalid_params",
                                      e.message);
                 goto done;
         }
@@ -383,7 +387,8 @@ static int reply_graph(Manager *m, const HttpRequest *req, HttpReply *reply)
                 goto done;
         }
         w = q.has_wariness ? q.wariness
-                           : wariness_from_uuid(q.node_uuid ? q.node_uuid : "", q.node_uuid ? strlen(q.node_uuid) : 0);
+                           : wariness_from_uuid(q.node_uuid ? q.node_uuid : "",
+                                                q.node_uuid ? strlen(q.node_uuid) : 0);
         histogram_observe(&m->wariness, w);
         r = graph_view_answer(sg->views[a * 2 + (q.oci ? 1 : 0)], w, (int64_t)time(NULL), &blob);
         if (r >= 0) {
@@ -423,7 +428,8 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                         char missing[512] = "";
                         for (size_t i = 0; i < m->n_streams; i++) {
                                 StreamGraph *sg = stream_get(&m->streams[i]);
-                                if (!sg && strlen(missing) + strlen(m->streams[i].cfg->name) + 3 < sizeof(missing)) {
+                                if (!sg && strlen(missing) + strlen(m->streams[i].cfg->name) + 3 <
+                                                   sizeof(missing)) {
                                         strcat(missing, *missing ? ", " : "");
                                         strcat(missing, m->streams[i].cfg->name);
                                 }
@@ -500,10 +506,12 @@ static int setup_inotify(Manager *m)
                         char *copy;
                         if (source_is_url(files[k]) || !(copy = strdup(files[k])))
                                 continue;
-                        if (inotify_add_watch(fd, dirname(copy), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-                                                                         IN_DELETE | IN_MOVED_FROM) < 0)
-                                log_warning("cannot watch %s for changes (%m); relying on the refresh interval",
-                                            files[k]);
+                        if (inotify_add_watch(fd, dirname(copy),
+                                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+                                                      IN_MOVED_FROM) < 0)
+                                log_warning(
+                                        "cannot watch %s for changes (%m); relying on the refresh interval",
+                                        files[k]);
                         free(copy);
                 }
         }
@@ -522,7 +530,8 @@ static bool drain_inotify(Manager *m, int fd)
                         struct inotify_event *ev = (struct inotify_event *)p;
                         if (ev->len)
                                 for (size_t i = 0; i < m->n_streams; i++) {
-                                        const char *files[] = { m->streams[i].releases, m->streams[i].updates };
+                                        const char *files[] = { m->streams[i].releases,
+                                                                m->streams[i].updates };
                                         for (size_t k = 0; k < 2; k++) {
                                                 const char *base = strrchr(files[k], '/');
                                                 base = base ? base + 1 : files[k];
@@ -558,7 +567,8 @@ int main(int argc, char **argv)
                 .name = "upkeep-graph",
                 .description = "The Upkeep update-graph server (Cincinnati protocol).",
                 .default_config = GRAPH_CONFIG_DEFAULT_PATH,
-                .extra = "      --check-config     parse the configuration and the inputs, print a summary, exit\n",
+                .extra = "      --check-config     parse the configuration and the inputs, print a summary, "
+                         "exit\n",
         };
         static const struct option extra[] = {
                 { "check-config", no_argument, NULL, 0x100 },
@@ -573,7 +583,8 @@ int main(int argc, char **argv)
         Error e = { { 0 } };
         int r, exit_code = EXIT_FAILURE;
 
-        r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), graph_option, &check_only, &opt);
+        r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), graph_option, &check_only,
+                                 &opt);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
@@ -689,7 +700,8 @@ int main(int argc, char **argv)
                                                 log_info("SIGHUP: refreshing every stream");
                                                 refresh_all(&m, false);
                                         } else {
-                                                log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+                                                log_info("received %s, stopping",
+                                                         strsignal((int)si.ssi_signo));
                                                 daemon_notifyf("STOPPING=1\nSTATUS=stopping");
                                                 exit_code = EXIT_SUCCESS;
                                                 goto out;

@@ -56,29 +56,29 @@ static const struct {
         const char *key;
         ValType type;
 } keys[_K_MAX] = {
-        [K_STEADY_INTERVAL] = {"agent.timing", "steady_interval_secs", V_INT},
-        [K_GROUP] = {"identity", "group", V_STRING},
-        [K_NODE_UUID] = {"identity", "node_uuid", V_STRING},
-        [K_WARINESS] = {"identity", "rollout_wariness", V_NUMBER},
-        [K_CINCINNATI_URL] = {"cincinnati", "base_url", V_STRING},
-        [K_ENABLED] = {"updates", "enabled", V_BOOL},
-        [K_ALLOW_DOWNGRADE] = {"updates", "allow_downgrade", V_BOOL},
-        [K_STRATEGY] = {"updates", "strategy", V_STRING},
-        [K_FLEET_LOCK_URL] = {"updates.fleet_lock", "base_url", V_STRING},
-        [K_ONLY_IN_WINDOWS] = {"updates.fleet_lock", "only_in_periodic_windows", V_BOOL},
-        [K_TIME_ZONE] = {"updates.periodic", "time_zone", V_STRING},
-        [K_OS_BACKEND] = {"upkeep", "os_backend", V_STRING},
-        [K_SYSROOT] = {"upkeep", "sysroot", V_STRING},
-        [K_OSNAME] = {"upkeep", "osname", V_STRING},
-        [K_REMOTE] = {"upkeep", "remote", V_STRING},
-        [K_STREAM_KEY] = {"upkeep", "stream_metadata_key", V_STRING},
-        [K_REBOOT_METHOD] = {"upkeep", "reboot_method", V_STRING},
-        [K_REBOOT_COMMAND] = {"upkeep", "reboot_command", V_STRV},
-        [K_STATUS_SOCKET] = {"upkeep", "status_socket", V_STRING},
-        [K_METRICS_SOCKET] = {"upkeep", "metrics_socket", V_STRING},
-        [K_MOTD_DIR] = {"upkeep", "motd_dir", V_STRING},
-        [K_RPM_OSTREE_PATH] = {"upkeep", "rpm_ostree_path", V_STRING},
-        [K_PLATFORM] = {"upkeep", "platform", V_STRING},
+        [K_STEADY_INTERVAL] = { "agent.timing", "steady_interval_secs", V_INT },
+        [K_GROUP] = { "identity", "group", V_STRING },
+        [K_NODE_UUID] = { "identity", "node_uuid", V_STRING },
+        [K_WARINESS] = { "identity", "rollout_wariness", V_NUMBER },
+        [K_CINCINNATI_URL] = { "cincinnati", "base_url", V_STRING },
+        [K_ENABLED] = { "updates", "enabled", V_BOOL },
+        [K_ALLOW_DOWNGRADE] = { "updates", "allow_downgrade", V_BOOL },
+        [K_STRATEGY] = { "updates", "strategy", V_STRING },
+        [K_FLEET_LOCK_URL] = { "updates.fleet_lock", "base_url", V_STRING },
+        [K_ONLY_IN_WINDOWS] = { "updates.fleet_lock", "only_in_periodic_windows", V_BOOL },
+        [K_TIME_ZONE] = { "updates.periodic", "time_zone", V_STRING },
+        [K_OS_BACKEND] = { "upkeep", "os_backend", V_STRING },
+        [K_SYSROOT] = { "upkeep", "sysroot", V_STRING },
+        [K_OSNAME] = { "upkeep", "osname", V_STRING },
+        [K_REMOTE] = { "upkeep", "remote", V_STRING },
+        [K_STREAM_KEY] = { "upkeep", "stream_metadata_key", V_STRING },
+        [K_REBOOT_METHOD] = { "upkeep", "reboot_method", V_STRING },
+        [K_REBOOT_COMMAND] = { "upkeep", "reboot_command", V_STRV },
+        [K_STATUS_SOCKET] = { "upkeep", "status_socket", V_STRING },
+        [K_METRICS_SOCKET] = { "upkeep", "metrics_socket", V_STRING },
+        [K_MOTD_DIR] = { "upkeep", "motd_dir", V_STRING },
+        [K_RPM_OSTREE_PATH] = { "upkeep", "rpm_ostree_path", V_STRING },
+        [K_PLATFORM] = { "upkeep", "platform", V_STRING },
 };
 
 /* Tables that hold keys (or other tables): anything else is unknown. */
@@ -242,7 +242,7 @@ static int parse_window(Ctx *x, const TomlValue *t, size_t index)
                 return -ENOMEM;
         c->windows = nw;
         w = &nw[c->n_windows];
-        *w = (AgentWindowSpec){.line = toml_line(t), .index = index};
+        *w = (AgentWindowSpec){ .line = toml_line(t), .index = index };
         c->n_windows++;
         w->file = strdup(x->file);
         if (!w->file)
@@ -613,7 +613,7 @@ static int build_calendar(Ctx *x)
         for (size_t i = 0; i < c->n_windows; i++) {
                 const AgentWindowSpec *w = &c->windows[i];
                 int days[7], n = 0, start;
-                bool seen[7] = {false};
+                bool seen[7] = { false };
                 char reason[160], what[32];
 
                 for (size_t d = 0; d < w->n_days; d++) {
@@ -800,8 +800,8 @@ static int finish(Ctx *x)
                 const char *v = raw[K_PLATFORM].s;
                 bool ok = *v && strlen(v) <= 256;
                 for (const char *q = v; ok && *q; q++)
-                        ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-                             *q == '-' || *q == '_' || *q == '.';
+                        ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                             (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.';
                 if (!ok)
                         return bad_raw(x, K_PLATFORM, "must be 1..256 of [A-Za-z0-9._-]");
         }
@@ -812,7 +812,7 @@ static int finish(Ctx *x)
 int agent_config_merge(const AgentFragment *fragments, size_t n, AgentConfig **ret, char ***ret_warnings,
                        Error *e)
 {
-        Ctx x = {.e = e};
+        Ctx x = { .e = e };
         int r = 0;
 
         if (n > AGENT_CONFIG_MAX_FRAGMENTS)
@@ -823,7 +823,7 @@ int agent_config_merge(const AgentFragment *fragments, size_t n, AgentConfig **r
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_toml_ TomlValue *root = NULL;
-                TomlError te = {0};
+                TomlError te = { 0 };
 
                 x.file = fragments[i].path;
                 r = toml_parse(fragments[i].data, fragments[i].len, &root, &te);

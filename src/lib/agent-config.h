@@ -95,9 +95,9 @@ typedef struct AgentConfig {
         AgentRebootMethod reboot_method; /* reboot_method, "logind" ("logind" | "command") */
         char **reboot_command;           /* reboot_command: argv, NULL-terminated; required with "command" */
         size_t n_reboot_command;
-        char *status_socket;  /* status_socket, /run/upkeep/agent/status.sock */
-        char *metrics_socket; /* metrics_socket, /run/upkeep/agent/metrics.promsock */
-        char *motd_dir;       /* motd_dir, /run/motd.d */
+        char *status_socket;   /* status_socket, /run/upkeep/agent/status.sock */
+        char *metrics_socket;  /* metrics_socket, /run/upkeep/agent/metrics.promsock */
+        char *motd_dir;        /* motd_dir, /run/motd.d */
         char *rpm_ostree_path; /* rpm_ostree_path: absolute path; NULL: "rpm-ostree" found on PATH */
         char *platform;        /* platform: overrides ignition.platform.id= of /proc/cmdline; NULL: unset */
 } AgentConfig;

@@ -20,7 +20,7 @@ void identity_done(Identity *id)
         free(id->stream);
         free(id->os_version);
         free(id->os_checksum);
-        *id = (Identity){{0}};
+        *id = (Identity){ { 0 } };
 }
 
 int identity_format_uuid(const uint8_t id[16], char ret[33])
@@ -192,7 +192,8 @@ static bool rel_path_valid(const char *rel)
                 return false;
         for (const char *p = rel; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '-' || *p == '_' || *p == '/' || (*p == '.' && p[1] != '.' && p[1] != '/' && p[1])))
+                      *p == '-' || *p == '_' || *p == '/' ||
+                      (*p == '.' && p[1] != '.' && p[1] != '/' && p[1])))
                         return false;
         return true;
 }
@@ -244,13 +245,13 @@ int graph_request_url(const char *base_url, const Identity *id, Buf *out)
         const struct {
                 const char *name, *value;
         } params[] = {
-                {"basearch", id ? id->basearch : NULL},
-                {"os_version", id ? id->os_version : NULL},
-                {"group", id ? id->group : NULL},
-                {"node_uuid", id ? id->node_uuid : NULL},
-                {"platform", id ? id->platform : NULL},
-                {"stream", id ? id->stream : NULL},
-                {"os_checksum", id ? id->os_checksum : NULL},
+                { "basearch", id ? id->basearch : NULL },
+                { "os_version", id ? id->os_version : NULL },
+                { "group", id ? id->group : NULL },
+                { "node_uuid", id ? id->node_uuid : NULL },
+                { "platform", id ? id->platform : NULL },
+                { "stream", id ? id->stream : NULL },
+                { "os_checksum", id ? id->os_checksum : NULL },
         };
         size_t start;
         int r;

@@ -338,7 +338,7 @@ static int check_now(int64_t now_usec)
 
 int agent_machine_init(AgentMachine *m, const AgentMachineConfig *cfg, int64_t now_usec)
 {
-        AgentMachineConfig c = {.updates_enabled = true, .steady_interval_usec = 0};
+        AgentMachineConfig c = { .updates_enabled = true, .steady_interval_usec = 0 };
 
         if (!m)
                 return -EINVAL;
@@ -365,7 +365,7 @@ int agent_machine_init(AgentMachine *m, const AgentMachineConfig *cfg, int64_t n
 int agent_machine_step(AgentMachine *m, const AgentInput *in, int64_t now_usec, AgentAction *ret)
 {
         AgentMachine next;
-        AgentAction a = {.kind = AGENT_ACTION_SLEEP};
+        AgentAction a = { .kind = AGENT_ACTION_SLEEP };
         bool abandoned = false, with_release;
         int r;
 
@@ -429,7 +429,7 @@ int agent_machine_step(AgentMachine *m, const AgentInput *in, int64_t now_usec, 
 /* "Sun 2026-11-22 03:25:34 UTC", locale-independent. */
 static int format_time(int64_t usec, char *buf, size_t size)
 {
-        static const char *const days[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static const char *const days[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
         time_t t = (time_t)(usec / 1000000);
         struct tm tm;
         int n;

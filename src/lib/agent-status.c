@@ -25,8 +25,8 @@ static const char *const lock_api_names[_AGENT_LOCK_API_MAX] = {
 };
 
 static const char *const lock_state_names[_AGENT_LOCK_STATE_MAX] = {
-        [AGENT_LOCK_UNUSED] = "unused",   [AGENT_LOCK_UNKNOWN] = "unknown", [AGENT_LOCK_HELD] = "held",
-        [AGENT_LOCK_RELEASED] = "released", [AGENT_LOCK_DENIED] = "denied", [AGENT_LOCK_ERROR] = "error",
+        [AGENT_LOCK_UNUSED] = "unused",     [AGENT_LOCK_UNKNOWN] = "unknown", [AGENT_LOCK_HELD] = "held",
+        [AGENT_LOCK_RELEASED] = "released", [AGENT_LOCK_DENIED] = "denied",   [AGENT_LOCK_ERROR] = "error",
 };
 
 const char *agent_check_error_name(AgentCheckErrorKind k)
@@ -177,7 +177,8 @@ static json_t *deployment_json(const AgentDeploymentInfo *d)
 {
         if (!d->present)
                 return json_null();
-        return json_pack("{s:s?,s:s}", "version", d->version[0] ? d->version : NULL, "checksum", d->checksum);
+        return json_pack("{s:s?,s:s}", "version", d->version[0] ? d->version : NULL, "checksum",
+                         d->checksum);
 }
 
 /* json_pack with "o" steals references, so the tree is built in one go; NULL on failure. */
@@ -192,26 +193,30 @@ json_t *agent_status_to_json(const AgentSnapshot *s)
                          s->basearch, "platform", s->platform, "stream", s->stream, "rollout_wariness",
                          s->has_rollout_wariness ? json_real(s->rollout_wariness) : json_null());
         strategy = json_pack("{s:s,s:b,s:o,s:o,s:o,s:o}", "name", s->strategy, "updates_enabled",
-                             s->updates_enabled, "windows", s->has_calendar ? json_string(s->windows) : json_null(),
-                             "time_zone", s->has_calendar ? json_string(s->time_zone) : json_null(), "in_window",
+                             s->updates_enabled, "windows",
+                             s->has_calendar ? json_string(s->windows) : json_null(), "time_zone",
+                             s->has_calendar ? json_string(s->time_zone) : json_null(), "in_window",
                              s->has_calendar ? json_boolean(s->in_window) : json_null(), "next_window",
                              next ? next : json_null());
-        lock = json_pack("{s:s,s:s,s:o}", "state", agent_lock_state_name(s->lock_state), "detail", s->lock_detail,
-                         "since", json_time_usec(s->lock_changed_usec));
-        deps = json_pack("{s:s,s:o,s:o,s:o}", "backend", s->os_backend, "booted", deployment_json(&s->booted),
-                         "staged", deployment_json(&s->staged), "rollback", deployment_json(&s->rollback));
+        lock = json_pack("{s:s,s:s,s:o}", "state", agent_lock_state_name(s->lock_state), "detail",
+                         s->lock_detail, "since", json_time_usec(s->lock_changed_usec));
+        deps = json_pack("{s:s,s:o,s:o,s:o}", "backend", s->os_backend, "booted",
+                         deployment_json(&s->booted), "staged", deployment_json(&s->staged), "rollback",
+                         deployment_json(&s->rollback));
         check = json_pack("{s:o,s:s,s:o}", "time", json_time_usec(s->last_check_usec), "result",
                           s->last_check_result, "last_success", json_time_usec(s->last_refresh_usec));
         err = s->last_error_usec >= 0 ? json_pack("{s:o,s:s}", "time", json_time_usec(s->last_error_usec),
                                                   "message", s->last_error)
                                       : json_null();
         dl = json_pack("{s:b,s:s?,s:I,s:I,s:I}", "active", s->downloading, "version",
-                       s->download_version[0] ? s->download_version : NULL, "bytes", (json_int_t)s->download_bytes,
-                       "objects_fetched", (json_int_t)s->download_objects_fetched, "objects_requested",
+                       s->download_version[0] ? s->download_version : NULL, "bytes",
+                       (json_int_t)s->download_bytes, "objects_fetched",
+                       (json_int_t)s->download_objects_fetched, "objects_requested",
                        (json_int_t)s->download_objects_requested);
         dead = s->dead_end ? json_pack("{s:s}", "reason", s->dead_end_reason) : json_null();
-        target = s->has_target ? json_pack("{s:s,s:s}", "version", s->target.version, "payload", s->target.payload)
-                               : json_null();
+        target = s->has_target
+                         ? json_pack("{s:s,s:s}", "version", s->target.version, "payload", s->target.payload)
+                         : json_null();
         return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state",
                          agent_state_name(s->state) ? agent_state_name(s->state) : "unknown", "status_text",
                          s->status_text, "since", json_time_usec(s->last_state_change_usec), "node", node,
@@ -241,15 +246,16 @@ json_t *agent_status_to_json(const AgentSnapshot *s)
 
 int agent_metrics_write(const AgentSnapshot *s, Buf *out)
 {
-        static const char *const strategies[] = {"immediate", "periodic", "fleet_lock", "fleet_lock+periodic"};
+        static const char *const strategies[] = { "immediate", "periodic", "fleet_lock",
+                                                  "fleet_lock+periodic" };
         int r;
 
         M("cincinnati_update_checks_total", "counter", "Update checks against the graph server.");
         U("cincinnati_update_checks_total", NULL, s->checks);
         M("cincinnati_update_checks_errors_total", "counter", "Failed update checks, by kind.");
         for (int k = 0; k < _AGENT_CHECK_ERROR_MAX; k++)
-                U("cincinnati_update_checks_errors_total", ((const char *[]){"kind", check_error_names[k], NULL}),
-                  s->check_errors[k]);
+                U("cincinnati_update_checks_errors_total",
+                  ((const char *[]){ "kind", check_error_names[k], NULL }), s->check_errors[k]);
         M("cincinnati_booted_release_is_deadend", "gauge", "Whether the booted release is a dead-end.");
         U("cincinnati_booted_release_is_deadend", NULL, s->dead_end ? 1 : 0);
         M("cincinnati_graph_nodes_count", "gauge", "Nodes of the last graph received.");
@@ -260,10 +266,11 @@ int agent_metrics_write(const AgentSnapshot *s, Buf *out)
         U("cincinnati_ignored_update_targets", NULL, s->ignored_targets);
         M("identity_os_info", "gauge", "The booted OS.");
         U("identity_os_info",
-          ((const char *[]){"os_version", s->booted.version, "basearch", s->basearch, "stream", s->stream,
-                            "platform", s->platform, NULL}),
+          ((const char *[]){ "os_version", s->booted.version, "basearch", s->basearch, "stream", s->stream,
+                             "platform", s->platform, NULL }),
           1);
-        M("identity_rollout_wariness", "gauge", "Configured rollout wariness (NaN when the server decides).");
+        M("identity_rollout_wariness", "gauge",
+          "Configured rollout wariness (NaN when the server decides).");
         V("identity_rollout_wariness", NULL, s->has_rollout_wariness ? s->rollout_wariness : NAN);
         M("os_deploy_attempts_total", "counter", "Attempts to stage a release.");
         U("os_deploy_attempts_total", NULL, s->deploy_attempts);
@@ -275,38 +282,43 @@ int agent_metrics_write(const AgentSnapshot *s, Buf *out)
         U("os_finalize_failures_total", NULL, s->finalize_failures);
         M("strategy_fleet_lock_requests_total", "counter", "FleetLock requests, by API.");
         for (int a = 0; a < _AGENT_LOCK_API_MAX; a++)
-                U("strategy_fleet_lock_requests_total", ((const char *[]){"api", lock_api_names[a], NULL}),
+                U("strategy_fleet_lock_requests_total", ((const char *[]){ "api", lock_api_names[a], NULL }),
                   s->lock_requests[a]);
         M("strategy_fleet_lock_errors_total", "counter", "FleetLock requests that failed, by API and kind.");
         for (size_t i = 0; i < s->n_lock_errors; i++)
                 U("strategy_fleet_lock_errors_total",
-                  ((const char *[]){"api", lock_api_names[s->lock_errors[i].api], "kind", s->lock_errors[i].kind,
-                                    NULL}),
+                  ((const char *[]){ "api", lock_api_names[s->lock_errors[i].api], "kind",
+                                     s->lock_errors[i].kind, NULL }),
                   s->lock_errors[i].count);
-        M("last_refresh_timestamp", "gauge", "When the last update check succeeded (seconds since the epoch).");
-        V("last_refresh_timestamp", NULL, s->last_refresh_usec >= 0 ? (double)(s->last_refresh_usec / 1000000) : 0);
-        M("latest_state_change_timestamp", "gauge", "When the agent last changed state (seconds since the epoch).");
+        M("last_refresh_timestamp", "gauge",
+          "When the last update check succeeded (seconds since the epoch).");
+        V("last_refresh_timestamp", NULL,
+          s->last_refresh_usec >= 0 ? (double)(s->last_refresh_usec / 1000000) : 0);
+        M("latest_state_change_timestamp", "gauge",
+          "When the agent last changed state (seconds since the epoch).");
         V("latest_state_change_timestamp", NULL,
           s->last_state_change_usec >= 0 ? (double)(s->last_state_change_usec / 1000000) : 0);
         M("updates_enabled", "gauge", "Whether auto-updates are enabled.");
         U("updates_enabled", NULL, s->updates_enabled ? 1 : 0);
         M("updates_strategy_mode", "gauge", "The update strategy in force.");
         for (size_t i = 0; i < ELEMENTSOF(strategies); i++)
-                U("updates_strategy_mode", ((const char *[]){"strategy", strategies[i], NULL}),
+                U("updates_strategy_mode", ((const char *[]){ "strategy", strategies[i], NULL }),
                   streq(s->strategy, strategies[i]) ? 1 : 0);
         M("updates_strategy_periodic_schedule_length_minutes", "gauge",
           "Length of the weekly maintenance windows, in minutes.");
         U("updates_strategy_periodic_schedule_length_minutes", NULL, (uint64_t)s->schedule_minutes);
         M("state", "gauge", "The update state machine's current state.");
         for (int st = 0; st < _AGENT_STATE_MAX; st++)
-                U("state", ((const char *[]){"state", agent_state_name((AgentState)st), NULL}), s->state == (AgentState)st);
+                U("state", ((const char *[]){ "state", agent_state_name((AgentState)st), NULL }),
+                  s->state == (AgentState)st);
         M("download_active", "gauge", "Whether a release is being downloaded.");
         U("download_active", NULL, s->downloading ? 1 : 0);
         M("download_bytes", "gauge", "Bytes downloaded by the current (or last) stage.");
         U("download_bytes", NULL, s->download_bytes);
         M("download_objects_fetched", "gauge", "Objects fetched by the current (or last) stage.");
         U("download_objects_fetched", NULL, s->download_objects_fetched);
-        M("download_objects_requested", "gauge", "Objects known to be needed by the current (or last) stage.");
+        M("download_objects_requested", "gauge",
+          "Objects known to be needed by the current (or last) stage.");
         U("download_objects_requested", NULL, s->download_objects_requested);
         M("download_bytes_total", "counter", "Bytes downloaded since the agent started.");
         U("download_bytes_total", NULL, s->download_bytes_total);
@@ -362,8 +374,8 @@ int agent_status_format(const json_t *st, Buf *out)
 
         snprintf(line, sizeof line, "%s (%s)", str_or_dash(st, "state"), str_or_dash(st, "status_text"));
         F("State:", line);
-        snprintf(line, sizeof line, "%s, group %s, stream %s, %s", str_or_dash(node, "uuid"), str_or_dash(node, "group"),
-                 str_or_dash(node, "stream"), str_or_dash(node, "basearch"));
+        snprintf(line, sizeof line, "%s, group %s, stream %s, %s", str_or_dash(node, "uuid"),
+                 str_or_dash(node, "group"), str_or_dash(node, "stream"), str_or_dash(node, "basearch"));
         F("Node:", line);
         if (r >= 0)
                 r = put_deployment(out, "Booted:", json_object_get(deps, "booted"));
@@ -372,7 +384,8 @@ int agent_status_format(const json_t *st, Buf *out)
         if (r >= 0)
                 r = put_deployment(out, "Rollback:", json_object_get(deps, "rollback"));
         if (json_is_object(target)) {
-                snprintf(line, sizeof line, "%s (%.12s)", str_or_dash(target, "version"), str_or_dash(target, "payload"));
+                snprintf(line, sizeof line, "%s (%.12s)", str_or_dash(target, "version"),
+                         str_or_dash(target, "payload"));
                 F("Target:", line);
         }
         {
@@ -384,7 +397,8 @@ int agent_status_format(const json_t *st, Buf *out)
         if (json_is_string(json_object_get(strat, "windows"))) {
                 const json_t *next = json_object_get(strat, "next_window");
                 const json_t *inw = json_object_get(strat, "in_window");
-                snprintf(line, sizeof line, "%s [%s]", str_or_dash(strat, "windows"), str_or_dash(strat, "time_zone"));
+                snprintf(line, sizeof line, "%s [%s]", str_or_dash(strat, "windows"),
+                         str_or_dash(strat, "time_zone"));
                 F("Windows:", line);
                 if (json_is_true(inw))
                         snprintf(line, sizeof line, "open now, until %s", str_or_dash(next, "end"));
@@ -412,9 +426,11 @@ int agent_status_format(const json_t *st, Buf *out)
                 const json_t *b = json_object_get(dl, "bytes"), *of = json_object_get(dl, "objects_fetched"),
                              *oq = json_object_get(dl, "objects_requested");
                 if (json_is_integer(b) && json_integer_value(b) > 0) {
-                        snprintf(line, sizeof line, "%s%s: %" JSON_INTEGER_FORMAT " bytes, %" JSON_INTEGER_FORMAT
+                        snprintf(line, sizeof line,
+                                 "%s%s: %" JSON_INTEGER_FORMAT " bytes, %" JSON_INTEGER_FORMAT
                                  "/%" JSON_INTEGER_FORMAT " objects",
-                                 json_is_true(json_object_get(dl, "active")) ? "downloading " : "last download ",
+                                 json_is_true(json_object_get(dl, "active")) ? "downloading "
+                                                                             : "last download ",
                                  str_or_dash(dl, "version"), json_integer_value(b),
                                  json_is_integer(of) ? json_integer_value(of) : 0,
                                  json_is_integer(oq) ? json_integer_value(oq) : 0);

@@ -52,12 +52,12 @@ typedef enum AgentLockApi {
 } AgentLockApi;
 
 typedef enum AgentLockState {
-        AGENT_LOCK_UNUSED,  /* the strategy does not use a fleet lock */
-        AGENT_LOCK_UNKNOWN, /* not asked yet */
-        AGENT_LOCK_HELD,    /* pre-reboot granted */
+        AGENT_LOCK_UNUSED,   /* the strategy does not use a fleet lock */
+        AGENT_LOCK_UNKNOWN,  /* not asked yet */
+        AGENT_LOCK_HELD,     /* pre-reboot granted */
         AGENT_LOCK_RELEASED, /* steady-state reported */
-        AGENT_LOCK_DENIED,  /* the server said no (detail: its kind and value) */
-        AGENT_LOCK_ERROR,   /* the server could not be asked or answered garbage */
+        AGENT_LOCK_DENIED,   /* the server said no (detail: its kind and value) */
+        AGENT_LOCK_ERROR,    /* the server could not be asked or answered garbage */
         _AGENT_LOCK_STATE_MAX,
 } AgentLockState;
 
@@ -81,8 +81,8 @@ typedef struct AgentSnapshot {
         double rollout_wariness;
 
         /* configuration */
-        char strategy[32];       /* "immediate", "periodic", "fleet_lock", "fleet_lock+periodic" */
-        char os_backend[16];     /* "ostree", "rpm-ostree" */
+        char strategy[32];   /* "immediate", "periodic", "fleet_lock", "fleet_lock+periodic" */
+        char os_backend[16]; /* "ostree", "rpm-ostree" */
         bool updates_enabled;
         bool has_calendar;
         char windows[AGENT_TEXT_MAX]; /* calendar_format() */

@@ -29,7 +29,7 @@ struct Calendar {
         Span *merged; /* sorted, disjoint, not touching, none wrapping */
 };
 
-static const char *const day_abbrev[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+static const char *const day_abbrev[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
 
 Calendar *calendar_new(void)
 {
@@ -52,8 +52,8 @@ bool calendar_is_empty(const Calendar *c)
 
 int calendar_parse_day(const char *s, int *ret_day)
 {
-        static const char *const full[7] = {"monday", "tuesday",  "wednesday", "thursday",
-                                            "friday", "saturday", "sunday"};
+        static const char *const full[7] = { "monday", "tuesday",  "wednesday", "thursday",
+                                             "friday", "saturday", "sunday" };
 
         if (!s)
                 return -EINVAL;
@@ -111,8 +111,8 @@ static int build_merged(const Span *raw, size_t n_raw, Span **ret, size_t *ret_n
                 if (raw[i].end <= WEEK_MIN)
                         m[n++] = raw[i];
                 else {
-                        m[n++] = (Span){raw[i].start, WEEK_MIN};
-                        m[n++] = (Span){0, MIN(raw[i].end - WEEK_MIN, raw[i].start)};
+                        m[n++] = (Span){ raw[i].start, WEEK_MIN };
+                        m[n++] = (Span){ 0, MIN(raw[i].end - WEEK_MIN, raw[i].start) };
                 }
         }
         qsort(m, n, sizeof(Span), span_cmp);
@@ -157,7 +157,7 @@ int calendar_add_window(Calendar *c, const int *days, size_t n_days, int start_m
                 memcpy(raw, c->raw, c->n_raw * sizeof(Span));
         for (size_t i = 0; i < n_days; i++) {
                 int32_t s = days[i] * DAY_MIN + start_minute;
-                raw[c->n_raw + i] = (Span){s, s + length_minutes};
+                raw[c->n_raw + i] = (Span){ s, s + length_minutes };
         }
         r = build_merged(raw, c->n_raw + n_days, &merged, &n_merged);
         if (r < 0) {

@@ -71,7 +71,8 @@ int config_get_address(ConfigCtx *x, const TomlValue *v, const char *key, char *
         return 0;
 }
 
-int config_get_strings(ConfigCtx *x, const TomlValue *v, const char *key, size_t max, char ***ret, size_t *ret_n)
+int config_get_strings(ConfigCtx *x, const TomlValue *v, const char *key, size_t max, char ***ret,
+                       size_t *ret_n)
 {
         char **l = NULL;
         size_t n = 0;
@@ -81,7 +82,8 @@ int config_get_strings(ConfigCtx *x, const TomlValue *v, const char *key, size_t
         for (size_t i = 0; i < toml_array_size(v); i++) {
                 const TomlValue *s = toml_array_get(v, i);
                 size_t len;
-                if (toml_type(s) != TOML_STRING || !*toml_string(s, &len) || len != strlen(toml_string(s, NULL))) {
+                if (toml_type(s) != TOML_STRING || !*toml_string(s, &len) ||
+                    len != strlen(toml_string(s, NULL))) {
                         strv_free(l);
                         return config_bad(x, s, key, "must be an array of non-empty strings");
                 }
@@ -95,4 +97,3 @@ int config_get_strings(ConfigCtx *x, const TomlValue *v, const char *key, size_t
         *ret_n = n;
         return 0;
 }
-

@@ -22,11 +22,13 @@ typedef struct ConfigCtx {
 int config_bad(ConfigCtx *x, const TomlValue *v, const char *key, const char *reason);
 /* Adds "FILE:LINE: unknown key 'KEY' ignored" to the warnings. 0 or -ENOMEM. */
 int config_warn_unknown(ConfigCtx *x, const TomlValue *v, const char *key);
-int config_get_int(ConfigCtx *x, const TomlValue *v, const char *key, int64_t min, int64_t max, int64_t *ret);
+int config_get_int(ConfigCtx *x, const TomlValue *v, const char *key, int64_t min, int64_t max,
+                   int64_t *ret);
 int config_get_bool(ConfigCtx *x, const TomlValue *v, const char *key, bool *ret);
 /* A string without NULs; replaces *ret (freeing the old value). */
 int config_get_string(ConfigCtx *x, const TomlValue *v, const char *key, bool allow_empty, char **ret);
 /* A numeric IPv4 or IPv6 address. */
 int config_get_address(ConfigCtx *x, const TomlValue *v, const char *key, char **ret);
 /* An array of at most max non-empty strings; replaces *ret. */
-int config_get_strings(ConfigCtx *x, const TomlValue *v, const char *key, size_t max, char ***ret, size_t *ret_n);
+int config_get_strings(ConfigCtx *x, const TomlValue *v, const char *key, size_t max, char ***ret,
+                       size_t *ret_n);

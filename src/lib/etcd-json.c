@@ -367,7 +367,7 @@ static int parse_range_object(const json_t *obj, const char *key, const char *wh
         r = member_int64(obj, "count", false, what, &count, e);
         if (r < 0)
                 return r;
-        r = member_bool(obj, "more", what, &(bool){false}, e);
+        r = member_bool(obj, "more", what, &(bool){ false }, e);
         if (r < 0)
                 return r;
         if (!kvs || json_array_size(kvs) == 0) {

@@ -109,8 +109,10 @@ typedef struct IntKey {
         size_t offset, size; /* size: sizeof(uint16_t), sizeof(unsigned) or sizeof(size_t) */
 } IntKey;
 
-#define INT_KEY(name, min, max, field)                                                                       \
-        { name, min, max, offsetof(GraphConfig, field), sizeof(((GraphConfig *)0)->field) }
+#define INT_KEY(name, min, max, field)                                                                      \
+        {                                                                                                   \
+                name, min, max, offsetof(GraphConfig, field), sizeof(((GraphConfig *)0)->field)             \
+        }
 
 static const IntKey server_keys[] = {
         INT_KEY("port", 0, 65535, port),
@@ -139,8 +141,8 @@ static void store_int(GraphConfig *c, const IntKey *k, int64_t v)
 }
 
 /* The keys of one section: the integers of keys[], "address" in [server], warnings for the rest. */
-static int parse_section(ConfigCtx *x, const TomlValue *t, const char *section, const IntKey *keys, size_t n_keys,
-                         GraphConfig *c)
+static int parse_section(ConfigCtx *x, const TomlValue *t, const char *section, const IntKey *keys,
+                         size_t n_keys, GraphConfig *c)
 {
         char key[128];
         int64_t n = 0;
@@ -164,7 +166,8 @@ static int parse_section(ConfigCtx *x, const TomlValue *t, const char *section, 
                         unsigned char addr[16];
                         if ((r = config_get_string(x, v, key, false, &c->address)) < 0)
                                 return r;
-                        if (inet_pton(AF_INET, c->address, addr) != 1 && inet_pton(AF_INET6, c->address, addr) != 1)
+                        if (inet_pton(AF_INET, c->address, addr) != 1 &&
+                            inet_pton(AF_INET6, c->address, addr) != 1)
                                 return config_bad(x, v, key, "must be a numeric IPv4 or IPv6 address");
                 } else if ((r = config_warn_unknown(x, v, key)) < 0)
                         return r;
@@ -201,15 +204,17 @@ static int parse_stream(ConfigCtx *x, const char *name, const TomlValue *t, Grap
                 } else if (streq(k, "basearches")) {
                         size_t n = toml_array_size(v);
                         if (toml_type(v) != TOML_ARRAY || n == 0 || n > 32)
-                                return config_bad(x, v, key, "must be an array of 1 to 32 architecture names");
+                                return config_bad(x, v, key,
+                                                  "must be an array of 1 to 32 architecture names");
                         strv_free(s->basearches);
                         s->basearches = NULL;
                         s->n_basearches = 0;
                         for (size_t j = 0; j < n; j++) {
                                 const TomlValue *a = toml_array_get(v, j);
                                 if (toml_type(a) != TOML_STRING || !valid_name(toml_string(a, NULL)))
-                                        return config_bad(x, a, key, "architecture names are 1-64 characters of "
-                                                              "[A-Za-z0-9._-]");
+                                        return config_bad(x, a, key,
+                                                          "architecture names are 1-64 characters of "
+                                                          "[A-Za-z0-9._-]");
                                 for (size_t m = 0; m < s->n_basearches; m++)
                                         if (streq(s->basearches[m], toml_string(a, NULL)))
                                                 return config_bad(x, a, key, "architecture listed twice");
@@ -251,7 +256,8 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                 else if (streq(k, "streams")) {
                         size_t n = toml_table_size(v);
                         if (toml_type(v) != TOML_TABLE)
-                                r = config_bad(&x, v, "streams", "must be a table of streams ([streams.NAME])");
+                                r = config_bad(&x, v, "streams",
+                                               "must be a table of streams ([streams.NAME])");
                         else if (n > 64)
                                 r = config_bad(&x, v, "streams", "at most 64 streams");
                         else if (!(c->streams = calloc(n + 1, sizeof(GraphStreamConfig))))

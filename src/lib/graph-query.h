@@ -22,8 +22,8 @@ typedef struct GraphQuery {
 
 typedef enum GraphQueryError {
         GRAPH_QUERY_OK = 0,
-        GRAPH_QUERY_MISSING,   /* missing_params: e->message lists them */
-        GRAPH_QUERY_INVALID,   /* invalid_params: e->message says which and why */
+        GRAPH_QUERY_MISSING, /* missing_params: e->message lists them */
+        GRAPH_QUERY_INVALID, /* invalid_params: e->message says which and why */
 } GraphQueryError;
 
 /* Parses the raw (still percent-encoded) query. Unknown parameters are ignored; a known parameter given

@@ -80,7 +80,8 @@ static int parse_artifacts(const json_t *rel, const char *key, const char *paylo
                 snprintf(w, sizeof(w), "%s: %s[%zu]", what, key, i);
                 if ((r = json_member_string(item, "architecture", true, w, &arch, e)) < 0 ||
                     (r = json_member_string(item, payload_key, true, w, &payload, e)) < 0 ||
-                    (r = dup_str(arch, &a[i].architecture)) < 0 || (r = dup_str(payload, &a[i].payload)) < 0) {
+                    (r = dup_str(arch, &a[i].architecture)) < 0 ||
+                    (r = dup_str(payload, &a[i].payload)) < 0) {
                         artifacts_free(a, i + 1);
                         return r == -ENOENT ? -EINVAL : r;
                 }
@@ -215,8 +216,8 @@ static int parse_rollout(const json_t *md, const char *what, UpdateEntry *u, Err
                 if (r < 0)
                         return r;
                 if (!(u->start_percentage >= 0.0 && u->start_percentage <= 1.0))
-                        return error_setf(e, -ERANGE, "%s: field 'start_percentage' is %g, outside [0, 1]", w,
-                                          u->start_percentage);
+                        return error_setf(e, -ERANGE, "%s: field 'start_percentage' is %g, outside [0, 1]",
+                                          w, u->start_percentage);
                 u->has_start_percentage = true;
         }
         if (opt_member(ro, "duration_minutes")) {
@@ -309,7 +310,7 @@ void graph_free(Graph *g)
 
 /* The canonical order of metadata keys (upstream inserts them in this order into its map). */
 static const char *const meta_order[] = {
-        META_AGE_INDEX, META_SCHEME,    META_DEADEND,     META_DEADEND_REASON, META_BARRIER,
+        META_AGE_INDEX,      META_SCHEME,  META_DEADEND,     META_DEADEND_REASON, META_BARRIER,
         META_BARRIER_REASON, META_ROLLOUT, META_START_EPOCH, META_START_VALUE,    META_DURATION,
 };
 
@@ -382,13 +383,15 @@ static int node_apply_updates(GraphNode *n, const UpdateMetadata *um, const Entr
                                 n->deadend = true;
                                 if ((r = node_set_meta(n, META_DEADEND, "true")) < 0 ||
                                     (r = node_set_meta(n, META_DEADEND_REASON,
-                                                       *u->deadend_reason ? u->deadend_reason : "generic")) < 0)
+                                                       *u->deadend_reason ? u->deadend_reason : "generic")) <
+                                            0)
                                         return r;
                         } else if (pass == 1 && u->barrier_reason) {
                                 n->barrier = true;
                                 if ((r = node_set_meta(n, META_BARRIER, "true")) < 0 ||
                                     (r = node_set_meta(n, META_BARRIER_REASON,
-                                                       *u->barrier_reason ? u->barrier_reason : "generic")) < 0)
+                                                       *u->barrier_reason ? u->barrier_reason : "generic")) <
+                                            0)
                                         return r;
                         } else if (pass == 2 && u->rollout) {
                                 n->rollout = true;
@@ -404,15 +407,16 @@ static int node_apply_updates(GraphNode *n, const UpdateMetadata *um, const Entr
                                 if (u->has_start_percentage) {
                                         n->has_start_value = true;
                                         n->start_value = u->start_percentage;
-                                        if ((r = format_double_shortest(u->start_percentage, num, sizeof(num))) <
-                                                    0 ||
+                                        if ((r = format_double_shortest(u->start_percentage, num,
+                                                                        sizeof(num))) < 0 ||
                                             (r = node_set_meta(n, META_START_VALUE, num)) < 0)
                                                 return r;
                                 }
                                 if (u->has_duration) {
                                         n->has_duration = true;
                                         n->duration_minutes = u->duration_minutes;
-                                        snprintf(num, sizeof(num), "%llu", (unsigned long long)u->duration_minutes);
+                                        snprintf(num, sizeof(num), "%llu",
+                                                 (unsigned long long)u->duration_minutes);
                                         if ((r = node_set_meta(n, META_DURATION, num)) < 0)
                                                 return r;
                                 }
@@ -519,7 +523,8 @@ int graph_build(const ReleaseIndex *ri, const UpdateMetadata *um, const char *ba
                 snprintf(num, sizeof(num), "%zu", i);
                 if (!(n->version = strdup(rel->version)) || !(n->payload = strdup(payload)) ||
                     (r = node_set_meta(n, META_AGE_INDEX, num)) < 0 ||
-                    (r = node_set_meta(n, META_SCHEME, scheme == GRAPH_SCHEME_OCI ? "oci" : "checksum")) < 0 ||
+                    (r = node_set_meta(n, META_SCHEME, scheme == GRAPH_SCHEME_OCI ? "oci" : "checksum")) <
+                            0 ||
                     (r = node_apply_updates(n, um, refs, um->n_entries)) < 0) {
                         graph_free(g);
                         return -ENOMEM;
@@ -657,10 +662,11 @@ int graph_write_text(const Graph *g, const bool *hidden, Buf *out)
                 if (r >= 0 && n->rollout) {
                         char v[64] = "0";
                         format_double_shortest(n->has_start_value ? n->start_value : 0.0, v, sizeof(v));
-                        r = buf_printf(out, "  rollout(start_epoch=%lld start_value=%s", 
+                        r = buf_printf(out, "  rollout(start_epoch=%lld start_value=%s",
                                        (long long)(n->has_start_epoch ? n->start_epoch : 0), v);
                         if (r >= 0 && n->has_duration)
-                                r = buf_printf(out, " duration_minutes=%llu", (unsigned long long)n->duration_minutes);
+                                r = buf_printf(out, " duration_minutes=%llu",
+                                               (unsigned long long)n->duration_minutes);
                         if (r >= 0)
                                 r = buf_putc(out, ')');
                 }
@@ -686,7 +692,9 @@ int graph_write_dot(const Graph *g, const bool *hidden, Buf *out)
                         r = buf_put_json_string(out, n->version, strlen(n->version));
                 if (r >= 0)
                         r = buf_printf(out, "%s%s];\n", n->barrier ? ", penwidth=3" : "",
-                                       n->deadend ? ", color=red" : n->rollout ? ", color=blue" : "");
+                                       n->deadend   ? ", color=red"
+                                       : n->rollout ? ", color=blue"
+                                                    : "");
         }
         for (size_t i = 0; r >= 0 && i < g->n_edges; i++)
                 if (edge_visible(g, &g->edges[i], hidden))
@@ -757,16 +765,16 @@ static int node_from_json(const json_t *jn, size_t i, GraphNode *n, Error *e)
                 if (!k)
                         continue;
                 if (!json_is_string(val))
-                        return error_setf(e, -EINVAL, "%s: metadata '%s' must be a string, got %s", what, key,
-                                          json_type_name(val));
+                        return error_setf(e, -EINVAL, "%s: metadata '%s' must be a string, got %s", what,
+                                          key, json_type_name(val));
                 s = json_string_value(val);
                 if ((r = node_set_meta(n, k, s)) < 0)
                         return r;
                 if (streq(k, META_AGE_INDEX)) {
                         uint64_t u;
                         if (safe_atou64(s, &u) < 0)
-                                return error_setf(e, -EINVAL, "%s: metadata '%s' is not a number: '%s'", what,
-                                                  key, s);
+                                return error_setf(e, -EINVAL, "%s: metadata '%s' is not a number: '%s'",
+                                                  what, key, s);
                         n->age_index = (size_t)u;
                 } else if (streq(k, META_BARRIER))
                         n->barrier = streq(s, "true");
@@ -782,7 +790,8 @@ static int node_from_json(const json_t *jn, size_t i, GraphNode *n, Error *e)
                         n->has_duration = safe_atou64(s, &n->duration_minutes) >= 0;
         }
         if (!json_object_get(md, META_AGE_INDEX))
-                return error_setf(e, -EINVAL, "%s (%s): missing metadata '%s'", what, version, META_AGE_INDEX);
+                return error_setf(e, -EINVAL, "%s (%s): missing metadata '%s'", what, version,
+                                  META_AGE_INDEX);
         return 0;
 }
 
@@ -824,9 +833,11 @@ int graph_parse_json(const char *data, size_t len, Graph **ret, Error *e)
                 json_t *a = json_array_get(item, 0), *b = json_array_get(item, 1);
                 if (!json_is_array(item) || json_array_size(item) != 2 || !json_is_integer(a) ||
                     !json_is_integer(b) || json_integer_value(a) < 0 || json_integer_value(b) < 0 ||
-                    (size_t)json_integer_value(a) >= g->n_nodes || (size_t)json_integer_value(b) >= g->n_nodes) {
-                        r = error_setf(e, -EINVAL, "graph: edge %zu must be [from, to] with node indices below %zu",
-                                       i, g->n_nodes);
+                    (size_t)json_integer_value(a) >= g->n_nodes ||
+                    (size_t)json_integer_value(b) >= g->n_nodes) {
+                        r = error_setf(e, -EINVAL,
+                                       "graph: edge %zu must be [from, to] with node indices below %zu", i,
+                                       g->n_nodes);
                         goto fail;
                 }
                 r = add_edge(g, &cap, (size_t)json_integer_value(a), (size_t)json_integer_value(b), e);

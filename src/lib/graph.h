@@ -41,7 +41,7 @@ typedef struct Release {
 } Release;
 
 typedef struct ReleaseIndex {
-        char *stream; /* NULL when the file does not say */
+        char *stream;      /* NULL when the file does not say */
         Release *releases; /* oldest first */
         size_t n_releases;
 } ReleaseIndex;

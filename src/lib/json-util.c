@@ -54,11 +54,11 @@ static int member(const json_t *obj, const char *key, bool required, const char 
         return 0;
 }
 
-#define WRONG_TYPE(expected)                                                                                 \
+#define WRONG_TYPE(expected)                                                                                \
         error_setf(e, -EINVAL, "%s: field '%s' must be %s, got %s", what, key, expected, json_type_name(v))
 
-int json_member_string(const json_t *obj, const char *key, bool required, const char *what,
-                       const char **ret, Error *e)
+int json_member_string(const json_t *obj, const char *key, bool required, const char *what, const char **ret,
+                       Error *e)
 {
         json_t *v;
         int r = member(obj, key, required, what, &v, e);
@@ -70,8 +70,8 @@ int json_member_string(const json_t *obj, const char *key, bool required, const 
         return 0;
 }
 
-int json_member_object(const json_t *obj, const char *key, bool required, const char *what,
-                       json_t **ret, Error *e)
+int json_member_object(const json_t *obj, const char *key, bool required, const char *what, json_t **ret,
+                       Error *e)
 {
         json_t *v;
         int r = member(obj, key, required, what, &v, e);

@@ -18,10 +18,10 @@ int json_parse_strict(const char *data, size_t len, json_t **ret, Error *e);
 /* Member accessors. "what" names the containing object for the error (e.g. "release 3").
  * Return 0 and set *ret when present with the right type; -ENOENT when absent (*ret untouched, no
  * error text unless required); -EINVAL on a wrong type (error text names what, key and type). */
-int json_member_string(const json_t *obj, const char *key, bool required, const char *what,
-                       const char **ret, Error *e);
-int json_member_object(const json_t *obj, const char *key, bool required, const char *what,
-                       json_t **ret, Error *e);
+int json_member_string(const json_t *obj, const char *key, bool required, const char *what, const char **ret,
+                       Error *e);
+int json_member_object(const json_t *obj, const char *key, bool required, const char *what, json_t **ret,
+                       Error *e);
 int json_member_array(const json_t *obj, const char *key, bool required, const char *what, json_t **ret,
                       Error *e);
 /* An integer (no fraction, no exponent) within [min, max]. */

@@ -61,7 +61,8 @@ static LockConfig *config_new(void)
         c->etcd_timeout_ms = 3000;
         c->backend = LOCK_BACKEND_SQLITE;
         if (!(c->address = strdup("::")) || !(c->status_address = strdup("127.0.0.1")) ||
-            !(c->sqlite_path = strdup(LOCK_DEFAULT_SQLITE_PATH)) || !(c->default_group = strdup("default"))) {
+            !(c->sqlite_path = strdup(LOCK_DEFAULT_SQLITE_PATH)) ||
+            !(c->default_group = strdup("default"))) {
                 lock_config_free(c);
                 return NULL;
         }
@@ -133,7 +134,8 @@ static int parse_window(ConfigCtx *x, const TomlValue *t, const char *prefix, Lo
 }
 
 /* One [[lock.groups]] table. */
-static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t index, const GroupPolicy *defaults)
+static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t index,
+                       const GroupPolicy *defaults)
 {
         char prefix[96], key[256];
         const TomlValue *name = toml_table_get(t, "name");
@@ -146,7 +148,7 @@ static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t i
                 return config_bad(x, t, prefix, "must be a table");
         if (!name || toml_type(name) != TOML_STRING || !lock_group_name_valid(toml_string(name, NULL)))
                 return config_bad(x, name ? name : t, prefix,
-                           "needs a name of 1-255 characters of [a-zA-Z0-9.-] (the FleetLock group)");
+                                  "needs a name of 1-255 characters of [a-zA-Z0-9.-] (the FleetLock group)");
         /* Names are unique in the list (checked by the caller); an entry may name the default group,
          * which exists already, to configure it. */
         g = (LockGroupConfig *)lock_config_find_group(c, toml_string(name, NULL));
@@ -178,7 +180,8 @@ static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t i
                 else if (streq(k, "window")) {
                         size_t nw = toml_array_size(v);
                         if (toml_type(v) != TOML_ARRAY || nw > 64)
-                                return config_bad(x, v, key, "must be an array of tables ([[lock.groups.window]])");
+                                return config_bad(x, v, key,
+                                                  "must be an array of tables ([[lock.groups.window]])");
                         g->windows = calloc(nw + 1, sizeof(LockWindowSpec));
                         if (!g->windows)
                                 return -ENOMEM;
@@ -301,11 +304,13 @@ static int parse_table(ConfigCtx *x, LockConfig *c, const char *section, const T
                 } else if (streq(section, "etcd3")) {
                         *saw_etcd = true;
                         if (streq(k, "endpoints")) {
-                                r = config_get_strings(x, v, key, 32, &c->etcd_endpoints, &c->n_etcd_endpoints);
+                                r = config_get_strings(x, v, key, 32, &c->etcd_endpoints,
+                                                       &c->n_etcd_endpoints);
                                 for (size_t j = 0; r >= 0 && j < c->n_etcd_endpoints; j++)
                                         if (!startswith(c->etcd_endpoints[j], "http://") &&
                                             !startswith(c->etcd_endpoints[j], "https://"))
-                                                r = config_bad(x, v, key, "endpoints must be http:// or https:// URLs");
+                                                r = config_bad(x, v, key,
+                                                               "endpoints must be http:// or https:// URLs");
                         } else if (streq(k, "transaction_timeout_ms")) {
                                 if ((r = config_get_int(x, v, key, 1, 600000, &n)) >= 0)
                                         c->etcd_timeout_ms = (unsigned)n;
@@ -347,8 +352,8 @@ static int parse_table(ConfigCtx *x, LockConfig *c, const char *section, const T
         return 0;
 }
 
-int lock_config_parse(const char *data, size_t len, const char *filename, LockConfig **ret, char ***ret_warnings,
-                      Error *e)
+int lock_config_parse(const char *data, size_t len, const char *filename, LockConfig **ret,
+                      char ***ret_warnings, Error *e)
 {
         _cleanup_toml_ TomlValue *root = NULL;
         ConfigCtx x = { .file = filename, .e = e };
@@ -360,8 +365,8 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
 
         r = toml_parse(data, len, &root, &te);
         if (r < 0)
-                return error_setf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "%s:%u:%u: %s", filename, te.line, te.column,
-                                  te.message);
+                return error_setf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "%s:%u:%u: %s", filename, te.line,
+                                  te.column, te.message);
         c = config_new();
         if (!c)
                 return -ENOMEM;
@@ -370,8 +375,8 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
                 const TomlValue *v = toml_table_value_at(root, i);
                 if (streq(k, "lock"))
                         lock = v;
-                else if (streq(k, "service") || streq(k, "status") || streq(k, "etcd3") || streq(k, "backend") ||
-                         streq(k, "auth"))
+                else if (streq(k, "service") || streq(k, "status") || streq(k, "etcd3") ||
+                         streq(k, "backend") || streq(k, "auth"))
                         r = parse_table(&x, c, k, v, &saw_etcd, &saw_backend_type);
                 else
                         r = config_warn_unknown(&x, v, k);
@@ -392,22 +397,27 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
         if (saw_etcd && !saw_backend_type)
                 c->backend = LOCK_BACKEND_ETCD3;
         if (c->backend == LOCK_BACKEND_ETCD3 && c->n_etcd_endpoints == 0) {
-                r = error_setf(e, -EINVAL, "%s: etcd3.endpoints: the etcd3 backend needs at least one endpoint",
+                r = error_setf(e, -EINVAL,
+                               "%s: etcd3.endpoints: the etcd3 backend needs at least one endpoint",
                                filename);
                 goto fail;
         }
         if (c->tls && (!c->tls_cert_path || !c->tls_key_path)) {
-                r = error_setf(e, -EINVAL, "%s: service.tls: TLS needs service.tls_cert_path and "
-                                           "service.tls_key_path", filename);
+                r = error_setf(e, -EINVAL,
+                               "%s: service.tls: TLS needs service.tls_cert_path and "
+                               "service.tls_key_path",
+                               filename);
                 goto fail;
         }
         if (!!(c->etcd_cert_path && *c->etcd_cert_path) != !!(c->etcd_key_path && *c->etcd_key_path)) {
-                r = error_setf(e, -EINVAL, "%s: etcd3: client_cert_pub_path and client_cert_key_path go together",
+                r = error_setf(e, -EINVAL,
+                               "%s: etcd3: client_cert_pub_path and client_cert_key_path go together",
                                filename);
                 goto fail;
         }
         if (c->admin_token && c->admin_token_file) {
-                r = error_setf(e, -EINVAL, "%s: auth: set admin_token or admin_token_file, not both", filename);
+                r = error_setf(e, -EINVAL, "%s: auth: set admin_token or admin_token_file, not both",
+                               filename);
                 goto fail;
         }
         *ret = c;

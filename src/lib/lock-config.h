@@ -31,11 +31,11 @@ typedef struct LockWindowSpec {
 
 typedef struct LockGroupConfig {
         char *name;
-        GroupPolicy policy;       /* slots, max_hold_secs, settle_secs, paused */
-        char *time_zone;          /* for the windows; "UTC" by default */
-        LockWindowSpec *windows;  /* none = always open */
+        GroupPolicy policy;      /* slots, max_hold_secs, settle_secs, paused */
+        char *time_zone;         /* for the windows; "UTC" by default */
+        LockWindowSpec *windows; /* none = always open */
         size_t n_windows;
-        char **client_tokens;     /* bearer tokens allowed for FleetLock requests; none = no auth */
+        char **client_tokens; /* bearer tokens allowed for FleetLock requests; none = no auth */
         size_t n_client_tokens;
 } LockGroupConfig;
 
@@ -71,7 +71,7 @@ typedef struct LockConfig {
  * [::]:9090, no admin API. */
 int lock_config_default(LockConfig **ret);
 /* Errors name the file, line, key and reason; unknown keys become warnings in *ret_warnings. */
-int lock_config_parse(const char *data, size_t len, const char *filename, LockConfig **ret, char ***ret_warnings,
-                      Error *e);
+int lock_config_parse(const char *data, size_t len, const char *filename, LockConfig **ret,
+                      char ***ret_warnings, Error *e);
 void lock_config_free(LockConfig *c);
 const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *name);

@@ -1,4 +1,5 @@
-/* lock-semaphore.c — FleetLock semaphore decisions and the Airlock-compatible stored form (see lock-semaphore.h). */
+/* lock-semaphore.c — FleetLock semaphore decisions and the Airlock-compatible stored form (see
+ * lock-semaphore.h). */
 #include "lock-semaphore.h"
 
 #include <errno.h>
@@ -104,7 +105,8 @@ static size_t utf8_len(const unsigned char *p)
                         return 0;
                 cp = (cp << 6) | (p[i] & 0x3f);
         }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
                 return 0;
         return k + 1;
 }
@@ -137,8 +139,8 @@ bool lock_group_name_valid(const char *group)
         if (!group || !*group)
                 return false;
         for (const char *p = group; *p; p++, n++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-                      *p == '-') ||
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '.' || *p == '-') ||
                     n >= 255)
                         return false;
         return true;
@@ -278,7 +280,8 @@ int semaphore_parse(const char *data, size_t len, Semaphore *ret, Error *e)
                         s.last_release = v;
                 h = json_object_get(up, "paused");
                 if (h && !json_is_boolean(h))
-                        return error_setf(e, -EINVAL, "semaphore.upkeep: field 'paused' must be a boolean, got %s",
+                        return error_setf(e, -EINVAL,
+                                          "semaphore.upkeep: field 'paused' must be a boolean, got %s",
                                           json_type_name(h));
                 s.paused = h && json_is_true(h);
         }
@@ -289,8 +292,10 @@ int semaphore_parse(const char *data, size_t len, Semaphore *ret, Error *e)
                 ssize_t at;
 
                 if (!json_is_string(h) || !semaphore_valid_id(json_string_value(h))) {
-                        r = error_setf(e, -EINVAL, "semaphore: holders[%zu] must be a non-empty printable string of "
-                                                   "at most %d bytes", i, SEMAPHORE_MAX_ID);
+                        r = error_setf(e, -EINVAL,
+                                       "semaphore: holders[%zu] must be a non-empty printable string of "
+                                       "at most %d bytes",
+                                       i, SEMAPHORE_MAX_ID);
                         goto fail;
                 }
                 id = json_string_value(h);
@@ -301,7 +306,8 @@ int semaphore_parse(const char *data, size_t len, Semaphore *ret, Error *e)
                 }
                 t = since ? json_object_get(since, id) : NULL;
                 if (t && (!json_is_integer(t) || json_integer_value(t) < 0)) {
-                        r = error_setf(e, -EINVAL, "semaphore.upkeep.since: '%s' must be a non-negative integer", id);
+                        r = error_setf(e, -EINVAL,
+                                       "semaphore.upkeep.since: '%s' must be a non-negative integer", id);
                         goto fail;
                 }
                 r = holder_insert(&s, (size_t)(-at - 1), id, t ? json_integer_value(t) : 0);

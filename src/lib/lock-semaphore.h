@@ -42,12 +42,12 @@ typedef struct GroupPolicy {
 } GroupPolicy;
 
 typedef enum LockDecision {
-        LOCK_GRANTED,         /* the slot was taken now */
-        LOCK_ALREADY_HELD,    /* recursive lock: success, nothing changes */
-        LOCK_FULL,            /* every slot is held */
-        LOCK_SETTLING,        /* a slot is free but the settle delay after the last release runs */
-        LOCK_OUTSIDE_WINDOW,  /* the group's maintenance windows are closed */
-        LOCK_PAUSED,          /* the group is paused (configuration or admin API) */
+        LOCK_GRANTED,        /* the slot was taken now */
+        LOCK_ALREADY_HELD,   /* recursive lock: success, nothing changes */
+        LOCK_FULL,           /* every slot is held */
+        LOCK_SETTLING,       /* a slot is free but the settle delay after the last release runs */
+        LOCK_OUTSIDE_WINDOW, /* the group's maintenance windows are closed */
+        LOCK_PAUSED,         /* the group is paused (configuration or admin API) */
 } LockDecision;
 
 const char *lock_decision_to_string(LockDecision d);

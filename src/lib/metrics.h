@@ -17,10 +17,10 @@ int metrics_sample_u64(Buf *b, const char *name, const char *const *labels, uint
 
 typedef struct Histogram {
         size_t n_bounds;
-        double bounds[HISTOGRAM_MAX_BUCKETS]; /* upper bounds, ascending; +Inf is implicit */
+        double bounds[HISTOGRAM_MAX_BUCKETS];       /* upper bounds, ascending; +Inf is implicit */
         uint64_t counts[HISTOGRAM_MAX_BUCKETS + 1]; /* atomic; per bucket (not cumulative) */
-        uint64_t count;                              /* atomic */
-        uint64_t sum_micro;                          /* atomic: sum of observations * 1e6 */
+        uint64_t count;                             /* atomic */
+        uint64_t sum_micro;                         /* atomic: sum of observations * 1e6 */
 } Histogram;
 
 /* bounds must be ascending; at most HISTOGRAM_MAX_BUCKETS. Returns -EINVAL otherwise. */

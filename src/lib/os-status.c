@@ -17,7 +17,7 @@ static void deployment_done(OsDeployment *d)
         free(d->checksum);
         free(d->version);
         free(d->stream);
-        *d = (OsDeployment){.serial = -1};
+        *d = (OsDeployment){ .serial = -1 };
 }
 
 void os_status_done(OsStatus *s)
@@ -27,7 +27,7 @@ void os_status_done(OsStatus *s)
         for (size_t i = 0; i < s->n_deployments; i++)
                 deployment_done(&s->deployments[i]);
         free(s->deployments);
-        *s = (OsStatus){0};
+        *s = (OsStatus){ 0 };
 }
 
 void os_status_assign_roles(OsStatus *s)
@@ -185,7 +185,7 @@ int rpmostree_parse_status(const char *json, size_t len, const char *stream_meta
 {
         _cleanup_json_ json_t *root = NULL;
         json_t *deployments;
-        OsStatus s = {0};
+        OsStatus s = { 0 };
         const OsDeployment *booted = NULL, *staged = NULL;
         size_t n;
         int r;
@@ -221,7 +221,7 @@ int rpmostree_parse_status(const char *json, size_t len, const char *stream_meta
         }
         for (size_t i = 0; i < n; i++) {
                 OsDeployment *d = &s.deployments[i];
-                *d = (OsDeployment){.serial = -1};
+                *d = (OsDeployment){ .serial = -1 };
                 s.n_deployments = i + 1;
                 r = parse_deployment(json_array_get(deployments, i), i, stream_metadata_key, d, e);
                 if (r < 0)

@@ -428,7 +428,7 @@ static int table_reindex(Parser *p, TomlValue *t, size_t n)
         TomlIndex *ix;
 
         if (!p->have_seed) {
-                uint64_t seed[2] = {0x736f6d6570736575ULL, 0x646f72616e646f6dULL};
+                uint64_t seed[2] = { 0x736f6d6570736575ULL, 0x646f72616e646f6dULL };
                 /* A random key keeps crafted collisions out; without one, still correct, just not hardened.
                  */
                 if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
@@ -476,7 +476,7 @@ static int table_add(Parser *p, TomlValue *t, char *key, size_t key_len, TomlVal
                 t->table.cap = ncap;
         }
         e = &t->table.entries[t->table.n++];
-        *e = (TomlEntry){.key = key, .key_len = key_len, .value = v};
+        *e = (TomlEntry){ .key = key, .key_len = key_len, .value = v };
         if (t->table.index) {
                 e->hash = key_hash(t->table.index, key, key_len);
                 if (2 * t->table.n > t->table.index->mask + 1) {
@@ -855,7 +855,7 @@ static int parse_simple_key(Parser *p, KeyPart *ret)
                 if (!s)
                         return oom(p);
         }
-        *ret = (KeyPart){.s = s, .len = len, .pos = start};
+        *ret = (KeyPart){ .s = s, .len = len, .pos = start };
         return 0;
 }
 
@@ -1328,7 +1328,7 @@ static bool looks_like_time(const Parser *p, size_t off)
 
 static int days_in_month(int year, int month)
 {
-        static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
         bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 
         return month == 2 && leap ? 29 : days[month - 1];

@@ -81,7 +81,7 @@ static bool is_leap(int64_t y)
 
 static int month_days(int64_t y, int m)
 {
-        static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
         return days[m - 1] + (m == 2 && is_leap(y));
 }
 
@@ -303,7 +303,7 @@ static int posix_offset(PosixParser *pp, int32_t *ret_utoff)
 
 static int posix_date(PosixParser *pp, RuleDate *ret)
 {
-        RuleDate d = {.secs = 2 * 3600};
+        RuleDate d = { .secs = 2 * 3600 };
         int r;
 
         if (pp->s[pp->pos] == 'J') {
@@ -346,8 +346,8 @@ static int posix_date(PosixParser *pp, RuleDate *ret)
 
 static int posix_parse(const char *s, PosixTz *ret, Error *e)
 {
-        PosixParser pp = {.s = s, .pos = 0, .e = e};
-        PosixTz p = {0};
+        PosixParser pp = { .s = s, .pos = 0, .e = e };
+        PosixTz p = { 0 };
         int r;
 
         if (strlen(s) > TZ_MAX_FOOTER)
@@ -375,8 +375,8 @@ static int posix_parse(const char *s, PosixTz *ret, Error *e)
         }
         if (s[pp.pos] == 0) {
                 /* No rule: the US one, as glibc without posixrules. */
-                p.start = (RuleDate){.kind = RULE_MONTH_WEEK, .m = 3, .w = 2, .d = 0, .secs = 7200};
-                p.end = (RuleDate){.kind = RULE_MONTH_WEEK, .m = 11, .w = 1, .d = 0, .secs = 7200};
+                p.start = (RuleDate){ .kind = RULE_MONTH_WEEK, .m = 3, .w = 2, .d = 0, .secs = 7200 };
+                p.end = (RuleDate){ .kind = RULE_MONTH_WEEK, .m = 11, .w = 1, .d = 0, .secs = 7200 };
                 *ret = p;
                 return 0;
         }
@@ -418,7 +418,7 @@ int tz_from_posix(const char *spec, TimeZone **ret, Error *e)
                 return error_setf(e, -ENOMEM, "out of memory");
         }
         tz->n_types = 1;
-        tz->types[0] = (TzType){.utoff = p.std_utoff, .isdst = false};
+        tz->types[0] = (TzType){ .utoff = p.std_utoff, .isdst = false };
         tz->has_rule = true;
         tz->rule = p;
         *ret = tz;
@@ -552,7 +552,7 @@ static int read_block(Reader *rd, const char *which, const Header *h, size_t tsi
                                           "%s data block: type %zu designation index %u is outside the %u "
                                           "NUL-terminated designation bytes",
                                           which, i, t[5], h->charcnt);
-                tz->types[i] = (TzType){.utoff = utoff, .isdst = t[4]};
+                tz->types[i] = (TzType){ .utoff = utoff, .isdst = t[4] };
         }
         for (size_t i = 1; i < h->leapcnt; i++)
                 if (get_time(leaps + i * (tsize + 4), tsize) <=
@@ -578,7 +578,7 @@ static int read_block(Reader *rd, const char *which, const Header *h, size_t tsi
 
 int tz_parse(const void *data, size_t len, TimeZone **ret, Error *e)
 {
-        Reader rd = {.p = data, .len = len, .pos = 0};
+        Reader rd = { .p = data, .len = len, .pos = 0 };
         TimeZone *tz = NULL;
         Header h1, h2;
         int r;
@@ -695,7 +695,7 @@ int tz_offset_at(const TimeZone *tz, int64_t t, int32_t *ret_utoff, bool *ret_is
 
         if (uses_rule(tz, t)) {
                 bool dst = rule_isdst(&tz->rule, t);
-                type = (TzType){.utoff = dst ? tz->rule.dst_utoff : tz->rule.std_utoff, .isdst = dst};
+                type = (TzType){ .utoff = dst ? tz->rule.dst_utoff : tz->rule.std_utoff, .isdst = dst };
         } else {
                 size_t n = trans_upto(tz, t);
                 type = tz->types[n == 0 ? 0 : tz->trans_idx[n - 1]];

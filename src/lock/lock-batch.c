@@ -30,7 +30,7 @@ struct Item {
 
         Item *next;       /* in the queue */
         Item *group_next; /* among the round's updates of its group */
-        int refused; /* fn's own error, when the round went on without this update */
+        int refused;      /* fn's own error, when the round went on without this update */
         int result;
         Error error;
         /* How its submitter learns the result: done() called once (the item is then freed), or, for
@@ -57,7 +57,7 @@ struct LockBatcher {
         pthread_mutex_t lock;
         Item *head, *tail; /* queued, not yet taken by a round */
         size_t n_queued;
-        bool running;      /* a submitter or the writer thread is writing rounds */
+        bool running; /* a submitter or the writer thread is writing rounds */
 
         /* Started the first time a round ends with more queued; from then on it writes back to back
          * whenever submissions pile up, while submitters only write when nothing else is. */
@@ -217,9 +217,9 @@ static void run_round(LockBatcher *q, Item **items, size_t n)
                 __atomic_add_fetch(&q->stats.writes, 1, __ATOMIC_RELAXED);
         } else {
                 for (size_t j = 0; j < n_groups; j++)
-                        q->groups[j].result = lock_backend_update(q->backend, q->groups[j].group, q->groups[j].slots,
-                                                                  apply_group, &q->groups[j], NULL,
-                                                                  &q->groups[j].error);
+                        q->groups[j].result =
+                                lock_backend_update(q->backend, q->groups[j].group, q->groups[j].slots,
+                                                    apply_group, &q->groups[j], NULL, &q->groups[j].error);
                 __atomic_add_fetch(&q->stats.writes, n_groups, __ATOMIC_RELAXED);
         }
         __atomic_add_fetch(&q->stats.rounds, 1, __ATOMIC_RELAXED);
@@ -233,8 +233,9 @@ static void run_round(LockBatcher *q, Item **items, size_t n)
                                 it->result = g->result;
                                 it->error = g->error;
                         } else if (it->refused < 0) {
-                                it->result = error_setf(&it->error, it->refused, "group \"%s\": update refused: %s",
-                                                        g->group, strerrordesc_np(-it->refused) ?: "unknown error");
+                                it->result = error_setf(&it->error, it->refused,
+                                                        "group \"%s\": update refused: %s", g->group,
+                                                        strerrordesc_np(-it->refused) ?: "unknown error");
                         } else
                                 it->result = 0;
                 }
@@ -380,13 +381,14 @@ int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, Semaphor
         return it.result;
 }
 
-int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
-                        LockBatchDone done, void *done_userdata, int *ret_result, Error *e)
+int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                        void *userdata, LockBatchDone done, void *done_userdata, int *ret_result, Error *e)
 {
         Item *it;
 
         if (!q || !group || !fn || !done || !ret_result)
-                return error_setf(e, -EINVAL, "lock batch: no batcher, group, update or completion function");
+                return error_setf(e, -EINVAL,
+                                  "lock batch: no batcher, group, update or completion function");
         it = calloc(1, sizeof(*it));
         if (!it)
                 return error_setf(e, -ENOMEM, "lock batch: out of memory");

@@ -64,7 +64,7 @@ typedef void (*LockBatchDone)(void *userdata, int result, const Error *e);
  * Otherwise the update is queued and 0 is returned: done(done_userdata, ...) will be called once with
  * the result, from another thread, possibly before this returns; fn and userdata must stay valid until
  * then. A negative errno (with e) means it was not submitted. */
-int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
-                        LockBatchDone done, void *done_userdata, int *ret_result, Error *e);
+int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                        void *userdata, LockBatchDone done, void *done_userdata, int *ret_result, Error *e);
 
 void lock_batcher_stats(LockBatcher *q, LockBatchStats *ret);

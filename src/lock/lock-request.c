@@ -30,7 +30,8 @@ int fleetlock_request_parse(const char *body, size_t len, FleetLockRequest *ret,
         int r;
 
         if (!body || len == 0)
-                return error_setf(e, -EINVAL, "empty body: expected {\"client_params\": {\"id\", \"group\"}}");
+                return error_setf(e, -EINVAL,
+                                  "empty body: expected {\"client_params\": {\"id\", \"group\"}}");
         if (len > FLEETLOCK_MAX_BODY)
                 return error_setf(e, -E2BIG, "body larger than %d bytes", FLEETLOCK_MAX_BODY);
         r = json_parse_strict(body, len, &root, e);
@@ -44,10 +45,13 @@ int fleetlock_request_parse(const char *body, size_t len, FleetLockRequest *ret,
         if (r < 0)
                 return r == -ENOENT ? -EINVAL : r;
         if (!semaphore_valid_id(id))
-                return error_setf(e, -EINVAL, "client_params.id must be a non-empty printable string of at most %d "
-                                              "bytes", SEMAPHORE_MAX_ID);
+                return error_setf(e, -EINVAL,
+                                  "client_params.id must be a non-empty printable string of at most %d "
+                                  "bytes",
+                                  SEMAPHORE_MAX_ID);
         if (!lock_group_name_valid(group))
-                return error_setf(e, -EINVAL, "client_params.group must match ^[a-zA-Z0-9.-]+$ (at most 255 bytes)");
+                return error_setf(e, -EINVAL,
+                                  "client_params.group must match ^[a-zA-Z0-9.-]+$ (at most 255 bytes)");
         i2 = strdup(id);
         g2 = strdup(group);
         if (!i2 || !g2) {

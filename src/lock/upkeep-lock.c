@@ -66,7 +66,7 @@ typedef struct Manager {
         HttpServer *server, *status_server;
         Histogram latency;
         uint64_t requests[2][6]; /* [pre-reboot, steady-state][200, 400, 401, 404, 423, 503] atomic */
-        uint64_t backend_errors;   /* atomic */
+        uint64_t backend_errors; /* atomic */
         int64_t started_at;
 } Manager;
 
@@ -126,7 +126,8 @@ static int apply_lock_op(Semaphore *s, void *userdata)
         if (!op->id)
                 return changed; /* a sweep */
         if (op->lock) {
-                r = semaphore_lock(s, op->id, &op->group->cfg->policy, op->in_window, op->now, &op->decision);
+                r = semaphore_lock(s, op->id, &op->group->cfg->policy, op->in_window, op->now,
+                                   &op->decision);
                 if (r < 0)
                         return r;
                 return changed || op->decision == LOCK_GRANTED;
@@ -215,7 +216,8 @@ static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, Htt
                 __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
                 log_error("group %s: %s for %s failed: %s", g->cfg->name, lock ? "lock" : "unlock", op->id,
                           e ? e->message : strerror(-result));
-                return http_reply_error(reply, 503, "backend_unavailable", e ? e->message : strerror(-result));
+                return http_reply_error(reply, 503, "backend_unavailable",
+                                        e ? e->message : strerror(-result));
         }
         log_expired(m, g, op);
         if (!lock) {
@@ -252,7 +254,8 @@ static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, Htt
                 break;
         case LOCK_PAUSED:
                 __atomic_add_fetch(&g->denials[DENIAL_PAUSED], 1, __ATOMIC_RELAXED);
-                r = http_reply_error(reply, 423, denial_kind[DENIAL_PAUSED], "reboots are paused for this group");
+                r = http_reply_error(reply, 423, denial_kind[DENIAL_PAUSED],
+                                     "reboots are paused for this group");
                 break;
         }
         return r;
@@ -285,8 +288,9 @@ static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply
         int r, result;
 
         if (!fleetlock_header_valid(http_request_header(req, "fleet-lock-protocol"))) {
-                r = http_reply_error(reply, 400, "invalid_request", "missing or wrong header fleet-lock-protocol "
-                                                                    "(must be \"true\")");
+                r = http_reply_error(reply, 400, "invalid_request",
+                                     "missing or wrong header fleet-lock-protocol "
+                                     "(must be \"true\")");
                 goto out;
         }
         r = fleetlock_request_parse(req->body, req->body_len, &fr, &e);
@@ -309,7 +313,8 @@ static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply
                         ok |= bearer_matches(auth, g->cfg->client_tokens[i]);
                 if (!ok) {
                         http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
-                        r = http_reply_error(reply, 401, "unauthorized", "this group needs a valid bearer token");
+                        r = http_reply_error(reply, 401, "unauthorized",
+                                             "this group needs a valid bearer token");
                         goto out;
                 }
         }
@@ -379,17 +384,22 @@ static int group_json(Manager *m, Group *g, int64_t now, Buf *b, Error *e)
                 if (r >= 0)
                         r = buf_put_json_string(b, s.holders[i].id, strlen(s.holders[i].id));
                 if (r >= 0)
-                        r = buf_printf(b, ",\"since\":%lld,\"age_secs\":%lld}", (long long)s.holders[i].since,
+                        r = buf_printf(b, ",\"since\":%lld,\"age_secs\":%lld}",
+                                       (long long)s.holders[i].since,
                                        (long long)(s.holders[i].since ? now - s.holders[i].since : 0));
         }
         if (r >= 0)
-                r = buf_printf(b, "],\"paused\":%s,\"paused_in_config\":%s,\"max_hold_secs\":%lld,\"settle_secs\":%lld,"
-                                  "\"last_release\":%lld,\"window\":{\"configured\":%s,\"open\":%s",
+                r = buf_printf(b,
+                               "],\"paused\":%s,\"paused_in_config\":%s,\"max_hold_secs\":%lld,\"settle_"
+                               "secs\":%lld,"
+                               "\"last_release\":%lld,\"window\":{\"configured\":%s,\"open\":%s",
                                s.paused || g->cfg->policy.paused ? "true" : "false",
-                               g->cfg->policy.paused ? "true" : "false", (long long)g->cfg->policy.max_hold_secs,
+                               g->cfg->policy.paused ? "true" : "false",
+                               (long long)g->cfg->policy.max_hold_secs,
                                (long long)g->cfg->policy.settle_secs, (long long)s.last_release,
                                g->calendar ? "true" : "false", open ? "true" : "false");
-        if (r >= 0 && g->calendar && calendar_next_open(g->calendar, g->tz, now, &next_start, &next_end) >= 0)
+        if (r >= 0 && g->calendar &&
+            calendar_next_open(g->calendar, g->tz, now, &next_start, &next_end) >= 0)
                 r = buf_printf(b, ",\"next_open\":%lld,\"next_close\":%lld", (long long)next_start,
                                (long long)next_end);
         if (r >= 0 && g->calendar)
@@ -435,10 +445,12 @@ static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
         int r;
 
         if (!m->admin_token)
-                return http_reply_error(reply, 404, "not_found", "the admin API is off (no admin token configured)");
+                return http_reply_error(reply, 404, "not_found",
+                                        "the admin API is off (no admin token configured)");
         if (!bearer_matches(http_request_header(req, "Authorization"), m->admin_token)) {
                 http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
-                return http_reply_error(reply, 401, "unauthorized", "the admin API needs the admin bearer token");
+                return http_reply_error(reply, 401, "unauthorized",
+                                        "the admin API needs the admin bearer token");
         }
         if (!*rest || streq(rest, "/")) {
                 if (!streq(req->method, "GET")) {
@@ -489,8 +501,8 @@ static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
                         op.release_id = id;
                 } else
                         op.pause = streq(action, "pause");
-                r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_admin_op, &op, NULL,
-                                        &e);
+                r = lock_backend_update(m->backend, g->cfg->name, g->cfg->policy.slots, apply_admin_op, &op,
+                                        NULL, &e);
                 if (r < 0) {
                         __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
                         return http_reply_error(reply, 503, "backend_unavailable", e.message);
@@ -499,7 +511,8 @@ static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
                         log_notice("group %s: admin released %s (%s)", g->cfg->name, id,
                                    op.released ? "it held a slot" : "it held none");
                 else
-                        log_notice("group %s: admin %s", g->cfg->name, op.pause ? "paused reboots" : "resumed reboots");
+                        log_notice("group %s: admin %s", g->cfg->name,
+                                   op.pause ? "paused reboots" : "resumed reboots");
                 r = buf_printf(&b, "{\"group\":\"%s\",\"action\":\"%s\"", g->cfg->name, action);
                 if (r >= 0 && op.release_id)
                         r = buf_printf(&b, ",\"released\":%s", op.released ? "true" : "false");
@@ -527,7 +540,8 @@ static int reply_metrics(Manager *m, HttpReply *reply)
         char code[8];
         int r;
 
-        r = metrics_header(&b, "upkeep_lock_requests_total", "counter", "FleetLock requests by endpoint and status.");
+        r = metrics_header(&b, "upkeep_lock_requests_total", "counter",
+                           "FleetLock requests by endpoint and status.");
         for (size_t i = 0; r >= 0 && i < 2; i++)
                 for (size_t k = 0; r >= 0 && k < ELEMENTSOF(counted_codes); k++) {
                         const char *labels[] = { "endpoint", endpoints[i], "code", code, NULL };
@@ -541,8 +555,9 @@ static int reply_metrics(Manager *m, HttpReply *reply)
         if (r >= 0)
                 r = histogram_write(&b, "upkeep_lock_request_duration_seconds", NULL, &m->latency);
 
-        const char *names[] = { "upkeep_lock_slots", "upkeep_lock_holders", "upkeep_lock_oldest_holder_age_seconds",
-                                "upkeep_lock_paused", "upkeep_lock_window_open" };
+        const char *names[] = { "upkeep_lock_slots", "upkeep_lock_holders",
+                                "upkeep_lock_oldest_holder_age_seconds", "upkeep_lock_paused",
+                                "upkeep_lock_window_open" };
         const char *helps[] = { "Configured slots per group.", "Current holders per group.",
                                 "Age of the oldest holder per group (0 when none).",
                                 "Whether reboots are paused in the group.",
@@ -575,7 +590,8 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                         r = metrics_sample(&b, names[n], labels, values[n][i]);
                 }
         }
-        const char *cnames[] = { "upkeep_lock_grants_total", "upkeep_lock_releases_total", "upkeep_lock_expirations_total" };
+        const char *cnames[] = { "upkeep_lock_grants_total", "upkeep_lock_releases_total",
+                                 "upkeep_lock_expirations_total" };
         const char *chelps[] = { "Slots granted.", "Slots released by their holders.",
                                  "Slots released because their holder kept them past max_hold_secs." };
         for (size_t n = 0; r >= 0 && n < 3; n++) {
@@ -588,10 +604,12 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                 }
         }
         if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_denials_total", "counter", "Lock requests denied, by kind.");
+                r = metrics_header(&b, "upkeep_lock_denials_total", "counter",
+                                   "Lock requests denied, by kind.");
         for (size_t i = 0; r >= 0 && i < m->n_groups; i++)
                 for (size_t k = 0; r >= 0 && k < _DENIAL_MAX; k++) {
-                        const char *labels[] = { "group", m->groups[i].cfg->name, "kind", denial_kind[k], NULL };
+                        const char *labels[] = { "group", m->groups[i].cfg->name, "kind", denial_kind[k],
+                                                 NULL };
                         r = metrics_sample_u64(&b, "upkeep_lock_denials_total", labels,
                                                __atomic_load_n(&m->groups[i].denials[k], __ATOMIC_RELAXED));
                 }
@@ -615,15 +633,17 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                 bs.updates += one.updates;
         }
         if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_backend_writes_total", "counter",
-                                   "Backend writes: SQLite transactions (one fsync each, for every group in it), etcd "
-                                   "compare-and-swap updates of one group.");
+                r = metrics_header(
+                        &b, "upkeep_lock_backend_writes_total", "counter",
+                        "Backend writes: SQLite transactions (one fsync each, for every group in it), etcd "
+                        "compare-and-swap updates of one group.");
         if (r >= 0)
                 r = metrics_sample_u64(&b, "upkeep_lock_backend_writes_total", NULL, bs.writes);
         if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_backend_write_updates_total", "counter",
-                                   "FleetLock requests and expiry sweeps those writes carried (divided by the "
-                                   "writes: the mean batch).");
+                r = metrics_header(
+                        &b, "upkeep_lock_backend_write_updates_total", "counter",
+                        "FleetLock requests and expiry sweeps those writes carried (divided by the "
+                        "writes: the mean batch).");
         if (r >= 0)
                 r = metrics_sample_u64(&b, "upkeep_lock_backend_write_updates_total", NULL, bs.updates);
         if (r >= 0)
@@ -678,7 +698,8 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                 double t0 = now_seconds();
                 if (!streq(req->method, "POST")) {
                         http_reply_add_header(reply, "Allow", "POST");
-                        return http_reply_error(reply, 405, "method_not_allowed", "FleetLock endpoints take POST");
+                        return http_reply_error(reply, 405, "method_not_allowed",
+                                                "FleetLock endpoints take POST");
                 }
                 return handle_fleetlock(m, req, reply, pre, t0);
         }
@@ -731,19 +752,24 @@ static int setup_groups(Manager *m)
                         int days[7], start, n_days = 0;
                         for (size_t d = 0; ws->days[d]; d++) {
                                 if (n_days == 7 || calendar_parse_day(ws->days[d], &days[n_days]) < 0)
-                                        return log_error_errno(EINVAL, "line %u: group %s: window %zu: '%s' is not a "
-                                                                       "day of the week",
-                                                               ws->line, g->cfg->name, w, ws->days[d]);
+                                        return log_error_errno(
+                                                EINVAL,
+                                                "line %u: group %s: window %zu: '%s' is not a "
+                                                "day of the week",
+                                                ws->line, g->cfg->name, w, ws->days[d]);
                                 n_days++;
                         }
                         if (calendar_parse_time(ws->start_time, &start) < 0)
-                                return log_error_errno(EINVAL, "line %u: group %s: window %zu: start_time '%s' is not "
-                                                               "HH:MM",
-                                                       ws->line, g->cfg->name, w, ws->start_time);
-                        r = calendar_add_window(g->calendar, days, (size_t)n_days, start, (int)ws->length_minutes, &e);
+                                return log_error_errno(
+                                        EINVAL,
+                                        "line %u: group %s: window %zu: start_time '%s' is not "
+                                        "HH:MM",
+                                        ws->line, g->cfg->name, w, ws->start_time);
+                        r = calendar_add_window(g->calendar, days, (size_t)n_days, start,
+                                                (int)ws->length_minutes, &e);
                         if (r < 0)
-                                return log_error_errno(r, "line %u: group %s: window %zu: %s", ws->line, g->cfg->name,
-                                                       w, e.message);
+                                return log_error_errno(r, "line %u: group %s: window %zu: %s", ws->line,
+                                                       g->cfg->name, w, e.message);
                 }
         }
         return 0;
@@ -763,7 +789,8 @@ static int setup_batchers(Manager *m)
                 if (!shared || i == 0) {
                         r = lock_batcher_new(m->backend, LOCK_BATCH_MAX, &m->batchers[m->n_batchers]);
                         if (r < 0)
-                                return log_error_errno(r, "cannot set up request batching: %s", strerror(-r));
+                                return log_error_errno(r, "cannot set up request batching: %s",
+                                                       strerror(-r));
                         /* A lone event-loop thread must never wait for a write. */
                         lock_batcher_set_write_inline(m->batchers[m->n_batchers], m->config->threads > 1);
                         m->n_batchers++;
@@ -834,13 +861,14 @@ int main(int argc, char **argv)
                 .name = "upkeep-lock",
                 .description = "The Upkeep FleetLock reboot coordinator.",
                 .default_config = LOCK_CONFIG_DEFAULT_PATH,
-                .extra = "      --sqlite PATH      use the SQLite backend with this database (overrides the config)\n",
+                .extra = "      --sqlite PATH      use the SQLite backend with this database (overrides the "
+                         "config)\n",
         };
         static const struct option extra[] = {
                 { "sqlite", required_argument, NULL, 0x100 },
         };
-        static const double lbounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                          0.5, 1, 2.5 };
+        static const double lbounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                          0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5 };
         const char *sqlite = NULL;
         _cleanup_close_ int sfd = -EBADF, tfd = -EBADF, efd = -EBADF;
         _cleanup_free_ char *cert = NULL, *key = NULL;
@@ -933,10 +961,13 @@ int main(int argc, char **argv)
                 log_error("cannot listen on [%s]:%u: %s", m.config->address, m.config->port, e.message);
                 goto out;
         }
-        log_info("listening on [%s]:%u%s", m.config->address, http_server_port(m.server), cert ? " (TLS)" : "");
+        log_info("listening on [%s]:%u%s", m.config->address, http_server_port(m.server),
+                 cert ? " (TLS)" : "");
         if (m.config->status_enabled) {
-                HttpServerConfig st = { .address = m.config->status_address, .port = m.config->status_port,
-                                        .handler = handle_status_only, .userdata = &m };
+                HttpServerConfig st = { .address = m.config->status_address,
+                                        .port = m.config->status_port,
+                                        .handler = handle_status_only,
+                                        .userdata = &m };
                 r = http_server_start(&st, &m.status_server, &e);
                 if (r < 0) {
                         log_error("cannot listen on [%s]:%u for status: %s", m.config->status_address,
@@ -949,7 +980,8 @@ int main(int argc, char **argv)
                 goto out;
         }
         sweep(&m);
-        daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s)", m.n_groups, m.backend->ops->name);
+        daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s)", m.n_groups,
+                       m.backend->ops->name);
 
         efd = epoll_create1(EPOLL_CLOEXEC);
         tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -958,10 +990,13 @@ int main(int argc, char **argv)
                 goto out;
         }
         {
-                struct itimerspec its = { .it_value = { SWEEP_INTERVAL_SECS, 0 }, .it_interval = { SWEEP_INTERVAL_SECS, 0 } };
-                struct epoll_event ev1 = { .events = EPOLLIN, .data.fd = sfd }, ev2 = { .events = EPOLLIN, .data.fd = tfd };
+                struct itimerspec its = { .it_value = { SWEEP_INTERVAL_SECS, 0 },
+                                          .it_interval = { SWEEP_INTERVAL_SECS, 0 } };
+                struct epoll_event ev1 = { .events = EPOLLIN, .data.fd = sfd },
+                                   ev2 = { .events = EPOLLIN, .data.fd = tfd };
                 timerfd_settime(tfd, 0, &its, NULL);
-                if (epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev1) < 0 || epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev2) < 0) {
+                if (epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev1) < 0 ||
+                    epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev2) < 0) {
                         log_error("epoll: %m");
                         goto out;
                 }
@@ -985,7 +1020,8 @@ int main(int argc, char **argv)
                                 struct signalfd_siginfo si;
                                 while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
                                         if (si.ssi_signo == SIGHUP) {
-                                                log_info("SIGHUP: configuration reload needs a restart; sweeping");
+                                                log_info("SIGHUP: configuration reload needs a restart; "
+                                                         "sweeping");
                                                 sweep(&m);
                                                 continue;
                                         }

@@ -80,14 +80,14 @@ static void print_help(const DaemonHelp *h)
                h->name, h->description, h->default_config, h->extra);
 }
 
-int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra, size_t n_extra,
-                         int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
-                         DaemonOptions *ret)
+int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra,
+                         size_t n_extra, int (*on_extra)(int val, const char *arg, void *userdata),
+                         void *userdata, DaemonOptions *ret)
 {
         static const struct option common[] = {
-                { "config", required_argument, NULL, 'c' },   { "address", required_argument, NULL, 'a' },
-                { "port", required_argument, NULL, 'p' },     { "port-file", required_argument, NULL, 'P' },
-                { "verbose", no_argument, NULL, 'v' },        { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, 'c' }, { "address", required_argument, NULL, 'a' },
+                { "port", required_argument, NULL, 'p' },   { "port-file", required_argument, NULL, 'P' },
+                { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
         struct option options[ELEMENTSOF(common) + 16 + 1];

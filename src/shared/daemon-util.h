@@ -38,9 +38,9 @@ typedef struct DaemonHelp {
  * the daemon's own long options in extra[] (their val must be >= 0x100), each passed to on_extra.
  * Returns 1 to go on, 0 when the program should exit successfully (help or version was printed), or
  * -EINVAL after logging what is wrong. */
-int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra, size_t n_extra,
-                         int (*on_extra)(int val, const char *arg, void *userdata), void *userdata,
-                         DaemonOptions *ret);
+int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra,
+                         size_t n_extra, int (*on_extra)(int val, const char *arg, void *userdata),
+                         void *userdata, DaemonOptions *ret);
 
 /* Reads a daemon's configuration file (at most 1 MiB). Returns 1 with its contents; 0 when it does not
  * exist and was not named explicitly (the caller uses its defaults; this is logged); or a negative errno,

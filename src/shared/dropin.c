@@ -75,7 +75,7 @@ static int set_put(Set *s, const char *name, char *path, Error *e)
                 free(path);
                 return -ENOMEM;
         }
-        s->entries[s->n++] = (Entry){.name = nm, .path = path};
+        s->entries[s->n++] = (Entry){ .name = nm, .path = path };
         return 0;
 }
 
@@ -151,7 +151,7 @@ static int cmp_entry(const void *a, const void *b)
 int dropin_collect(const char *root, const char *const *dirs, size_t n_dirs, DropinFile **ret, size_t *ret_n,
                    Error *e)
 {
-        _cleanup_(set_done) Set s = {0};
+        _cleanup_(set_done) Set s = { 0 };
         DropinFile *files = NULL;
         size_t n = 0, live = 0;
         int r;

@@ -29,7 +29,7 @@ struct Etcd {
         Endpoint ep[];
 };
 
-static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+static const char *const json_headers[] = { "Content-Type: application/json", NULL };
 
 Etcd *etcd_free(Etcd *c)
 {

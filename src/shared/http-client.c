@@ -387,7 +387,8 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
                         return error_setf(e, -ENOMEM, "%s: out of memory", method);
                 }
                 *ret = (HttpResponse){
-                        .status = status, .body = data, .body_len = n, .content_type = content_type};
+                        .status = status, .body = data, .body_len = n, .content_type = content_type
+                };
         }
         return 0;
 

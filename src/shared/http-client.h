@@ -19,8 +19,8 @@ typedef struct HttpClientOptions {
         const char *ca_file;         /* NULL = system trust store */
         const char *client_cert;     /* PEM file paths, NULL = none */
         const char *client_key;
-        const char *user_agent;      /* default "upkeep/<version>" */
-        bool no_proxy;               /* ignore http_proxy & co. (etcd, local servers); default: honour them */
+        const char *user_agent; /* default "upkeep/<version>" */
+        bool no_proxy;          /* ignore http_proxy & co. (etcd, local servers); default: honour them */
 } HttpClientOptions;
 
 typedef struct HttpResponse {

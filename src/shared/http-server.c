@@ -513,7 +513,8 @@ HttpDeferred *http_request_defer(const HttpRequest *req)
                 return NULL;
         ci = MHD_get_connection_info(req->internal, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r = ci ? ci->socket_context : NULL;
-        if (!r || !r->deferred.server || !r->deferred.server->allow_deferred || r->deferred.state != DEFER_NONE)
+        if (!r || !r->deferred.server || !r->deferred.server->allow_deferred ||
+            r->deferred.state != DEFER_NONE)
                 return NULL;
         r->deferred.connection = req->internal;
         r->deferred.result = 0;
@@ -878,7 +879,7 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         s->pool_size = pool = MAX(POOL_MIN, 2 * s->max_header_bytes + POOL_SLACK);
         threads = config->threads ? config->threads : 1;
 
-#define OPT(o, v, p) (opts[n_opts++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+#define OPT(o, v, p) (opts[n_opts++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
         OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
         OPT(MHD_OPTION_CONNECTION_LIMIT,
             config->max_connections ? config->max_connections : DEFAULT_MAX_CONNECTIONS, NULL);
@@ -943,13 +944,13 @@ void http_server_stop(HttpServer *s, unsigned timeout_ms)
         /* Wait for the requests in flight (idle keep-alive connections do not count). */
         deadline = now_ms() + timeout_ms;
         while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 && now_ms() < deadline) {
-                struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }
         /* A request whose reply was deferred is still referred to by whoever will answer it: wait for
          * them all, however long (http-server.h). */
         while (__atomic_load_n(&s->deferred_pending, __ATOMIC_ACQUIRE) > 0) {
-                struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }
         MHD_stop_daemon(s->daemon);

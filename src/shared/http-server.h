@@ -16,13 +16,13 @@
 typedef struct HttpServer HttpServer;
 
 typedef struct HttpRequest {
-        const char *method;   /* "GET", "POST", ... */
-        const char *path;     /* the path, percent-decoding NOT applied, without the query */
-        const char *query;    /* raw query string after '?', not decoded; "" when none */
-        const char *body;     /* NULL when empty */
+        const char *method; /* "GET", "POST", ... */
+        const char *path;   /* the path, percent-decoding NOT applied, without the query */
+        const char *query;  /* raw query string after '?', not decoded; "" when none */
+        const char *body;   /* NULL when empty */
         size_t body_len;
-        const char *peer;     /* textual peer address ("127.0.0.1", "::1") */
-        void *internal;       /* adapter state (header lookup) */
+        const char *peer; /* textual peer address ("127.0.0.1", "::1") */
+        void *internal;   /* adapter state (header lookup) */
 } HttpRequest;
 
 /* Value of a request header (case-insensitive name), NULL when absent. */
@@ -34,8 +34,8 @@ typedef struct HttpReply {
         unsigned status;          /* HTTP status code */
         const char *content_type; /* static string, or NULL for none */
         /* The body, one of (blob wins if set): */
-        Blob *blob;               /* the adapter takes over this reference */
-        char *owned;              /* malloc()ed; the adapter frees it */
+        Blob *blob;  /* the adapter takes over this reference */
+        char *owned; /* malloc()ed; the adapter frees it */
         size_t owned_len;
         /* Extra headers: static (or longer-lived than the reply) strings. */
         const char *header_names[HTTP_REPLY_MAX_HEADERS];
@@ -65,16 +65,16 @@ HttpDeferred *http_request_defer(const HttpRequest *req);
 void http_deferred_finish(HttpDeferred *d, int r, HttpReply *reply);
 
 typedef struct HttpServerConfig {
-        const char *address;      /* numeric IPv4 or IPv6 address; NULL = "::" (dual-stack) */
-        uint16_t port;            /* 0 = any free port */
-        unsigned threads;         /* 1 = one event-loop thread; more = a pool of them */
-        unsigned max_connections; /* default 1024 when 0 */
+        const char *address;       /* numeric IPv4 or IPv6 address; NULL = "::" (dual-stack) */
+        uint16_t port;             /* 0 = any free port */
+        unsigned threads;          /* 1 = one event-loop thread; more = a pool of them */
+        unsigned max_connections;  /* default 1024 when 0 */
         unsigned idle_timeout_sec; /* connections idle this long are closed; default 30 when 0 */
-        size_t max_header_bytes;  /* request line + headers; default 8 KiB when 0 */
-        size_t max_body_bytes;    /* larger bodies get 413; default 64 KiB when 0 */
-        const char *tls_cert_pem; /* PEM contents (not paths); both NULL = plain HTTP */
+        size_t max_header_bytes;   /* request line + headers; default 8 KiB when 0 */
+        size_t max_body_bytes;     /* larger bodies get 413; default 64 KiB when 0 */
+        const char *tls_cert_pem;  /* PEM contents (not paths); both NULL = plain HTTP */
         const char *tls_key_pem;
-        bool allow_deferred;      /* handlers may use http_request_defer() */
+        bool allow_deferred; /* handlers may use http_request_defer() */
         HttpHandler handler;
         void *userdata;
 } HttpServerConfig;

@@ -39,8 +39,8 @@ typedef struct LockBackendOps {
          * the result when fn returned 1, and on success copies the state as it now is to *ret (optional).
          * -EAGAIN only if conflicts persist past the backend's retry budget; -EIO/-ECONNREFUSED/-ETIMEDOUT
          * when the store cannot be reached. */
-        int (*update)(LockBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
-                      Semaphore *ret, Error *e);
+        int (*update)(LockBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                      void *userdata, Semaphore *ret, Error *e);
         /* Optional (NULL when the backend has no cheaper way than one update per group). Applies u[0..n)
          * in order, each as update() would (no *ret), together: SQLite writes them in one transaction, so
          * one fsync covers them all. A group may appear more than once; a later entry sees what the
@@ -62,8 +62,8 @@ struct LockBackend {
         LockBackendStats stats;
 };
 
-static inline int lock_backend_update(LockBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
-                                      void *userdata, Semaphore *ret, Error *e)
+static inline int lock_backend_update(LockBackend *b, const char *group, uint64_t slots,
+                                      SemaphoreUpdateFn fn, void *userdata, Semaphore *ret, Error *e)
 {
         return b->ops->update(b, group, slots, fn, userdata, ret, e);
 }

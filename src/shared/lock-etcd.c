@@ -151,8 +151,8 @@ static void backoff(EtcdBackend *b, unsigned attempt)
         nanosleep(&ts, NULL);
 }
 
-static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
-                       Semaphore *ret, Error *e)
+static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                       void *userdata, Semaphore *ret, Error *e)
 {
         EtcdBackend *b = (EtcdBackend *)lb;
         char key[512];
@@ -205,7 +205,8 @@ static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, Semap
                 }
                 r = semaphore_format(&s, &v);
                 if (r >= 0)
-                        r = etcd_txn_put_if(b->etcd, key, g->mod_revision ? ETCD_COMPARE_MOD : ETCD_COMPARE_VERSION,
+                        r = etcd_txn_put_if(b->etcd, key,
+                                            g->mod_revision ? ETCD_COMPARE_MOD : ETCD_COMPARE_VERSION,
                                             g->mod_revision, v.data, v.len, &t, e);
                 buf_free(&v);
                 if (r < 0) {
@@ -243,7 +244,8 @@ static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, Semap
                 if (attempt > 0)
                         backoff(b, attempt);
         }
-        r = error_setf(e, -EAGAIN, "group %s: %d conflicting writers in a row; giving up", group, MAX_ATTEMPTS);
+        r = error_setf(e, -EAGAIN, "group %s: %d conflicting writers in a row; giving up", group,
+                       MAX_ATTEMPTS);
 fail:
         __atomic_add_fetch(&lb->stats.errors, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&g->lock);

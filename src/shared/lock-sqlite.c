@@ -383,8 +383,8 @@ static int write_back(SqliteBackend *b, const char *group, const Semaphore *old,
  * undoes this group's writes only (the caller's other groups stay). Returns 0 or a negative errno with e;
  * on failure nothing of this group is written, unless the whole transaction is gone (the caller checks
  * sqlite3_get_autocommit()). On success, *ret (optional) gets the state as it now is. */
-static int update_group(SqliteBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
-                        bool savepoint, Semaphore *ret, Error *e)
+static int update_group(SqliteBackend *b, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                        void *userdata, bool savepoint, Semaphore *ret, Error *e)
 {
         _cleanup_(semaphore_done) Semaphore old = {}, cur = {};
         bool existed;
@@ -434,7 +434,8 @@ static int update_group(SqliteBackend *b, const char *group, uint64_t slots, Sem
                                 rc = step_done(b->release);
                                 if (rc != SQLITE_OK) {
                                         if (r >= 0)
-                                                r = sqlite_error(b, group, rc, "cannot release a savepoint", e);
+                                                r = sqlite_error(b, group, rc, "cannot release a savepoint",
+                                                                 e);
                                         sqlite3_reset(b->release);
                                         rollback(b);
                                 }
@@ -621,9 +622,9 @@ static void sqlite_free(LockBackend *base)
         if (!b)
                 return;
         sqlite3_stmt *stmts[] = {
-                b->begin,         b->commit,        b->rollback,     b->savepoint,   b->rollback_to,
-                b->release,       b->load,          b->upsert_group, b->insert_holder, b->delete_holder,
-                b->update_since,  b->ping,          b->list_groups,
+                b->begin,        b->commit, b->rollback,     b->savepoint,     b->rollback_to,
+                b->release,      b->load,   b->upsert_group, b->insert_holder, b->delete_holder,
+                b->update_since, b->ping,   b->list_groups,
         };
         for (size_t i = 0; i < ELEMENTSOF(stmts); i++)
                 sqlite3_finalize(stmts[i]);
@@ -879,23 +880,23 @@ int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e)
                 sqlite3_stmt **st;
                 const char *sql;
         } stmts[] = {
-                {&b->begin, "BEGIN IMMEDIATE"},
-                {&b->commit, "COMMIT"},
-                {&b->savepoint, "SAVEPOINT upkeep_group"},
-                {&b->rollback_to, "ROLLBACK TO upkeep_group"},
-                {&b->release, "RELEASE upkeep_group"},
-                {&b->load,
-                 "SELECT g.total_slots, g.last_release, g.paused, h.id, h.since FROM groups AS g "
-                 "LEFT JOIN holders AS h ON h.group_name = g.name WHERE g.name = ?1 ORDER BY h.id"},
-                {&b->upsert_group,
-                 "INSERT INTO groups (name, total_slots, last_release, paused) VALUES (?1, ?2, ?3, ?4) "
-                 "ON CONFLICT (name) DO UPDATE SET total_slots = excluded.total_slots, "
-                 "last_release = excluded.last_release, paused = excluded.paused"},
-                {&b->insert_holder, "INSERT INTO holders (group_name, id, since) VALUES (?1, ?2, ?3)"},
-                {&b->delete_holder, "DELETE FROM holders WHERE group_name = ?1 AND id = ?2"},
-                {&b->update_since, "UPDATE holders SET since = ?3 WHERE group_name = ?1 AND id = ?2"},
-                {&b->ping, "SELECT 1 FROM groups LIMIT 1"},
-                {&b->list_groups, "SELECT name FROM groups ORDER BY name"},
+                { &b->begin, "BEGIN IMMEDIATE" },
+                { &b->commit, "COMMIT" },
+                { &b->savepoint, "SAVEPOINT upkeep_group" },
+                { &b->rollback_to, "ROLLBACK TO upkeep_group" },
+                { &b->release, "RELEASE upkeep_group" },
+                { &b->load,
+                  "SELECT g.total_slots, g.last_release, g.paused, h.id, h.since FROM groups AS g "
+                  "LEFT JOIN holders AS h ON h.group_name = g.name WHERE g.name = ?1 ORDER BY h.id" },
+                { &b->upsert_group,
+                  "INSERT INTO groups (name, total_slots, last_release, paused) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT (name) DO UPDATE SET total_slots = excluded.total_slots, "
+                  "last_release = excluded.last_release, paused = excluded.paused" },
+                { &b->insert_holder, "INSERT INTO holders (group_name, id, since) VALUES (?1, ?2, ?3)" },
+                { &b->delete_holder, "DELETE FROM holders WHERE group_name = ?1 AND id = ?2" },
+                { &b->update_since, "UPDATE holders SET since = ?3 WHERE group_name = ?1 AND id = ?2" },
+                { &b->ping, "SELECT 1 FROM groups LIMIT 1" },
+                { &b->list_groups, "SELECT name FROM groups ORDER BY name" },
         };
         for (size_t i = 0; i < ELEMENTSOF(stmts); i++) {
                 r = prepare(b, stmts[i].sql, stmts[i].st, e);

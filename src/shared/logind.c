@@ -46,7 +46,8 @@ int logind_reboot(Error *e)
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return error_setf(e, r, "connecting to the system bus: %s", strerror(-r));
-        r = sd_bus_call_method(bus, LOGIND_DEST, LOGIND_PATH, LOGIND_MANAGER, "Reboot", &err, NULL, "b", false);
+        r = sd_bus_call_method(bus, LOGIND_DEST, LOGIND_PATH, LOGIND_MANAGER, "Reboot", &err, NULL, "b",
+                               false);
         if (r < 0) {
                 error_setf(e, r, "logind Reboot: %s", err.message ? err.message : strerror(-r));
                 sd_bus_error_free(&err);
@@ -90,7 +91,8 @@ int logind_interactive_sessions(char ***ret_ttys, size_t *ret_n, Error *e)
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return error_setf(e, r, "connecting to the system bus: %s", strerror(-r));
-        r = sd_bus_call_method(bus, LOGIND_DEST, LOGIND_PATH, LOGIND_MANAGER, "ListSessions", &err, &reply, NULL);
+        r = sd_bus_call_method(bus, LOGIND_DEST, LOGIND_PATH, LOGIND_MANAGER, "ListSessions", &err, &reply,
+                               NULL);
         if (r < 0) {
                 error_setf(e, r, "logind ListSessions: %s", err.message ? err.message : strerror(-r));
                 sd_bus_error_free(&err);
@@ -140,7 +142,8 @@ static bool tty_name_valid(const char *t)
             !startswith(t, "hvc") && !startswith(t, "ttyS"))
                 return false;
         for (const char *p = t; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '/'))
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '/'))
                         return false;
         return true;
 }
@@ -226,7 +229,7 @@ int run_command(char *const *argv, unsigned timeout_sec, char **ret_output, Erro
 
         deadline = mono_ms() + (int64_t)(timeout_sec ? timeout_sec : 60) * 1000;
         for (;;) {
-                struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+                struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
                 int64_t left = deadline - mono_ms();
                 char chunk[4096];
 

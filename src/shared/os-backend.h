@@ -54,7 +54,8 @@ typedef struct OsBackendOptions {
         unsigned command_timeout_sec; /* rpm-ostree commands; 0: 3600 (a stage downloads a release) */
         /* ostree on a test sysroot: the booted deployment as an earlier open saw it (the agent opens the
          * backend anew in a short-lived worker for each operation, so "the default when the agent started"
-         * is carried over by the agent). NULL checksum: the default entry now. Ignored on a booted system. */
+         * is carried over by the agent). NULL checksum: the default entry now. Ignored on a booted system.
+         */
         const char *booted_osname, *booted_checksum;
         int booted_serial;
         bool skip_register; /* rpm-ostree: the driver was registered by an earlier open */

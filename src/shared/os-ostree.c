@@ -165,7 +165,7 @@ static int commit_info(OstreeRepo *repo, const char *csum, const char *stream_ke
 
 static int fill_deployment(OstreeBackend *b, OstreeRepo *repo, OstreeDeployment *d, OsDeployment *ret)
 {
-        OsDeployment x = {.serial = ostree_deployment_get_deployserial(d)};
+        OsDeployment x = { .serial = ostree_deployment_get_deployserial(d) };
         g_autoptr(GError) err = NULL;
         int r;
 
@@ -193,7 +193,7 @@ static int ostree_backend_status(OsBackend *base, OsStatus *ret, Error *e)
         g_autoptr(GPtrArray) deps = NULL;
         OstreeDeployment *booted, *staged;
         OstreeRepo *repo;
-        OsStatus s = {0};
+        OsStatus s = { 0 };
         int r;
 
         r = reload(b, e);
@@ -267,7 +267,7 @@ static int pull(OstreeBackend *b, const char *csum, bool commit_only, PullProgre
         g_autoptr(OstreeAsyncProgress) progress = NULL;
         g_autoptr(GVariant) options = NULL;
         GVariantBuilder builder;
-        const char *refs[] = {csum, NULL};
+        const char *refs[] = { csum, NULL };
         int flags =
                 OSTREE_REPO_PULL_FLAGS_UNTRUSTED | (commit_only ? OSTREE_REPO_PULL_FLAGS_COMMIT_ONLY : 0);
         gboolean ok;
@@ -402,7 +402,7 @@ static bool same_list(GPtrArray *a, GPtrArray *b)
 static bool cleanup(OstreeBackend *b, GError **err)
 {
         g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable();
-        OstreeRepoPruneOptions opts = {.flags = OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY, .reachable = reachable};
+        OstreeRepoPruneOptions opts = { .flags = OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY, .reachable = reachable };
         gint total = 0, pruned = 0;
         guint64 freed = 0;
 
@@ -412,7 +412,7 @@ static bool cleanup(OstreeBackend *b, GError **err)
 
 static int write_deployments(OstreeBackend *b, GPtrArray *list, const char *what, const char *csum, Error *e)
 {
-        OstreeSysrootWriteDeploymentsOpts opts = {.do_postclean = FALSE};
+        OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
         g_autoptr(GError) err = NULL;
 
         if (!ostree_sysroot_write_deployments_with_options(b->sysroot, list, &opts, NULL, &err))
@@ -511,7 +511,7 @@ static int ostree_backend_stage(OsBackend *base, const char *checksum, const cha
         _cleanup_(main_context_popp) GMainContext *ctx = NULL;
         g_autoptr(GPtrArray) deps = NULL;
         OstreeDeployment *booted, *existing = NULL;
-        PullProgress pp = {.fn = progress, .userdata = userdata};
+        PullProgress pp = { .fn = progress, .userdata = userdata };
         g_autoptr(GError) err = NULL;
         int r;
 
@@ -642,7 +642,7 @@ int os_backend_ostree_open(const OsBackendOptions *o, OsBackend **ret, Error *e)
         b = calloc(1, sizeof(*b));
         if (!b)
                 return error_setf(e, -ENOMEM, "opening sysroot: out of memory");
-        b->base = (OsBackend){.ops = &ostree_ops, .kind = OS_BACKEND_OSTREE};
+        b->base = (OsBackend){ .ops = &ostree_ops, .kind = OS_BACKEND_OSTREE };
         b->booted_serial = -1;
         if (dup_or(o->sysroot, "/", &b->path) < 0 || dup_or(o->remote, DEFAULT_REMOTE, &b->remote) < 0 ||
             dup_or(o->stream_metadata_key, DEFAULT_STREAM_KEY, &b->stream_key) < 0 ||

@@ -179,7 +179,7 @@ static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error
         pid_t pid;
         int fds[2], r, status;
 
-        *res = (CommandResult){0};
+        *res = (CommandResult){ 0 };
         describe(argv, desc, sizeof(desc));
         env = make_env(b->client_id, &env_var);
         if (!env)
@@ -232,7 +232,8 @@ static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error
 
         deadline = now_ms() + (int64_t)b->timeout_sec * 1000;
         while (out_r >= 0 || err_r >= 0) {
-                struct pollfd p[2] = {{.fd = out_r, .events = POLLIN}, {.fd = err_r, .events = POLLIN}};
+                struct pollfd p[2] = { { .fd = out_r, .events = POLLIN },
+                                       { .fd = err_r, .events = POLLIN } };
                 int64_t left = deadline - now_ms();
                 char chunk[65536];
 
@@ -299,7 +300,7 @@ static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error
 
 static int run_status(RpmOstreeBackend *b, OsStatus *ret, Error *e)
 {
-        char *argv[] = {b->path, (char *)"status", (char *)"--json", NULL};
+        char *argv[] = { b->path, (char *)"status", (char *)"--json", NULL };
         CommandResult res;
         int r;
 
@@ -323,7 +324,7 @@ static int rpmostree_backend_stage(OsBackend *base, const char *checksum, const 
 {
         RpmOstreeBackend *b = backend_of(base);
         _cleanup_free_ char *revision = NULL;
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         CommandResult res;
         char *argv[8];
         size_t n = 0;
@@ -376,8 +377,8 @@ static int rpmostree_backend_stage(OsBackend *base, const char *checksum, const 
 static int rpmostree_backend_finalize(OsBackend *base, const char *checksum, Error *e)
 {
         RpmOstreeBackend *b = backend_of(base);
-        _cleanup_(os_status_done) OsStatus s = {0};
-        char *argv[] = {b->path, (char *)"finalize-deployment", (char *)checksum, NULL};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
+        char *argv[] = { b->path, (char *)"finalize-deployment", (char *)checksum, NULL };
         CommandResult res;
         int r;
 
@@ -426,7 +427,7 @@ static bool client_id_valid(const char *s)
 int os_backend_rpmostree_open(const OsBackendOptions *o, OsBackend **ret, Error *e)
 {
         RpmOstreeBackend *b;
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         _cleanup_free_ char *driver = NULL;
         CommandResult res;
         const char *client_id = o->client_id ? o->client_id : DEFAULT_CLIENT_ID;
@@ -441,7 +442,7 @@ int os_backend_rpmostree_open(const OsBackendOptions *o, OsBackend **ret, Error 
         b = calloc(1, sizeof(*b));
         if (!b)
                 return error_setf(e, -ENOMEM, "rpm-ostree backend: out of memory");
-        b->base = (OsBackend){.ops = &rpmostree_ops, .kind = OS_BACKEND_RPM_OSTREE};
+        b->base = (OsBackend){ .ops = &rpmostree_ops, .kind = OS_BACKEND_RPM_OSTREE };
         b->timeout_sec = o->command_timeout_sec ? o->command_timeout_sec : DEFAULT_TIMEOUT_SEC;
         b->path = strdup(o->rpm_ostree_path ? o->rpm_ostree_path : DEFAULT_PATH);
         b->client_id = strdup(client_id);
@@ -456,7 +457,7 @@ int os_backend_rpmostree_open(const OsBackendOptions *o, OsBackend **ret, Error 
          * per-operation workers) skip both. */
         r = o->skip_register ? 0 : run_status(b, &s, e);
         if (r >= 0 && !o->skip_register) {
-                char *argv[] = {b->path, (char *)"deploy", (char *)"", driver, NULL};
+                char *argv[] = { b->path, (char *)"deploy", (char *)"", driver, NULL };
                 r = run(b, argv, &res, e);
                 command_result_done(&res);
         }

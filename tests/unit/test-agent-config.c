@@ -28,12 +28,12 @@ static const char fcos_cincinnati[] = "# Fedora CoreOS Cincinnati backend\n"
 static const char fcos_identity[] = "[identity]\n"
                                     "group = \"default\"\n";
 
-#define FRAG(p, s) ((AgentFragment){.path = (p), .data = (s), .len = strlen(s)})
+#define FRAG(p, s) ((AgentFragment){ .path = (p), .data = (s), .len = strlen(s) })
 
 static AgentConfig *merge(const AgentFragment *f, size_t n, char ***w)
 {
         AgentConfig *c = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         if (agent_config_merge(f, n, &c, w, &e) < 0)
                 fail_msg("unexpected error: %s", e.message);
         assert_non_null(c);
@@ -51,7 +51,7 @@ static void expect_error_with(const char *user, const char *msg)
         };
         AgentConfig *c = NULL;
         char **w = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         assert_true(agent_config_merge(f, ELEMENTSOF(f), &c, &w, &e) < 0);
         assert_null(c);
         assert_null(w);
@@ -103,7 +103,7 @@ static void test_fcos_defaults(void **state)
 static void test_no_fragments(void **state)
 {
         AgentConfig *c = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         AgentFragment off = FRAG(ETC "90-off.toml", "[updates]\nenabled = false\n");
 
         (void)state;
@@ -216,7 +216,7 @@ static void test_override_of_invalid_value(void **state)
                 FRAG(ETC "20-b.toml", "[updates]\nstrategy = \"immediate\"\n"),
         };
         AgentConfig *c = merge(f, ELEMENTSOF(f), NULL);
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         (void)state;
         assert_string_equal(c->group, "workers");
@@ -513,7 +513,7 @@ static void test_too_many(void **state)
 {
         static AgentFragment f[AGENT_CONFIG_MAX_FRAGMENTS + 1];
         AgentConfig *c = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(f); i++)
@@ -526,7 +526,7 @@ static void test_too_many(void **state)
 static void expand_ok(const char *t, const char *want)
 {
         char *u = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         if (agent_config_expand_url(t, "x86_64", "web-01", "gcp", "next devel", &u, &e) < 0)
                 fail_msg("'%s': %s", t, e.message);
         assert_string_equal(u, want);
@@ -536,7 +536,7 @@ static void expand_ok(const char *t, const char *want)
 static void expand_bad(const char *t, const char *msg)
 {
         char *u = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         assert_int_equal(agent_config_expand_url(t, "x86_64", "g", "p", "s", &u, &e), -EINVAL);
         assert_null(u);
         assert_string_equal(e.message, msg);

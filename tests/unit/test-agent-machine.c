@@ -24,18 +24,15 @@ static int64_t steady; /* the machine's steady interval */
 
 static int64_t utc_usec(int y, int mo, int d, int h, int mi, int s)
 {
-        struct tm tm = {.tm_year = y - 1900,
-                        .tm_mon = mo - 1,
-                        .tm_mday = d,
-                        .tm_hour = h,
-                        .tm_min = mi,
-                        .tm_sec = s};
+        struct tm tm = {
+                .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s
+        };
         return (int64_t)timegm(&tm) * SEC;
 }
 
 static void init(AgentMachine *m, bool enabled, int64_t interval)
 {
-        AgentMachineConfig c = {.updates_enabled = enabled, .steady_interval_usec = interval};
+        AgentMachineConfig c = { .updates_enabled = enabled, .steady_interval_usec = interval };
         now = utc_usec(2026, 11, 22, 3, 25, 34);
         assert_int_equal(agent_machine_init(m, &c, now), 0);
         steady = m->config.steady_interval_usec;
@@ -55,7 +52,7 @@ static void assert_only_accepts(AgentMachine *m, AgentInputKind ok_kind)
         for (int k = -1; k <= _AGENT_INPUT_MAX; k++) {
                 AgentMachine before = *m;
                 AgentAction a, a0;
-                AgentInput in = {.kind = (AgentInputKind)k, .ok = true, .check = AGENT_CHECK_NO_UPDATE};
+                AgentInput in = { .kind = (AgentInputKind)k, .ok = true, .check = AGENT_CHECK_NO_UPDATE };
 
                 if (k == (int)ok_kind)
                         continue;
@@ -70,7 +67,7 @@ static void assert_only_accepts(AgentMachine *m, AgentInputKind ok_kind)
 static AgentAction tick(AgentMachine *m)
 {
         assert_only_accepts(m, AGENT_INPUT_TICK);
-        return step(m, (AgentInput){.kind = AGENT_INPUT_TICK});
+        return step(m, (AgentInput){ .kind = AGENT_INPUT_TICK });
 }
 
 static AgentAction tick_expect(AgentMachine *m, AgentActionKind kind)
@@ -123,7 +120,7 @@ static void to_reported_steady(AgentMachine *m)
         assert_true(a.state_changed);
         sleep_check(a, AT_ONCE, 0);
         tick_expect(m, AGENT_ACTION_REPORT_STEADY);
-        a = result(m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){.ok = true});
+        a = result(m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){ .ok = true });
         assert_int_equal(m->state, AGENT_STATE_REPORTED_STEADY);
         sleep_check(a, AT_ONCE, 0);
 }
@@ -132,7 +129,7 @@ static void to_no_new_update(AgentMachine *m)
 {
         AgentState prev = m->state;
         tick_expect(m, AGENT_ACTION_CHECK_UPDATES);
-        AgentAction a = result(m, AGENT_INPUT_CHECKED, (AgentInput){.check = AGENT_CHECK_NO_UPDATE});
+        AgentAction a = result(m, AGENT_INPUT_CHECKED, (AgentInput){ .check = AGENT_CHECK_NO_UPDATE });
         assert_int_equal(m->state, AGENT_STATE_NO_NEW_UPDATE);
         assert_int_equal(a.state_changed, prev != AGENT_STATE_NO_NEW_UPDATE);
         sleep_check(a, STEADY_JITTER, 0); /* also from REPORTED_STEADY, as in Zincati */
@@ -142,7 +139,7 @@ static void to_available(AgentMachine *m, const char *v, const char *p)
 {
         tick_expect(m, AGENT_ACTION_CHECK_UPDATES);
         AgentAction a = result(m, AGENT_INPUT_CHECKED,
-                               (AgentInput){.check = AGENT_CHECK_UPDATE, .version = v, .payload = p});
+                               (AgentInput){ .check = AGENT_CHECK_UPDATE, .version = v, .payload = p });
         assert_int_equal(m->state, AGENT_STATE_UPDATE_AVAILABLE);
         assert_int_equal(m->attempts, 0);
         assert_string_equal(m->release.version, v);
@@ -156,7 +153,7 @@ static AgentAction stage_result(AgentMachine *m, bool ok)
         AgentAction a = tick_expect(m, AGENT_ACTION_STAGE);
         assert_non_null(a.release);
         assert_string_equal(a.release->version, m->release.version);
-        return result(m, AGENT_INPUT_STAGED, (AgentInput){.ok = ok});
+        return result(m, AGENT_INPUT_STAGED, (AgentInput){ .ok = ok });
 }
 
 static void to_staged(AgentMachine *m)
@@ -182,7 +179,7 @@ static AgentAction can_finalize(AgentMachine *m, FinalizeStrategy s, bool in_win
         assert_true(r >= 0);
         assert_true((r == 1) == (reason == NULL));
         tick_expect(m, AGENT_ACTION_CAN_FINALIZE);
-        return result(m, AGENT_INPUT_CAN_FINALIZE, (AgentInput){.can_finalize = r == 1, .reason = reason});
+        return result(m, AGENT_INPUT_CAN_FINALIZE, (AgentInput){ .can_finalize = r == 1, .reason = reason });
 }
 
 static void test_happy_path(void **state)
@@ -198,7 +195,7 @@ static void test_happy_path(void **state)
         assert_status(&m, "initialization complete, auto-updates logic enabled");
         sleep_check(a, AT_ONCE, 0);
         tick_expect(&m, AGENT_ACTION_REPORT_STEADY);
-        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){ .ok = true });
         assert_status(&m, "periodically polling for updates");
         sleep_check(a, AT_ONCE, 0);
 
@@ -214,11 +211,11 @@ static void test_happy_path(void **state)
 
         a = can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
         assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
-        a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
+        a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = false });
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
         assert_non_null(a.release);
         assert_string_equal(a.release->payload, "sha-431");
-        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){ .ok = true });
         assert_int_equal(m.state, AGENT_STATE_UPDATE_FINALIZED);
         assert_int_equal(m.finalize_attempts, 1);
         assert_status(&m, "update finalized: 43.1");
@@ -316,17 +313,17 @@ static void test_fleet_lock_denied(void **state)
         a = can_finalize(&m, FINALIZE_STRATEGY_FLEET_LOCK, false, true);
         assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
         assert_status(&m, "update staged: 43.1");
-        a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
+        a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = false });
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
 
         /* A failed finalization stays staged and retries on the next steady tick. */
-        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = false});
+        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){ .ok = false });
         assert_int_equal(m.state, AGENT_STATE_UPDATE_STAGED);
         assert_int_equal(m.finalize_failures, 1);
         sleep_check(a, STEADY_JITTER, 0);
         a = can_finalize(&m, FINALIZE_STRATEGY_FLEET_LOCK, false, true);
-        a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
-        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = false });
+        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){ .ok = true });
         assert_int_equal(m.state, AGENT_STATE_UPDATE_FINALIZED);
         assert_int_equal(m.finalize_attempts, 2);
 }
@@ -345,8 +342,8 @@ static void test_periodic(void **state)
         }
         a = can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, true, false);
         assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
-        a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
-        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = false });
+        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){ .ok = true });
         assert_int_equal(m.state, AGENT_STATE_UPDATE_FINALIZED);
 }
 
@@ -361,17 +358,17 @@ static void test_strategy_table(void **state)
                 int want;
                 const char *reason;
         } rows[] = {
-                {FINALIZE_STRATEGY_IMMEDIATE, false, false, 1, NULL},
-                {FINALIZE_STRATEGY_IMMEDIATE, true, true, 1, NULL},
-                {FINALIZE_STRATEGY_PERIODIC, false, false, 0, "outside maintenance window"},
-                {FINALIZE_STRATEGY_PERIODIC, false, true, 0, "outside maintenance window"},
-                {FINALIZE_STRATEGY_PERIODIC, true, false, 1, NULL},
-                {FINALIZE_STRATEGY_FLEET_LOCK, true, false, 0, "fleet lock not granted"},
-                {FINALIZE_STRATEGY_FLEET_LOCK, false, true, 1, NULL},
-                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, false, false, 0, "outside maintenance window"},
-                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, false, true, 0, "outside maintenance window"},
-                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, true, false, 0, "fleet lock not granted"},
-                {FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, true, true, 1, NULL},
+                { FINALIZE_STRATEGY_IMMEDIATE, false, false, 1, NULL },
+                { FINALIZE_STRATEGY_IMMEDIATE, true, true, 1, NULL },
+                { FINALIZE_STRATEGY_PERIODIC, false, false, 0, "outside maintenance window" },
+                { FINALIZE_STRATEGY_PERIODIC, false, true, 0, "outside maintenance window" },
+                { FINALIZE_STRATEGY_PERIODIC, true, false, 1, NULL },
+                { FINALIZE_STRATEGY_FLEET_LOCK, true, false, 0, "fleet lock not granted" },
+                { FINALIZE_STRATEGY_FLEET_LOCK, false, true, 1, NULL },
+                { FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, false, false, 0, "outside maintenance window" },
+                { FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, false, true, 0, "outside maintenance window" },
+                { FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, true, false, 0, "fleet lock not granted" },
+                { FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK, true, true, 1, NULL },
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                 reason = "unset";
@@ -401,7 +398,7 @@ static void test_users_postpone(void **state)
         for (unsigned i = 1; i <= AGENT_MAX_POSTPONEMENTS; i++) {
                 a = can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
                 assert_int_equal(a.kind, AGENT_ACTION_CHECK_USERS);
-                a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true});
+                a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = true });
                 assert_int_equal(a.kind, AGENT_ACTION_WARN_USERS);
                 assert_non_null(a.release);
                 assert_string_equal(a.release->version, "43.1");
@@ -414,7 +411,7 @@ static void test_users_postpone(void **state)
         /* Out of postponements: finalize anyway, without asking about users. */
         a = can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
-        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_FINALIZED, (AgentInput){ .ok = true });
         assert_int_equal(m.state, AGENT_STATE_UPDATE_FINALIZED);
         assert_int_equal(m.postponements_total, AGENT_MAX_POSTPONEMENTS);
 }
@@ -428,7 +425,7 @@ static void test_users_leave_and_refusal_resets(void **state)
         staged_machine(&m);
         for (int i = 0; i < 3; i++) {
                 can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
-                a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true});
+                a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = true });
                 sleep_check(a, EXACT, 60 * SEC);
         }
         assert_int_equal(m.postponements, 3);
@@ -438,12 +435,12 @@ static void test_users_leave_and_refusal_resets(void **state)
         assert_status(&m, "update staged: 43.1; reboot pending due to update strategy");
         sleep_check(a, STEADY_JITTER, 0);
         can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, true, false);
-        a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true});
+        a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = true });
         assert_int_equal(a.reboot_in_sec, 600);
         sleep_check(a, EXACT, 60 * SEC);
         /* Users gone: finalize. */
         can_finalize(&m, FINALIZE_STRATEGY_PERIODIC, true, false);
-        a = result(&m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = false});
+        a = result(&m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = false });
         assert_int_equal(a.kind, AGENT_ACTION_FINALIZE);
 }
 
@@ -457,14 +454,14 @@ static void test_steady_report_retries(void **state)
         sleep_check(tick_expect(&m, AGENT_ACTION_SLEEP), AT_ONCE, 0);
         for (int i = 0; i < 4; i++) {
                 tick_expect(&m, AGENT_ACTION_REPORT_STEADY);
-                a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){.ok = false});
+                a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){ .ok = false });
                 assert_int_equal(m.state, AGENT_STATE_INITIALIZED);
                 assert_false(a.state_changed);
                 sleep_check(a, STEADY_JITTER, 0);
         }
         assert_int_equal(m.steady_report_failures, 4);
         tick_expect(&m, AGENT_ACTION_REPORT_STEADY);
-        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){ .ok = true });
         assert_int_equal(m.state, AGENT_STATE_REPORTED_STEADY);
         assert_int_equal(m.steady_reports, 1);
         sleep_check(a, AT_ONCE, 0);
@@ -481,14 +478,14 @@ static void test_check_errors_and_dead_end(void **state)
         /* Errors from REPORTED_STEADY and from NO_NEW_UPDATE stay put and retry next tick. */
         int64_t checked = now;
         tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){.check = AGENT_CHECK_ERROR});
+        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){ .check = AGENT_CHECK_ERROR });
         assert_int_equal(m.state, AGENT_STATE_REPORTED_STEADY);
         assert_status(&m, "periodically polling for updates (last checked Sun 2026-11-22 03:25:34 UTC)");
         assert_int_equal(m.last_check_usec, checked);
         sleep_check(a, STEADY_JITTER, 0);
         to_no_new_update(&m);
         tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){.check = AGENT_CHECK_ERROR});
+        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){ .check = AGENT_CHECK_ERROR });
         assert_int_equal(m.state, AGENT_STATE_NO_NEW_UPDATE);
         assert_false(a.state_changed);
         sleep_check(a, STEADY_JITTER, 0);
@@ -498,13 +495,13 @@ static void test_check_errors_and_dead_end(void **state)
         /* Dead-end: no update, surfaced with its reason; a later plain answer clears it. */
         tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
         a = result(&m, AGENT_INPUT_CHECKED,
-                   (AgentInput){.check = AGENT_CHECK_DEAD_END, .reason = "bad kernel"});
+                   (AgentInput){ .check = AGENT_CHECK_DEAD_END, .reason = "bad kernel" });
         assert_int_equal(m.state, AGENT_STATE_NO_NEW_UPDATE);
         assert_true(m.dead_end);
         assert_string_equal(m.dead_end_reason, "bad kernel");
         sleep_check(a, STEADY_JITTER, 0);
         tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){.check = AGENT_CHECK_DEAD_END});
+        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){ .check = AGENT_CHECK_DEAD_END });
         assert_true(m.dead_end);
         assert_string_equal(m.dead_end_reason, "");
         sleep_check(a, STEADY_JITTER, 0);
@@ -515,7 +512,7 @@ static void test_check_errors_and_dead_end(void **state)
         init(&m, true, 0);
         to_reported_steady(&m);
         tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){.check = AGENT_CHECK_DEAD_END, .reason = "r"});
+        a = result(&m, AGENT_INPUT_CHECKED, (AgentInput){ .check = AGENT_CHECK_DEAD_END, .reason = "r" });
         assert_int_equal(m.state, AGENT_STATE_NO_NEW_UPDATE);
         assert_true(a.state_changed);
         sleep_check(a, STEADY_JITTER, 0);
@@ -537,21 +534,21 @@ static void test_tick_timing(void **state)
 
                 /* 0% edge */
                 tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-                a = step(&m, (AgentInput){.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE});
+                a = step(&m, (AgentInput){ .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE });
                 assert_true(a.next_tick_usec == now + interval);
                 now = a.next_tick_usec;
                 /* middle */
                 tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-                a = step(&m, (AgentInput){.kind = AGENT_INPUT_CHECKED,
-                                          .check = AGENT_CHECK_NO_UPDATE,
-                                          .jitter = 0.5});
+                a = step(&m, (AgentInput){ .kind = AGENT_INPUT_CHECKED,
+                                           .check = AGENT_CHECK_NO_UPDATE,
+                                           .jitter = 0.5 });
                 assert_true(a.next_tick_usec == now + interval + interval / 20);
                 now = a.next_tick_usec;
                 /* 10% edge: strictly below a tenth */
                 tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-                a = step(&m, (AgentInput){.kind = AGENT_INPUT_CHECKED,
-                                          .check = AGENT_CHECK_NO_UPDATE,
-                                          .jitter = below_one});
+                a = step(&m, (AgentInput){ .kind = AGENT_INPUT_CHECKED,
+                                           .check = AGENT_CHECK_NO_UPDATE,
+                                           .jitter = below_one });
                 assert_true(a.next_tick_usec < now + interval + interval / 10);
                 assert_true(a.next_tick_usec >= now + interval + interval / 10 - 1);
                 now = a.next_tick_usec;
@@ -559,11 +556,12 @@ static void test_tick_timing(void **state)
 
         /* Jitter outside [0, 1) is refused. */
         tick_expect(&m, AGENT_ACTION_CHECK_UPDATES);
-        const double bad[] = {-0.1, 1.0, 2.0, NAN, INFINITY};
+        const double bad[] = { -0.1, 1.0, 2.0, NAN, INFINITY };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 AgentMachine before = m;
-                AgentInput in = {
-                        .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE, .jitter = bad[i]};
+                AgentInput in = { .kind = AGENT_INPUT_CHECKED,
+                                  .check = AGENT_CHECK_NO_UPDATE,
+                                  .jitter = bad[i] };
                 assert_int_equal(agent_machine_step(&m, &in, now, &a), -EINVAL);
                 assert_memory_equal(&m, &before, sizeof(m));
         }
@@ -571,7 +569,8 @@ static void test_tick_timing(void **state)
         /* Postponement ticks are exact (no jitter), END every 3 h (checked in test_happy_path). */
         staged_machine(&m);
         can_finalize(&m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
-        a = step(&m, (AgentInput){.kind = AGENT_INPUT_USERS, .users_logged_in = true, .jitter = below_one});
+        a = step(&m,
+                 (AgentInput){ .kind = AGENT_INPUT_USERS, .users_logged_in = true, .jitter = below_one });
         assert_true(a.next_tick_usec == now + 60 * SEC);
 }
 
@@ -587,10 +586,10 @@ static void test_updates_disabled(void **state)
         sleep_check(a, AT_ONCE, 0);
         /* It still reports steady state (fleet_lock: releases a slot held across the reboot)… */
         tick_expect(&m, AGENT_ACTION_REPORT_STEADY);
-        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){.ok = false});
+        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){ .ok = false });
         sleep_check(a, STEADY_JITTER, 0);
         tick_expect(&m, AGENT_ACTION_REPORT_STEADY);
-        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){.ok = true});
+        a = result(&m, AGENT_INPUT_STEADY_REPORTED, (AgentInput){ .ok = true });
         sleep_check(a, AT_ONCE, 0);
         /* …then idles in REPORTED_STEADY and never checks. */
         for (int i = 0; i < 20; i++) {
@@ -626,25 +625,25 @@ static void test_bad_inputs(void **state)
                 const char *v, *p, *r;
                 int want;
         } rows[] = {
-                {AGENT_CHECK_UPDATE, NULL, "p", NULL, -EINVAL},
-                {AGENT_CHECK_UPDATE, "1", NULL, NULL, -EINVAL},
-                {AGENT_CHECK_UPDATE, "", "p", NULL, -EINVAL},
-                {AGENT_CHECK_UPDATE, "1", "", NULL, -EINVAL},
-                {AGENT_CHECK_UPDATE, "1\n", "p", NULL, -EINVAL},
-                {AGENT_CHECK_UPDATE, "1", "p\x7f", NULL, -EINVAL},
-                {AGENT_CHECK_UPDATE, longv, "p", NULL, -E2BIG},
-                {AGENT_CHECK_UPDATE, "1", longp, NULL, -E2BIG},
-                {AGENT_CHECK_DEAD_END, NULL, NULL, longr, -E2BIG},
-                {AGENT_CHECK_DEAD_END, NULL, NULL, "a\tb", -EINVAL},
-                {_AGENT_CHECK_MAX, NULL, NULL, NULL, -EINVAL},
-                {(AgentCheckOutcome)-1, NULL, NULL, NULL, -EINVAL},
+                { AGENT_CHECK_UPDATE, NULL, "p", NULL, -EINVAL },
+                { AGENT_CHECK_UPDATE, "1", NULL, NULL, -EINVAL },
+                { AGENT_CHECK_UPDATE, "", "p", NULL, -EINVAL },
+                { AGENT_CHECK_UPDATE, "1", "", NULL, -EINVAL },
+                { AGENT_CHECK_UPDATE, "1\n", "p", NULL, -EINVAL },
+                { AGENT_CHECK_UPDATE, "1", "p\x7f", NULL, -EINVAL },
+                { AGENT_CHECK_UPDATE, longv, "p", NULL, -E2BIG },
+                { AGENT_CHECK_UPDATE, "1", longp, NULL, -E2BIG },
+                { AGENT_CHECK_DEAD_END, NULL, NULL, longr, -E2BIG },
+                { AGENT_CHECK_DEAD_END, NULL, NULL, "a\tb", -EINVAL },
+                { _AGENT_CHECK_MAX, NULL, NULL, NULL, -EINVAL },
+                { (AgentCheckOutcome)-1, NULL, NULL, NULL, -EINVAL },
         };
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
-                AgentInput in = {.kind = AGENT_INPUT_CHECKED,
-                                 .check = rows[i].check,
-                                 .version = rows[i].v,
-                                 .payload = rows[i].p,
-                                 .reason = rows[i].r};
+                AgentInput in = { .kind = AGENT_INPUT_CHECKED,
+                                  .check = rows[i].check,
+                                  .version = rows[i].v,
+                                  .payload = rows[i].p,
+                                  .reason = rows[i].r };
                 before = m;
                 assert_int_equal(agent_machine_step(&m, &in, now, &a), rows[i].want);
                 assert_memory_equal(&m, &before, sizeof(m));
@@ -652,10 +651,10 @@ static void test_bad_inputs(void **state)
         /* The caps themselves are fine. */
         longv[AGENT_VERSION_MAX] = '\0';
         longp[AGENT_PAYLOAD_MAX] = '\0';
-        a = step(&m, (AgentInput){.kind = AGENT_INPUT_CHECKED,
-                                  .check = AGENT_CHECK_UPDATE,
-                                  .version = longv,
-                                  .payload = longp});
+        a = step(&m, (AgentInput){ .kind = AGENT_INPUT_CHECKED,
+                                   .check = AGENT_CHECK_UPDATE,
+                                   .version = longv,
+                                   .payload = longp });
         assert_int_equal(strlen(m.release.version), AGENT_VERSION_MAX);
         assert_int_equal(strlen(m.release.payload), AGENT_PAYLOAD_MAX);
         char buf[AGENT_STATUS_MAX];
@@ -667,12 +666,12 @@ static void test_bad_inputs(void **state)
         to_staged(&m);
         tick_expect(&m, AGENT_ACTION_CAN_FINALIZE);
         before = m;
-        AgentInput in = {.kind = AGENT_INPUT_CAN_FINALIZE, .reason = longr};
+        AgentInput in = { .kind = AGENT_INPUT_CAN_FINALIZE, .reason = longr };
         assert_int_equal(agent_machine_step(&m, &in, now, &a), -E2BIG);
         assert_memory_equal(&m, &before, sizeof(m));
 
         /* now out of range, NULL arguments. */
-        in = (AgentInput){.kind = AGENT_INPUT_CAN_FINALIZE, .can_finalize = true};
+        in = (AgentInput){ .kind = AGENT_INPUT_CAN_FINALIZE, .can_finalize = true };
         assert_int_equal(agent_machine_step(&m, &in, -1, &a), -ERANGE);
         assert_int_equal(agent_machine_step(&m, &in, AGENT_NOW_MAX_USEC + 1, &a), -ERANGE);
         assert_int_equal(agent_machine_step(NULL, &in, now, &a), -EINVAL);
@@ -682,7 +681,7 @@ static void test_bad_inputs(void **state)
         assert_int_equal(agent_machine_step(&m, &in, AGENT_NOW_MAX_USEC, &a), 0);
 
         /* init */
-        AgentMachineConfig c = {.updates_enabled = true, .steady_interval_usec = SEC - 1};
+        AgentMachineConfig c = { .updates_enabled = true, .steady_interval_usec = SEC - 1 };
         assert_int_equal(agent_machine_init(&m, &c, 0), -EINVAL);
         c.steady_interval_usec = -SEC;
         assert_int_equal(agent_machine_init(&m, &c, 0), -EINVAL);
@@ -737,7 +736,7 @@ static void setup_staged_postponed_10(AgentMachine *m)
         staged_machine(m);
         for (int i = 0; i < AGENT_MAX_POSTPONEMENTS; i++) {
                 can_finalize(m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
-                sleep_check(result(m, AGENT_INPUT_USERS, (AgentInput){.users_logged_in = true}), EXACT,
+                sleep_check(result(m, AGENT_INPUT_USERS, (AgentInput){ .users_logged_in = true }), EXACT,
                             60 * SEC);
         }
 }
@@ -745,8 +744,8 @@ static void setup_finalized(AgentMachine *m)
 {
         staged_machine(m);
         can_finalize(m, FINALIZE_STRATEGY_IMMEDIATE, false, false);
-        result(m, AGENT_INPUT_USERS, (AgentInput){0});
-        sleep_check(result(m, AGENT_INPUT_FINALIZED, (AgentInput){.ok = true}), AT_ONCE, 0);
+        result(m, AGENT_INPUT_USERS, (AgentInput){ 0 });
+        sleep_check(result(m, AGENT_INPUT_FINALIZED, (AgentInput){ .ok = true }), AT_ONCE, 0);
 }
 static void setup_end(AgentMachine *m)
 {
@@ -768,158 +767,164 @@ static void test_transition_table(void **state)
                 int timing;             /* for SLEEP / WARN_USERS */
                 int64_t exact;
         } rows[] = {
-                {"start tick",
-                 setup_start,
-                 AGENT_ACTION_SLEEP,
-                 {0},
-                 AGENT_STATE_INITIALIZED,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"initialized report ok",
-                 setup_initialized,
-                 AGENT_ACTION_REPORT_STEADY,
-                 {.kind = AGENT_INPUT_STEADY_REPORTED, .ok = true},
-                 AGENT_STATE_REPORTED_STEADY,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"initialized report failed",
-                 setup_initialized,
-                 AGENT_ACTION_REPORT_STEADY,
-                 {.kind = AGENT_INPUT_STEADY_REPORTED},
-                 AGENT_STATE_INITIALIZED,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"steady no update",
-                 setup_reported_steady,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE},
-                 AGENT_STATE_NO_NEW_UPDATE,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"steady update",
-                 setup_reported_steady,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_UPDATE, .version = "2", .payload = "p2"},
-                 AGENT_STATE_UPDATE_AVAILABLE,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"steady dead-end",
-                 setup_reported_steady,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_DEAD_END},
-                 AGENT_STATE_NO_NEW_UPDATE,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"steady error",
-                 setup_reported_steady,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_ERROR},
-                 AGENT_STATE_REPORTED_STEADY,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"nnu no update",
-                 setup_no_new_update,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE},
-                 AGENT_STATE_NO_NEW_UPDATE,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"nnu update",
-                 setup_no_new_update,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_UPDATE, .version = "2", .payload = "p2"},
-                 AGENT_STATE_UPDATE_AVAILABLE,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"nnu dead-end",
-                 setup_no_new_update,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_DEAD_END},
-                 AGENT_STATE_NO_NEW_UPDATE,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"nnu error",
-                 setup_no_new_update,
-                 AGENT_ACTION_CHECK_UPDATES,
-                 {.kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_ERROR},
-                 AGENT_STATE_NO_NEW_UPDATE,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"available stage ok",
-                 setup_available,
-                 AGENT_ACTION_STAGE,
-                 {.kind = AGENT_INPUT_STAGED, .ok = true},
-                 AGENT_STATE_UPDATE_STAGED,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"available stage failed",
-                 setup_available,
-                 AGENT_ACTION_STAGE,
-                 {.kind = AGENT_INPUT_STAGED},
-                 AGENT_STATE_UPDATE_AVAILABLE,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"available 12th failure",
-                 setup_available_11,
-                 AGENT_ACTION_STAGE,
-                 {.kind = AGENT_INPUT_STAGED},
-                 AGENT_STATE_NO_NEW_UPDATE,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"staged refused",
-                 setup_staged,
-                 AGENT_ACTION_CAN_FINALIZE,
-                 {.kind = AGENT_INPUT_CAN_FINALIZE},
-                 AGENT_STATE_UPDATE_STAGED,
-                 AGENT_ACTION_SLEEP,
-                 STEADY_JITTER,
-                 0},
-                {"staged allowed",
-                 setup_staged,
-                 AGENT_ACTION_CAN_FINALIZE,
-                 {.kind = AGENT_INPUT_CAN_FINALIZE, .can_finalize = true},
-                 AGENT_STATE_UPDATE_STAGED,
-                 AGENT_ACTION_CHECK_USERS,
-                 NA,
-                 0},
-                {"staged allowed, postponed 10x",
-                 setup_staged_postponed_10,
-                 AGENT_ACTION_CAN_FINALIZE,
-                 {.kind = AGENT_INPUT_CAN_FINALIZE, .can_finalize = true},
-                 AGENT_STATE_UPDATE_STAGED,
-                 AGENT_ACTION_FINALIZE,
-                 NA,
-                 0},
-                {"finalized tick",
-                 setup_finalized,
-                 AGENT_ACTION_SLEEP,
-                 {0},
-                 AGENT_STATE_END,
-                 AGENT_ACTION_SLEEP,
-                 AT_ONCE,
-                 0},
-                {"end tick",
-                 setup_end,
-                 AGENT_ACTION_SLEEP,
-                 {0},
-                 AGENT_STATE_END,
-                 AGENT_ACTION_SLEEP,
-                 EXACT,
-                 AGENT_END_INTERVAL_USEC},
+                { "start tick",
+                  setup_start,
+                  AGENT_ACTION_SLEEP,
+                  { 0 },
+                  AGENT_STATE_INITIALIZED,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "initialized report ok",
+                  setup_initialized,
+                  AGENT_ACTION_REPORT_STEADY,
+                  { .kind = AGENT_INPUT_STEADY_REPORTED, .ok = true },
+                  AGENT_STATE_REPORTED_STEADY,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "initialized report failed",
+                  setup_initialized,
+                  AGENT_ACTION_REPORT_STEADY,
+                  { .kind = AGENT_INPUT_STEADY_REPORTED },
+                  AGENT_STATE_INITIALIZED,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "steady no update",
+                  setup_reported_steady,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE },
+                  AGENT_STATE_NO_NEW_UPDATE,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "steady update",
+                  setup_reported_steady,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED,
+                    .check = AGENT_CHECK_UPDATE,
+                    .version = "2",
+                    .payload = "p2" },
+                  AGENT_STATE_UPDATE_AVAILABLE,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "steady dead-end",
+                  setup_reported_steady,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_DEAD_END },
+                  AGENT_STATE_NO_NEW_UPDATE,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "steady error",
+                  setup_reported_steady,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_ERROR },
+                  AGENT_STATE_REPORTED_STEADY,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "nnu no update",
+                  setup_no_new_update,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_NO_UPDATE },
+                  AGENT_STATE_NO_NEW_UPDATE,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "nnu update",
+                  setup_no_new_update,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED,
+                    .check = AGENT_CHECK_UPDATE,
+                    .version = "2",
+                    .payload = "p2" },
+                  AGENT_STATE_UPDATE_AVAILABLE,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "nnu dead-end",
+                  setup_no_new_update,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_DEAD_END },
+                  AGENT_STATE_NO_NEW_UPDATE,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "nnu error",
+                  setup_no_new_update,
+                  AGENT_ACTION_CHECK_UPDATES,
+                  { .kind = AGENT_INPUT_CHECKED, .check = AGENT_CHECK_ERROR },
+                  AGENT_STATE_NO_NEW_UPDATE,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "available stage ok",
+                  setup_available,
+                  AGENT_ACTION_STAGE,
+                  { .kind = AGENT_INPUT_STAGED, .ok = true },
+                  AGENT_STATE_UPDATE_STAGED,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "available stage failed",
+                  setup_available,
+                  AGENT_ACTION_STAGE,
+                  { .kind = AGENT_INPUT_STAGED },
+                  AGENT_STATE_UPDATE_AVAILABLE,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "available 12th failure",
+                  setup_available_11,
+                  AGENT_ACTION_STAGE,
+                  { .kind = AGENT_INPUT_STAGED },
+                  AGENT_STATE_NO_NEW_UPDATE,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "staged refused",
+                  setup_staged,
+                  AGENT_ACTION_CAN_FINALIZE,
+                  { .kind = AGENT_INPUT_CAN_FINALIZE },
+                  AGENT_STATE_UPDATE_STAGED,
+                  AGENT_ACTION_SLEEP,
+                  STEADY_JITTER,
+                  0 },
+                { "staged allowed",
+                  setup_staged,
+                  AGENT_ACTION_CAN_FINALIZE,
+                  { .kind = AGENT_INPUT_CAN_FINALIZE, .can_finalize = true },
+                  AGENT_STATE_UPDATE_STAGED,
+                  AGENT_ACTION_CHECK_USERS,
+                  NA,
+                  0 },
+                { "staged allowed, postponed 10x",
+                  setup_staged_postponed_10,
+                  AGENT_ACTION_CAN_FINALIZE,
+                  { .kind = AGENT_INPUT_CAN_FINALIZE, .can_finalize = true },
+                  AGENT_STATE_UPDATE_STAGED,
+                  AGENT_ACTION_FINALIZE,
+                  NA,
+                  0 },
+                { "finalized tick",
+                  setup_finalized,
+                  AGENT_ACTION_SLEEP,
+                  { 0 },
+                  AGENT_STATE_END,
+                  AGENT_ACTION_SLEEP,
+                  AT_ONCE,
+                  0 },
+                { "end tick",
+                  setup_end,
+                  AGENT_ACTION_SLEEP,
+                  { 0 },
+                  AGENT_STATE_END,
+                  AGENT_ACTION_SLEEP,
+                  EXACT,
+                  AGENT_END_INTERVAL_USEC },
         };
         (void)state;
 
@@ -945,16 +950,18 @@ static void test_transition_table(void **state)
 
 static void test_names(void **state)
 {
-        static const char *const states[] = {"start",
-                                             "initialized",
-                                             "reported_steady",
-                                             "no_new_update",
-                                             "update_available",
-                                             "update_staged",
-                                             "update_finalized",
-                                             "end"};
-        static const char *const actions[] = {"sleep",        "report_steady", "check_updates", "stage",
-                                              "can_finalize", "check_users",   "warn_users",    "finalize"};
+        static const char *const states[] = { "start",
+                                              "initialized",
+                                              "reported_steady",
+                                              "no_new_update",
+                                              "update_available",
+                                              "update_staged",
+                                              "update_finalized",
+                                              "end" };
+        static const char *const actions[] = {
+                "sleep",        "report_steady", "check_updates", "stage",
+                "can_finalize", "check_users",   "warn_users",    "finalize"
+        };
         (void)state;
 
         assert_int_equal(ELEMENTSOF(states), _AGENT_STATE_MAX);

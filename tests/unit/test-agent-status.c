@@ -34,7 +34,8 @@ static void test_request_parse(void **state)
         assert_int_equal(agent_request_parse(S("{\"method\":1}"), &m, &e), -EINVAL);
         assert_int_equal(agent_request_parse(S("{\"method\":"), &m, &e), -EINVAL);
         assert_non_null(strstr(e.message, "not JSON"));
-        assert_int_equal(agent_request_parse(S("{\"method\":\"status\",\"method\":\"status\"}"), &m, &e), -EINVAL);
+        assert_int_equal(agent_request_parse(S("{\"method\":\"status\",\"method\":\"status\"}"), &m, &e),
+                         -EINVAL);
         assert_int_equal(agent_request_parse(S("{\"method\":\"st\xff\"}"), &m, &e), -EINVAL);
         assert_int_equal(agent_request_parse(S(""), &m, &e), -EINVAL);
         memset(big, ' ', sizeof big);
@@ -109,16 +110,21 @@ static void test_json(void **state)
         j = agent_status_to_json(&s);
         assert_non_null(j);
         assert_string_equal(json_string_value(json_object_get(j, "state")), "update_staged");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "node"), "group")), "workers");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "node"), "group")),
+                            "workers");
         assert_true(json_is_null(json_object_get(json_object_get(j, "node"), "rollout_wariness")));
         json_t *deps = json_object_get(j, "deployments");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(deps, "booted"), "version")), "40.1");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(deps, "staged"), "version")), "40.2");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(deps, "booted"), "version")),
+                            "40.1");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(deps, "staged"), "version")),
+                            "40.2");
         assert_true(json_is_null(json_object_get(deps, "rollback")));
-        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "lock"), "state")), "denied");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "lock"), "state")),
+                            "denied");
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "lock"), "since")),
                             "2025-12-01T06:21:00Z");
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "download"), "bytes")), 12345);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "download"), "bytes")),
+                         12345);
         assert_true(json_is_null(json_object_get(j, "last_error")));
         assert_true(json_is_null(json_object_get(j, "dead_end")));
         assert_true(json_is_null(json_object_get(json_object_get(j, "strategy"), "windows")));
@@ -154,13 +160,15 @@ static void test_metrics(void **state)
         assert_int_equal(buf_putc(&b, 0), 0);
         assert_non_null(strstr(b.data, "# TYPE upkeep_agent_cincinnati_update_checks_total counter\n"
                                        "upkeep_agent_cincinnati_update_checks_total 3\n"));
-        assert_non_null(strstr(b.data, "upkeep_agent_cincinnati_update_checks_errors_total{kind=\"connection\"} 1\n"));
+        assert_non_null(strstr(
+                b.data, "upkeep_agent_cincinnati_update_checks_errors_total{kind=\"connection\"} 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_strategy_fleet_lock_errors_total{api=\"pre_reboot\","
                                        "kind=\"failed_lock_semaphore_full\"} 2\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_updates_strategy_mode{strategy=\"fleet_lock\"} 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_updates_strategy_mode{strategy=\"immediate\"} 0\n"));
-        assert_non_null(strstr(b.data, "upkeep_agent_identity_os_info{os_version=\"40.1\",basearch=\"x86_64\","
-                                       "stream=\"stable\",platform=\"metal\"} 1\n"));
+        assert_non_null(strstr(b.data,
+                               "upkeep_agent_identity_os_info{os_version=\"40.1\",basearch=\"x86_64\","
+                               "stream=\"stable\",platform=\"metal\"} 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_state{state=\"update_staged\"} 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_download_bytes 12345\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_identity_rollout_wariness NaN\n"));
@@ -199,7 +207,8 @@ static void test_format(void **state)
         j = agent_status_to_json(&s);
         assert_int_equal(agent_status_format(j, &b), 0);
         assert_int_equal(buf_putc(&b, 0), 0);
-        assert_non_null(strstr(b.data, "State:          update_staged (update staged: 40.2; reboot pending"));
+        assert_non_null(
+                strstr(b.data, "State:          update_staged (update staged: 40.2; reboot pending"));
         assert_non_null(strstr(b.data, "Booted:         40.1 (aaaaaaaaaaaa)\n"));
         assert_non_null(strstr(b.data, "Staged:         40.2 (bbbbbbbbbbbb)\n"));
         assert_non_null(strstr(b.data, "Rollback:       -\n"));
@@ -222,8 +231,11 @@ static void test_format(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_request_parse), cmocka_unit_test(test_text_copy), cmocka_unit_test(test_json),
-                cmocka_unit_test(test_metrics),       cmocka_unit_test(test_lock_error_table),
+                cmocka_unit_test(test_request_parse),
+                cmocka_unit_test(test_text_copy),
+                cmocka_unit_test(test_json),
+                cmocka_unit_test(test_metrics),
+                cmocka_unit_test(test_lock_error_table),
                 cmocka_unit_test(test_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

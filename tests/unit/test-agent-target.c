@@ -22,7 +22,7 @@ static Graph *golden(void)
         _cleanup_free_ char *data = NULL;
         size_t len;
         Graph *g = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         snprintf(path, sizeof(path), "%s/testdata/fcos/golden-graph-2021-01-05.x86_64.json",
                  dir ? dir : "../shared");
@@ -35,7 +35,7 @@ static Graph *golden(void)
 static Graph *parse(const char *json)
 {
         Graph *g = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         if (graph_parse_json(json, strlen(json), &g, &e) < 0)
                 fail_msg("%s", e.message);
@@ -138,9 +138,9 @@ static void test_denylist(void **state)
                       "{\"version\":\"3\",\"payload\":\"p2\",\"metadata\":{\"" META_AGE_INDEX "\":\"2\"}},"
                       "{\"version\":\"4\",\"payload\":\"p3\",\"metadata\":{\"" META_AGE_INDEX "\":\"3\"}}],"
                       "\"edges\":[[0,2],[0,3],[0,1],[0,3]]}");
-        char *deny_best[] = {"p3", NULL};
-        char *deny_two[] = {"zz", "p3", "p2", NULL};
-        char *deny_all[] = {"p1", "p2", "p3", NULL};
+        char *deny_best[] = { "p3", NULL };
+        char *deny_two[] = { "zz", "p3", "p2", NULL };
+        char *deny_all[] = { "p1", "p2", "p3", NULL };
         TargetChoice c;
 
         (void)state;
@@ -171,7 +171,7 @@ static void test_denylist(void **state)
 static void test_golden_denylist(void **state)
 {
         Graph *g = golden();
-        char *deny[] = {(char *)payload_of(g, "33.20201214.3.1"), NULL};
+        char *deny[] = { (char *)payload_of(g, "33.20201214.3.1"), NULL };
         TargetChoice c;
 
         (void)state;
@@ -191,7 +191,7 @@ static void test_downgrade(void **state)
                 "{\"version\":\"cur\",\"payload\":\"pcur\",\"metadata\":{\"" META_AGE_INDEX "\":\"5\"}},"
                 "{\"version\":\"same\",\"payload\":\"psame\",\"metadata\":{\"" META_AGE_INDEX "\":\"0\"}}],"
                 "\"edges\":[[1,0],[2,1],[2,2]]}");
-        char *deny_self[] = {"pa", NULL};
+        char *deny_self[] = { "pa", NULL };
         TargetChoice c;
 
         (void)state;
@@ -279,8 +279,8 @@ static void test_ordering_ties(void **state)
                 "{\"version\":\"99\",\"payload\":\"pc\",\"metadata\":{\"" META_AGE_INDEX "\":\"6\"}},"
                 "{\"version\":\"9\",\"payload\":\"pb\",\"metadata\":{\"" META_AGE_INDEX "\":\"7\"}}],"
                 "\"edges\":[[0,1],[0,2],[0,5],[0,3],[0,4]]}");
-        char *deny_b[] = {"pb", NULL};
-        char *deny_ab[] = {"pb", "pa", NULL};
+        char *deny_b[] = { "pb", NULL };
+        char *deny_ab[] = { "pb", "pa", NULL };
         TargetChoice c;
 
         (void)state;
@@ -296,9 +296,9 @@ static void test_ordering_ties(void **state)
         c = choose(g, "start", deny_ab, false);
         assert_int_equal(c.target, 1);
 
-        GraphNode a = {.version = "9", .payload = "x", .age_index = 1};
-        GraphNode b = {.version = "9", .payload = "y", .age_index = 1};
-        GraphNode n = {.version = NULL, .payload = NULL, .age_index = 1};
+        GraphNode a = { .version = "9", .payload = "x", .age_index = 1 };
+        GraphNode b = { .version = "9", .payload = "y", .age_index = 1 };
+        GraphNode n = { .version = NULL, .payload = NULL, .age_index = 1 };
         assert_true(agent_node_compare(&a, &b) < 0);
         assert_true(agent_node_compare(&b, &a) > 0);
         assert_int_equal(agent_node_compare(&a, &a), 0);
@@ -315,7 +315,7 @@ static void test_first_match_and_defensive(void **state)
                       "{\"version\":\"b\",\"payload\":\"dup\",\"metadata\":{\"" META_AGE_INDEX "\":\"1\"}},"
                       "{\"version\":\"c\",\"payload\":\"pc\",\"metadata\":{\"" META_AGE_INDEX "\":\"2\"}}],"
                       "\"edges\":[[1,2]]}");
-        Graph empty = {0};
+        Graph empty = { 0 };
         TargetChoice c;
 
         (void)state;
@@ -324,7 +324,7 @@ static void test_first_match_and_defensive(void **state)
         assert_int_equal(c.decision, TARGET_NO_UPDATE);
 
         /* Out-of-range edges (not produced by graph_parse_json) are skipped, never followed. */
-        GraphEdge bad[] = {{0, 99}, {0, UINT32_MAX}, {0, 2}};
+        GraphEdge bad[] = { { 0, 99 }, { 0, UINT32_MAX }, { 0, 2 } };
         GraphEdge *saved = g->edges;
         size_t saved_n = g->n_edges;
         g->edges = bad;

@@ -259,7 +259,8 @@ static void test_log_hold(void **state)
         want[0] = 0;
         for (int i = 0; i < 200; i++) {
                 char line[128];
-                snprintf(line, sizeof(line), "<6>line %03d %s\n", i, "............................................");
+                snprintf(line, sizeof(line), "<6>line %03d %s\n", i,
+                         "............................................");
                 strcat(want, line);
                 log_info("line %03d %s", i, "............................................");
         }
@@ -333,8 +334,9 @@ static void test_metrics(void **state)
         histogram_observe(&h, 0.7);
         histogram_observe(&h, 7);
         assert_int_equal(histogram_write(&b, "w", NULL, &h), 0);
-        assert_string_equal(b.data, "w_bucket{le=\"0.10000000000000001\"} 1\nw_bucket{le=\"0.5\"} 1\n"
-                                    "w_bucket{le=\"1\"} 2\nw_bucket{le=\"+Inf\"} 3\nw_sum 7.750000\nw_count 3\n");
+        assert_string_equal(b.data,
+                            "w_bucket{le=\"0.10000000000000001\"} 1\nw_bucket{le=\"0.5\"} 1\n"
+                            "w_bucket{le=\"1\"} 2\nw_bucket{le=\"+Inf\"} 3\nw_sum 7.750000\nw_count 3\n");
         buf_free(&b);
         const double bad[] = { 1.0, 0.5 };
         assert_int_equal(histogram_init(&h, bad, 2), -EINVAL);
@@ -343,14 +345,13 @@ static void test_metrics(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_buf_cap),        cmocka_unit_test(test_buf_json_string),
-                cmocka_unit_test(test_buf_steal),      cmocka_unit_test(test_siphash_vectors),
-                cmocka_unit_test(test_safe_parsers),   cmocka_unit_test(test_format_double),
-                cmocka_unit_test(test_url_unescape),   cmocka_unit_test(test_blob),
-                cmocka_unit_test(test_blob_attachment),
-                cmocka_unit_test(test_error),          cmocka_unit_test(test_read_full_file),
-                cmocka_unit_test(test_json_strict),    cmocka_unit_test(test_metrics),
-                cmocka_unit_test(test_log_hold),
+                cmocka_unit_test(test_buf_cap),         cmocka_unit_test(test_buf_json_string),
+                cmocka_unit_test(test_buf_steal),       cmocka_unit_test(test_siphash_vectors),
+                cmocka_unit_test(test_safe_parsers),    cmocka_unit_test(test_format_double),
+                cmocka_unit_test(test_url_unescape),    cmocka_unit_test(test_blob),
+                cmocka_unit_test(test_blob_attachment), cmocka_unit_test(test_error),
+                cmocka_unit_test(test_read_full_file),  cmocka_unit_test(test_json_strict),
+                cmocka_unit_test(test_metrics),         cmocka_unit_test(test_log_hold),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ static const char *zoneinfo(void)
 static TimeZone *load(const char *name)
 {
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         if (tz_load(name, &tz, &e) < 0)
                 fail_msg("tz_load(%s): %s", name, e.message);
         return tz;
@@ -38,7 +38,7 @@ static TimeZone *load(const char *name)
 
 static int64_t utc(int y, int mo, int d, int h, int mi)
 {
-        struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+        struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi };
         return (int64_t)timegm(&tm);
 }
 
@@ -51,7 +51,7 @@ static Calendar *cal(void)
 
 static void add(Calendar *c, int day, const char *start, int length)
 {
-        Error e = {{0}};
+        Error e = { { 0 } };
         int m;
         assert_int_equal(calendar_parse_time(start, &m), 0);
         if (calendar_add_window(c, &day, 1, m, length, &e) < 0)
@@ -76,10 +76,10 @@ static void expect_next(const Calendar *c, const TimeZone *tz, int64_t now, int6
 
 static void test_parse(void **state)
 {
-        static const char *const ok[] = {"mon",    "Monday",    "TUE",      "tuesday",  "Tuesady",
-                                         "wed",    "Wednesday", "thu",      "thursday", "fri",
-                                         "FRIDAY", "sat",       "saturday", "sun",      "Sunday"};
-        static const int want[] = {0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6};
+        static const char *const ok[] = { "mon",    "Monday",    "TUE",      "tuesday",  "Tuesady",
+                                          "wed",    "Wednesday", "thu",      "thursday", "fri",
+                                          "FRIDAY", "sat",       "saturday", "sun",      "Sunday" };
+        static const int want[] = { 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6 };
         int d = -1, m = -1;
 
         for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
@@ -103,9 +103,9 @@ static void test_parse(void **state)
         assert_int_equal(calendar_parse_time("07:5", &m), 0); /* as Zincati */
         assert_int_equal(m, 425);
         m = -1;
-        static const char *const bad[] = {
-                "24:00", "25:00", "23:60", "",      ":",    "1:",   ":30",      "123:00", "12:345",
-                " 1:00", "1:00 ", "-1:00", "+1:00", "1:-0", "1.00", "12:00:00", "0x1:00", "１:00"};
+        static const char *const bad[] = { "24:00", "25:00",  "23:60",  "",         ":",      "1:",
+                                           ":30",   "123:00", "12:345", " 1:00",    "1:00 ",  "-1:00",
+                                           "+1:00", "1:-0",   "1.00",   "12:00:00", "0x1:00", "１:00" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 if (calendar_parse_time(bad[i], &m) != -EINVAL)
                         fail_msg("'%s' accepted", bad[i]);
@@ -115,8 +115,8 @@ static void test_parse(void **state)
 static void test_add_errors(void **state)
 {
         _cleanup_calendar_ Calendar *c = cal();
-        int days[] = {MON, 7}, many[CALENDAR_MAX_INTERVALS];
-        Error e = {{0}};
+        int days[] = { MON, 7 }, many[CALENDAR_MAX_INTERVALS];
+        Error e = { { 0 } };
 
         assert_int_equal(calendar_add_window(c, days, 2, 0, 60, &e), -EINVAL);
         assert_string_equal(e.message, "days[1]: 7 is not a day of the week (0..6)");
@@ -165,7 +165,7 @@ static void test_merge_format(void **state)
         assert_string_equal(s4, "never");
         assert_int_equal(calendar_total_minutes(empty), 0);
         {
-                int all[] = {MON, TUE, WED, THU, FRI, SAT, SUN};
+                int all[] = { MON, TUE, WED, THU, FRI, SAT, SUN };
                 Error e;
                 assert_int_equal(calendar_add_window(full2, all, 7, 0, 1440, &e), 0);
         }
@@ -255,35 +255,35 @@ static void test_toml(void **state)
         static const struct {
                 const char *doc, *msg;
         } bad[] = {
-                {"days = ['mon', 'funday']\nstart_time = '01:00'\nlength_minutes = 5",
-                 "days[1]: 'funday' is not a day of the week"},
-                {"days = ['mon']\nstart_time = '25:00'\nlength_minutes = 5",
-                 "start_time: '25:00' is not HH:MM"},
-                {"days = ['mon']\nstart_time = '1:00'\nlength_minutes = 0",
-                 "length_minutes: must be an integer between 1 and 10080"},
-                {"days = ['mon']\nstart_time = '1:00'\nlength_minutes = 10081",
-                 "length_minutes: must be an integer between 1 and 10080"},
-                {"days = ['mon']\nstart_time = '1:00'\nlength_minutes = 60.0",
-                 "length_minutes: must be an integer between 1 and 10080"},
-                {"days = ['mon']\nstart_time = '1:00'\nlength_minutes = '60'",
-                 "length_minutes: must be an integer between 1 and 10080"},
-                {"days = ['mon']\nstart_time = '1:00'", "length_minutes: missing"},
-                {"days = ['mon']\nlength_minutes = 60", "start_time: missing"},
-                {"start_time = '1:00'\nlength_minutes = 60", "days: missing"},
-                {"days = []\nstart_time = '1:00'\nlength_minutes = 60", "days: must not be empty"},
-                {"days = 'mon'\nstart_time = '1:00'\nlength_minutes = 60",
-                 "days: must be an array of day names"},
-                {"days = ['mon', 3]\nstart_time = '1:00'\nlength_minutes = 60",
-                 "days[1]: must be a string, not integer"},
-                {"days = ['mon']\nstart_time = 01:00:00\nlength_minutes = 60",
-                 "start_time: must be a string \"HH:MM\", not "},
-                {"days = [\"mo\\u0000n\"]\nstart_time = '1:00'\nlength_minutes = 60",
-                 "days[0]: 'mo' is not a day of the week"},
+                { "days = ['mon', 'funday']\nstart_time = '01:00'\nlength_minutes = 5",
+                  "days[1]: 'funday' is not a day of the week" },
+                { "days = ['mon']\nstart_time = '25:00'\nlength_minutes = 5",
+                  "start_time: '25:00' is not HH:MM" },
+                { "days = ['mon']\nstart_time = '1:00'\nlength_minutes = 0",
+                  "length_minutes: must be an integer between 1 and 10080" },
+                { "days = ['mon']\nstart_time = '1:00'\nlength_minutes = 10081",
+                  "length_minutes: must be an integer between 1 and 10080" },
+                { "days = ['mon']\nstart_time = '1:00'\nlength_minutes = 60.0",
+                  "length_minutes: must be an integer between 1 and 10080" },
+                { "days = ['mon']\nstart_time = '1:00'\nlength_minutes = '60'",
+                  "length_minutes: must be an integer between 1 and 10080" },
+                { "days = ['mon']\nstart_time = '1:00'", "length_minutes: missing" },
+                { "days = ['mon']\nlength_minutes = 60", "start_time: missing" },
+                { "start_time = '1:00'\nlength_minutes = 60", "days: missing" },
+                { "days = []\nstart_time = '1:00'\nlength_minutes = 60", "days: must not be empty" },
+                { "days = 'mon'\nstart_time = '1:00'\nlength_minutes = 60",
+                  "days: must be an array of day names" },
+                { "days = ['mon', 3]\nstart_time = '1:00'\nlength_minutes = 60",
+                  "days[1]: must be a string, not integer" },
+                { "days = ['mon']\nstart_time = 01:00:00\nlength_minutes = 60",
+                  "start_time: must be a string \"HH:MM\", not " },
+                { "days = [\"mo\\u0000n\"]\nstart_time = '1:00'\nlength_minutes = 60",
+                  "days[0]: 'mo' is not a day of the week" },
         };
         _cleanup_tz_ TimeZone *u = load("UTC");
         _cleanup_calendar_ Calendar *c = cal();
         _cleanup_free_ char *s = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_toml_ TomlValue *root = NULL;
@@ -382,26 +382,26 @@ static void brute(const char *zone, const int *spans, size_t n, int64_t from, in
 static void test_brute_force(void **state)
 {
         /* (minute of week, length) pairs */
-        static const int a[] = {SUN * 1440 + 120,     60,  SUN * 1440 + 150,          30,
-                                SAT * 1440 + 23 * 60, 200, SUN * 1440 + 23 * 60 + 30, 90,
-                                WED * 1440 + 1,       1};
-        static const int b[] = {SUN * 1440 + 90, 60, SUN * 1440 + 1410, 60, MON * 1440 + 60, 90};
-        static const int d[] = {TUE * 1440 + 600, 9000};
+        static const int a[] = { SUN * 1440 + 120,     60,  SUN * 1440 + 150,          30,
+                                 SAT * 1440 + 23 * 60, 200, SUN * 1440 + 23 * 60 + 30, 90,
+                                 WED * 1440 + 1,       1 };
+        static const int b[] = { SUN * 1440 + 90, 60, SUN * 1440 + 1410, 60, MON * 1440 + 60, 90 };
+        static const int d[] = { TUE * 1440 + 600, 9000 };
         static const struct {
                 const char *zone;
                 int y1, m1, d1, y2, m2, d2;
         } ranges[] = {
-                {"Europe/Berlin", 2024, 3, 20, 2024, 4, 10},
-                {"Europe/Berlin", 2024, 10, 20, 2024, 11, 5},
-                {"America/New_York", 2024, 3, 3, 2024, 3, 20},
-                {"America/New_York", 2024, 10, 28, 2024, 11, 12},
-                {"Australia/Lord_Howe", 2024, 3, 30, 2024, 4, 14},
-                {"Australia/Lord_Howe", 2024, 9, 29, 2024, 10, 14},
-                {"Europe/Dublin", 2024, 3, 25, 2024, 4, 5},
-                {"Pacific/Chatham", 2024, 4, 1, 2024, 4, 14},
-                {"Asia/Kolkata", 2024, 1, 1, 2024, 1, 15},
-                {"Pacific/Apia", 2011, 12, 25, 2012, 1, 9},
-                {"UTC", 2024, 1, 1, 2024, 1, 15},
+                { "Europe/Berlin", 2024, 3, 20, 2024, 4, 10 },
+                { "Europe/Berlin", 2024, 10, 20, 2024, 11, 5 },
+                { "America/New_York", 2024, 3, 3, 2024, 3, 20 },
+                { "America/New_York", 2024, 10, 28, 2024, 11, 12 },
+                { "Australia/Lord_Howe", 2024, 3, 30, 2024, 4, 14 },
+                { "Australia/Lord_Howe", 2024, 9, 29, 2024, 10, 14 },
+                { "Europe/Dublin", 2024, 3, 25, 2024, 4, 5 },
+                { "Pacific/Chatham", 2024, 4, 1, 2024, 4, 14 },
+                { "Asia/Kolkata", 2024, 1, 1, 2024, 1, 15 },
+                { "Pacific/Apia", 2011, 12, 25, 2012, 1, 9 },
+                { "UTC", 2024, 1, 1, 2024, 1, 15 },
         };
         for (size_t i = 0; i < ELEMENTSOF(ranges); i++) {
                 int64_t from = utc(ranges[i].y1, ranges[i].m1, ranges[i].d1, 0, 0),

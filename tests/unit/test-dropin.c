@@ -74,7 +74,7 @@ static int teardown(void **state)
 
 static void collect(DropinFile **f, size_t *n)
 {
-        Error e = {{0}};
+        Error e = { { 0 } };
         if (dropin_collect(root, DROPIN_AGENT_DIRS, DROPIN_AGENT_N_DIRS, f, n, &e) < 0)
                 fail_msg("unexpected error: %s", e.message);
 }
@@ -103,7 +103,7 @@ static void test_fcos_tree(void **state)
         size_t n = 0;
         AgentFragment frags[8];
         AgentConfig *c = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         (void)state;
         put("/usr/lib/zincati/config.d", "10-agent.toml", "[agent.timing]\nsteady_interval_secs = 300\n");
@@ -135,7 +135,7 @@ static void test_fcos_tree(void **state)
         assert_int_equal(f[0].len, strlen(f[0].data));
 
         for (size_t i = 0; i < n; i++)
-                frags[i] = (AgentFragment){.path = f[i].path, .data = f[i].data, .len = f[i].len};
+                frags[i] = (AgentFragment){ .path = f[i].path, .data = f[i].data, .len = f[i].len };
         if (agent_config_merge(frags, n, &c, NULL, &e) < 0)
                 fail_msg("%s", e.message);
         assert_int_equal(c->strategy, AGENT_STRATEGY_PERIODIC);
@@ -216,7 +216,7 @@ static void test_env_root(void **state)
 {
         DropinFile *f = NULL;
         size_t n = 0;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         (void)state;
         put("/etc/zincati/config.d", "10.toml", "# env\n");
@@ -232,7 +232,7 @@ static void test_errors(void **state)
 {
         DropinFile *f = NULL;
         size_t n = 0;
-        Error e = {{0}};
+        Error e = { { 0 } };
         char p[PATH_MAX * 2], want[PATH_MAX * 3];
         FILE *big;
 

@@ -49,13 +49,13 @@ static void test_base64_vectors(void **state)
         static const struct {
                 const char *plain, *encoded;
         } v[] = {
-                {"", ""},
-                {"f", "Zg=="},
-                {"fo", "Zm8="},
-                {"foo", "Zm9v"},
-                {"foob", "Zm9vYg=="},
-                {"fooba", "Zm9vYmE="},
-                {"foobar", "Zm9vYmFy"},
+                { "", "" },
+                { "f", "Zg==" },
+                { "fo", "Zm8=" },
+                { "foo", "Zm9v" },
+                { "foob", "Zm9vYg==" },
+                { "fooba", "Zm9vYmE=" },
+                { "foobar", "Zm9vYmFy" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(v); i++) {
@@ -360,12 +360,12 @@ static bool have_etcd;
 /* Two distinct free loopback ports: bound to port 0 together, then released. */
 static int free_ports(uint16_t *a, uint16_t *b)
 {
-        int fds[2] = {-1, -1};
+        int fds[2] = { -1, -1 };
         uint16_t p[2];
         int r = 0;
 
         for (int i = 0; i < 2; i++) {
-                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
                 socklen_t l = sizeof(sa);
 
                 fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -432,7 +432,7 @@ static void print_etcd_log(void)
 static int start_etcd_once(void)
 {
         char client[64], peer[64], cluster[96], data[128], logpath[128];
-        HttpClientOptions ho = {.connect_timeout_ms = 500, .total_timeout_ms = 1000};
+        HttpClientOptions ho = { .connect_timeout_ms = 500, .total_timeout_ms = 1000 };
         HttpClient *h = NULL;
         uint16_t cport, pport;
         int64_t deadline;
@@ -526,7 +526,7 @@ static int etcd_teardown(void **state)
 
 static Etcd *client_for(const char *const *endpoints, size_t n, unsigned timeout_ms)
 {
-        EtcdOptions o = {.endpoints = endpoints, .n_endpoints = n, .transaction_timeout_ms = timeout_ms};
+        EtcdOptions o = { .endpoints = endpoints, .n_endpoints = n, .transaction_timeout_ms = timeout_ms };
         Etcd *c = NULL;
         Error e;
         int r = etcd_new(&o, &c, &e);
@@ -538,29 +538,29 @@ static Etcd *client_for(const char *const *endpoints, size_t n, unsigned timeout
 
 static Etcd *live_client(void)
 {
-        const char *ep[] = {etcd_url};
+        const char *ep[] = { etcd_url };
         return client_for(ep, 1, 0);
 }
 
 static void test_options(void **state)
 {
-        static const char *const bad[] = {"",           "127.0.0.1:2379", "ftp://h",
-                                          "http://",    "http:///",       "http://h/prefix",
-                                          "http://u@h", "http://h?x",     "http://h 1"};
+        static const char *const bad[] = { "",           "127.0.0.1:2379", "ftp://h",
+                                           "http://",    "http:///",       "http://h/prefix",
+                                           "http://u@h", "http://h?x",     "http://h 1" };
         EtcdOptions o = {};
         Etcd *c = (Etcd *)0x1;
         Error e;
 
         assert_int_equal(etcd_new(&o, &c, &e), -EINVAL);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                o = (EtcdOptions){.endpoints = &bad[i], .n_endpoints = 1};
+                o = (EtcdOptions){ .endpoints = &bad[i], .n_endpoints = 1 };
                 assert_int_equal(etcd_new(&o, &c, &e), -EINVAL);
                 assert_non_null(strstr(e.message, "endpoint 1"));
         }
         assert_ptr_equal(c, (Etcd *)0x1);
         {
-                const char *ok[] = {"http://127.0.0.1:2379/", "HTTPS://[::1]:2379"};
-                o = (EtcdOptions){.endpoints = ok, .n_endpoints = 2};
+                const char *ok[] = { "http://127.0.0.1:2379/", "HTTPS://[::1]:2379" };
+                o = (EtcdOptions){ .endpoints = ok, .n_endpoints = 2 };
                 assert_int_equal(etcd_new(&o, &c, &e), 0);
                 etcd_free(c);
         }
@@ -570,7 +570,7 @@ static void test_get_missing(void **state)
 {
         NEED_ETCD();
         Etcd *c = live_client();
-        EtcdKv kv = {.value = (char *)0x1};
+        EtcdKv kv = { .value = (char *)0x1 };
         Error e;
 
         assert_int_equal(etcd_get(c, "t/missing", &kv, &e), -ENOENT);
@@ -704,7 +704,7 @@ static void *race(void *p)
 {
         Racer *r = p;
         Etcd *c = NULL;
-        EtcdOptions o = {.endpoints = (const char *const[]){etcd_url}, .n_endpoints = 1};
+        EtcdOptions o = { .endpoints = (const char *const[]){ etcd_url }, .n_endpoints = 1 };
         Error e;
 
         if (etcd_new(&o, &c, &e) < 0)
@@ -813,7 +813,7 @@ static void dead_endpoint(char *buf, size_t n)
 /* A listening socket that never accepts: connections complete (backlog) but nothing ever answers. */
 static int silent_endpoint(char *buf, size_t n)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t l = sizeof(sa);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -837,7 +837,7 @@ static void test_failover(void **state)
 
         dead_endpoint(dead, sizeof(dead));
         {
-                const char *ep[] = {dead, etcd_url};
+                const char *ep[] = { dead, etcd_url };
                 c = client_for(ep, 2, 0);
                 assert_int_equal(etcd_current_endpoint(c), 0);
                 assert_int_equal(etcd_get(c, "t/failover", &kv, &e), -ENOENT);
@@ -849,7 +849,7 @@ static void test_failover(void **state)
 
         fd = silent_endpoint(silent, sizeof(silent));
         {
-                const char *ep[] = {silent, etcd_url};
+                const char *ep[] = { silent, etcd_url };
                 c = client_for(ep, 2, 300);
                 t0 = now_ms();
                 assert_int_equal(etcd_status(c, NULL, &e), 0); /* after a 300 ms timeout */
@@ -879,7 +879,7 @@ static void test_all_dead(void **state)
         dead_endpoint(dead1, sizeof(dead1));
         dead_endpoint(dead2, sizeof(dead2));
         {
-                const char *ep[] = {dead1, dead2};
+                const char *ep[] = { dead1, dead2 };
                 c = client_for(ep, 2, 0);
                 t0 = now_ms();
                 assert_int_equal(etcd_get(c, "t/x", &kv, &e), -ECONNREFUSED);
@@ -892,7 +892,7 @@ static void test_all_dead(void **state)
 
         fd = silent_endpoint(silent, sizeof(silent));
         {
-                const char *ep[] = {silent};
+                const char *ep[] = { silent };
                 c = client_for(ep, 1, 200);
                 t0 = now_ms();
                 assert_int_equal(etcd_put(c, "t/x", "v", 1, NULL, &e), -ETIMEDOUT);
@@ -947,7 +947,7 @@ static int garbage_handler(void *userdata, const HttpRequest *req, HttpReply *re
 
 static void test_garbage_server(void **state)
 {
-        HttpServerConfig sc = {.address = "127.0.0.1", .handler = garbage_handler};
+        HttpServerConfig sc = { .address = "127.0.0.1", .handler = garbage_handler };
         HttpServer *server = NULL;
         char url[64];
         EtcdTxnResult t;
@@ -958,7 +958,7 @@ static void test_garbage_server(void **state)
         assert_int_equal(http_server_start(&sc, &server, &e), 0);
         snprintf(url, sizeof(url), "http://127.0.0.1:%u", http_server_port(server));
         {
-                const char *ep[] = {url};
+                const char *ep[] = { url };
                 c = client_for(ep, 1, 0);
         }
         for (int m = 0; m < (int)ELEMENTSOF(garbage_range); m++) {
@@ -984,7 +984,7 @@ static void test_garbage_server(void **state)
         assert_non_null(strstr(e.message, "no leader"));
         etcd_free(c);
         if (have_etcd) {
-                const char *ep[] = {url, etcd_url};
+                const char *ep[] = { url, etcd_url };
                 c = client_for(ep, 2, 0);
                 assert_int_equal(etcd_status(c, NULL, &e), 0);
                 assert_int_equal(etcd_current_endpoint(c), 1);

@@ -48,12 +48,13 @@ static void test_defaults(void **state)
 static void test_full(void **state)
 {
         char **w = NULL;
-        GraphConfig *c = parse("[server]\naddress = \"127.0.0.1\"\nport = 0\nthreads = 4\nmax_connections = 10\n"
-                               "idle_timeout_secs = 5\n[refresh]\ninterval_secs = 7\nfetch_timeout_secs = 3\n"
-                               "max_document_bytes = 4096\n[cache]\nmax_answers = 0\n"
-                               "[streams.stable]\nreleases = \"https://h/r.json\"\nupdates = \"u.json\"\n"
-                               "basearches = [\"x86_64\"]\n[streams.testing]\n",
-                               &w);
+        GraphConfig *c =
+                parse("[server]\naddress = \"127.0.0.1\"\nport = 0\nthreads = 4\nmax_connections = 10\n"
+                      "idle_timeout_secs = 5\n[refresh]\ninterval_secs = 7\nfetch_timeout_secs = 3\n"
+                      "max_document_bytes = 4096\n[cache]\nmax_answers = 0\n"
+                      "[streams.stable]\nreleases = \"https://h/r.json\"\nupdates = \"u.json\"\n"
+                      "basearches = [\"x86_64\"]\n[streams.testing]\n",
+                      &w);
         assert_string_equal(c->address, "127.0.0.1");
         assert_int_equal(c->port, 0);
         assert_int_equal(c->threads, 4);
@@ -94,8 +95,9 @@ static void test_errors(void **state)
 {
         expect_error("", "graph.toml: streams: no stream configured");
         expect_error("x = ", "graph.toml:1:");
-        expect_error("[server]\nport = -1\n[streams.s]\n", "graph.toml:2: server.port: must be an integer between 0 "
-                                                            "and 65535");
+        expect_error("[server]\nport = -1\n[streams.s]\n",
+                     "graph.toml:2: server.port: must be an integer between 0 "
+                     "and 65535");
         expect_error("[server]\nport = \"80\"\n[streams.s]\n", "server.port");
         expect_error("[server]\naddress = \"example.com\"\n[streams.s]\n", "numeric IPv4 or IPv6");
         expect_error("[server]\naddress = \"\"\n[streams.s]\n", "must not be empty");

@@ -56,7 +56,8 @@ static void test_query_ok(void **state)
         assert_int_equal(graph_query_parse("basearch=a&stream=b&rollout_wariness=2", &q, &k, &e), 0);
         assert_true(q.wariness == 1.0);
         graph_query_done(&q);
-        assert_int_equal(graph_query_parse("basearch=a&stream=b&rollout_wariness=-0.5&oci=false", &q, &k, &e), 0);
+        assert_int_equal(
+                graph_query_parse("basearch=a&stream=b&rollout_wariness=-0.5&oci=false", &q, &k, &e), 0);
         assert_true(q.wariness == 0.0 && !q.oci);
         assert_null(q.node_uuid);
         graph_query_done(&q);
@@ -74,7 +75,8 @@ static void test_query_errors(void **state)
         expect_fail("basearch=a&stream=b%00", GRAPH_QUERY_INVALID, "percent-encoding");
         expect_fail("basearch=a&stream=b&other=%zz", GRAPH_QUERY_INVALID, "percent-encoding");
         expect_fail("basearch=a&stream=b&ot%zzher=1", GRAPH_QUERY_INVALID, "percent-encoding");
-        expect_fail("basearch=a&base%61rch=b&stream=c", GRAPH_QUERY_INVALID, "'basearch' given more than once");
+        expect_fail("basearch=a&base%61rch=b&stream=c", GRAPH_QUERY_INVALID,
+                    "'basearch' given more than once");
         expect_fail("basearch=a&stream=b&rollout_wariness=x", GRAPH_QUERY_INVALID, "rollout_wariness");
         expect_fail("basearch=a&stream=b&rollout_wariness=", GRAPH_QUERY_INVALID, "rollout_wariness");
         expect_fail("basearch=a&stream=b&rollout_wariness=inf", GRAPH_QUERY_INVALID, "rollout_wariness");

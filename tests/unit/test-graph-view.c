@@ -18,7 +18,8 @@ static Graph *build(void)
         const char *releases = "{\"releases\":[" REL("1") "," REL("2") "," REL("3") "]}";
         /* Two rollouts: 2 ramps over 100 minutes from t=0, 3 ramps over 100 minutes from t=3000. */
         const char *updates = "{\"stream\":\"s\",\"releases\":["
-                              "{\"version\":\"2\",\"metadata\":{\"rollout\":{\"start_epoch\":0,\"duration_minutes\":100}}},"
+                              "{\"version\":\"2\",\"metadata\":{\"rollout\":{\"start_epoch\":0,\"duration_"
+                              "minutes\":100}}},"
                               "{\"version\":\"3\",\"metadata\":{\"rollout\":{\"start_epoch\":3000,"
                               "\"duration_minutes\":100}}}]}";
         ReleaseIndex *ri = NULL;
@@ -67,10 +68,10 @@ static void test_cache_bounded(void **state)
 {
         GraphView *v = NULL;
         assert_int_equal(graph_view_new(build(), 2, &v), 0);
-        expect_same_as_fresh(v, 0.0, 3000);   /* nothing hidden */
-        expect_same_as_fresh(v, 0.25, 3000);  /* 3 hidden */
+        expect_same_as_fresh(v, 0.0, 3000);  /* nothing hidden */
+        expect_same_as_fresh(v, 0.25, 3000); /* 3 hidden */
         assert_int_equal(v->n_used, 2);
-        expect_same_as_fresh(v, 0.75, 3000);  /* 2 and 3 hidden: full → cleared, then stored */
+        expect_same_as_fresh(v, 0.75, 3000); /* 2 and 3 hidden: full → cleared, then stored */
         assert_int_equal(v->n_used, 1);
         expect_same_as_fresh(v, 0.75, 3000);
         assert_int_equal(v->hits, 1);

@@ -48,7 +48,8 @@ static void test_golden_graph(void **state)
 {
         Graph *g = build_fcos("x86_64", GRAPH_SCHEME_CHECKSUM);
         size_t gl;
-        _cleanup_free_ char *golden_text = read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
+        _cleanup_free_ char *golden_text =
+                read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
         json_t *golden = NULL, *ours = NULL;
         Buf b = BUF_INIT(1 << 20);
         Error e;
@@ -73,12 +74,13 @@ static void test_golden_graph(void **state)
         }
         assert_true(json_equal(json_object_get(golden, "edges"), json_object_get(ours, "edges")));
         /* Metadata keys come in upstream's insertion order. */
-        assert_non_null(strstr(b.data, "\"metadata\":{\"org.fedoraproject.coreos.releases.age_index\":\"25\","
-                                       "\"org.fedoraproject.coreos.scheme\":\"checksum\","
-                                       "\"org.fedoraproject.coreos.updates.rollout\":\"true\","
-                                       "\"org.fedoraproject.coreos.updates.start_epoch\":\"1609860600\","
-                                       "\"org.fedoraproject.coreos.updates.start_value\":\"0\","
-                                       "\"org.fedoraproject.coreos.updates.duration_minutes\":\"2880\"}"));
+        assert_non_null(strstr(b.data,
+                               "\"metadata\":{\"org.fedoraproject.coreos.releases.age_index\":\"25\","
+                               "\"org.fedoraproject.coreos.scheme\":\"checksum\","
+                               "\"org.fedoraproject.coreos.updates.rollout\":\"true\","
+                               "\"org.fedoraproject.coreos.updates.start_epoch\":\"1609860600\","
+                               "\"org.fedoraproject.coreos.updates.start_value\":\"0\","
+                               "\"org.fedoraproject.coreos.updates.duration_minutes\":\"2880\"}"));
         json_decref(golden);
         json_decref(ours);
         buf_free(&b);
@@ -135,8 +137,9 @@ static void test_oci_scheme(void **state)
         Graph *g = build_fcos("x86_64", GRAPH_SCHEME_OCI);
         /* Only the first release of the 2021 index carries an OCI image. */
         assert_int_equal(g->n_nodes, 1);
-        assert_string_equal(g->nodes[0].payload, "quay.io/fedora/fedora-coreos@sha256:"
-                                                 "460576931cf4ce59afe432ea266234f9d34fa77f8ca3087282084bc3a7324632");
+        assert_string_equal(g->nodes[0].payload,
+                            "quay.io/fedora/fedora-coreos@sha256:"
+                            "460576931cf4ce59afe432ea266234f9d34fa77f8ca3087282084bc3a7324632");
         assert_string_equal(g->nodes[0].meta_values[1], "oci");
         graph_free(g);
 }
@@ -184,7 +187,8 @@ static Graph *build_inline(const char *releases, const char *updates, Error *e, 
         return g;
 }
 
-#define REL(v, c) "{\"version\":\"" v "\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":\"" c "\"}]}"
+#define REL(v, c)                                                                                           \
+        "{\"version\":\"" v "\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":\"" c "\"}]}"
 
 static void test_barriers_rollouts_deadends(void **state)
 {
@@ -195,7 +199,8 @@ static void test_barriers_rollouts_deadends(void **state)
                 "{\"stream\":\"s\",\"releases\":["
                 "{\"version\":\"3\",\"metadata\":{\"barrier\":{\"reason\":\"\"}}},"
                 "{\"version\":\"4\",\"metadata\":{\"deadend\":{\"reason\":\"broken\"}}},"
-                "{\"version\":\"5\",\"metadata\":{\"rollout\":{\"start_epoch\":100,\"start_percentage\":0.25,"
+                "{\"version\":\"5\",\"metadata\":{\"rollout\":{\"start_epoch\":100,\"start_percentage\":0."
+                "25,"
                 "\"duration_minutes\":0}}},"
                 "{\"version\":\"6\",\"metadata\":{\"barrier\":{\"reason\":\"r\"},\"rollout\":{}}},"
                 "{\"version\":\"7\",\"metadata\":{\"rollout\":{\"start_percentage\":0.5}}},"
@@ -259,18 +264,22 @@ static void test_malformed(void **state)
         expect_error("{}", ok_u, -EINVAL, "release index: missing field 'releases'");
         expect_error("{\"releases\":{}}", ok_u, -EINVAL, "field 'releases' must be an array");
         expect_error("{\"releases\":[{}]}", ok_u, -EINVAL, "release 0: missing field 'version'");
-        expect_error("{\"releases\":[{\"version\":\"\"}]}", ok_u, -EINVAL, "release 0: field 'version' is empty");
-        expect_error("{\"releases\":[{\"version\":\"9\",\"commits\":[{\"architecture\":\"x86_64\"}]}]}", ok_u,
-                     -EINVAL, "release 0 (9): commits[0]: missing field 'checksum'");
-        expect_error("{\"releases\":[{\"version\":\"9\",\"commits\":[{\"architecture\":1,\"checksum\":\"a\"}]}]}",
-                     ok_u, -EINVAL, "release 0 (9): commits[0]: field 'architecture' must be a string, got integer");
+        expect_error("{\"releases\":[{\"version\":\"\"}]}", ok_u, -EINVAL,
+                     "release 0: field 'version' is empty");
+        expect_error("{\"releases\":[{\"version\":\"9\",\"commits\":[{\"architecture\":\"x86_64\"}]}]}",
+                     ok_u, -EINVAL, "release 0 (9): commits[0]: missing field 'checksum'");
+        expect_error(
+                "{\"releases\":[{\"version\":\"9\",\"commits\":[{\"architecture\":1,\"checksum\":\"a\"}]}]}",
+                ok_u, -EINVAL,
+                "release 0 (9): commits[0]: field 'architecture' must be a string, got integer");
         expect_error("{\"releases\":[{\"version\":\"9\",\"oci-images\":[{\"architecture\":\"x\"}]}]}", ok_u,
                      -EINVAL, "oci-images[0]: missing field 'digest-ref'");
         expect_error("{\"releases\":[],\"releases\":[]}", ok_u, -EINVAL, "duplicate");
         expect_error(ok_r, "{\"releases\":[]}", -EINVAL, "update metadata: missing field 'stream'");
         expect_error(ok_r, "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\"}]}", -EINVAL,
                      "release 0 (1): missing field 'metadata'");
-        expect_error(ok_r, "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"barrier\":{}}}]}",
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"barrier\":{}}}]}",
                      -EINVAL, "release 0 (1): metadata.barrier: missing field 'reason'");
         expect_error(ok_r,
                      "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
@@ -284,16 +293,18 @@ static void test_malformed(void **state)
                      "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
                      "{\"start_percentage\":1.5}}}]}",
                      -ERANGE, "'start_percentage' is 1.5, outside [0, 1]");
-        expect_error(ok_r, "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"deadend\":7}}]}",
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"deadend\":7}}]}",
                      -EINVAL, "metadata.deadend must be an object, got integer");
 
         /* Unknown fields and nulls for optional ones are accepted, as upstream does. */
         Error e;
         int r;
-        Graph *g = build_inline("{\"x\":1,\"releases\":[{\"version\":\"1\",\"commits\":null,\"new\":[]}]}",
-                                "{\"stream\":\"s\",\"future\":{},\"releases\":[{\"version\":\"1\",\"metadata\":"
-                                "{\"rollout\":null,\"other\":1}}]}",
-                                &e, &r);
+        Graph *g =
+                build_inline("{\"x\":1,\"releases\":[{\"version\":\"1\",\"commits\":null,\"new\":[]}]}",
+                             "{\"stream\":\"s\",\"future\":{},\"releases\":[{\"version\":\"1\",\"metadata\":"
+                             "{\"rollout\":null,\"other\":1}}]}",
+                             &e, &r);
         assert_int_equal(r, 0);
         assert_int_equal(g->n_nodes, 0);
         graph_free(g);
@@ -309,8 +320,10 @@ static void test_edge_cap(void **state)
         buf_puts(&rb, "{\"releases\":[");
         buf_puts(&ub, "{\"stream\":\"s\",\"releases\":[");
         for (int i = 0; i < 3000; i++) {
-                buf_printf(&rb, "%s{\"version\":\"%d\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":"
-                                "\"c%d\"}]}", i ? "," : "", i, i);
+                buf_printf(&rb,
+                           "%s{\"version\":\"%d\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":"
+                           "\"c%d\"}]}",
+                           i ? "," : "", i, i);
                 buf_printf(&ub, "%s{\"version\":\"%d\",\"metadata\":{\"rollout\":{}}}", i ? "," : "", i);
         }
         buf_puts(&rb, "]}");

@@ -55,8 +55,9 @@ static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
         }
         if (startswith(req->path, "/r/")) {
                 /* /r/N redirects N times before landing. */
-                static const char *const targets[] = {"/r/0", "/r/1", "/r/2", "/r/3",
-                                                      "/r/4", "/r/5", "/r/6"};
+                static const char *const targets[] = {
+                        "/r/0", "/r/1", "/r/2", "/r/3", "/r/4", "/r/5", "/r/6"
+                };
                 if (safe_atou64(req->path + 3, &n) < 0 || n >= ELEMENTSOF(targets))
                         return http_reply_error(reply, 400, "bad_request", "n");
                 if (n == 0) {
@@ -95,7 +96,7 @@ static HttpServer *server;
 
 static int group_setup(void **state)
 {
-        HttpServerConfig c = {.address = "127.0.0.1", .max_body_bytes = 1024 * 1024, .handler = handler};
+        HttpServerConfig c = { .address = "127.0.0.1", .max_body_bytes = 1024 * 1024, .handler = handler };
         Error e;
 
         return http_server_start(&c, &server, &e) < 0 ? -1 : 0;
@@ -141,7 +142,7 @@ typedef struct RawServer {
 
 static int listen_any(uint16_t *ret_port)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET};
+        struct sockaddr_in sa = { .sin_family = AF_INET };
         socklen_t l = sizeof(sa);
         int fd;
 
@@ -219,8 +220,8 @@ static void *raw_run(void *p)
         RawServer *rs = p;
 
         while (!__atomic_load_n(&rs->stop, __ATOMIC_ACQUIRE)) {
-                struct pollfd pfd = {.fd = rs->fd, .events = POLLIN};
-                struct timeval tv = {.tv_sec = 20};
+                struct pollfd pfd = { .fd = rs->fd, .events = POLLIN };
+                struct timeval tv = { .tv_sec = 20 };
                 int cfd;
 
                 if (poll(&pfd, 1, 100) <= 0)
@@ -239,7 +240,7 @@ static void *raw_run(void *p)
 
 static void raw_start(RawServer *rs, RawMode mode, size_t stream_bytes)
 {
-        *rs = (RawServer){.mode = mode, .stream_bytes = stream_bytes};
+        *rs = (RawServer){ .mode = mode, .stream_bytes = stream_bytes };
         rs->fd = listen_any(&rs->port);
         if (mode != RAW_SILENT)
                 assert_int_equal(pthread_create(&rs->thread, NULL, raw_run, rs), 0);
@@ -301,8 +302,8 @@ static void test_ok_and_404(void **state)
 
 static void test_body_cap(void **state)
 {
-        HttpClient *c = client((HttpClientOptions){.max_body_bytes = 1000});
-        HttpResponse r = {.status = 77};
+        HttpClient *c = client((HttpClientOptions){ .max_body_bytes = 1000 });
+        HttpResponse r = { .status = 77 };
         RawServer rs;
         Error e = {};
         char url[128];
@@ -313,7 +314,7 @@ static void test_body_cap(void **state)
         http_response_done(&r);
 
         /* Announced by Content-Length: refused up front. */
-        r = (HttpResponse){.status = 77};
+        r = (HttpResponse){ .status = 77 };
         url_for(url, sizeof(url), "/big?1001");
         assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &r, &e), -EFBIG);
         assert_int_equal(r.status, 77); /* untouched on failure */
@@ -372,7 +373,7 @@ static void test_connection_refused(void **state)
 
 static void test_timeout(void **state)
 {
-        HttpClient *c = client((HttpClientOptions){.total_timeout_ms = 500});
+        HttpClient *c = client((HttpClientOptions){ .total_timeout_ms = 500 });
         HttpResponse r;
         RawServer rs;
         Error e = {};
@@ -412,7 +413,7 @@ static void test_redirects(void **state)
         assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &r, &e), -EINVAL);
         http_client_free(c);
 
-        c = client((HttpClientOptions){.max_redirects = 1});
+        c = client((HttpClientOptions){ .max_redirects = 1 });
         url_for(url, sizeof(url), "/r/1");
         assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &r, &e), 0);
         assert_string_equal(r.body, "landed");
@@ -422,14 +423,14 @@ static void test_redirects(void **state)
         http_client_free(c);
 
         /* -1: redirects are returned, not followed. */
-        c = client((HttpClientOptions){.max_redirects = -1});
+        c = client((HttpClientOptions){ .max_redirects = -1 });
         url_for(url, sizeof(url), "/r/1");
         assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &r, &e), 0);
         assert_int_equal(r.status, 302);
         http_response_done(&r);
         http_client_free(c);
 
-        assert_int_equal(http_client_new(&(HttpClientOptions){.max_redirects = -2}, &c), -EINVAL);
+        assert_int_equal(http_client_new(&(HttpClientOptions){ .max_redirects = -2 }, &c), -EINVAL);
 }
 
 static void test_bad_urls(void **state)
@@ -456,7 +457,7 @@ static void test_bad_urls(void **state)
 static void test_methods(void **state)
 {
         HttpClient *c = client((HttpClientOptions){});
-        const char *json_headers[] = {"Content-Type: application/json", "X-Test: yes", NULL};
+        const char *json_headers[] = { "Content-Type: application/json", "X-Test: yes", NULL };
         HttpResponse r;
         Error e = {};
         char url[128], expect[256];
@@ -510,7 +511,7 @@ static void test_methods(void **state)
         http_client_free(c);
 
         /* A custom user agent. */
-        c = client((HttpClientOptions){.user_agent = "probe/1"});
+        c = client((HttpClientOptions){ .user_agent = "probe/1" });
         assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &r, &e), 0);
         assert_string_equal(r.body, "GET|n/a|probe/1|n/a|");
         http_response_done(&r);

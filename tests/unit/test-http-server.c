@@ -56,7 +56,7 @@ typedef struct Finisher {
 
 static void finish(Finisher *f)
 {
-        HttpReply reply = {.status = 200, .content_type = "text/plain"};
+        HttpReply reply = { .status = 200, .content_type = "text/plain" };
 
         if (f->result >= 0) {
                 reply.owned = strdup(f->body);
@@ -70,7 +70,7 @@ static void finish(Finisher *f)
 static void *finisher_run(void *p)
 {
         Finisher *f = p;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)f->delay_ms * 1000 * 1000};
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)f->delay_ms * 1000 * 1000 };
 
         nanosleep(&ts, NULL);
         finish(f);
@@ -167,7 +167,7 @@ static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
                 return 0;
         }
         if (streq(req->path, "/slow")) {
-                struct timespec ts = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 300 * 1000 * 1000 };
                 sem_post(&t->slow_entered);
                 if (t->slow_wait) {
                         clock_gettime(CLOCK_REALTIME, &ts);
@@ -257,8 +257,8 @@ typedef struct Resp {
 
 static int connect_to(uint16_t port)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-        struct timeval tv = {.tv_sec = IO_TIMEOUT_SEC};
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        struct timeval tv = { .tv_sec = IO_TIMEOUT_SEC };
         int fd;
 
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -460,20 +460,20 @@ static void test_start_errors(void **state)
 {
         HttpServer *s = NULL;
         Error e = {};
-        HttpServerConfig c = {.address = "localhost", .handler = handler};
+        HttpServerConfig c = { .address = "localhost", .handler = handler };
 
         assert_int_equal(http_server_start(&c, &s, &e), -EINVAL);
         assert_null(s);
         assert_non_null(strstr(e.message, "localhost"));
 
-        c = (HttpServerConfig){.address = "127.0.0.1", .handler = NULL};
+        c = (HttpServerConfig){ .address = "127.0.0.1", .handler = NULL };
         assert_int_equal(http_server_start(&c, &s, &e), -EINVAL);
 
-        c = (HttpServerConfig){.address = "127.0.0.1", .handler = handler, .tls_cert_pem = "x"};
+        c = (HttpServerConfig){ .address = "127.0.0.1", .handler = handler, .tls_cert_pem = "x" };
         assert_int_equal(http_server_start(&c, &s, &e), -EINVAL);
         assert_null(s);
 
-        c = (HttpServerConfig){.address = "127.0.0.1", .handler = handler, .max_header_bytes = 64 << 20};
+        c = (HttpServerConfig){ .address = "127.0.0.1", .handler = handler, .max_header_bytes = 64 << 20 };
         assert_int_equal(http_server_start(&c, &s, &e), -EINVAL);
         assert_null(s);
 
@@ -485,7 +485,7 @@ static void test_port_in_use(void **state)
 {
         TestState *t = state_new();
         HttpServer *a = start(t, (HttpServerConfig){}), *b = NULL;
-        HttpServerConfig c = {.address = "127.0.0.1", .port = http_server_port(a), .handler = handler};
+        HttpServerConfig c = { .address = "127.0.0.1", .port = http_server_port(a), .handler = handler };
         Error e = {};
 
         assert_true(http_server_start(&c, &b, &e) < 0);
@@ -639,7 +639,7 @@ static void test_replies(void **state)
 
 static void test_reply_error_escaping(void **state)
 {
-        HttpReply reply = {.blob = blob_new("x", 1)};
+        HttpReply reply = { .blob = blob_new("x", 1) };
         json_error_t je;
         json_t *j;
 
@@ -663,7 +663,7 @@ static void test_reply_error_escaping(void **state)
 static void test_header_cap(void **state)
 {
         TestState *t = state_new();
-        HttpServer *s = start(t, (HttpServerConfig){.max_header_bytes = 1024});
+        HttpServer *s = start(t, (HttpServerConfig){ .max_header_bytes = 1024 });
         uint16_t port = http_server_port(s);
         char *req = malloc(256 * 1024);
         char filler[2048];
@@ -780,7 +780,7 @@ static void test_many_args(void **state)
 static void test_body_cap(void **state)
 {
         TestState *t = state_new();
-        HttpServer *s = start(t, (HttpServerConfig){.max_body_bytes = 1000});
+        HttpServer *s = start(t, (HttpServerConfig){ .max_body_bytes = 1000 });
         uint16_t port = http_server_port(s);
         char body[4096], chunk[64];
         Resp r;
@@ -864,7 +864,7 @@ static void test_body_cap(void **state)
 static void test_idle_timeout(void **state)
 {
         TestState *t = state_new();
-        HttpServer *s = start(t, (HttpServerConfig){.idle_timeout_sec = 1});
+        HttpServer *s = start(t, (HttpServerConfig){ .idle_timeout_sec = 1 });
         uint16_t port = http_server_port(s);
         double t0;
         Resp r;
@@ -952,7 +952,7 @@ static void *worker_run(void *p)
         HttpClient *c = NULL;
         char url[128], expect[256];
 
-        if (http_client_new(&(HttpClientOptions){.total_timeout_ms = 60000}, &c) < 0)
+        if (http_client_new(&(HttpClientOptions){ .total_timeout_ms = 60000 }, &c) < 0)
                 return NULL;
         for (int i = 0; i < 200; i++) {
                 HttpResponse r;
@@ -976,11 +976,11 @@ static void *worker_run(void *p)
 static void run_concurrent(unsigned threads)
 {
         TestState *t = state_new();
-        HttpServer *s = start(t, (HttpServerConfig){.threads = threads});
+        HttpServer *s = start(t, (HttpServerConfig){ .threads = threads });
         Worker w[8];
 
         for (int i = 0; i < 8; i++) {
-                w[i] = (Worker){.port = http_server_port(s), .id = i};
+                w[i] = (Worker){ .port = http_server_port(s), .id = i };
                 assert_int_equal(pthread_create(&w[i].thread, NULL, worker_run, &w[i]), 0);
         }
         for (int i = 0; i < 8; i++) {
@@ -1037,7 +1037,7 @@ static void test_graceful_stop(void **state)
         TestState *t = state_new();
         HttpServer *s = start(t, (HttpServerConfig){});
         uint16_t port = http_server_port(s);
-        SlowClient sc = {.port = port, .r = -1};
+        SlowClient sc = { .port = port, .r = -1 };
         pthread_t th;
         Conn *idle;
         Resp r;
@@ -1073,7 +1073,7 @@ static void test_graceful_stop(void **state)
 static void test_deferred(void **state)
 {
         TestState *t = state_new();
-        HttpServer *s = start(t, (HttpServerConfig){.threads = 1, .allow_deferred = true});
+        HttpServer *s = start(t, (HttpServerConfig){ .threads = 1, .allow_deferred = true });
         uint16_t port = http_server_port(s);
         Conn *c = conn_open(port), *other = conn_open(port);
         char hdr[16];
@@ -1166,10 +1166,10 @@ static void *stopper_run(void *p)
 static void test_stop_refuses_new_clients(void **state)
 {
         TestState *t = state_new();
-        HttpServer *s = start(t, (HttpServerConfig){.threads = 2});
+        HttpServer *s = start(t, (HttpServerConfig){ .threads = 2 });
         uint16_t port = http_server_port(s);
-        SlowClient sc = {.port = port, .r = -1};
-        Stopper st = {.server = s};
+        SlowClient sc = { .port = port, .r = -1 };
+        Stopper st = { .server = s };
         pthread_t client, stopper;
         bool refused = false;
         int fd;
@@ -1182,7 +1182,7 @@ static void test_stop_refuses_new_clients(void **state)
 
         /* While the slow request is held in the handler, the server drains: new clients are refused. */
         for (int i = 0; i < 2000 && !refused; i++) {
-                struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
                 fd = connect_to(port);
                 if (fd == -ECONNREFUSED)
                         refused = true;
@@ -1208,7 +1208,7 @@ static void test_stop_refuses_new_clients(void **state)
 static void test_dual_stack(void **state)
 {
         TestState *t = state_new();
-        HttpServerConfig c = {.address = "::", .handler = handler, .userdata = t};
+        HttpServerConfig c = { .address = "::", .handler = handler, .userdata = t };
         HttpServer *s = NULL;
         Error e = {};
         Resp r;
@@ -1273,11 +1273,11 @@ static void test_tls(void **state)
         key = read_file(key_path);
 
         t = state_new();
-        HttpServerConfig c = {.address = "127.0.0.1",
-                              .handler = handler,
-                              .userdata = t,
-                              .tls_cert_pem = cert,
-                              .tls_key_pem = key};
+        HttpServerConfig c = { .address = "127.0.0.1",
+                               .handler = handler,
+                               .userdata = t,
+                               .tls_cert_pem = cert,
+                               .tls_key_pem = key };
         k = http_server_start(&c, &s, &e);
         if (k == -EOPNOTSUPP) {
                 /* libmicrohttpd without TLS: the error says so. */
@@ -1289,7 +1289,7 @@ static void test_tls(void **state)
         }
         assert_int_equal(k, 0);
 
-        assert_int_equal(http_client_new(&(HttpClientOptions){.ca_file = cert_path}, &client), 0);
+        assert_int_equal(http_client_new(&(HttpClientOptions){ .ca_file = cert_path }, &client), 0);
         snprintf(url, sizeof(url), "https://127.0.0.1:%u/blob", http_server_port(s));
         assert_int_equal(http_client_request(client, "GET", url, NULL, NULL, 0, &resp, &e), 0);
         assert_int_equal(resp.status, 200);
@@ -1319,24 +1319,15 @@ static void test_tls(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_start_errors),
-                cmocka_unit_test(test_port_in_use),
-                cmocka_unit_test(test_get_query_path),
-                cmocka_unit_test(test_post_body),
-                cmocka_unit_test(test_replies),
-                cmocka_unit_test(test_reply_error_escaping),
-                cmocka_unit_test(test_header_cap),
-                cmocka_unit_test(test_many_args),
-                cmocka_unit_test(test_body_cap),
-                cmocka_unit_test(test_idle_timeout),
-                cmocka_unit_test(test_keep_alive),
-                cmocka_unit_test(test_concurrent_one_thread),
-                cmocka_unit_test(test_concurrent_pool),
-                cmocka_unit_test(test_graceful_stop),
-                cmocka_unit_test(test_deferred),
-                cmocka_unit_test(test_stop_refuses_new_clients),
-                cmocka_unit_test(test_dual_stack),
-                cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_start_errors),    cmocka_unit_test(test_port_in_use),
+                cmocka_unit_test(test_get_query_path),  cmocka_unit_test(test_post_body),
+                cmocka_unit_test(test_replies),         cmocka_unit_test(test_reply_error_escaping),
+                cmocka_unit_test(test_header_cap),      cmocka_unit_test(test_many_args),
+                cmocka_unit_test(test_body_cap),        cmocka_unit_test(test_idle_timeout),
+                cmocka_unit_test(test_keep_alive),      cmocka_unit_test(test_concurrent_one_thread),
+                cmocka_unit_test(test_concurrent_pool), cmocka_unit_test(test_graceful_stop),
+                cmocka_unit_test(test_deferred),        cmocka_unit_test(test_stop_refuses_new_clients),
+                cmocka_unit_test(test_dual_stack),      cmocka_unit_test(test_tls),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,17 +101,18 @@ static void test_defaults(void **state)
 static void test_upkeep_keys(void **state)
 {
         char **w = NULL;
-        LockConfig *c = parse("[backend]\ntype = \"sqlite\"\nsqlite_path = \"/tmp/l.db\"\n"
-                              "[etcd3]\nendpoints = [\"https://a:2379\", \"http://b:2379\"]\n"
-                              "[auth]\nadmin_token_file = \"/etc/upkeep/admin.token\"\n"
-                              "[service]\nthreads = 3\ntls = true\ntls_cert_path = \"c.pem\"\ntls_key_path = \"k.pem\"\n"
-                              "[lock]\ndefault_slots = 3\ndefault_max_hold_secs = 3600\ndefault_settle_secs = 30\n"
-                              "[[lock.groups]]\nname = \"default\"\nslots = 1\n"
-                              "[[lock.groups]]\nname = \"db\"\nsettle_secs = 120\npaused = true\n"
-                              "time_zone = \"Europe/Berlin\"\nclient_tokens = [\"t1\", \"t2\"]\n"
-                              "[[lock.groups.window]]\ndays = [\"sat\", \"sun\"]\nstart_time = \"22:00\"\n"
-                              "length_minutes = 120\ncolour = 1\n",
-                              &w);
+        LockConfig *c = parse(
+                "[backend]\ntype = \"sqlite\"\nsqlite_path = \"/tmp/l.db\"\n"
+                "[etcd3]\nendpoints = [\"https://a:2379\", \"http://b:2379\"]\n"
+                "[auth]\nadmin_token_file = \"/etc/upkeep/admin.token\"\n"
+                "[service]\nthreads = 3\ntls = true\ntls_cert_path = \"c.pem\"\ntls_key_path = \"k.pem\"\n"
+                "[lock]\ndefault_slots = 3\ndefault_max_hold_secs = 3600\ndefault_settle_secs = 30\n"
+                "[[lock.groups]]\nname = \"default\"\nslots = 1\n"
+                "[[lock.groups]]\nname = \"db\"\nsettle_secs = 120\npaused = true\n"
+                "time_zone = \"Europe/Berlin\"\nclient_tokens = [\"t1\", \"t2\"]\n"
+                "[[lock.groups.window]]\ndays = [\"sat\", \"sun\"]\nstart_time = \"22:00\"\n"
+                "length_minutes = 120\ncolour = 1\n",
+                &w);
         assert_int_equal(c->backend, LOCK_BACKEND_SQLITE); /* [backend] type wins over [etcd3] */
         assert_string_equal(c->sqlite_path, "/tmp/l.db");
         assert_int_equal(c->n_etcd_endpoints, 2);
@@ -139,7 +140,8 @@ static void test_upkeep_keys(void **state)
 
 static void test_errors(void **state)
 {
-        expect_error("[service]\nport = 99999\n", "lock.toml:2: service.port: must be an integer between 0 and 65535");
+        expect_error("[service]\nport = 99999\n",
+                     "lock.toml:2: service.port: must be an integer between 0 and 65535");
         expect_error("[service]\naddress = \"localhost\"\n", "service.address: must be a numeric");
         expect_error("[service]\ntls = true\n", "TLS needs service.tls_cert_path");
         expect_error("[service]\ntls = \"yes\"\n", "service.tls: must be true or false");
@@ -152,12 +154,14 @@ static void test_errors(void **state)
         expect_error("[lock]\ndefault_group_name = \"a b\"\n", "lock.default_group_name");
         expect_error("[[lock.groups]]\nslots = 1\n", "lock.groups[0]: needs a name");
         expect_error("[[lock.groups]]\nname = \"a/b\"\n", "needs a name");
-        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups]]\nname = \"a\"\n", "lock.toml:4: lock.groups[1]: group "
-                                                                                     "listed twice");
+        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups]]\nname = \"a\"\n",
+                     "lock.toml:4: lock.groups[1]: group "
+                     "listed twice");
         expect_error("[[lock.groups]]\nname = \"a\"\nslots = -1\n", "lock.groups[a].slots");
         expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups.window]]\ndays = [\"mon\"]\n",
                      "needs days, start_time and length_minutes");
-        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups.window]]\ndays = [\"mon\"]\nstart_time = \"1:00\"\n"
+        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups.window]]\ndays = [\"mon\"]\nstart_time = "
+                     "\"1:00\"\n"
                      "length_minutes = 0\n",
                      "length_minutes: must be an integer between 1 and 10080");
         expect_error("[[lock.groups]]\nname = \"a\"\nclient_tokens = [\"\"]\n", "non-empty strings");

@@ -22,8 +22,9 @@
 
 static void test_shapes(void **state)
 {
-        const char *zincati = "{\n  \"client_params\": {\n    \"id\": \"e0f3745b108f471cbd4883c6fbed8cdd\",\n"
-                              "    \"group\": \"default\"\n  }\n}";
+        const char *zincati =
+                "{\n  \"client_params\": {\n    \"id\": \"e0f3745b108f471cbd4883c6fbed8cdd\",\n"
+                "    \"group\": \"default\"\n  }\n}";
         const char *airlock = "{\"client_params\":{\"id\":\"n1\",\"group\":\"workers.eu-1\"},\"extra\":1}";
         FleetLockRequest r = { 0 };
         Error e;
@@ -106,9 +107,9 @@ typedef struct FakeBackend {
         /* Write number i (0-based) waits until released > i. */
         unsigned calls, released;
         pthread_cond_t cond;
-        sem_t entered; /* posted when a write starts */
-        unsigned fail_call; /* this write (1-based) fails as a whole; 0: none */
-        bool retry; /* update(): decide twice, as etcd does after a conflict */
+        sem_t entered;             /* posted when a write starts */
+        unsigned fail_call;        /* this write (1-based) fails as a whole; 0: none */
+        bool retry;                /* update(): decide twice, as etcd does after a conflict */
         size_t entries[MAX_CALLS]; /* entries per write */
 } FakeBackend;
 
@@ -144,7 +145,8 @@ static unsigned fake_begin(FakeBackend *b, size_t entries)
 }
 
 /* One group on a copy of its state; *ret gets the new state when fn changed it. */
-static int fake_decide(FakeGroup *g, SemaphoreUpdateFn fn, void *userdata, Semaphore *ret, bool *changed, Error *e)
+static int fake_decide(FakeGroup *g, SemaphoreUpdateFn fn, void *userdata, Semaphore *ret, bool *changed,
+                       Error *e)
 {
         Semaphore s;
         int k;
@@ -160,8 +162,8 @@ static int fake_decide(FakeGroup *g, SemaphoreUpdateFn fn, void *userdata, Semap
         return 0;
 }
 
-static int fake_update(LockBackend *base, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
-                       Semaphore *ret, Error *e)
+static int fake_update(LockBackend *base, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
+                       void *userdata, Semaphore *ret, Error *e)
 {
         FakeBackend *b = (FakeBackend *)base;
         unsigned call = fake_begin(b, 1);
@@ -200,8 +202,8 @@ static int fake_update_many(LockBackend *base, LockBackendUpdate *u, size_t n, E
         for (size_t i = 0; i < n; i++) {
                 for (size_t j = 0; j < i; j++)
                         assert_string_not_equal(u[i].group, u[j].group); /* one entry per group */
-                u[i].result = fake_decide(fake_group(b, u[i].group, u[i].slots), u[i].fn, u[i].userdata, &next[i],
-                                          &changed[i], &u[i].error);
+                u[i].result = fake_decide(fake_group(b, u[i].group, u[i].slots), u[i].fn, u[i].userdata,
+                                          &next[i], &changed[i], &u[i].error);
         }
         if (call == b->fail_call) {
                 Error be;
@@ -305,7 +307,8 @@ static int apply_op(Semaphore *s, void *userdata)
         int r;
 
         pthread_mutex_lock(&applied_lock);
-        snprintf(applied + strlen(applied), sizeof(applied) - strlen(applied), "%s%s", applied[0] ? " " : "", op->id);
+        snprintf(applied + strlen(applied), sizeof(applied) - strlen(applied), "%s%s", applied[0] ? " " : "",
+                 op->id);
         pthread_mutex_unlock(&applied_lock);
         if (op->refuse)
                 return op->refuse;
@@ -443,9 +446,9 @@ static void test_batch_across_groups(void **state)
         assert_int_equal(b->entries[1], 3);
         /* groups in order of first appearance, each group's updates in submission order */
         assert_string_equal(applied, "a0 b1 b2 b3 a1 a0 a2 c1");
-        assert_int_equal(ops[2].decision, LOCK_GRANTED);  /* a1: a0 still holds, 2 slots */
-        assert_int_equal(ops[6].decision, LOCK_GRANTED);  /* a2: after a0 released */
-        assert_int_equal(ops[7].decision, LOCK_FULL);     /* b3: b1 and b2 hold both */
+        assert_int_equal(ops[2].decision, LOCK_GRANTED); /* a1: a0 still holds, 2 slots */
+        assert_int_equal(ops[6].decision, LOCK_GRANTED); /* a2: after a0 released */
+        assert_int_equal(ops[7].decision, LOCK_FULL);    /* b3: b1 and b2 hold both */
         assert_fake_holders(b, "a", (const char *const[]){ "a1", "a2" }, 2);
         assert_fake_holders(b, "b", (const char *const[]){ "b1", "b2" }, 2);
         assert_fake_holders(b, "c", (const char *const[]){ "c1" }, 1);
@@ -527,10 +530,8 @@ static void test_batch_failed_write(void **state)
         FakeBackend *b = fake_new(true);
         LockBatcher *q = NULL;
         Op ops[] = {
-                { .group = "a", .id = "a0", .lock = true },
-                { .group = "a", .id = "a0", .lock = false },
-                { .group = "b", .id = "b1", .lock = true },
-                { .group = "a", .id = "a1", .lock = true },
+                { .group = "a", .id = "a0", .lock = true }, { .group = "a", .id = "a0", .lock = false },
+                { .group = "b", .id = "b1", .lock = true }, { .group = "a", .id = "a1", .lock = true },
                 { .group = "c", .id = "c1", .lock = true },
         };
         Op later = { .group = "b", .id = "b1", .lock = true };
@@ -725,7 +726,8 @@ static void test_batch_submit(void **state)
 
         assert_int_equal(sem_init(&all_done, 0, 0), 0);
         assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
-        assert_int_equal(lock_batcher_submit(q, "a", 2, apply_op, &first, NULL, NULL, &result, NULL), -EINVAL);
+        assert_int_equal(lock_batcher_submit(q, "a", 2, apply_op, &first, NULL, NULL, &result, NULL),
+                         -EINVAL);
 
         /* nobody else, and no load: written here */
         assert_int_equal(async_submit(q, &as[0], &all_done, &result), 1);

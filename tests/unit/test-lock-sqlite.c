@@ -47,7 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         Fixture *f = *state;
-        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+        static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
         char p[160];
 
         for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
@@ -124,7 +124,7 @@ static int holder_add(Semaphore *s, const char *id, int64_t since)
                 return -ENOMEM;
         s->holders = h;
         memmove(h + pos + 1, h + pos, (s->n_holders - pos) * sizeof(*h));
-        h[pos] = (SemaphoreHolder){.id = strdup(id), .since = since};
+        h[pos] = (SemaphoreHolder){ .id = strdup(id), .since = since };
         assert_non_null(h[pos].id);
         s->n_holders++;
         return 1;
@@ -230,7 +230,7 @@ static void test_create(void **state)
         Fixture *f = *state;
         LockBackend *b;
         Semaphore s = {};
-        HolderArg a = {"node-b", 1700000000};
+        HolderArg a = { "node-b", 1700000000 };
         char **names = NULL, out[64], wal[160];
         struct stat st;
         Error e = {};
@@ -249,14 +249,14 @@ static void test_create(void **state)
 
         assert_int_equal(lock_backend_update(b, "workers", 3, fn_add, &a, &s, &e), 0);
         assert_int_equal(s.total_slots, 3);
-        assert_holders(&s, (const char *const[]){"node-b"}, (const int64_t[]){1700000000}, 1);
+        assert_holders(&s, (const char *const[]){ "node-b" }, (const int64_t[]){ 1700000000 }, 1);
         assert_int_equal(s.last_release, 0);
         assert_false(s.paused);
         semaphore_done(&s);
 
         assert_int_equal(b->ops->get(b, "workers", &s, &e), 0);
         assert_int_equal(s.total_slots, 3);
-        assert_holders(&s, (const char *const[]){"node-b"}, (const int64_t[]){1700000000}, 1);
+        assert_holders(&s, (const char *const[]){ "node-b" }, (const int64_t[]){ 1700000000 }, 1);
         semaphore_done(&s);
 
         /* ret is optional */
@@ -292,7 +292,7 @@ static void test_noop_writes_nothing(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg a = {"node-a", 10};
+        HolderArg a = { "node-a", 10 };
         Semaphore s = {};
         Error e = {};
         int calls = 0;
@@ -309,17 +309,17 @@ static void test_noop_writes_nothing(void **state)
         /* changed but returned 0: the stored state comes back and stays */
         assert_int_equal(lock_backend_update(b, "g", 4, fn_change_quietly, NULL, &s, &e), 0);
         assert_int_equal(s.total_slots, 4);
-        assert_holders(&s, (const char *const[]){"node-a"}, (const int64_t[]){10}, 1);
+        assert_holders(&s, (const char *const[]){ "node-a" }, (const int64_t[]){ 10 }, 1);
         semaphore_done(&s);
         /* the slots argument only applies to a group never written */
         assert_int_equal(lock_backend_update(b, "g", 7, fn_noop, &calls, &s, &e), 0);
         assert_int_equal(s.total_slots, 4);
-        assert_holders(&s, (const char *const[]){"node-a"}, (const int64_t[]){10}, 1);
+        assert_holders(&s, (const char *const[]){ "node-a" }, (const int64_t[]){ 10 }, 1);
         semaphore_done(&s);
         /* adding an existing holder: fn returns 0 */
         assert_int_equal(lock_backend_update(b, "g", 4, fn_add, &a, NULL, &e), 0);
         assert_int_equal(b->ops->get(b, "g", &s, &e), 0);
-        assert_holders(&s, (const char *const[]){"node-a"}, (const int64_t[]){10}, 1);
+        assert_holders(&s, (const char *const[]){ "node-a" }, (const int64_t[]){ 10 }, 1);
         semaphore_done(&s);
         lock_backend_free(b);
 }
@@ -328,8 +328,8 @@ static void test_error_rolls_back(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg a = {"node-a", 10};
-        Semaphore s = {.total_slots = 12345};
+        HolderArg a = { "node-a", 10 };
+        Semaphore s = { .total_slots = 12345 };
         Error e = {};
 
         /* on a group never written: the group row is not created either */
@@ -350,7 +350,7 @@ static void test_error_rolls_back(void **state)
         assert_int_equal(b->ops->get(b, "g", &s, &e), 0);
         assert_int_equal(s.total_slots, 2);
         assert_false(s.paused);
-        assert_holders(&s, (const char *const[]){"node-a"}, (const int64_t[]){10}, 1);
+        assert_holders(&s, (const char *const[]){ "node-a" }, (const int64_t[]){ 10 }, 1);
         semaphore_done(&s);
 
         /* and the connection is usable afterwards (no transaction left open) */
@@ -363,20 +363,22 @@ static void test_persisted(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        const char *const ids[] = {"c-node", "a-node", "b-node", "d-node"};
-        GroupArg g = {.total_slots = 5, .last_release = 1700000500, .paused = true};
+        const char *const ids[] = { "c-node", "a-node", "b-node", "d-node" };
+        GroupArg g = { .total_slots = 5, .last_release = 1700000500, .paused = true };
         Semaphore s = {};
         Error e = {};
 
         for (size_t i = 0; i < 4; i++) {
-                HolderArg a = {ids[i], 1000 + (int64_t)i};
+                HolderArg a = { ids[i], 1000 + (int64_t)i };
                 assert_int_equal(lock_backend_update(b, "workers", 3, fn_add, &a, NULL, &e), 0);
         }
         assert_int_equal(lock_backend_update(b, "workers", 3, fn_remove, (void *)"b-node", NULL, &e), 0);
         assert_int_equal(
-                lock_backend_update(b, "workers", 3, fn_set_since, &(HolderArg){"d-node", 77}, NULL, &e), 0);
-        assert_int_equal(lock_backend_update(b, "workers", 3, fn_set_since, &(HolderArg){"x", 77}, NULL, &e),
-                         -ENOENT);
+                lock_backend_update(b, "workers", 3, fn_set_since, &(HolderArg){ "d-node", 77 }, NULL, &e),
+                0);
+        assert_int_equal(
+                lock_backend_update(b, "workers", 3, fn_set_since, &(HolderArg){ "x", 77 }, NULL, &e),
+                -ENOENT);
         assert_int_equal(lock_backend_update(b, "workers", 3, fn_set_group, &g, &s, &e), 0);
         assert_int_equal(s.total_slots, 5);
         semaphore_done(&s);
@@ -388,12 +390,12 @@ static void test_persisted(void **state)
         assert_int_equal(s.total_slots, 5);
         assert_int_equal(s.last_release, 1700000500);
         assert_true(s.paused);
-        assert_holders(&s, (const char *const[]){"a-node", "c-node", "d-node"},
-                       (const int64_t[]){1001, 1000, 77}, 3);
+        assert_holders(&s, (const char *const[]){ "a-node", "c-node", "d-node" },
+                       (const int64_t[]){ 1001, 1000, 77 }, 3);
         semaphore_done(&s);
 
         /* shrink below the number of holders (they keep their slots), unpause */
-        g = (GroupArg){.total_slots = 1, .last_release = 1700000600, .paused = false};
+        g = (GroupArg){ .total_slots = 1, .last_release = 1700000600, .paused = false };
         assert_int_equal(lock_backend_update(b, "workers", 3, fn_set_group, &g, NULL, &e), 0);
         lock_backend_free(b);
         b = open_backend(f->path);
@@ -405,7 +407,7 @@ static void test_persisted(void **state)
         semaphore_done(&s);
 
         /* UTF-8 ids survive */
-        HolderArg u = {"n\xc5\x93ud-\xe2\x82\xac", 9};
+        HolderArg u = { "n\xc5\x93ud-\xe2\x82\xac", 9 };
         assert_int_equal(lock_backend_update(b, "workers", 3, fn_add, &u, &s, &e), 0);
         assert_int_equal(s.n_holders, 4);
         semaphore_done(&s);
@@ -462,7 +464,7 @@ static void test_two_connections(void **state)
                         fail_msg("thread %d: %s", i, t[i].e.message);
         }
         assert_int_equal(t[0].b->ops->get(t[0].b, "counter", &s, &e), 0);
-        assert_holders(&s, (const char *const[]){"counter"}, (const int64_t[]){2 * INCREMENTS}, 1);
+        assert_holders(&s, (const char *const[]){ "counter" }, (const int64_t[]){ 2 * INCREMENTS }, 1);
         semaphore_done(&s);
         for (int i = 0; i < 2; i++)
                 lock_backend_free(t[i].b);
@@ -538,7 +540,7 @@ static void check_consistent(const char *path, uint32_t acked)
 static void test_sigkill(void **state)
 {
         Fixture *f = *state;
-        static const unsigned kill_after[] = {1, 25, 7, 60};
+        static const unsigned kill_after[] = { 1, 25, 7, 60 };
         uint32_t acked = 0;
 
         for (size_t round = 0; round < sizeof(kill_after) / sizeof(kill_after[0]); round++) {
@@ -638,7 +640,8 @@ static void test_corrupted_pages(void **state)
         for (int i = 0; i < 50; i++) {
                 char id[16];
                 snprintf(id, sizeof(id), "node-%02d", i);
-                assert_int_equal(lock_backend_update(b, "g", 100, fn_add, &(HolderArg){id, i}, NULL, &e), 0);
+                assert_int_equal(lock_backend_update(b, "g", 100, fn_add, &(HolderArg){ id, i }, NULL, &e),
+                                 0);
         }
         lock_backend_free(b); /* the last connection checkpoints the WAL into the file */
 
@@ -660,7 +663,8 @@ static void test_corrupted_pages(void **state)
         }
         assert_int_equal(b->ops->get(b, "g", &s, &e), -EBADMSG);
         assert_non_null(strstr(e.message, "\"g\""));
-        assert_int_equal(lock_backend_update(b, "g", 100, fn_add, &(HolderArg){"x", 1}, NULL, &e), -EBADMSG);
+        assert_int_equal(lock_backend_update(b, "g", 100, fn_add, &(HolderArg){ "x", 1 }, NULL, &e),
+                         -EBADMSG);
         assert_non_null(strstr(e.message, "malformed"));
         lock_backend_free(b);
 }
@@ -669,7 +673,7 @@ static void test_edited_by_hand(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg a = {"node-a", 10};
+        HolderArg a = { "node-a", 10 };
         Semaphore s = {};
         char long_id[SEMAPHORE_MAX_ID + 64], sql[512];
         Error e = {};
@@ -735,7 +739,7 @@ static void test_too_many_holders(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg a = {"node-a", 10};
+        HolderArg a = { "node-a", 10 };
         Semaphore s = {};
         char sql[256];
         Error e = {};
@@ -759,7 +763,7 @@ static void test_too_many_holders(void **state)
 
 static LockBackendUpdate entry(const char *group, SemaphoreUpdateFn fn, void *userdata)
 {
-        return (LockBackendUpdate){.group = group, .slots = 3, .fn = fn, .userdata = userdata};
+        return (LockBackendUpdate){ .group = group, .slots = 3, .fn = fn, .userdata = userdata };
 }
 
 static void assert_group(LockBackend *b, const char *group, const char *const *ids, size_t n)
@@ -782,7 +786,7 @@ static void test_batch_groups(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2}, n3 = {"n3", 3};
+        HolderArg n1 = { "n1", 1 }, n2 = { "n2", 2 }, n3 = { "n3", 3 };
         LockBackendUpdate u[4];
         Error e = {};
 
@@ -797,22 +801,22 @@ static void test_batch_groups(void **state)
         assert_int_equal(lock_backend_update_many(b, u, 4, &e), 0);
         for (size_t i = 0; i < 4; i++)
                 assert_int_equal(u[i].result, 0);
-        assert_group(b, "a", (const char *const[]){"n1", "n3"}, 2);
-        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        assert_group(b, "a", (const char *const[]){ "n1", "n3" }, 2);
+        assert_group(b, "b", (const char *const[]){ "n2" }, 1);
         assert_group(b, "c", NULL, 0); /* wrote nothing: not created */
 
         u[0] = entry("a", fn_remove, (void *)"n1");
         u[1] = entry("a", fn_add, &n1);
         u[2] = entry("b", fn_remove, (void *)"n2");
         assert_int_equal(lock_backend_update_many(b, u, 3, &e), 0);
-        assert_group(b, "a", (const char *const[]){"n1", "n3"}, 2);
+        assert_group(b, "a", (const char *const[]){ "n1", "n3" }, 2);
         assert_group(b, "b", NULL, 0);
         assert_int_equal(b->stats.errors, 0);
         lock_backend_free(b);
 
         /* durable: a fresh connection sees it */
         b = open_backend(f->path);
-        assert_group(b, "a", (const char *const[]){"n1", "n3"}, 2);
+        assert_group(b, "a", (const char *const[]){ "n1", "n3" }, 2);
         lock_backend_free(b);
 }
 
@@ -820,7 +824,7 @@ static void test_batch_entry_fails_alone(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2}, n4 = {"n4", 4};
+        HolderArg n1 = { "n1", 1 }, n2 = { "n2", 2 }, n4 = { "n4", 4 };
         LockBackendUpdate u[6];
         Error e = {};
 
@@ -849,12 +853,12 @@ static void test_batch_entry_fails_alone(void **state)
         assert_int_equal(b->stats.errors, 4);
 
         /* the others are written; the failed ones wrote nothing, not even their group row */
-        assert_group(b, "a", (const char *const[]){"n1"}, 1);
-        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        assert_group(b, "a", (const char *const[]){ "n1" }, 1);
+        assert_group(b, "b", (const char *const[]){ "n2" }, 1);
         assert_group(b, "refused", NULL, 0);
         assert_group(b, "orphan", NULL, 0);
         raw_exec(f->path, "DELETE FROM holders WHERE group_name = 'broken' AND id <> 'n1'");
-        assert_group(b, "broken", (const char *const[]){"n1"}, 1);
+        assert_group(b, "broken", (const char *const[]){ "n1" }, 1);
 
         /* all entries failing: nothing to commit, still 0 */
         u[0] = entry("refused", fn_add_then_fail, NULL);
@@ -864,7 +868,7 @@ static void test_batch_entry_fails_alone(void **state)
         u[0] = entry("c", fn_add, &n1);
         assert_int_equal(lock_backend_update_many(b, u, 1, &e), 0);
         assert_int_equal(u[0].result, 0);
-        assert_group(b, "c", (const char *const[]){"n1"}, 1);
+        assert_group(b, "c", (const char *const[]){ "n1" }, 1);
         lock_backend_free(b);
 }
 
@@ -882,7 +886,7 @@ static void test_batch_commit_fails(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2}, n3 = {"n3", 3};
+        HolderArg n1 = { "n1", 1 }, n2 = { "n2", 2 }, n3 = { "n3", 3 };
         LockBackendUpdate u[3];
         struct rlimit old, lim;
         char wal[160];
@@ -911,7 +915,7 @@ static void test_batch_commit_fails(void **state)
                 assert_string_equal(u[i].error.message, e.message);
         }
         assert_int_equal(b->stats.errors, 3);
-        assert_group(b, "a", (const char *const[]){"n1"}, 1);
+        assert_group(b, "a", (const char *const[]){ "n1" }, 1);
         assert_group(b, "b", NULL, 0);
 
         /* room again: the same batch works, on the same connection */
@@ -919,13 +923,13 @@ static void test_batch_commit_fails(void **state)
         u[1] = entry("b", fn_add, &n2);
         u[2] = entry("a", fn_add, &n3);
         assert_int_equal(lock_backend_update_many(b, u, 3, &e), 0);
-        assert_group(b, "a", (const char *const[]){"n3"}, 1);
-        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        assert_group(b, "a", (const char *const[]){ "n3" }, 1);
+        assert_group(b, "b", (const char *const[]){ "n2" }, 1);
         lock_backend_free(b);
 
         b = open_backend(f->path);
-        assert_group(b, "a", (const char *const[]){"n3"}, 1);
-        assert_group(b, "b", (const char *const[]){"n2"}, 1);
+        assert_group(b, "a", (const char *const[]){ "n3" }, 1);
+        assert_group(b, "b", (const char *const[]){ "n2" }, 1);
         lock_backend_free(b);
 }
 
@@ -934,8 +938,8 @@ static void test_batch_cannot_begin(void **state)
 {
         Fixture *f = *state;
         LockBackend *b = open_backend(f->path);
-        HolderArg n1 = {"n1", 1}, n2 = {"n2", 2};
-        LockBackendUpdate u[2] = {entry("a", fn_add, &n1), entry("b", fn_add, &n2)};
+        HolderArg n1 = { "n1", 1 }, n2 = { "n2", 2 };
+        LockBackendUpdate u[2] = { entry("a", fn_add, &n1), entry("b", fn_add, &n2) };
         sqlite3 *other = NULL;
         Error e = {};
 
@@ -950,7 +954,7 @@ static void test_batch_cannot_begin(void **state)
         assert_group(b, "a", NULL, 0);
         assert_group(b, "b", NULL, 0);
         assert_int_equal(lock_backend_update_many(b, u, 2, &e), 0);
-        assert_group(b, "a", (const char *const[]){"n1"}, 1);
+        assert_group(b, "a", (const char *const[]){ "n1" }, 1);
         lock_backend_free(b);
 }
 
@@ -958,7 +962,7 @@ static void test_batch_cannot_begin(void **state)
  * same number of holders, every acknowledged batch is there and at most the one in flight more. */
 static void __attribute__((noreturn)) batch_child_loop(const char *path, int fd)
 {
-        static const char *const groups[] = {"crash-a", "crash-b", "crash-c"};
+        static const char *const groups[] = { "crash-a", "crash-b", "crash-c" };
         LockBackend *b = NULL;
         Error e = {};
 
@@ -968,7 +972,7 @@ static void __attribute__((noreturn)) batch_child_loop(const char *path, int fd)
                 LockBackendUpdate u[3];
 
                 for (size_t i = 0; i < 3; i++)
-                        u[i] = (LockBackendUpdate){.group = groups[i], .slots = 100, .fn = fn_append};
+                        u[i] = (LockBackendUpdate){ .group = groups[i], .slots = 100, .fn = fn_append };
                 if (lock_backend_update_many(b, u, 3, &e) < 0)
                         _exit(4);
                 for (size_t i = 0; i < 3; i++)
@@ -984,7 +988,7 @@ static void __attribute__((noreturn)) batch_child_loop(const char *path, int fd)
 static void test_batch_sigkill(void **state)
 {
         Fixture *f = *state;
-        static const char *const groups[] = {"crash-a", "crash-b", "crash-c"};
+        static const char *const groups[] = { "crash-a", "crash-b", "crash-c" };
         uint32_t acked = 0, seen = 0, n;
         int p[2], status;
         pid_t pid;

@@ -20,7 +20,7 @@
 
 static void test_tty_broadcast(void **state)
 {
-        char buf[256] = {0};
+        char buf[256] = { 0 };
         const char *name;
         int master, n;
 
@@ -32,12 +32,17 @@ static void test_tty_broadcast(void **state)
         assert_non_null(name);
         assert_true(startswith(name, "/dev/pts/"));
 
-        char *ttys[] = {(char *)name + 5, "../etc/passwd", "pts/../../etc/shadow", "/dev/tty1", "", "pts/999999",
-                        NULL};
+        char *ttys[] = { (char *)name + 5,
+                         "../etc/passwd",
+                         "pts/../../etc/shadow",
+                         "/dev/tty1",
+                         "",
+                         "pts/999999",
+                         NULL };
         n = tty_broadcast(ttys, "reboot soon\n");
         assert_int_equal(n, 1); /* only the real terminal; bad names are never opened */
 
-        struct pollfd p = {.fd = master, .events = POLLIN};
+        struct pollfd p = { .fd = master, .events = POLLIN };
         assert_int_equal(poll(&p, 1, 5000), 1);
         assert_true(read(master, buf, sizeof buf - 1) > 0);
         assert_non_null(strstr(buf, "reboot soon"));
@@ -50,33 +55,37 @@ static void test_run_command(void **state)
         Error e = {};
         char *out = NULL;
 
-        assert_int_equal(run_command((char *[]){"/bin/sh", "-c", "echo hello; echo err >&2", NULL}, 10, &out, &e), 0);
+        assert_int_equal(
+                run_command((char *[]){ "/bin/sh", "-c", "echo hello; echo err >&2", NULL }, 10, &out, &e),
+                0);
         assert_string_equal(out, "hello\nerr\n");
         free(out);
 
-        assert_int_equal(run_command((char *[]){"/bin/sh", "-c", "echo first; echo 'the reason'; exit 3", NULL}, 10,
-                                     NULL, &e),
-                         -EIO);
+        assert_int_equal(
+                run_command((char *[]){ "/bin/sh", "-c", "echo first; echo 'the reason'; exit 3", NULL }, 10,
+                            NULL, &e),
+                -EIO);
         assert_non_null(strstr(e.message, "exit status 3: the reason"));
 
-        assert_int_equal(run_command((char *[]){"/bin/sh", "-c", "kill -9 $$", NULL}, 10, NULL, &e), -EIO);
+        assert_int_equal(run_command((char *[]){ "/bin/sh", "-c", "kill -9 $$", NULL }, 10, NULL, &e), -EIO);
         assert_non_null(strstr(e.message, "killed by signal 9"));
 
         time_t t0 = time(NULL);
-        assert_int_equal(run_command((char *[]){"/bin/sleep", "30", NULL}, 1, NULL, &e), -ETIMEDOUT);
+        assert_int_equal(run_command((char *[]){ "/bin/sleep", "30", NULL }, 1, NULL, &e), -ETIMEDOUT);
         assert_true(time(NULL) - t0 < 10);
         assert_non_null(strstr(e.message, "/bin/sleep: no result after 1 s"));
 
-        assert_int_equal(run_command((char *[]){"/nonexistent/reboot", NULL}, 10, NULL, &e), -ENOENT);
+        assert_int_equal(run_command((char *[]){ "/nonexistent/reboot", NULL }, 10, NULL, &e), -ENOENT);
         assert_non_null(strstr(e.message, "/nonexistent/reboot: cannot start"));
-        assert_int_equal(run_command((char *[]){"reboot", NULL}, 10, NULL, &e), -EINVAL);
+        assert_int_equal(run_command((char *[]){ "reboot", NULL }, 10, NULL, &e), -EINVAL);
         assert_int_equal(run_command(NULL, 10, NULL, &e), -EINVAL);
 
         /* a chatty command: only the tail is kept, the rest does not grow memory */
-        assert_int_equal(run_command((char *[]){"/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x; echo; echo END",
-                                                NULL},
-                                     20, &out, &e),
-                         0);
+        assert_int_equal(
+                run_command((char *[]){ "/bin/sh", "-c",
+                                        "head -c 1000000 /dev/zero | tr '\\0' x; echo; echo END", NULL },
+                            20, &out, &e),
+                0);
         assert_true(strlen(out) <= COMMAND_MAX_OUTPUT);
         assert_non_null(strstr(out, "END\n"));
         free(out);

@@ -149,7 +149,7 @@ static int group_setup(void **state)
 {
         char tmpl[] = "/tmp/test-os-ostree-XXXXXX";
         char obj[128];
-        HttpServerConfig hc = {.address = "127.0.0.1", .handler = handler};
+        HttpServerConfig hc = { .address = "127.0.0.1", .handler = handler };
         Error e;
 
         if (!mkdtemp(tmpl))
@@ -229,9 +229,9 @@ static int setup(void **state)
 
 static OsBackend *open_backend_remote(const char *remote)
 {
-        OsBackendOptions o = {.kind = OS_BACKEND_OSTREE, .sysroot = sysroot, .remote = remote};
+        OsBackendOptions o = { .kind = OS_BACKEND_OSTREE, .sysroot = sysroot, .remote = remote };
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         if (os_backend_open(&o, &b, &e) < 0)
                 fail_msg("open: %s", e.message);
@@ -245,7 +245,7 @@ static OsBackend *open_backend(void)
 
 static void get_status(OsBackend *b, OsStatus *s)
 {
-        Error e = {{0}};
+        Error e = { { 0 } };
         if (os_backend_status(b, s, &e) < 0)
                 fail_msg("status: %s", e.message);
 }
@@ -254,7 +254,7 @@ static void get_status(OsBackend *b, OsStatus *s)
 static void expect_roles(OsBackend *b, const char *booted, size_t booted_index, const char *staged,
                          const char *rollback, size_t n)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
 
         get_status(b, &s);
         assert_int_equal(s.n_deployments, n);
@@ -304,8 +304,8 @@ static int stage(OsBackend *b, const char *csum, const char *version, bool allow
         int r;
 
         if (log)
-                *log = (ProgressLog){.monotonic = true};
-        *e = (Error){{0}};
+                *log = (ProgressLog){ .monotonic = true };
+        *e = (Error){ { 0 } };
         r = os_backend_stage(b, csum, version, allow_downgrade, log ? on_progress : NULL, log, e);
         if (r < 0) /* for the log: what the agent would report */
                 fprintf(stderr, "stage of %.12s: %d (%s): %s\n", csum, r, strerror(-r), e->message);
@@ -322,7 +322,7 @@ static void stage_ok(OsBackend *b, const char *csum, const char *version, bool a
 
 static void finalize_ok(OsBackend *b, const char *csum)
 {
-        Error e = {{0}};
+        Error e = { { 0 } };
         if (os_backend_finalize(b, csum, &e) < 0)
                 fail_msg("finalize of %s: %s", csum, e.message);
 }
@@ -384,7 +384,7 @@ static size_t count_boot_entries(size_t *ret_with_kargs)
 static void test_status(void **state)
 {
         OsBackend *b = open_backend();
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
 
         get_status(b, &s);
         assert_int_equal(s.n_deployments, 1);
@@ -454,12 +454,12 @@ static void test_stage_finalize_reboot(void **state)
         assert_int_equal(stage(b, "3a7c", NULL, false, NULL, &e), -EINVAL);
 
         /* finalize: only the staged commit */
-        e = (Error){{0}};
+        e = (Error){ { 0 } };
         assert_int_equal(os_backend_finalize(b, c[3], &e), -ENOENT);
         assert_non_null(strstr(e.message, "no staged deployment"));
         finalize_ok(b, c[2]);
         {
-                _cleanup_(os_status_done) OsStatus s = {0};
+                _cleanup_(os_status_done) OsStatus s = { 0 };
                 get_status(b, &s);
                 assert_int_equal(s.n_deployments, 2);
                 assert_string_equal(s.deployments[0].checksum, c[2]); /* the default entry */
@@ -610,7 +610,7 @@ static void test_sysroot_locked(void **state)
         assert_true(ostree_sysroot_lock(other, &err));
         assert_int_equal(stage(b, c[2], NULL, false, NULL, &e), -EBUSY);
         assert_non_null(strstr(e.message, "locked by another process"));
-        e = (Error){{0}};
+        e = (Error){ { 0 } };
         assert_int_equal(os_backend_finalize(b, c[2], &e), -EBUSY);
         ostree_sysroot_unlock(other);
         stage_ok(b, c[2], NULL, false, NULL);
@@ -620,9 +620,9 @@ static void test_sysroot_locked(void **state)
 
 static void test_open_errors(void **state)
 {
-        OsBackendOptions o = {.kind = OS_BACKEND_OSTREE, .sysroot = "/nonexistent/upkeep-sysroot"};
+        OsBackendOptions o = { .kind = OS_BACKEND_OSTREE, .sysroot = "/nonexistent/upkeep-sysroot" };
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         assert_true(os_backend_open(&o, &b, &e) < 0);
         assert_null(b);
@@ -639,10 +639,10 @@ static void test_open_errors(void **state)
 static void test_no_deployment(void **state)
 {
         char empty[PATH_MAX + 16];
-        OsBackendOptions o = {.kind = OS_BACKEND_OSTREE, .sysroot = empty};
-        _cleanup_(os_status_done) OsStatus s = {0};
+        OsBackendOptions o = { .kind = OS_BACKEND_OSTREE, .sysroot = empty };
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         snprintf(empty, sizeof(empty), "%s/empty", tmp);
         sh("rm -rf '%s' && mkdir '%s' && ostree admin init-fs --modern '%s' 2>/dev/null", empty, empty,

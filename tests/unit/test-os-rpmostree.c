@@ -99,13 +99,13 @@ static void expect_log(const char *expected)
 
 static int parse(const char *json, OsStatus *s, Error *e)
 {
-        *e = (Error){{0}};
+        *e = (Error){ { 0 } };
         return rpmostree_parse_status(json, strlen(json), NULL, s, e);
 }
 
 static void expect_parse_error(const char *json, int r, const char *message)
 {
-        OsStatus s = {.n_deployments = 4242}; /* untouched on failure */
+        OsStatus s = { .n_deployments = 4242 }; /* untouched on failure */
         Error e;
 
         assert_int_equal(parse(json, &s, &e), r);
@@ -188,7 +188,7 @@ static OsBackend *open_fake(const char *client_id, unsigned timeout)
                 .command_timeout_sec = timeout,
         };
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         if (os_backend_open(&o, &b, &e) < 0)
                 fail_msg("open: %s", e.message);
@@ -200,10 +200,10 @@ static OsBackend *open_fake(const char *client_id, unsigned timeout)
 
 static void test_parse_booted(void **state)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         _cleanup_free_ char *d = NULL;
         size_t len;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         d = data_file("booted.json", &len);
         assert_int_equal(rpmostree_parse_status(d, len, NULL, &s, &e), 0);
@@ -224,10 +224,10 @@ static void test_parse_booted(void **state)
 
 static void test_parse_booted_rollback(void **state)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         _cleanup_free_ char *d = NULL;
         size_t len;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         d = data_file("booted-rollback.json", &len);
         assert_int_equal(rpmostree_parse_status(d, len, NULL, &s, &e), 0);
@@ -242,10 +242,10 @@ static void test_parse_booted_rollback(void **state)
 
 static void test_parse_staged(void **state)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         _cleanup_free_ char *d = NULL;
         size_t len;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         d = data_file("staged.json", &len);
         assert_int_equal(rpmostree_parse_status(d, len, NULL, &s, &e), 0);
@@ -262,10 +262,10 @@ static void test_parse_staged(void **state)
 
 static void test_parse_layered(void **state)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         _cleanup_free_ char *d = NULL;
         size_t len;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         /* the commit is base-checksum when packages are layered */
         d = data_file("layered.json", &len);
@@ -287,7 +287,7 @@ static void test_parse_layered(void **state)
 
 static void test_parse_optional(void **state)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         _cleanup_free_ char *a = one(V1, "\"booted\": true, \"version\": null, \"base-checksum\": null, "
                                          "\"base-commit-meta\": {\"fedora-coreos.stream\": null}");
         _cleanup_free_ char *b = one(V2, "\"staged\": true");
@@ -405,11 +405,11 @@ static void test_parse_errors(void **state)
 
 static void test_parse_limits(void **state)
 {
-        _cleanup_(os_status_done) OsStatus s = {0};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
         size_t cap = RPMOSTREE_STATUS_MAX_BYTES + 1;
         _cleanup_free_ char *big = malloc(cap + 1);
         Buf b = BUF_INIT(1 << 20);
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         /* 64 deployments are fine, 65 are not */
         for (int n = 64; n <= 65; n++) {
@@ -442,8 +442,10 @@ static void test_parse_limits(void **state)
 
 static void test_roles_and_checksums(void **state)
 {
-        OsDeployment d[4] = {{.staged = true, .rollback = true}, {.booted = true}, {.staged = true}, {0}};
-        OsStatus s = {.deployments = d, .n_deployments = 4};
+        OsDeployment d[4] = {
+                { .staged = true, .rollback = true }, { .booted = true }, { .staged = true }, { 0 }
+        };
+        OsStatus s = { .deployments = d, .n_deployments = 4 };
 
         os_status_assign_roles(&s);
         assert_ptr_equal(s.staged, &d[0]);
@@ -463,9 +465,9 @@ static void test_roles_and_checksums(void **state)
 
 static void test_open_registers(void **state)
 {
-        OsBackendOptions o = {.kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake};
+        OsBackendOptions o = { .kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake };
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         assert_int_equal(os_backend_open(&o, &b, &e), 0);
         expect_log("client=upkeep-agent argv: [status] [--json]\n"
@@ -490,9 +492,9 @@ static void test_open_from_path(void **state)
         char bin[PATH_MAX + 16], link[PATH_MAX + 32], path[8192];
         const char *old = getenv("PATH");
         _cleanup_free_ char *saved = strdup(old ? old : "/usr/bin:/bin");
-        OsBackendOptions o = {.kind = OS_BACKEND_RPM_OSTREE};
+        OsBackendOptions o = { .kind = OS_BACKEND_RPM_OSTREE };
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         snprintf(bin, sizeof(bin), "%s/bin", tmp);
         snprintf(link, sizeof(link), "%s/rpm-ostree", bin);
@@ -515,8 +517,8 @@ static void test_open_from_path(void **state)
 static void test_status(void **state)
 {
         OsBackend *b;
-        _cleanup_(os_status_done) OsStatus s = {0};
-        Error e = {{0}};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
+        Error e = { { 0 } };
 
         use_status("staged.json");
         b = open_fake(NULL, 0);
@@ -531,8 +533,8 @@ static void test_status(void **state)
 static void test_stage(void **state)
 {
         OsBackend *b = open_fake(NULL, 0);
-        _cleanup_(os_status_done) OsStatus s = {0};
-        Error e = {{0}};
+        _cleanup_(os_status_done) OsStatus s = { 0 };
+        Error e = { { 0 } };
 
         deploy_status("staged.json");
         assert_int_equal(os_backend_stage(b, V3, "38.20230806.3.0", false, NULL, NULL, &e), 0);
@@ -573,7 +575,7 @@ static void test_stage(void **state)
 static void test_stage_layered(void **state)
 {
         OsBackend *b;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         /* booted: a layered deployment; after deploy, the staged one is layered on V3 */
         use_status("layered.json");
@@ -592,7 +594,7 @@ static void test_stage_layered(void **state)
 static void test_stage_verification(void **state)
 {
         OsBackend *b = open_fake(NULL, 0);
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         /* rpm-ostree succeeded but nothing is staged */
         assert_int_equal(os_backend_stage(b, V3, NULL, false, NULL, NULL, &e), -EIO);
@@ -614,7 +616,7 @@ static void test_stage_verification(void **state)
 static void test_command_failure(void **state)
 {
         OsBackend *b = open_fake(NULL, 0);
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         setenv("FAKE_RPMOSTREE_FAIL", "deploy", 1);
         assert_int_equal(os_backend_stage(b, V3, NULL, false, NULL, NULL, &e), -EIO);
@@ -644,7 +646,7 @@ static void test_command_failure(void **state)
         /* registration fails: open fails */
         setenv("FAKE_RPMOSTREE_FAIL", "deploy", 1);
         {
-                OsBackendOptions o = {.kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake};
+                OsBackendOptions o = { .kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake };
                 assert_int_equal(os_backend_open(&o, &b, &e), -EIO);
                 assert_non_null(
                         strstr(e.message, "rpm-ostree deploy \"\" --register-driver=upkeep-agent: exited"));
@@ -653,11 +655,12 @@ static void test_command_failure(void **state)
 
 static void test_timeout(void **state)
 {
-        OsBackendOptions o = {
-                .kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake, .command_timeout_sec = 1};
+        OsBackendOptions o = { .kind = OS_BACKEND_RPM_OSTREE,
+                               .rpm_ostree_path = fake,
+                               .command_timeout_sec = 1 };
         struct timespec t0, t1;
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         double elapsed;
 
         setenv("FAKE_RPMOSTREE_SLEEP", "status", 1);
@@ -679,11 +682,11 @@ static void test_timeout(void **state)
 
 static void test_garbage_output(void **state)
 {
-        OsBackendOptions o = {.kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake};
+        OsBackendOptions o = { .kind = OS_BACKEND_RPM_OSTREE, .rpm_ostree_path = fake };
         size_t big = RPMOSTREE_STATUS_MAX_BYTES + 4096;
         _cleanup_free_ char *data = malloc(big);
         OsBackend *b = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         write_text(status_path, "error: this is not JSON\n");
         assert_int_equal(os_backend_open(&o, &b, &e), -EINVAL);
@@ -706,7 +709,7 @@ static void test_garbage_output(void **state)
 static void test_finalize(void **state)
 {
         OsBackend *b;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         use_status("staged.json");
         b = open_fake(NULL, 0);
@@ -737,8 +740,8 @@ static void test_no_inherited_fds(void **state)
         setenv("FAKE_RPMOSTREE_CHECK_FD", n, 1);
         b = open_fake(NULL, 0);
         {
-                _cleanup_(os_status_done) OsStatus s = {0};
-                Error e = {{0}};
+                _cleanup_(os_status_done) OsStatus s = { 0 };
+                Error e = { { 0 } };
                 assert_int_equal(os_backend_status(b, &s, &e), 0);
         }
         expect_log("client=upkeep-agent argv: [status] [--json]\n");

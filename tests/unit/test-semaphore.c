@@ -132,11 +132,13 @@ static void test_stored_form(void **state)
         s.last_release = 9;
         s.paused = true;
         assert_int_equal(semaphore_format(&s, &b), 0);
-        assert_string_equal(b.data, "{\"total_slots\":2,\"holders\":[\"a\",\"z\"],\"upkeep\":{\"since\":{\"a\":7,\"z\":0},"
-                                    "\"last_release\":9,\"paused\":true}}");
+        assert_string_equal(
+                b.data,
+                "{\"total_slots\":2,\"holders\":[\"a\",\"z\"],\"upkeep\":{\"since\":{\"a\":7,\"z\":0},"
+                "\"last_release\":9,\"paused\":true}}");
         assert_int_equal(semaphore_parse(b.data, b.len, &c, &e), 0);
-        assert_true(c.total_slots == 2 && c.n_holders == 2 && c.holders[0].since == 7 && c.last_release == 9 &&
-                    c.paused);
+        assert_true(c.total_slots == 2 && c.n_holders == 2 && c.holders[0].since == 7 &&
+                    c.last_release == 9 && c.paused);
         semaphore_done(&c);
         assert_int_equal(semaphore_copy(&s, &c), 0);
         assert_string_equal(c.holders[1].id, "z");
@@ -165,10 +167,12 @@ static void test_bad_values(void **state)
         expect_bad("{\"total_slots\":1,\"holders\":[\"\"]}", -EINVAL, "holders[0]");
         expect_bad("{\"total_slots\":1,\"holders\":[\"a\",\"a\"]}", -EINVAL, "'a' listed twice");
         expect_bad("{\"total_slots\":1,\"holders\":[],\"total_slots\":2}", -EINVAL, "duplicate");
-        expect_bad("{\"total_slots\":1,\"holders\":[],\"upkeep\":[]}", -EINVAL, "'upkeep' must be an object");
+        expect_bad("{\"total_slots\":1,\"holders\":[],\"upkeep\":[]}", -EINVAL,
+                   "'upkeep' must be an object");
         expect_bad("{\"total_slots\":1,\"holders\":[\"a\"],\"upkeep\":{\"since\":{\"a\":\"x\"}}}", -EINVAL,
                    "'a' must be a non-negative integer");
-        expect_bad("{\"total_slots\":1,\"holders\":[],\"upkeep\":{\"paused\":1}}", -EINVAL, "'paused' must be a boolean");
+        expect_bad("{\"total_slots\":1,\"holders\":[],\"upkeep\":{\"paused\":1}}", -EINVAL,
+                   "'paused' must be a boolean");
         /* Unknown fields and nulls are fine (forward compatibility). */
         Semaphore s;
         Error e;

@@ -127,7 +127,7 @@ static void test_document_order(void **state)
                                                   "[later]\n"
                                                   "[[items]]\n"
                                                   "[[items]]\n");
-        const char *want[] = {"zeta", "alpha", "quoted key", "mid", "beta", "later", "items"};
+        const char *want[] = { "zeta", "alpha", "quoted key", "mid", "beta", "later", "items" };
 
         assert_int_equal(toml_table_size(root), ELEMENTSOF(want));
         for (size_t i = 0; i < ELEMENTSOF(want); i++) {
@@ -364,38 +364,38 @@ static void test_error_positions(void **state)
                 unsigned line, column;
                 const char *needle;
         } cases[] = {
-                {"name = 1\nname = 2\n", 2, 1, "duplicate key 'name'"},
-                {"a = 1\nb 2\n", 2, 3, "expected '=' after key"},
-                {"s = \"ab\\qc\"\n", 1, 8, "invalid escape '\\q' in string"},
-                {"[a]\nx = 1\n[a]\n", 3, 1, "table [a] defined twice"},
-                {"[a.b]\n[a.b]\n", 2, 1, "table [a.b] defined twice"},
-                {"a = {x = 1}\na.y = 2\n", 2, 1, "inline table 'a'"},
-                {"a = [1]\n[[a]]\n", 2, 1, "static array"},
-                {"[fruit]\napple.color = 'red'\n[fruit.apple]\n", 3, 1, "already defined by dotted keys"},
-                {"[a.b]\n[a]\nb.c.d = 1\n", 3, 1, "own header"},
-                {"[a.b.c]\n[a]\nb.d = 1\n[a.b]\n", 4, 1, "table [a.b] already defined by dotted keys"},
-                {"a.b = 1\n[[c]]\nd.e = [1]\n[c.d]\n", 4, 1, "already defined by dotted keys"},
-                {"x = 9223372036854775808\n", 1, 5, "out of range"},
-                {"x = 0x8000000000000000\n", 1, 5, "out of range"},
-                {"x = 1e400\n", 1, 5, "out of range"},
-                {"x = 012\n", 1, 5, "leading zeros"},
-                {"x = 1__2\n", 1, 6, "underscores"},
-                {"x = \"\\uD800\"\n", 1, 6, "not a Unicode scalar value"},
-                {"x = \"\\U00110000\"\n", 1, 6, "not a Unicode scalar value"},
-                {"x = \"abc\n", 1, 9, "unterminated string"},
-                {"x = { a = 1, }\n", 1, 14, "trailing comma"},
-                {"x = { a = 1\n}\n", 1, 12, "newlines"},
-                {"x = 1 # bell \a\n", 1, 14, "control character U+0007 in comment"},
-                {"x = 'a\tb\x7f'\n", 1, 9, "control character U+007F"},
-                {"x = 1\r\ny = 2\r", 2, 6, "carriage return"},
-                {"\xc3\xa9 = 1\n", 1, 1, "expected a key"},
-                {"k = \"\xc3\xa9\xff\"\n", 1, 7, "invalid UTF-8"},
-                {"k = \"\xc0\xaf\"\n", 1, 6, "invalid UTF-8"},         /* overlong */
-                {"k = \"\xed\xa0\x80\"\n", 1, 6, "invalid UTF-8"},     /* surrogate */
-                {"k = \"\xf4\x90\x80\x80\"\n", 1, 6, "invalid UTF-8"}, /* > U+10FFFF */
-                {"a = 1 b = 2\n", 1, 7, "expected end of line"},
-                {"a.\"b\".c = 1\n[a.b]\n", 2, 1, "table [a.b] already defined by dotted keys"},
-                {"a = 1\n[a.b]\n", 2, 2, "cannot use 'a' as a table: it is an integer"},
+                { "name = 1\nname = 2\n", 2, 1, "duplicate key 'name'" },
+                { "a = 1\nb 2\n", 2, 3, "expected '=' after key" },
+                { "s = \"ab\\qc\"\n", 1, 8, "invalid escape '\\q' in string" },
+                { "[a]\nx = 1\n[a]\n", 3, 1, "table [a] defined twice" },
+                { "[a.b]\n[a.b]\n", 2, 1, "table [a.b] defined twice" },
+                { "a = {x = 1}\na.y = 2\n", 2, 1, "inline table 'a'" },
+                { "a = [1]\n[[a]]\n", 2, 1, "static array" },
+                { "[fruit]\napple.color = 'red'\n[fruit.apple]\n", 3, 1, "already defined by dotted keys" },
+                { "[a.b]\n[a]\nb.c.d = 1\n", 3, 1, "own header" },
+                { "[a.b.c]\n[a]\nb.d = 1\n[a.b]\n", 4, 1, "table [a.b] already defined by dotted keys" },
+                { "a.b = 1\n[[c]]\nd.e = [1]\n[c.d]\n", 4, 1, "already defined by dotted keys" },
+                { "x = 9223372036854775808\n", 1, 5, "out of range" },
+                { "x = 0x8000000000000000\n", 1, 5, "out of range" },
+                { "x = 1e400\n", 1, 5, "out of range" },
+                { "x = 012\n", 1, 5, "leading zeros" },
+                { "x = 1__2\n", 1, 6, "underscores" },
+                { "x = \"\\uD800\"\n", 1, 6, "not a Unicode scalar value" },
+                { "x = \"\\U00110000\"\n", 1, 6, "not a Unicode scalar value" },
+                { "x = \"abc\n", 1, 9, "unterminated string" },
+                { "x = { a = 1, }\n", 1, 14, "trailing comma" },
+                { "x = { a = 1\n}\n", 1, 12, "newlines" },
+                { "x = 1 # bell \a\n", 1, 14, "control character U+0007 in comment" },
+                { "x = 'a\tb\x7f'\n", 1, 9, "control character U+007F" },
+                { "x = 1\r\ny = 2\r", 2, 6, "carriage return" },
+                { "\xc3\xa9 = 1\n", 1, 1, "expected a key" },
+                { "k = \"\xc3\xa9\xff\"\n", 1, 7, "invalid UTF-8" },
+                { "k = \"\xc0\xaf\"\n", 1, 6, "invalid UTF-8" },         /* overlong */
+                { "k = \"\xed\xa0\x80\"\n", 1, 6, "invalid UTF-8" },     /* surrogate */
+                { "k = \"\xf4\x90\x80\x80\"\n", 1, 6, "invalid UTF-8" }, /* > U+10FFFF */
+                { "a = 1 b = 2\n", 1, 7, "expected end of line" },
+                { "a.\"b\".c = 1\n[a.b]\n", 2, 1, "table [a.b] already defined by dotted keys" },
+                { "a = 1\n[a.b]\n", 2, 2, "cannot use 'a' as a table: it is an integer" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)

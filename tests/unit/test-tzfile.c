@@ -28,7 +28,7 @@ static const char *zoneinfo(void)
 static TimeZone *load(const char *name)
 {
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         int r = tz_load(name, &tz, &e);
         if (r < 0)
                 fail_msg("tz_load(%s): %d %s", name, r, e.message);
@@ -38,7 +38,7 @@ static TimeZone *load(const char *name)
 static TimeZone *posix(const char *spec)
 {
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         int r = tz_from_posix(spec, &tz, &e);
         if (r < 0)
                 fail_msg("tz_from_posix(%s): %d %s", spec, r, e.message);
@@ -61,12 +61,9 @@ static bool dst(const TimeZone *tz, int64_t t)
 
 static int64_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-        struct tm tm = {.tm_year = y - 1900,
-                        .tm_mon = mo - 1,
-                        .tm_mday = d,
-                        .tm_hour = h,
-                        .tm_min = mi,
-                        .tm_sec = s};
+        struct tm tm = {
+                .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s
+        };
         return (int64_t)timegm(&tm);
 }
 
@@ -227,7 +224,7 @@ static void test_known_offsets(void **state)
 static void test_extremes(void **state)
 {
         _cleanup_tz_ TimeZone *berlin = load("Europe/Berlin"), *ny = posix("EST5EDT,M3.2.0,M11.1.0");
-        const int64_t ts[] = {INT64_MIN, INT64_MIN + 1, -(INT64_C(1) << 59) - 1, INT64_MAX - 1, INT64_MAX};
+        const int64_t ts[] = { INT64_MIN, INT64_MIN + 1, -(INT64_C(1) << 59) - 1, INT64_MAX - 1, INT64_MAX };
         int64_t t;
 
         for (size_t i = 0; i < ELEMENTSOF(ts); i++) {
@@ -265,13 +262,13 @@ typedef struct Tzif {
 
 static void put32(Buf *b, uint32_t v)
 {
-        uint8_t x[4] = {v >> 24, v >> 16, v >> 8, v};
+        uint8_t x[4] = { v >> 24, v >> 16, v >> 8, v };
         assert_int_equal(buf_append(b, x, 4), 0);
 }
 
 static void put_header(Buf *b, const Tzif *z)
 {
-        uint8_t pad[16] = {0};
+        uint8_t pad[16] = { 0 };
         assert_int_equal(buf_append(b, "TZif", 4), 0);
         pad[0] = (uint8_t)z->version;
         assert_int_equal(buf_append(b, pad, 16), 0);
@@ -317,24 +314,24 @@ static void build(Buf *b, const Tzif *z)
 
 static Tzif base_tzif(void)
 {
-        return (Tzif){.version = '2',
-                      .n_trans = 2,
-                      .trans = {1000, 2000},
-                      .idx = {1, 0},
-                      .n_types = 2,
-                      .utoff = {3600, 7200},
-                      .isdst = {0, 1},
-                      .desig = {0, 4},
-                      .chars = "CET\0CEST",
-                      .charcnt = 9,
-                      .footer = "CET-1"};
+        return (Tzif){ .version = '2',
+                       .n_trans = 2,
+                       .trans = { 1000, 2000 },
+                       .idx = { 1, 0 },
+                       .n_types = 2,
+                       .utoff = { 3600, 7200 },
+                       .isdst = { 0, 1 },
+                       .desig = { 0, 4 },
+                       .chars = "CET\0CEST",
+                       .charcnt = 9,
+                       .footer = "CET-1" };
 }
 
 static void expect_bad(const Tzif *z, int err, const char *msg)
 {
         Buf b = BUF_INIT(1 << 16);
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         build(&b, z);
         assert_int_equal(tz_parse(b.data, b.len, &tz, &e), err);
         assert_null(tz);
@@ -347,7 +344,7 @@ static void test_handmade(void **state)
 {
         Buf b = BUF_INIT(1 << 16);
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         Tzif z = base_tzif();
 
         build(&b, &z);
@@ -463,7 +460,7 @@ static void test_caps(void **state)
 static void expect_posix_fail(const char *spec, const char *msg)
 {
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         assert_int_equal(tz_from_posix(spec, &tz, &e), -EINVAL);
         assert_null(tz);
         if (!strstr(e.message, msg))
@@ -528,7 +525,7 @@ static void test_load(void **state)
         _cleanup_free_ char *dir = NULL, *path = NULL;
         char name[300];
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
 
         assert_true(tz_name_valid("Europe/Berlin"));
         assert_true(tz_name_valid("Etc/GMT+5"));
@@ -615,7 +612,7 @@ static int parse_one(const char *path, const struct stat *st, int flag, struct F
 {
         _cleanup_free_ char *data = NULL;
         TimeZone *tz = NULL;
-        Error e = {{0}};
+        Error e = { { 0 } };
         size_t len;
 
         (void)st, (void)ftw;
