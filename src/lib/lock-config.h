@@ -13,7 +13,7 @@
 #include "toml.h"
 
 #define LOCK_CONFIG_DEFAULT_PATH "/etc/upkeep/lock.toml"
-#define LOCK_DEFAULT_SQLITE_PATH "/var/lib/upkeep/lock.db"
+#define LOCK_DEFAULT_SQLITE_PATH "/var/lib/upkeep/lock/lock.db"
 #define LOCK_MAX_GROUPS 1024
 
 typedef enum LockBackendType {

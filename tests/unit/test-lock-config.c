@@ -83,7 +83,7 @@ static void test_defaults(void **state)
         LockConfig *c = NULL;
         assert_int_equal(lock_config_default(&c), 0);
         assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
-        assert_string_equal(c->sqlite_path, "/var/lib/upkeep/lock.db");
+        assert_string_equal(c->sqlite_path, "/var/lib/upkeep/lock/lock.db");
         assert_int_equal(c->port, 9090);
         assert_int_equal(c->threads, 2);
         assert_int_equal(c->n_groups, 1);

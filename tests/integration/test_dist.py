@@ -1,0 +1,101 @@
+"""What dist/ ships is what runs: systemd accepts every unit (systemd-analyze verify, with ExecStart pointed
+at this build), systemd-sysusers creates the accounts, `meson install` puts units, sysusers, tmpfiles and
+example configurations where systemd and operators look for them, and the example lock configuration
+starts upkeep-lock as it is."""
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import TOP
+from lockutil import LockServer
+
+DIST = TOP / "dist"
+BINARIES = {"upkeep-graph": "src/graph/upkeep-graph", "upkeep-lock": "src/lock/upkeep-lock",
+            "upkeep-agent": "src/agent/upkeep-agent"}
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if not path:
+        pytest.fail(f"{tool} not found (scripts/install-deps installs systemd)")
+    return path
+
+
+@pytest.mark.parametrize("unit", sorted(p.name for p in DIST.glob("*.service")))
+def test_unit_verifies(build_dir, tmp_path, unit):
+    text = (DIST / unit).read_text()
+    execs = re.findall(r"^ExecStart=(\S+)", text, re.M)
+    assert execs == [f"/usr/bin/{unit.removesuffix('.service')}"], execs
+    for name, rel in BINARIES.items():
+        text = text.replace(f"/usr/bin/{name}", str(build_dir / rel))
+    (tmp_path / unit).write_text(text)
+    r = subprocess.run([need("systemd-analyze"), "verify", "--man=no", str(tmp_path / unit)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+    # Every daemon speaks sd_notify. The servers are sandboxed (the agent manages the OS itself).
+    assert "Type=notify" in text
+    if unit != "upkeep-agent.service":
+        assert "NoNewPrivileges=yes" in text and "ProtectSystem=strict" in text and "CapabilityBoundingSet=\n" in text
+
+
+def test_sysusers_create_the_accounts(tmp_path):
+    need("systemd-sysusers")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    files = sorted(DIST.glob("*.sysusers"))
+    assert {f.stem for f in files} >= {"upkeep-graph", "upkeep-lock"}
+    r = subprocess.run(["systemd-sysusers", f"--root={root}", *map(str, files)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    passwd = {line.split(":")[0]: line.split(":") for line in (root / "etc/passwd").read_text().splitlines()}
+    assert passwd["upkeep-lock"][5] == "/var/lib/upkeep/lock"
+    assert passwd["upkeep-graph"][5] == "/var/lib/upkeep/graph"
+    # Each unit runs as the account its sysusers file creates.
+    for f in files:
+        unit = (DIST / f"{f.stem}.service").read_text()
+        assert f"User={f.stem}\n" in unit
+
+
+def test_lock_unit_state_directory_holds_the_default_database(build_dir, tmp_path):
+    """The unit's StateDirectory is where upkeep-lock keeps its database by default, so the unprivileged
+    account can create the database and its WAL there."""
+    unit = (DIST / "upkeep-lock.service").read_text()
+    state = re.search(r"^StateDirectory=(\S+)", unit, re.M).group(1)
+    header = (TOP / "src/lib/lock-config.h").read_text()
+    default = re.search(r'#define LOCK_DEFAULT_SQLITE_PATH "([^"]+)"', header).group(1)
+    assert str(pathlib.PurePath(default).parent) == f"/var/lib/{state}"
+    assert f'sqlite_path = "{default}"' in (DIST / "lock.toml").read_text()
+
+
+def test_meson_install_places_dist_files(build_dir, tmp_path):
+    dest = tmp_path / "dest"
+    r = subprocess.run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--destdir", str(dest)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    files = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
+
+    def has(suffix):
+        return any(f.endswith(suffix) for f in files)
+    for want in ["lib/systemd/system/upkeep-lock.service", "lib/systemd/system/upkeep-graph.service",
+                 "lib/systemd/system/upkeep-agent.service", "lib/sysusers.d/upkeep-lock.conf",
+                 "lib/sysusers.d/upkeep-graph.conf", "doc/upkeep/examples/lock.toml",
+                 "doc/upkeep/examples/graph.toml", "doc/upkeep/lock.md", "bin/upkeep-lock", "bin/upkeep"]:
+        assert has(want), (want, sorted(files))
+
+
+def test_example_lock_config_runs(build_dir, tmp_path):
+    """dist/lock.toml as shipped (only the database moved to the test's directory) starts upkeep-lock with
+    the defaults it documents: one group "default" with one slot."""
+    s = LockServer(build_dir, tmp_path, (DIST / "lock.toml").read_text(),
+                   extra_args=["--sqlite", str(tmp_path / "lock.db")])
+    try:
+        assert s.lock("a").status_code == 200
+        r = s.lock("b")
+        assert r.status_code == 423 and r.json()["kind"] == "failed_lock_semaphore_full"
+        assert s.unlock("a").status_code == 200
+        assert s.lock("b").status_code == 200
+    finally:
+        assert s.stop() == 0
