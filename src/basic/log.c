@@ -1,6 +1,7 @@
 /* log.c — stderr logging with journald priority prefixes (see log.h). */
 #include "log.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,12 @@
 static int max_level = LOG_INFO;
 static int with_prefix = 1;
 
+/* At most PIPE_BUF: one write(2) of held lines stays atomic on a pipe, so lines of other threads never
+ * land inside it. */
 static _Thread_local struct {
         unsigned depth;
         size_t len;
-        char buf[8192];
+        char buf[PIPE_BUF];
 } held;
 
 static void write_held(void)

@@ -14,7 +14,7 @@ void log_set_prefix(int enabled);
 
 /* Holds this thread's messages until the matching log_release(), which writes them all in one write(2):
  * for a thread that logs a burst of lines at once (one per request of a batch). Pairs nest; a held line
- * is written early only when the buffer (8 KiB) is full, and order is kept. */
+ * is written early only when the buffer (PIPE_BUF, 4 KiB) is full, and order is kept. */
 void log_hold(void);
 void log_release(void);
 
