@@ -835,6 +835,26 @@ static int read_secret(const char *path, char **ret)
         return 0;
 }
 
+/* The service's TLS certificate and key (PEM, at most 1 MiB each). */
+static int read_tls(const LockConfig *c, char **ret_cert, char **ret_key)
+{
+        const char *paths[2] = { c->tls_cert_path, c->tls_key_path };
+        char *data[2] = { NULL, NULL };
+        size_t n;
+
+        for (size_t i = 0; i < 2; i++) {
+                int r = read_full_file(paths[i], 1 << 20, &data[i], &n);
+                if (r < 0) {
+                        free(data[0]);
+                        return log_error_errno(r, "cannot read the TLS %s %s: %s", i ? "key" : "certificate",
+                                               paths[i], r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                }
+        }
+        *ret_cert = data[0];
+        *ret_key = data[1];
+        return 0;
+}
+
 static void sweep(Manager *m)
 {
         for (size_t i = 0; i < m->n_groups; i++) {
@@ -849,10 +869,56 @@ static void sweep(Manager *m)
         }
 }
 
+typedef struct LockOptions {
+        const char *sqlite; /* --sqlite PATH */
+        bool check_only;    /* --check-config */
+} LockOptions;
+
 static int lock_option(int val, const char *arg, void *userdata)
 {
-        *(const char **)userdata = arg; /* --sqlite PATH, the only one */
+        LockOptions *o = userdata;
+
+        if (val == 0x100)
+                o->sqlite = arg;
+        else
+                o->check_only = true;
         return 0;
+}
+
+/* --check-config: what the configuration amounts to, on stdout, once everything in it has been read and
+ * checked (files, time zones, windows). The backend is not contacted: /readyz tells whether it answers. */
+static void print_summary(const Manager *m)
+{
+        const LockConfig *c = m->config;
+
+        printf("configuration OK: listening on [%s]:%u%s, %u HTTP threads, admin API %s\n", c->address,
+               c->port, c->tls ? " (TLS)" : "", c->threads, m->admin_token ? "on" : "off");
+        if (c->backend == LOCK_BACKEND_SQLITE)
+                printf("backend: sqlite, %s\n", c->sqlite_path);
+        else {
+                printf("backend: etcd3,");
+                for (size_t i = 0; i < c->n_etcd_endpoints; i++)
+                        printf(" %s", c->etcd_endpoints[i]);
+                printf("\n");
+        }
+        for (size_t i = 0; i < m->n_groups; i++) {
+                const LockGroupConfig *g = m->groups[i].cfg;
+                printf("group %s: %llu slot%s", g->name, (unsigned long long)g->policy.slots,
+                       g->policy.slots == 1 ? "" : "s");
+                if (g->policy.max_hold_secs)
+                        printf(", max hold %lld s", (long long)g->policy.max_hold_secs);
+                if (g->policy.settle_secs)
+                        printf(", settle %lld s", (long long)g->policy.settle_secs);
+                if (g->n_windows)
+                        printf(", %zu window%s (%s)", g->n_windows, g->n_windows == 1 ? "" : "s",
+                               g->time_zone);
+                if (g->policy.paused)
+                        printf(", paused");
+                if (g->n_client_tokens)
+                        printf(", %zu client token%s", g->n_client_tokens,
+                               g->n_client_tokens == 1 ? "" : "s");
+                printf("\n");
+        }
 }
 
 int main(int argc, char **argv)
@@ -861,15 +927,18 @@ int main(int argc, char **argv)
                 .name = "upkeep-lock",
                 .description = "The Upkeep FleetLock reboot coordinator.",
                 .default_config = LOCK_CONFIG_DEFAULT_PATH,
-                .extra = "      --sqlite PATH      use the SQLite backend with this database (overrides the "
-                         "config)\n",
+                .extra =
+                        "      --sqlite PATH      use the SQLite backend with this database (overrides the "
+                        "config)\n"
+                        "      --check-config     read and check the configuration, print a summary, exit\n",
         };
         static const struct option extra[] = {
                 { "sqlite", required_argument, NULL, 0x100 },
+                { "check-config", no_argument, NULL, 0x101 },
         };
         static const double lbounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5 };
-        const char *sqlite = NULL;
+        LockOptions lo = { 0 };
         _cleanup_close_ int sfd = -EBADF, tfd = -EBADF, efd = -EBADF;
         _cleanup_free_ char *cert = NULL, *key = NULL;
         DaemonOptions opt;
@@ -877,7 +946,7 @@ int main(int argc, char **argv)
         Error e = { { 0 } };
         int r, exit_code = EXIT_FAILURE;
 
-        r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), lock_option, &sqlite, &opt);
+        r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), lock_option, &lo, &opt);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
@@ -895,9 +964,9 @@ int main(int argc, char **argv)
         }
         if (opt.port >= 0)
                 m.config->port = (uint16_t)opt.port;
-        if (sqlite) {
+        if (lo.sqlite) {
                 free(m.config->sqlite_path);
-                m.config->sqlite_path = strdup(sqlite);
+                m.config->sqlite_path = strdup(lo.sqlite);
                 m.config->backend = LOCK_BACKEND_SQLITE;
         }
         m.started_at = time(NULL);
@@ -909,6 +978,13 @@ int main(int argc, char **argv)
                 goto out;
         if (setup_groups(&m) < 0)
                 goto out;
+        if (lo.check_only) {
+                if (m.config->tls && read_tls(m.config, &cert, &key) < 0)
+                        goto out;
+                print_summary(&m);
+                exit_code = EXIT_SUCCESS;
+                goto out;
+        }
 
         if (m.config->backend == LOCK_BACKEND_SQLITE) {
                 r = lock_backend_sqlite_new(m.config->sqlite_path, &m.backend, &e);
@@ -936,14 +1012,8 @@ int main(int argc, char **argv)
         if (setup_batchers(&m) < 0)
                 goto out;
 
-        if (m.config->tls) {
-                size_t n;
-                if ((r = read_full_file(m.config->tls_cert_path, 1 << 20, &cert, &n)) < 0 ||
-                    (r = read_full_file(m.config->tls_key_path, 1 << 20, &key, &n)) < 0) {
-                        log_error_errno(r, "cannot read the TLS certificate or key: %s", strerror(-r));
-                        goto out;
-                }
-        }
+        if (m.config->tls && read_tls(m.config, &cert, &key) < 0)
+                goto out;
         HttpServerConfig scfg = {
                 .address = m.config->address,
                 .port = m.config->port,

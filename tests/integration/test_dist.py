@@ -89,6 +89,12 @@ def test_meson_install_places_dist_files(build_dir, tmp_path):
 def test_example_lock_config_runs(build_dir, tmp_path):
     """dist/lock.toml as shipped (only the database moved to the test's directory) starts upkeep-lock with
     the defaults it documents: one group "default" with one slot."""
+    p = subprocess.run([str(build_dir / "src/lock/upkeep-lock"), "-c", str(DIST / "lock.toml"), "--check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.stdout.splitlines() == [
+        "configuration OK: listening on [::]:9090, 2 HTTP threads, admin API off",
+        "backend: sqlite, /var/lib/upkeep/lock/lock.db", "group default: 1 slot"]
     s = LockServer(build_dir, tmp_path, (DIST / "lock.toml").read_text(),
                    extra_args=["--sqlite", str(tmp_path / "lock.db")])
     try:

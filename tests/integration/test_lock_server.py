@@ -291,6 +291,49 @@ def test_bad_config(build_dir, tmp_path, config, message):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
     assert message in p.stderr, p.stderr
+    # --check-config finds the same mistakes without starting (the backend is not opened: its directory
+    # may not exist before the service's first start).
+    if "sqlite_path" not in config:
+        p = subprocess.run([str(build_dir / "src/lock/upkeep-lock"), "-c", str(tmp_path / "lock.toml"),
+                            "--check-config"], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and p.stdout == ""
+        assert message in p.stderr, p.stderr
+
+
+def test_check_config(build_dir, tmp_path):
+    """--check-config reads everything the configuration names (token file, TLS files, time zones, windows),
+    prints what it amounts to and exits 0; unknown keys are warned about; a missing TLS key is an error
+    that names the file. Nothing listens and no database is created."""
+    import subprocess
+    token = tmp_path / "admin.token"
+    token.write_text("s3cret\n")
+    (tmp_path / "lock.toml").write_text(
+        'colour = "blue"\n[service]\nport = 9999\n[backend]\nsqlite_path = "%s"\n[auth]\nadmin_token_file = "%s"\n'
+        '[lock]\ndefault_slots = 3\n[[lock.groups]]\nname = "workers"\nslots = 2\nsettle_secs = 120\n'
+        'max_hold_secs = 3600\ntime_zone = "Europe/Berlin"\nclient_tokens = ["t1"]\n'
+        '[[lock.groups.window]]\ndays = ["mon", "tue"]\nstart_time = "22:00"\nlength_minutes = 360\n'
+        % (tmp_path / "db" / "lock.db", token))
+    cmd = [str(build_dir / "src/lock/upkeep-lock"), "-c", str(tmp_path / "lock.toml"), "--check-config"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "unknown key 'colour' ignored" in p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "configuration OK: listening on [::]:9999, 2 HTTP threads, admin API on"
+    assert lines[1] == f"backend: sqlite, {tmp_path / 'db' / 'lock.db'}"
+    assert "group default: 3 slots" in lines
+    assert ("group workers: 2 slots, max hold 3600 s, settle 120 s, 1 window (Europe/Berlin), 1 client token"
+            in lines), lines
+    assert not (tmp_path / "db").exists()
+
+    with open(tmp_path / "lock.toml", "a") as f:
+        f.write('\n')
+    text = (tmp_path / "lock.toml").read_text().replace(
+        "[service]\n", '[service]\ntls = true\ntls_cert_path = "%s"\ntls_key_path = "%s"\n'
+        % (token, tmp_path / "missing.key"))
+    (tmp_path / "lock.toml").write_text(text)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and p.stdout == ""
+    assert f"cannot read the TLS key {tmp_path / 'missing.key'}" in p.stderr, p.stderr
 
 
 def test_concurrent_clients_never_exceed_slots(sqlite_server, tmp_path):
