@@ -50,6 +50,70 @@ const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *n
         return NULL;
 }
 
+static bool strv_same(char *const *a, size_t n_a, char *const *b, size_t n_b)
+{
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+/* Optional strings: unset and empty are the same ("" is how Airlock's file leaves a path out). */
+static bool opt_same(const char *a, const char *b)
+{
+        return streq(a ?: "", b ?: "");
+}
+
+int lock_config_restart_keys(const LockConfig *running, const LockConfig *next, char ***ret)
+{
+        if (!running || !next || !ret)
+                return -EINVAL;
+
+        const LockConfig *a = running, *b = next;
+        const struct {
+                const char *key;
+                bool differs;
+        } keys[] = {
+                { "[service] address", !opt_same(a->address, b->address) },
+                { "[service] port", a->port != b->port },
+                { "[service] tls", a->tls != b->tls },
+                { "[service] tls_cert_path", !opt_same(a->tls_cert_path, b->tls_cert_path) },
+                { "[service] tls_key_path", !opt_same(a->tls_key_path, b->tls_key_path) },
+                { "[service] threads", a->threads != b->threads },
+                { "[status] enabled", a->status_enabled != b->status_enabled },
+                { "[status] address", !opt_same(a->status_address, b->status_address) },
+                { "[status] port", a->status_port != b->status_port },
+                { "[etcd3] endpoints", !strv_same(a->etcd_endpoints, a->n_etcd_endpoints, b->etcd_endpoints,
+                                                  b->n_etcd_endpoints) },
+                { "[etcd3] transaction_timeout_ms", a->etcd_timeout_ms != b->etcd_timeout_ms },
+                { "[etcd3] client_cert_pub_path", !opt_same(a->etcd_cert_path, b->etcd_cert_path) },
+                { "[etcd3] client_cert_key_path", !opt_same(a->etcd_key_path, b->etcd_key_path) },
+                { "[etcd3] ca_path", !opt_same(a->etcd_ca_path, b->etcd_ca_path) },
+                { "[backend] type", a->backend != b->backend },
+                { "[backend] sqlite_path", !opt_same(a->sqlite_path, b->sqlite_path) },
+        };
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                char **nl;
+                if (!keys[i].differs)
+                        continue;
+                nl = realloc(l, (n + 2) * sizeof(char *));
+                if (!nl)
+                        return -ENOMEM;
+                l = nl;
+                l[n] = strdup(keys[i].key);
+                if (!l[n])
+                        return -ENOMEM;
+                l[++n] = NULL;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 static LockConfig *config_new(void)
 {
         LockConfig *c = calloc(1, sizeof(*c));

@@ -75,3 +75,9 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
                       char ***ret_warnings, Error *e);
 void lock_config_free(LockConfig *c);
 const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *name);
+
+/* The keys whose values differ between the configuration a daemon started with and a newer one, among
+ * those a reload cannot apply (the listeners, TLS, the HTTP threads, the backend and its connection):
+ * "[service] port", "[etcd3] endpoints", ... in file order, in *ret (NULL when none; free with strv_free).
+ * Groups, windows, tokens and pause flags are not among them: a reload applies those. */
+int lock_config_restart_keys(const LockConfig *running, const LockConfig *next, char ***ret);

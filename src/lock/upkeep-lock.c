@@ -1,6 +1,7 @@
 /* upkeep-lock.c — the FleetLock reboot coordinator. Counting semaphores per group so only N nodes
  * reboot at once, kept in SQLite (default) or etcd3 (Airlock's layout). Adds lock expiry, a settle delay,
- * server-side maintenance windows, pause, an admin API, bearer-token authentication and metrics. */
+ * server-side maintenance windows, pause, an admin API, bearer-token authentication and metrics. SIGHUP
+ * reloads the groups and tokens in place (see "generations" below and docs/lock.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -44,39 +45,87 @@ static const char *const denial_kind[_DENIAL_MAX] = {
         [DENIAL_PAUSED] = "group_paused",
 };
 
+/* What lives as long as a group's name stays configured, across reloads: its batcher and its counters.
+ * Created and freed by the main thread only; freed once no live generation names it. */
+typedef struct GroupState GroupState;
+struct GroupState {
+        char *name;
+        /* Requests that arrive while a write is in flight are written together in the next one (see
+         * lock-batch.h): with SQLite one batcher for every group (one transaction and one fsync for all:
+         * the manager's, not owned), with etcd one per group (one compare-and-swap per group). */
+        LockBatcher *batcher;
+        bool owns_batcher;
+        unsigned gen_refs; /* live generations that name it (main thread only) */
+        uint64_t grants, releases, expirations, denials[_DENIAL_MAX]; /* atomic */
+        GroupState *next;
+};
+
 typedef struct Group {
         const LockGroupConfig *cfg;
         Calendar *calendar; /* NULL: always open */
         TimeZone *tz;
-        /* Requests that arrive while a write is in flight are written together in the next one (see
-         * lock-batch.h): with SQLite one batcher for every group (one transaction and one fsync for all),
-         * with etcd one per group (one compare-and-swap per group). */
-        LockBatcher *batcher;
-        uint64_t grants, releases, expirations, denials[_DENIAL_MAX]; /* atomic */
+        GroupState *st;
 } Group;
 
-typedef struct Manager {
-        LockConfig *config;
-        LockBackend *backend;
+/* One loaded configuration: its groups and admin token. SIGHUP builds a new one and swaps it in whole;
+ * every request holds a reference to the one it started with until it is answered, so a reload never
+ * changes or frees a group under a request. Retired generations are freed by the main thread once no
+ * request holds them. */
+typedef struct Generation Generation;
+struct Generation {
+        LockConfig *config; /* owned unless it is the manager's boot configuration */
+        bool owns_config;
         Group *groups;
         size_t n_groups;
-        LockBatcher **batchers; /* each once */
-        size_t n_batchers;
         char *admin_token;
+        unsigned refs;    /* atomic: the manager's while current, and each request's */
+        Generation *next; /* among the retired */
+};
+
+typedef struct Manager {
+        LockConfig *boot; /* as started: the listeners, TLS, threads and backend (a reload keeps them) */
+        LockBackend *backend;
+        pthread_mutex_t gen_lock; /* guards gen, and states' list for the metrics */
+        Generation *gen;
+        Generation *retired; /* main thread only */
+        GroupState *states;
+        LockBatcher *shared_batcher;          /* when the backend writes several groups at once */
+        uint64_t freed_writes, freed_updates; /* of the batchers freed so far (under gen_lock) */
         HttpServer *server, *status_server;
         Histogram latency;
         uint64_t requests[2][6]; /* [pre-reboot, steady-state][200, 400, 401, 404, 423, 503] atomic */
         uint64_t backend_errors; /* atomic */
+        uint64_t reloads[2];     /* atomic: [done, failed] */
+        bool last_reload_failed; /* atomic */
         int64_t started_at;
 } Manager;
 
 static const unsigned counted_codes[] = { 200, 400, 401, 404, 423, 503 };
 
-static Group *find_group(Manager *m, const char *name)
+/* The current generation, with a reference for the caller. */
+static Generation *gen_get(Manager *m)
 {
-        for (size_t i = 0; i < m->n_groups; i++)
-                if (streq(m->groups[i].cfg->name, name))
-                        return &m->groups[i];
+        Generation *g;
+
+        pthread_mutex_lock(&m->gen_lock);
+        g = m->gen;
+        __atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&m->gen_lock);
+        return g;
+}
+
+/* Drops a reference; a retired generation is freed by the main thread (collect_retired()). */
+static void gen_put(Generation *g)
+{
+        if (g)
+                __atomic_sub_fetch(&g->refs, 1, __ATOMIC_RELEASE);
+}
+
+static Group *find_group(Generation *gen, const char *name)
+{
+        for (size_t i = 0; i < gen->n_groups; i++)
+                if (streq(gen->groups[i].cfg->name, name))
+                        return &gen->groups[i];
         return NULL;
 }
 
@@ -144,7 +193,7 @@ static void log_expired(Manager *m, Group *g, const LockOp *op)
         for (size_t i = 0; i < op->n_expired; i++) {
                 log_warning("group %s: released %s, which held its slot longer than %lld s", g->cfg->name,
                             op->expired[i], (long long)g->cfg->policy.max_hold_secs);
-                __atomic_add_fetch(&g->expirations, 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&g->st->expirations, 1, __ATOMIC_RELAXED);
         }
 }
 
@@ -152,7 +201,7 @@ static void log_expired(Manager *m, Group *g, const LockOp *op)
  * lock-batch.h); returns 0 or a negative errno (backend trouble) with e set. */
 static int run_op(Manager *m, Group *g, LockOp *op, Error *e)
 {
-        int r = lock_batcher_run(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, op, e);
+        int r = lock_batcher_run(g->st->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, op, e);
         if (r < 0) {
                 __atomic_add_fetch(&m->backend_errors, 1, __ATOMIC_RELAXED);
                 return r;
@@ -181,6 +230,7 @@ static int reply_json(HttpReply *reply, unsigned status, Buf *b)
 /* One FleetLock request between its submission to the batcher and its answer. */
 typedef struct FleetLockCall {
         Manager *m;
+        Generation *gen; /* a reference, dropped with the call */
         Group *g;
         FleetLockRequest fr;
         LockOp op;
@@ -193,6 +243,7 @@ static void fleetlock_call_free(FleetLockCall *call)
 {
         lock_op_reset(&call->op);
         fleetlock_request_done(&call->fr);
+        gen_put(call->gen);
         free(call);
 }
 
@@ -222,7 +273,7 @@ static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, Htt
         log_expired(m, g, op);
         if (!lock) {
                 if (op->released) {
-                        __atomic_add_fetch(&g->releases, 1, __ATOMIC_RELAXED);
+                        __atomic_add_fetch(&g->st->releases, 1, __ATOMIC_RELAXED);
                         log_info("group %s: %s released its slot", g->cfg->name, op->id);
                 }
                 reply->status = 200;
@@ -230,7 +281,7 @@ static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, Htt
         }
         switch (op->decision) {
         case LOCK_GRANTED:
-                __atomic_add_fetch(&g->grants, 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&g->st->grants, 1, __ATOMIC_RELAXED);
                 log_info("group %s: %s took a slot", g->cfg->name, op->id);
                 _fallthrough_;
         case LOCK_ALREADY_HELD:
@@ -238,7 +289,7 @@ static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, Htt
                 break;
         case LOCK_FULL:
         case LOCK_SETTLING:
-                __atomic_add_fetch(&g->denials[DENIAL_FULL], 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&g->st->denials[DENIAL_FULL], 1, __ATOMIC_RELAXED);
                 if (op->decision == LOCK_FULL)
                         snprintf(msg, sizeof(msg), "all %llu semaphore slots currently locked",
                                  (unsigned long long)g->cfg->policy.slots);
@@ -248,12 +299,12 @@ static int fleetlock_answer(FleetLockCall *call, int result, const Error *e, Htt
                 r = http_reply_error(reply, 423, denial_kind[DENIAL_FULL], msg);
                 break;
         case LOCK_OUTSIDE_WINDOW:
-                __atomic_add_fetch(&g->denials[DENIAL_OUTSIDE_WINDOW], 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&g->st->denials[DENIAL_OUTSIDE_WINDOW], 1, __ATOMIC_RELAXED);
                 r = http_reply_error(reply, 423, denial_kind[DENIAL_OUTSIDE_WINDOW],
                                      "the group's maintenance windows are closed");
                 break;
         case LOCK_PAUSED:
-                __atomic_add_fetch(&g->denials[DENIAL_PAUSED], 1, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&g->st->denials[DENIAL_PAUSED], 1, __ATOMIC_RELAXED);
                 r = http_reply_error(reply, 423, denial_kind[DENIAL_PAUSED],
                                      "reboots are paused for this group");
                 break;
@@ -278,7 +329,8 @@ static void fleetlock_done(void *userdata, int result, const Error *e)
  * answer is deferred (http_request_defer()) when the write is left to another thread, so the server's
  * threads never wait for the backend; when nobody else is writing, this thread writes at once and
  * answers directly. */
-static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply, bool lock, double t0)
+static int handle_fleetlock(Manager *m, Generation *gen, const HttpRequest *req, HttpReply *reply, bool lock,
+                            double t0)
 {
         _cleanup_free_ FleetLockCall *call = NULL;
         FleetLockRequest fr = { 0 };
@@ -300,7 +352,7 @@ static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply
                 r = http_reply_error(reply, 400, "invalid_request", e.message);
                 goto out;
         }
-        g = find_group(m, fr.group);
+        g = find_group(gen, fr.group);
         if (!g) {
                 snprintf(msg, sizeof(msg), "unknown group '%s'", fr.group);
                 r = http_reply_error(reply, 404, "unknown_group", msg);
@@ -325,17 +377,20 @@ static int handle_fleetlock(Manager *m, const HttpRequest *req, HttpReply *reply
                 goto out;
         }
         *call = (FleetLockCall){ .m = m, .g = g, .fr = fr, .endpoint = lock ? 0 : 1, .t0 = t0 };
+        /* The call holds its own reference to the generation from here: the handler's is the caller's. */
+        call->gen = gen;
+        __atomic_add_fetch(&gen->refs, 1, __ATOMIC_RELAXED);
         fr = (FleetLockRequest){ 0 };
         call->op = (LockOp){ .group = g, .id = call->fr.id, .lock = lock, .now = (int64_t)time(NULL) };
         call->op.in_window = group_window_open(g, call->op.now);
 
         call->deferred = http_request_defer(req);
         if (!call->deferred) { /* cannot park the connection: wait here */
-                result = lock_batcher_run(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op,
+                result = lock_batcher_run(g->st->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op,
                                           &call->op, &e);
                 goto answer;
         }
-        r = lock_batcher_submit(g->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, &call->op,
+        r = lock_batcher_submit(g->st->batcher, g->cfg->name, g->cfg->policy.slots, apply_lock_op, &call->op,
                                 fleetlock_done, call, &result, &e);
         if (r == 0) {
                 TAKE_PTR(call); /* fleetlock_done() answers and frees it */
@@ -434,7 +489,7 @@ static int apply_admin_op(Semaphore *s, void *userdata)
         return 0;
 }
 
-static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
+static int handle_admin(Manager *m, Generation *gen, const HttpRequest *req, HttpReply *reply)
 {
         const char *rest = req->path + strlen("/v1/groups");
         Buf b = BUF_INIT(16u << 20);
@@ -444,10 +499,10 @@ static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
         Group *g;
         int r;
 
-        if (!m->admin_token)
+        if (!gen->admin_token)
                 return http_reply_error(reply, 404, "not_found",
                                         "the admin API is off (no admin token configured)");
-        if (!bearer_matches(http_request_header(req, "Authorization"), m->admin_token)) {
+        if (!bearer_matches(http_request_header(req, "Authorization"), gen->admin_token)) {
                 http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
                 return http_reply_error(reply, 401, "unauthorized",
                                         "the admin API needs the admin bearer token");
@@ -458,11 +513,11 @@ static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
                         return http_reply_error(reply, 405, "method_not_allowed", "use GET");
                 }
                 r = buf_puts(&b, "{\"groups\":[");
-                for (size_t i = 0; r >= 0 && i < m->n_groups; i++) {
+                for (size_t i = 0; r >= 0 && i < gen->n_groups; i++) {
                         if (i)
                                 r = buf_putc(&b, ',');
                         if (r >= 0)
-                                r = group_json(m, &m->groups[i], now, &b, &e);
+                                r = group_json(m, &gen->groups[i], now, &b, &e);
                 }
                 if (r >= 0)
                         r = buf_puts(&b, "]}");
@@ -470,7 +525,7 @@ static int handle_admin(Manager *m, const HttpRequest *req, HttpReply *reply)
         }
         if (rest[0] != '/' || sscanf(rest, "/%255[^/]/%31s", name, action) < 1 || strchr(action, '/'))
                 return http_reply_error(reply, 404, "not_found", "no such endpoint");
-        g = find_group(m, name);
+        g = find_group(gen, name);
         if (!g) {
                 snprintf(msg, sizeof(msg), "unknown group '%s'", name);
                 return http_reply_error(reply, 404, "unknown_group", msg);
@@ -532,7 +587,7 @@ done:
         return reply_json(reply, 200, &b);
 }
 
-static int reply_metrics(Manager *m, HttpReply *reply)
+static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
 {
         static const char *const endpoints[] = { "pre-reboot", "steady-state" };
         Buf b = BUF_INIT(4u << 20);
@@ -563,8 +618,8 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                                 "Whether reboots are paused in the group.",
                                 "Whether the group's maintenance windows are open (1 when it has none)." };
         double values[5][LOCK_MAX_GROUPS];
-        for (size_t i = 0; i < m->n_groups && i < LOCK_MAX_GROUPS; i++) {
-                Group *g = &m->groups[i];
+        for (size_t i = 0; i < gen->n_groups && i < LOCK_MAX_GROUPS; i++) {
+                Group *g = &gen->groups[i];
                 Semaphore s;
                 Error e;
                 int k = m->backend->ops->get(m->backend, g->cfg->name, &s, &e);
@@ -585,8 +640,8 @@ static int reply_metrics(Manager *m, HttpReply *reply)
         }
         for (size_t n = 0; r >= 0 && n < 5; n++) {
                 r = metrics_header(&b, names[n], "gauge", helps[n]);
-                for (size_t i = 0; r >= 0 && i < m->n_groups; i++) {
-                        const char *labels[] = { "group", m->groups[i].cfg->name, NULL };
+                for (size_t i = 0; r >= 0 && i < gen->n_groups; i++) {
+                        const char *labels[] = { "group", gen->groups[i].cfg->name, NULL };
                         r = metrics_sample(&b, names[n], labels, values[n][i]);
                 }
         }
@@ -596,9 +651,11 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                                  "Slots released because their holder kept them past max_hold_secs." };
         for (size_t n = 0; r >= 0 && n < 3; n++) {
                 r = metrics_header(&b, cnames[n], "counter", chelps[n]);
-                for (size_t i = 0; r >= 0 && i < m->n_groups; i++) {
-                        Group *g = &m->groups[i];
-                        uint64_t *c = n == 0 ? &g->grants : n == 1 ? &g->releases : &g->expirations;
+                for (size_t i = 0; r >= 0 && i < gen->n_groups; i++) {
+                        Group *g = &gen->groups[i];
+                        uint64_t *c = n == 0   ? &g->st->grants
+                                      : n == 1 ? &g->st->releases
+                                               : &g->st->expirations;
                         const char *labels[] = { "group", g->cfg->name, NULL };
                         r = metrics_sample_u64(&b, cnames[n], labels, __atomic_load_n(c, __ATOMIC_RELAXED));
                 }
@@ -606,12 +663,13 @@ static int reply_metrics(Manager *m, HttpReply *reply)
         if (r >= 0)
                 r = metrics_header(&b, "upkeep_lock_denials_total", "counter",
                                    "Lock requests denied, by kind.");
-        for (size_t i = 0; r >= 0 && i < m->n_groups; i++)
+        for (size_t i = 0; r >= 0 && i < gen->n_groups; i++)
                 for (size_t k = 0; r >= 0 && k < _DENIAL_MAX; k++) {
-                        const char *labels[] = { "group", m->groups[i].cfg->name, "kind", denial_kind[k],
+                        const char *labels[] = { "group", gen->groups[i].cfg->name, "kind", denial_kind[k],
                                                  NULL };
-                        r = metrics_sample_u64(&b, "upkeep_lock_denials_total", labels,
-                                               __atomic_load_n(&m->groups[i].denials[k], __ATOMIC_RELAXED));
+                        r = metrics_sample_u64(
+                                &b, "upkeep_lock_denials_total", labels,
+                                __atomic_load_n(&gen->groups[i].st->denials[k], __ATOMIC_RELAXED));
                 }
         if (r >= 0)
                 r = metrics_header(&b, "upkeep_lock_backend_errors_total", "counter",
@@ -625,10 +683,22 @@ static int reply_metrics(Manager *m, HttpReply *reply)
         if (r >= 0)
                 r = metrics_sample_u64(&b, "upkeep_lock_backend_conflicts_total", NULL,
                                        __atomic_load_n(&m->backend->stats.conflicts, __ATOMIC_RELAXED));
+        /* Every batcher's, and those of the batchers freed with their groups. */
         LockBatchStats bs = { 0 };
-        for (size_t i = 0; i < m->n_batchers; i++) {
+        pthread_mutex_lock(&m->gen_lock);
+        bs.writes = m->freed_writes;
+        bs.updates = m->freed_updates;
+        for (GroupState *st = m->states; st; st = st->next)
+                if (st->owns_batcher) {
+                        LockBatchStats one;
+                        lock_batcher_stats(st->batcher, &one);
+                        bs.writes += one.writes;
+                        bs.updates += one.updates;
+                }
+        pthread_mutex_unlock(&m->gen_lock);
+        if (m->shared_batcher) {
                 LockBatchStats one;
-                lock_batcher_stats(m->batchers[i], &one);
+                lock_batcher_stats(m->shared_batcher, &one);
                 bs.writes += one.writes;
                 bs.updates += one.updates;
         }
@@ -651,6 +721,21 @@ static int reply_metrics(Manager *m, HttpReply *reply)
                                    "Start time of the process since unix epoch in seconds.");
         if (r >= 0)
                 r = metrics_sample(&b, "process_start_time_seconds", NULL, (double)m->started_at);
+        if (r >= 0)
+                r = metrics_header(
+                        &b, "upkeep_lock_config_reloads_total", "counter",
+                        "Configuration reloads (SIGHUP), by result: a failed one changed nothing.");
+        for (size_t i = 0; r >= 0 && i < 2; i++) {
+                const char *labels[] = { "result", i ? "failed" : "ok", NULL };
+                r = metrics_sample_u64(&b, "upkeep_lock_config_reloads_total", labels,
+                                       __atomic_load_n(&m->reloads[i], __ATOMIC_RELAXED));
+        }
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_config_last_reload_successful", "gauge",
+                                   "Whether the last configuration reload succeeded (1 before any).");
+        if (r >= 0)
+                r = metrics_sample(&b, "upkeep_lock_config_last_reload_successful", NULL,
+                                   __atomic_load_n(&m->last_reload_failed, __ATOMIC_RELAXED) ? 0 : 1);
         if (r < 0) {
                 buf_free(&b);
                 return r;
@@ -664,8 +749,12 @@ static int reply_metrics(Manager *m, HttpReply *reply)
 static int handle_status(Manager *m, const HttpRequest *req, HttpReply *reply, bool *handled)
 {
         *handled = true;
-        if (streq(req->path, "/metrics"))
-                return reply_metrics(m, reply);
+        if (streq(req->path, "/metrics")) {
+                Generation *gen = gen_get(m);
+                int r = reply_metrics(m, gen, reply);
+                gen_put(gen);
+                return r;
+        }
         if (streq(req->path, "/healthz")) {
                 reply->status = 200;
                 reply->content_type = "application/json";
@@ -691,6 +780,7 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
 {
         Manager *m = userdata;
         bool pre = streq(req->path, "/v1/pre-reboot"), steady = streq(req->path, "/v1/steady-state");
+        Generation *gen;
         bool handled;
         int r;
 
@@ -701,10 +791,17 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                         return http_reply_error(reply, 405, "method_not_allowed",
                                                 "FleetLock endpoints take POST");
                 }
-                return handle_fleetlock(m, req, reply, pre, t0);
+                gen = gen_get(m);
+                r = handle_fleetlock(m, gen, req, reply, pre, t0);
+                gen_put(gen);
+                return r;
         }
-        if (streq(req->path, "/v1/groups") || startswith(req->path, "/v1/groups/"))
-                return handle_admin(m, req, reply);
+        if (streq(req->path, "/v1/groups") || startswith(req->path, "/v1/groups/")) {
+                gen = gen_get(m);
+                r = handle_admin(m, gen, req, reply);
+                gen_put(gen);
+                return r;
+        }
         if (!streq(req->method, "GET") && !streq(req->method, "HEAD") &&
             (streq(req->path, "/metrics") || streq(req->path, "/healthz") || streq(req->path, "/readyz"))) {
                 http_reply_add_header(reply, "Allow", "GET, HEAD");
@@ -725,79 +822,217 @@ static int handle_status_only(void *userdata, const HttpRequest *req, HttpReply 
         return http_reply_error(reply, 404, "not_found", "no such endpoint");
 }
 
-/* ---- setup ---- */
+/* ---- setup, and reloads ---- */
 
-static int setup_groups(Manager *m)
+/* Gives a group's state its batcher: the backend's shared one, or its own. */
+static int state_attach_batcher(Manager *m, GroupState *st)
 {
-        m->n_groups = m->config->n_groups;
-        m->groups = calloc(m->n_groups, sizeof(Group));
-        if (!m->groups)
-                return log_error_errno(ENOMEM, "out of memory");
-        for (size_t i = 0; i < m->n_groups; i++) {
-                Group *g = &m->groups[i];
-                Error e = { { 0 } };
-                int r;
+        LockBatcher **target = &st->batcher;
+        int r;
 
-                g->cfg = &m->config->groups[i];
-                if (!g->cfg->n_windows)
-                        continue;
-                r = tz_load(g->cfg->time_zone, &g->tz, &e);
-                if (r < 0)
-                        return log_error_errno(r, "group %s: time_zone: %s", g->cfg->name, e.message);
-                g->calendar = calendar_new();
-                if (!g->calendar)
-                        return log_error_errno(ENOMEM, "out of memory");
-                for (size_t w = 0; w < g->cfg->n_windows; w++) {
-                        const LockWindowSpec *ws = &g->cfg->windows[w];
-                        int days[7], start, n_days = 0;
-                        for (size_t d = 0; ws->days[d]; d++) {
-                                if (n_days == 7 || calendar_parse_day(ws->days[d], &days[n_days]) < 0)
-                                        return log_error_errno(
-                                                EINVAL,
-                                                "line %u: group %s: window %zu: '%s' is not a "
-                                                "day of the week",
-                                                ws->line, g->cfg->name, w, ws->days[d]);
-                                n_days++;
-                        }
-                        if (calendar_parse_time(ws->start_time, &start) < 0)
-                                return log_error_errno(
-                                        EINVAL,
-                                        "line %u: group %s: window %zu: start_time '%s' is not "
-                                        "HH:MM",
-                                        ws->line, g->cfg->name, w, ws->start_time);
-                        r = calendar_add_window(g->calendar, days, (size_t)n_days, start,
-                                                (int)ws->length_minutes, &e);
-                        if (r < 0)
-                                return log_error_errno(r, "line %u: group %s: window %zu: %s", ws->line,
-                                                       g->cfg->name, w, e.message);
+        if (st->batcher)
+                return 0;
+        if (lock_backend_can_batch(m->backend)) {
+                if (m->shared_batcher) {
+                        st->batcher = m->shared_batcher;
+                        return 0;
                 }
+                target = &m->shared_batcher;
+        }
+        r = lock_batcher_new(m->backend, LOCK_BATCH_MAX, target);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up request batching: %s", strerror(-r));
+        /* A lone event-loop thread must never wait for a write. */
+        lock_batcher_set_write_inline(*target, m->boot->threads > 1);
+        st->batcher = *target;
+        st->owns_batcher = target == &st->batcher;
+        return 0;
+}
+
+/* The state of a group name, found among the live ones or created (without a batcher before the backend
+ * is set up), with one more generation referring to it. */
+static GroupState *state_ref(Manager *m, const char *name)
+{
+        GroupState *st;
+
+        for (st = m->states; st; st = st->next)
+                if (streq(st->name, name)) {
+                        st->gen_refs++;
+                        return st;
+                }
+        st = calloc(1, sizeof(*st));
+        if (!st || !(st->name = strdup(name))) {
+                free(st);
+                return NULL;
+        }
+        if (m->backend && state_attach_batcher(m, st) < 0) {
+                free(st->name);
+                free(st);
+                return NULL;
+        }
+        st->gen_refs = 1;
+        pthread_mutex_lock(&m->gen_lock);
+        st->next = m->states;
+        m->states = st;
+        pthread_mutex_unlock(&m->gen_lock);
+        return st;
+}
+
+/* Main thread only: once no live generation names the group, nothing can submit to its batcher, and every
+ * request it carried has been answered; freeing the batcher joins its writer thread. */
+static void state_unref(Manager *m, GroupState *st)
+{
+        if (--st->gen_refs > 0)
+                return;
+        pthread_mutex_lock(&m->gen_lock);
+        for (GroupState **p = &m->states; *p; p = &(*p)->next)
+                if (*p == st) {
+                        *p = st->next;
+                        break;
+                }
+        if (st->owns_batcher) {
+                LockBatchStats bs;
+                lock_batcher_stats(st->batcher, &bs);
+                m->freed_writes += bs.writes;
+                m->freed_updates += bs.updates;
+        }
+        pthread_mutex_unlock(&m->gen_lock);
+        if (st->owns_batcher)
+                lock_batcher_free(st->batcher);
+        free(st->name);
+        free(st);
+}
+
+static void gen_free(Manager *m, Generation *gen)
+{
+        if (!gen)
+                return;
+        for (size_t i = 0; gen->groups && i < gen->n_groups; i++) {
+                calendar_free(gen->groups[i].calendar);
+                tz_free(gen->groups[i].tz);
+                if (gen->groups[i].st)
+                        state_unref(m, gen->groups[i].st);
+        }
+        free(gen->groups);
+        free(gen->admin_token);
+        if (gen->owns_config)
+                lock_config_free(gen->config);
+        free(gen);
+}
+
+/* Main thread only: frees the retired generations no request holds any more. */
+static void collect_retired(Manager *m)
+{
+        for (Generation **p = &m->retired; *p;) {
+                Generation *gen = *p;
+                if (__atomic_load_n(&gen->refs, __ATOMIC_ACQUIRE) == 0) {
+                        *p = gen->next;
+                        gen_free(m, gen);
+                } else
+                        p = &gen->next;
+        }
+}
+
+static int read_secret(const char *path, char **ret)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_file(path, 4096, &data, &len);
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 4 KiB" : strerror(-r));
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+                data[--len] = 0;
+        if (len == 0 || strlen(data) != len)
+                return log_error_errno(EINVAL, "%s: the token must be one line of text", path);
+        *ret = TAKE_PTR(data);
+        return 0;
+}
+
+/* A group's maintenance windows, as a calendar in its time zone. */
+static int setup_windows(Group *g)
+{
+        Error e = { { 0 } };
+        int r;
+
+        r = tz_load(g->cfg->time_zone, &g->tz, &e);
+        if (r < 0)
+                return log_error_errno(r, "group %s: time_zone: %s", g->cfg->name, e.message);
+        g->calendar = calendar_new();
+        if (!g->calendar)
+                return log_error_errno(ENOMEM, "out of memory");
+        for (size_t w = 0; w < g->cfg->n_windows; w++) {
+                const LockWindowSpec *ws = &g->cfg->windows[w];
+                int days[7], start, n_days = 0;
+                for (size_t d = 0; ws->days[d]; d++) {
+                        if (n_days == 7 || calendar_parse_day(ws->days[d], &days[n_days]) < 0)
+                                return log_error_errno(EINVAL,
+                                                       "line %u: group %s: window %zu: '%s' is not a "
+                                                       "day of the week",
+                                                       ws->line, g->cfg->name, w, ws->days[d]);
+                        n_days++;
+                }
+                if (calendar_parse_time(ws->start_time, &start) < 0)
+                        return log_error_errno(EINVAL,
+                                               "line %u: group %s: window %zu: start_time '%s' is not "
+                                               "HH:MM",
+                                               ws->line, g->cfg->name, w, ws->start_time);
+                r = calendar_add_window(g->calendar, days, (size_t)n_days, start, (int)ws->length_minutes,
+                                        &e);
+                if (r < 0)
+                        return log_error_errno(r, "line %u: group %s: window %zu: %s", ws->line,
+                                               g->cfg->name, w, e.message);
         }
         return 0;
 }
 
-/* After the backend: one batcher for every group when the backend writes several groups at once, else one
- * per group. */
-static int setup_batchers(Manager *m)
+/* A generation from a configuration: its groups with their windows and states, its admin token (read from
+ * its file). Errors are logged; nothing of the manager's changes but the states' list. */
+static int gen_new(Manager *m, LockConfig *config, bool owns_config, Generation **ret)
 {
-        bool shared = lock_backend_can_batch(m->backend);
+        Generation *gen = calloc(1, sizeof(*gen));
         int r;
 
-        m->batchers = calloc(MAX(m->n_groups, (size_t)1), sizeof(LockBatcher *));
-        if (!m->batchers)
+        if (!gen) {
+                if (owns_config)
+                        lock_config_free(config);
                 return log_error_errno(ENOMEM, "out of memory");
-        for (size_t i = 0; i < m->n_groups; i++) {
-                if (!shared || i == 0) {
-                        r = lock_batcher_new(m->backend, LOCK_BATCH_MAX, &m->batchers[m->n_batchers]);
-                        if (r < 0)
-                                return log_error_errno(r, "cannot set up request batching: %s",
-                                                       strerror(-r));
-                        /* A lone event-loop thread must never wait for a write. */
-                        lock_batcher_set_write_inline(m->batchers[m->n_batchers], m->config->threads > 1);
-                        m->n_batchers++;
-                }
-                m->groups[i].batcher = m->batchers[m->n_batchers - 1];
         }
+        gen->config = config;
+        gen->owns_config = owns_config;
+        gen->refs = 1;
+        gen->n_groups = config->n_groups;
+        gen->groups = calloc(MAX(gen->n_groups, (size_t)1), sizeof(Group));
+        if (!gen->groups) {
+                r = log_error_errno(ENOMEM, "out of memory");
+                goto fail;
+        }
+        for (size_t i = 0; i < gen->n_groups; i++) {
+                Group *g = &gen->groups[i];
+
+                g->cfg = &config->groups[i];
+                if (g->cfg->n_windows && (r = setup_windows(g)) < 0)
+                        goto fail;
+                g->st = state_ref(m, g->cfg->name);
+                if (!g->st) {
+                        r = log_error_errno(ENOMEM, "group %s: cannot set up its state", g->cfg->name);
+                        goto fail;
+                }
+        }
+        if (config->admin_token && !(gen->admin_token = strdup(config->admin_token))) {
+                r = log_error_errno(ENOMEM, "out of memory");
+                goto fail;
+        }
+        if (config->admin_token_file) {
+                free(gen->admin_token);
+                gen->admin_token = NULL;
+                if ((r = read_secret(config->admin_token_file, &gen->admin_token)) < 0)
+                        goto fail;
+        }
+        *ret = gen;
         return 0;
+fail:
+        gen_free(m, gen);
+        return r;
 }
 
 static int load_config(const char *path, bool explicit_path, LockConfig **ret)
@@ -817,21 +1052,6 @@ static int load_config(const char *path, bool explicit_path, LockConfig **ret)
         if (r < 0)
                 return log_error_errno(r, "%s", e.message);
         daemon_log_warnings(warnings);
-        return 0;
-}
-
-static int read_secret(const char *path, char **ret)
-{
-        _cleanup_free_ char *data = NULL;
-        size_t len;
-        int r = read_full_file(path, 4096, &data, &len);
-        if (r < 0)
-                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 4 KiB" : strerror(-r));
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
-                data[--len] = 0;
-        if (len == 0 || strlen(data) != len)
-                return log_error_errno(EINVAL, "%s: the token must be one line of text", path);
-        *ret = TAKE_PTR(data);
         return 0;
 }
 
@@ -855,10 +1075,13 @@ static int read_tls(const LockConfig *c, char **ret_cert, char **ret_key)
         return 0;
 }
 
+/* Main thread: releases holders past their group's maximum hold time. */
 static void sweep(Manager *m)
 {
-        for (size_t i = 0; i < m->n_groups; i++) {
-                Group *g = &m->groups[i];
+        Generation *gen = m->gen; /* only this thread replaces it */
+
+        for (size_t i = 0; i < gen->n_groups; i++) {
+                Group *g = &gen->groups[i];
                 LockOp op = { .group = g, .now = (int64_t)time(NULL) };
                 Error e = { { 0 } };
                 if (!g->cfg->policy.max_hold_secs)
@@ -889,10 +1112,11 @@ static int lock_option(int val, const char *arg, void *userdata)
  * checked (files, time zones, windows). The backend is not contacted: /readyz tells whether it answers. */
 static void print_summary(const Manager *m)
 {
-        const LockConfig *c = m->config;
+        const LockConfig *c = m->boot;
+        const Generation *gen = m->gen;
 
         printf("configuration OK: listening on [%s]:%u%s, %u HTTP threads, admin API %s\n", c->address,
-               c->port, c->tls ? " (TLS)" : "", c->threads, m->admin_token ? "on" : "off");
+               c->port, c->tls ? " (TLS)" : "", c->threads, gen->admin_token ? "on" : "off");
         if (c->backend == LOCK_BACKEND_SQLITE)
                 printf("backend: sqlite, %s\n", c->sqlite_path);
         else {
@@ -901,8 +1125,8 @@ static void print_summary(const Manager *m)
                         printf(" %s", c->etcd_endpoints[i]);
                 printf("\n");
         }
-        for (size_t i = 0; i < m->n_groups; i++) {
-                const LockGroupConfig *g = m->groups[i].cfg;
+        for (size_t i = 0; i < gen->n_groups; i++) {
+                const LockGroupConfig *g = gen->groups[i].cfg;
                 printf("group %s: %llu slot%s", g->name, (unsigned long long)g->policy.slots,
                        g->policy.slots == 1 ? "" : "s");
                 if (g->policy.max_hold_secs)
@@ -919,6 +1143,100 @@ static void print_summary(const Manager *m)
                                g->n_client_tokens == 1 ? "" : "s");
                 printf("\n");
         }
+}
+
+/* The command line's --address, --port and --sqlite win over the file, at start and at each reload. */
+static int apply_overrides(LockConfig *c, const DaemonOptions *opt, const LockOptions *lo)
+{
+        if (opt->address) {
+                free(c->address);
+                if (!(c->address = strdup(opt->address)))
+                        return log_error_errno(ENOMEM, "out of memory");
+        }
+        if (opt->port >= 0)
+                c->port = (uint16_t)opt->port;
+        if (lo->sqlite) {
+                free(c->sqlite_path);
+                if (!(c->sqlite_path = strdup(lo->sqlite)))
+                        return log_error_errno(ENOMEM, "out of memory");
+                c->backend = LOCK_BACKEND_SQLITE;
+        }
+        return 0;
+}
+
+/* Logs what a reload changes in the groups. */
+static void log_group_changes(const Generation *old, const Generation *new)
+{
+        for (size_t i = 0; i < new->n_groups; i++) {
+                const LockGroupConfig *n = new->groups[i].cfg,
+                                      *o = lock_config_find_group(old->config, n->name);
+                if (!o) {
+                        log_info("reload: group %s added (%llu slots)", n->name,
+                                 (unsigned long long)n->policy.slots);
+                        continue;
+                }
+                if (o->policy.slots != n->policy.slots)
+                        log_info("reload: group %s: slots %llu -> %llu", n->name,
+                                 (unsigned long long)o->policy.slots, (unsigned long long)n->policy.slots);
+                if (o->policy.paused != n->policy.paused)
+                        log_info("reload: group %s: %s in the configuration", n->name,
+                                 n->policy.paused ? "paused" : "no longer paused");
+        }
+        for (size_t i = 0; i < old->n_groups; i++)
+                if (!lock_config_find_group(new->config, old->groups[i].cfg->name))
+                        log_notice("reload: group %s removed: its requests now get unknown_group; what the "
+                                   "backend stores for it stays",
+                                   old->groups[i].cfg->name);
+}
+
+/* SIGHUP: reads the configuration again, as a restart would, and applies what can change while running (the
+ * groups, their windows, pause flags and tokens, the admin token); keys that need a restart are named and
+ * keep their running values. A configuration that does not load changes nothing. */
+static void reload(Manager *m, const DaemonOptions *opt, const LockOptions *lo)
+{
+        _cleanup_strv_free_ char **keys = NULL;
+        LockConfig *c = NULL;
+        Generation *gen = NULL, *old;
+        int r;
+
+        daemon_notifyf("RELOADING=1\nSTATUS=reloading the configuration");
+        log_info("SIGHUP: reloading the configuration%s%s", opt->config_path ? " from " : "",
+                 opt->config_path ?: "");
+        r = load_config(opt->config_path, opt->explicit_config, &c);
+        if (r >= 0 && (r = apply_overrides(c, opt, lo)) < 0)
+                lock_config_free(c);
+        if (r >= 0)
+                r = gen_new(m, c, true, &gen); /* owns c from here, even on failure */
+        if (r < 0) {
+                __atomic_add_fetch(&m->reloads[1], 1, __ATOMIC_RELAXED);
+                __atomic_store_n(&m->last_reload_failed, true, __ATOMIC_RELAXED);
+                log_error("reload failed: still running the previous configuration");
+                daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s); the last reload "
+                               "failed",
+                               m->gen->n_groups, m->backend->ops->name);
+                return;
+        }
+        if (lock_config_restart_keys(m->boot, gen->config, &keys) >= 0)
+                for (size_t i = 0; keys && keys[i]; i++)
+                        log_warning("reload: %s changed: it takes effect at the next start", keys[i]);
+        log_group_changes(m->gen, gen);
+
+        pthread_mutex_lock(&m->gen_lock);
+        old = m->gen;
+        m->gen = gen;
+        pthread_mutex_unlock(&m->gen_lock);
+        old->next = m->retired;
+        m->retired = old;
+        gen_put(old);
+        collect_retired(m);
+
+        __atomic_add_fetch(&m->reloads[0], 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->last_reload_failed, false, __ATOMIC_RELAXED);
+        log_info("configuration reloaded: %zu groups, admin API %s", gen->n_groups,
+                 gen->admin_token ? "on" : "off");
+        sweep(m); /* a shorter max_hold_secs applies at once */
+        daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s)", gen->n_groups,
+                       m->backend->ops->name);
 }
 
 int main(int argc, char **argv)
@@ -956,44 +1274,32 @@ int main(int argc, char **argv)
         /* A file size limit (RLIMIT_FSIZE) reached by the database: the write fails (503, nothing changed)
          * instead of the signal killing the daemon. */
         signal(SIGXFSZ, SIG_IGN);
-        if (load_config(opt.config_path, opt.explicit_config, &m.config) < 0)
+        pthread_mutex_init(&m.gen_lock, NULL);
+        if (load_config(opt.config_path, opt.explicit_config, &m.boot) < 0)
                 return EXIT_FAILURE;
-        if (opt.address) {
-                free(m.config->address);
-                m.config->address = strdup(opt.address);
-        }
-        if (opt.port >= 0)
-                m.config->port = (uint16_t)opt.port;
-        if (lo.sqlite) {
-                free(m.config->sqlite_path);
-                m.config->sqlite_path = strdup(lo.sqlite);
-                m.config->backend = LOCK_BACKEND_SQLITE;
-        }
+        if (apply_overrides(m.boot, &opt, &lo) < 0)
+                goto out;
         m.started_at = time(NULL);
         histogram_init(&m.latency, lbounds, ELEMENTSOF(lbounds));
 
-        if (m.config->admin_token && !(m.admin_token = strdup(m.config->admin_token)))
-                goto out;
-        if (m.config->admin_token_file && read_secret(m.config->admin_token_file, &m.admin_token) < 0)
-                goto out;
-        if (setup_groups(&m) < 0)
+        if (gen_new(&m, m.boot, false, &m.gen) < 0)
                 goto out;
         if (lo.check_only) {
-                if (m.config->tls && read_tls(m.config, &cert, &key) < 0)
+                if (m.boot->tls && read_tls(m.boot, &cert, &key) < 0)
                         goto out;
                 print_summary(&m);
                 exit_code = EXIT_SUCCESS;
                 goto out;
         }
 
-        if (m.config->backend == LOCK_BACKEND_SQLITE) {
-                r = lock_backend_sqlite_new(m.config->sqlite_path, &m.backend, &e);
+        if (m.boot->backend == LOCK_BACKEND_SQLITE) {
+                r = lock_backend_sqlite_new(m.boot->sqlite_path, &m.backend, &e);
                 if (r < 0) {
                         log_error("cannot open the SQLite backend: %s", e.message);
                         goto out;
                 }
         } else {
-                const LockConfig *lc = m.config;
+                const LockConfig *lc = m.boot;
                 EtcdOptions eo = {
                         .endpoints = (const char *const *)lc->etcd_endpoints,
                         .n_endpoints = lc->n_etcd_endpoints,
@@ -1009,15 +1315,16 @@ int main(int argc, char **argv)
                 }
         }
         log_info("backend: %s", m.backend->ops->name);
-        if (setup_batchers(&m) < 0)
-                goto out;
+        for (GroupState *st = m.states; st; st = st->next)
+                if (state_attach_batcher(&m, st) < 0)
+                        goto out;
 
-        if (m.config->tls && read_tls(m.config, &cert, &key) < 0)
+        if (m.boot->tls && read_tls(m.boot, &cert, &key) < 0)
                 goto out;
         HttpServerConfig scfg = {
-                .address = m.config->address,
-                .port = m.config->port,
-                .threads = m.config->threads,
+                .address = m.boot->address,
+                .port = m.boot->port,
+                .threads = m.boot->threads,
                 .max_header_bytes = 8192,
                 .max_body_bytes = FLEETLOCK_MAX_BODY,
                 .tls_cert_pem = cert,
@@ -1028,20 +1335,20 @@ int main(int argc, char **argv)
         };
         r = http_server_start(&scfg, &m.server, &e);
         if (r < 0) {
-                log_error("cannot listen on [%s]:%u: %s", m.config->address, m.config->port, e.message);
+                log_error("cannot listen on [%s]:%u: %s", m.boot->address, m.boot->port, e.message);
                 goto out;
         }
-        log_info("listening on [%s]:%u%s", m.config->address, http_server_port(m.server),
+        log_info("listening on [%s]:%u%s", m.boot->address, http_server_port(m.server),
                  cert ? " (TLS)" : "");
-        if (m.config->status_enabled) {
-                HttpServerConfig st = { .address = m.config->status_address,
-                                        .port = m.config->status_port,
+        if (m.boot->status_enabled) {
+                HttpServerConfig st = { .address = m.boot->status_address,
+                                        .port = m.boot->status_port,
                                         .handler = handle_status_only,
                                         .userdata = &m };
                 r = http_server_start(&st, &m.status_server, &e);
                 if (r < 0) {
-                        log_error("cannot listen on [%s]:%u for status: %s", m.config->status_address,
-                                  m.config->status_port, e.message);
+                        log_error("cannot listen on [%s]:%u for status: %s", m.boot->status_address,
+                                  m.boot->status_port, e.message);
                         goto out;
                 }
         }
@@ -1050,7 +1357,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         sweep(&m);
-        daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s)", m.n_groups,
+        daemon_notifyf("READY=1\nSTATUS=coordinating reboots for %zu groups (%s)", m.gen->n_groups,
                        m.backend->ops->name);
 
         efd = epoll_create1(EPOLL_CLOEXEC);
@@ -1086,13 +1393,12 @@ int main(int argc, char **argv)
                                 while (read(tfd, &ticks, sizeof(ticks)) > 0)
                                         ;
                                 sweep(&m);
+                                collect_retired(&m);
                         } else {
                                 struct signalfd_siginfo si;
                                 while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
                                         if (si.ssi_signo == SIGHUP) {
-                                                log_info("SIGHUP: configuration reload needs a restart; "
-                                                         "sweeping");
-                                                sweep(&m);
+                                                reload(&m, &opt, &lo);
                                                 continue;
                                         }
                                         log_info("received %s, stopping", strsignal((int)si.ssi_signo));
@@ -1106,16 +1412,18 @@ int main(int argc, char **argv)
 out:
         http_server_stop(m.server, 5000);
         http_server_stop(m.status_server, 1000);
-        for (size_t i = 0; i < m.n_batchers; i++)
-                lock_batcher_free(m.batchers[i]);
-        free(m.batchers);
-        lock_backend_free(m.backend);
-        for (size_t i = 0; m.groups && i < m.n_groups; i++) {
-                calendar_free(m.groups[i].calendar);
-                tz_free(m.groups[i].tz);
+        /* Generations still held by requests the server gave up waiting for are left to the exit. */
+        if (m.gen) {
+                gen_put(m.gen);
+                m.gen->next = m.retired;
+                m.retired = m.gen;
+                m.gen = NULL;
         }
-        free(m.groups);
-        free(m.admin_token);
-        lock_config_free(m.config);
+        collect_retired(&m);
+        if (!m.retired) {
+                lock_batcher_free(m.shared_batcher);
+                lock_backend_free(m.backend);
+                lock_config_free(m.boot);
+        }
         return exit_code;
 }

@@ -3,6 +3,7 @@ error kind (on both backends, SQLite and a real etcd), expiry, settle delay, win
 tokens, metrics, bad input, concurrency and kill -9."""
 import datetime
 import json
+import signal
 import socket
 import sqlite3
 import threading
@@ -655,6 +656,12 @@ def test_sd_notify(build_dir, tmp_path):
         while not any("READY=1" in m for m in messages):
             messages.append(sock.recv(4096).decode())
         assert any("STATUS=coordinating reboots for 2 groups (sqlite)" in m for m in messages), messages
+        # A reload says so, and says when it is done (systemd's Type=notify reload protocol).
+        s.proc.send_signal(signal.SIGHUP)
+        messages = []
+        while not any("READY=1" in m for m in messages):
+            messages.append(sock.recv(4096).decode())
+        assert "RELOADING=1" in messages[0], messages
     finally:
         assert s.stop() == 0
     while not any("STOPPING=1" in m for m in messages):

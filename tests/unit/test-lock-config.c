@@ -169,13 +169,67 @@ static void test_errors(void **state)
         expect_error("[lock\n", "lock.toml:1:");
 }
 
+/* What a reload cannot apply is named; what it can apply (groups, tokens) is not. */
+static void test_restart_keys(void **state)
+{
+        LockConfig *a = parse(airlock, NULL), *b;
+        char **keys = (char **)1;
+
+        b = parse(airlock, NULL);
+        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
+        assert_null(keys);
+        lock_config_free(b);
+
+        /* Groups, slots, windows, pause and tokens change freely. */
+        b = parse("[status]\nenabled = true\naddress = \"127.0.0.1\"\nport = 2222\n"
+                  "[service]\naddress = \"127.0.0.1\"\nport = 3333\n"
+                  "[etcd3]\nendpoints = [ \"http://127.0.0.1:2379\" ]\ntransaction_timeout_ms = 3000\n"
+                  "[auth]\nadmin_token = \"new\"\n"
+                  "[lock]\ndefault_slots = 5\n[[lock.groups]]\nname = \"new\"\npaused = true\n"
+                  "client_tokens = [\"t\"]\n[[lock.groups.window]]\ndays = [\"Mon\"]\n"
+                  "start_time = \"01:00\"\nlength_minutes = 60\n",
+                  NULL);
+        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
+        assert_null(keys);
+        lock_config_free(b);
+
+        b = parse("[status]\nenabled = false\nport = 2223\n"
+                  "[service]\naddress = \"127.0.0.2\"\nport = 3334\nthreads = 4\n"
+                  "[etcd3]\nendpoints = [ \"http://127.0.0.1:2379\", \"http://127.0.0.1:2380\" ]\n"
+                  "ca_path = \"/ca.pem\"\ntransaction_timeout_ms = 5000\n"
+                  "[backend]\ntype = \"sqlite\"\nsqlite_path = \"/l.db\"\n",
+                  NULL);
+        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
+        assert_non_null(keys);
+        const char *want[] = { "[service] address",
+                               "[service] port",
+                               "[service] threads",
+                               "[status] enabled",
+                               "[status] port",
+                               "[etcd3] endpoints",
+                               "[etcd3] transaction_timeout_ms",
+                               "[etcd3] ca_path",
+                               "[backend] type",
+                               "[backend] sqlite_path",
+                               NULL };
+        for (size_t i = 0; want[i]; i++) {
+                assert_non_null(keys[i]);
+                assert_string_equal(keys[i], want[i]);
+        }
+        assert_int_equal(strv_length(keys), 10);
+        strv_free(keys);
+        lock_config_free(b);
+
+        assert_int_equal(lock_config_restart_keys(a, NULL, &keys), -EINVAL);
+        lock_config_free(a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_airlock_unchanged),
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_upkeep_keys),
-                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_airlock_unchanged), cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_upkeep_keys),       cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_restart_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
