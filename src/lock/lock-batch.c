@@ -7,7 +7,9 @@
  * writes rounds back to back, each taking everything queued by then, until the queue is empty. After
  * each round, each of its other submitters is woken once, with its result: the queue's mutex is only
  * held to link and unlink, nobody polls, and under load a round starts as soon as the previous one is
- * durable, with no thread to wake first. */
+ * durable, with no thread to wake first. With gathering on (lock-batch.h), the writer thread waits on a
+ * condition variable before a round until the expected number of submissions is queued (the submitter
+ * that completes the count signals it) or its deadline passes. */
 #include "lock-batch.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "macros.h"
@@ -72,7 +75,15 @@ struct LockBatcher {
 
         bool write_inline; /* submitters may write when there is no load */
 
-        LockBatchStats stats; /* atomic */
+        /* Gathering, under the mutex: the writer thread waits on gather_cond, for gather_target queued
+         * submissions, at most gather_max_ns and at most last_write_ns. */
+        pthread_cond_t gather_cond;
+        uint64_t gather_max_ns; /* 0: off */
+        size_t gather_target;   /* the last round's updates plus those queued when it ended */
+        uint64_t last_write_ns;
+        bool gathering;
+
+        LockBatchStats stats; /* atomic; gather_* under the mutex */
         size_t last_round;    /* atomic: updates in the last round, a hint of the load */
 };
 
@@ -94,6 +105,13 @@ int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret)
                 return r;
         }
         pthread_mutex_init(&q->lock, NULL);
+        {
+                pthread_condattr_t a;
+                pthread_condattr_init(&a);
+                pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+                pthread_cond_init(&q->gather_cond, &a);
+                pthread_condattr_destroy(&a);
+        }
         *ret = q;
         return 0;
 }
@@ -105,6 +123,20 @@ void lock_batcher_set_write_inline(LockBatcher *q, bool enabled)
         pthread_mutex_unlock(&q->lock);
 }
 
+void lock_batcher_set_gather(LockBatcher *q, uint64_t max_wait_usec)
+{
+        pthread_mutex_lock(&q->lock);
+        q->gather_max_ns = max_wait_usec > UINT64_MAX / 1000 ? UINT64_MAX : max_wait_usec * 1000;
+        pthread_mutex_unlock(&q->lock);
+}
+
+static uint64_t monotonic_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 LockBatcher *lock_batcher_free(LockBatcher *q)
 {
         if (q) {
@@ -113,6 +145,7 @@ LockBatcher *lock_batcher_free(LockBatcher *q)
                         sem_post(&q->writer_wake);
                         pthread_join(q->writer, NULL);
                 }
+                pthread_cond_destroy(&q->gather_cond);
                 sem_destroy(&q->writer_wake);
                 pthread_mutex_destroy(&q->lock);
                 free(q);
@@ -127,6 +160,8 @@ void lock_batcher_stats(LockBatcher *q, LockBatchStats *ret)
         ret->rounds = __atomic_load_n(&q->stats.rounds, __ATOMIC_RELAXED);
         pthread_mutex_lock(&q->lock);
         ret->queued = q->n_queued;
+        ret->gather_waits = q->stats.gather_waits;
+        ret->gather_timeouts = q->stats.gather_timeouts;
         pthread_mutex_unlock(&q->lock);
 }
 
@@ -273,6 +308,30 @@ static void notify(Item *it)
                 sem_post(&it->wake);
 }
 
+/* Gathering, with the queue's mutex held, before the writer thread takes a round: waits until the load's
+ * usual number of submissions is queued or the deadline passes. */
+static void gather(LockBatcher *q)
+{
+        uint64_t wait, deadline;
+        struct timespec ts;
+
+        if (!q->gather_max_ns || !q->head || q->n_queued >= q->gather_target)
+                return;
+        wait = MIN(q->gather_max_ns, q->last_write_ns);
+        deadline = monotonic_ns() + wait;
+        ts = (struct timespec){ .tv_sec = (time_t)(deadline / 1000000000u),
+                                .tv_nsec = (long)(deadline % 1000000000u) };
+        q->stats.gather_waits++;
+        q->gathering = true;
+        while (q->n_queued < q->gather_target && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE))
+                if (pthread_cond_timedwait(&q->gather_cond, &q->lock, &ts) == ETIMEDOUT) {
+                        if (q->n_queued < q->gather_target)
+                                q->stats.gather_timeouts++;
+                        break;
+                }
+        q->gathering = false;
+}
+
 /* Writes rounds: everything queued, max_batch at a time, in submission order, until the queue is empty or
  * (for a submitter, self) the writer thread takes over: a submitter writes one round at most, unless the
  * writer thread cannot be started. Then wakes each round's submitters but self. */
@@ -283,7 +342,11 @@ static void drain(LockBatcher *q, const Item *self)
                 size_t n = 0;
                 bool more, handed = false;
 
+                uint64_t t0;
+
                 pthread_mutex_lock(&q->lock);
+                if (!self)
+                        gather(q);
                 while (q->head && n < q->max_batch) {
                         items[n++] = q->head;
                         q->head = q->head->next;
@@ -293,9 +356,12 @@ static void drain(LockBatcher *q, const Item *self)
                 q->n_queued -= n;
                 pthread_mutex_unlock(&q->lock);
 
+                t0 = monotonic_ns();
                 run_round(q, items, n);
 
                 pthread_mutex_lock(&q->lock);
+                q->last_write_ns = monotonic_ns() - t0;
+                q->gather_target = MIN(n + q->n_queued, q->max_batch);
                 more = q->head != NULL;
                 if (!more)
                         q->running = false;
@@ -343,6 +409,8 @@ static bool enqueue(LockBatcher *q, Item *it, bool defer)
                 q->head = it;
         q->tail = it;
         q->n_queued++;
+        if (q->gathering && q->n_queued >= q->gather_target)
+                pthread_cond_signal(&q->gather_cond);
         leader = !q->running;
         q->running = true;
         if (leader && defer && (!q->write_inline || __atomic_load_n(&q->last_round, __ATOMIC_RELAXED) > 1) &&

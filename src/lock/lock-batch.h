@@ -9,6 +9,15 @@
  * group (etcd: one compare-and-swap per group). Each waiting thread is woken once, when its own update
  * is decided; nobody polls.
  *
+ * Gathering (lock_batcher_set_gather(), off by default): each client of a lock server has one request in
+ * flight, so with back-to-back rounds the clients split into two halves that alternate, each round
+ * carrying about half of them: those answered by one round send their next request while the next round
+ * is already being written. With gathering on, the writer thread first waits until as many updates are
+ * queued as the load showed (the last round's plus those queued behind it, at most max_batch), but never
+ * longer than the limit nor than the last round took to write: the answered half catches up, and one
+ * round carries everyone. Worth it when a write is long next to a client's round trip (etcd's
+ * compare-and-swap over the network); a submitter writing alone never waits.
+ *
  * Semantics are those of running the updates one at a time in submission order: the updates of one group
  * are applied in that order to the state the backend holds, each sees the ones before it, and their
  * results are final only once the write is durable. An update whose function fails is left out and fails
@@ -28,10 +37,12 @@
 typedef struct LockBatcher LockBatcher;
 
 typedef struct LockBatchStats {
-        uint64_t writes;  /* backend calls: transactions (SQLite) or updates of one group (etcd) */
-        uint64_t updates; /* updates they carried */
-        uint64_t rounds;  /* rounds of writing (SQLite: = writes) */
-        uint64_t queued;  /* submissions waiting for a round now */
+        uint64_t writes;          /* backend calls: transactions (SQLite) or updates of one group (etcd) */
+        uint64_t updates;         /* updates they carried */
+        uint64_t rounds;          /* rounds of writing (SQLite: = writes) */
+        uint64_t queued;          /* submissions waiting for a round now */
+        uint64_t gather_waits;    /* rounds whose writer waited for more submissions */
+        uint64_t gather_timeouts; /* of them, rounds that started short because the wait ran out */
 } LockBatchStats;
 
 /* max_batch: the most updates one round writes (1..LOCK_BATCH_MAX; 0 = LOCK_BATCH_MAX). With a backend
@@ -43,6 +54,9 @@ int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret);
  * Turn it off when the callers are a single event-loop thread: a write there would stall every other
  * connection it serves, and each request would then be written alone. */
 void lock_batcher_set_write_inline(LockBatcher *q, bool enabled);
+/* Gathering (above): the writer thread waits at most max_wait_usec (and at most as long as the last round
+ * took) for the load's usual number of submissions before a round. 0 (the default) turns it off. */
+void lock_batcher_set_gather(LockBatcher *q, uint64_t max_wait_usec);
 /* Stops the writer thread. No submission may be in flight. */
 LockBatcher *lock_batcher_free(LockBatcher *q);
 

@@ -702,6 +702,96 @@ static int async_submit(LockBatcher *q, Async *a, sem_t *all_done, int *ret_resu
         return lock_batcher_submit(q, a->op.group, 2, apply_op, &a->op, async_done, a, ret_result, &e);
 }
 
+static LockBatchStats stats_of(LockBatcher *q)
+{
+        LockBatchStats st;
+        lock_batcher_stats(q, &st);
+        return st;
+}
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Gathering: the writer thread waits for as many submissions as the load showed (the last round's plus
+ * those queued behind it), so the one that arrives late still makes the round; at most as long as the
+ * last write took; and a submitter writing alone never waits. Each op is in its own group, so a write's
+ * entries are its updates. */
+static void test_batch_gather(void **state)
+{
+        FakeBackend *b = fake_new(true);
+        LockBatcher *q = NULL;
+        LockBatchStats st;
+        Op ops[10];
+        char groups[10][8];
+        uint64_t t0;
+
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
+                snprintf(groups[i], sizeof(groups[i]), "g%zu", i);
+                ops[i] = (Op){ .group = groups[i], .id = "n", .lock = true };
+        }
+        assert_int_equal(lock_batcher_new(&b->base, 0, &q), 0);
+        lock_batcher_set_gather(q, 10 * 1000 * 1000); /* 10 s: the last write's duration is the bound */
+
+        /* Write 0 carries ops[0] alone and takes 500 ms while ops[1..3] queue. */
+        fake_hold(b, 0);
+        submit_first(b, q, &ops[0]);
+        for (size_t i = 1; i <= 3; i++)
+                submit_queued(q, &ops[i]);
+        usleep(500 * 1000);
+        fake_hold(b, UINT_MAX);
+        assert_int_equal(pthread_join(ops[0].thread, NULL), 0);
+        /* The writer thread expects 1 + 3 and has 3: it waits instead of writing. */
+        t0 = now_ms();
+        while (stats_of(q).gather_waits == 0) {
+                assert_true(now_ms() - t0 < 5000);
+                usleep(1000);
+        }
+        assert_int_equal(b->calls, 1);
+        submit_queued(q, &ops[4]); /* the fourth: the round starts at once, with it */
+        for (size_t i = 1; i <= 4; i++)
+                assert_int_equal(pthread_join(ops[i].thread, NULL), 0);
+        assert_true(now_ms() - t0 < 400); /* it did not wait for the deadline */
+        assert_int_equal(b->calls, 2);
+        assert_int_equal(b->entries[1], 4);
+        st = stats_of(q);
+        assert_int_equal(st.gather_waits, 1);
+        assert_int_equal(st.gather_timeouts, 0);
+
+        /* Alone on an idle batcher: written at once by its submitter, no wait. */
+        t0 = now_ms();
+        assert_int_equal(lock_batcher_run(q, ops[5].group, 2, apply_op, &ops[5], &ops[5].error), 0);
+        assert_true(now_ms() - t0 < 400);
+        assert_int_equal(stats_of(q).gather_waits, 1);
+        assert_int_equal(b->calls, 3);
+
+        /* The expected one never comes: the round starts after about as long as the last write took (200
+         * ms here), not after the 10 s limit, and carries what is there. */
+        fake_hold(b, 3);
+        submit_first(b, q, &ops[6]);
+        for (size_t i = 7; i <= 9; i++)
+                submit_queued(q, &ops[i]);
+        usleep(200 * 1000);
+        fake_hold(b, UINT_MAX);
+        t0 = now_ms();
+        for (size_t i = 6; i <= 9; i++)
+                assert_int_equal(pthread_join(ops[i].thread, NULL), 0);
+        assert_true(now_ms() - t0 >= 100);
+        assert_true(now_ms() - t0 < 5000);
+        assert_int_equal(b->calls, 5);
+        assert_int_equal(b->entries[4], 3);
+        st = stats_of(q);
+        assert_int_equal(st.gather_waits, 2);
+        assert_int_equal(st.gather_timeouts, 1);
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+                assert_int_equal(ops[i].result, 0);
+        lock_batcher_free(q);
+        fake_free(&b->base);
+}
+
 /* Alone, the submitter writes at once and gets its answer back (no callback). Behind a write in flight
  * submissions queue up and are answered by callback from the writing thread, with the same semantics
  * as lock_batcher_run(): in order, one write for the round, a failed write fails them all. Right after
@@ -829,6 +919,7 @@ int main(void)
                 cmocka_unit_test(test_batch_refused_alone),
                 cmocka_unit_test(test_batch_hammer),
                 cmocka_unit_test(test_batch_submit),
+                cmocka_unit_test(test_batch_gather),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
