@@ -169,37 +169,40 @@ static void test_errors(void **state)
         expect_error("[lock\n", "lock.toml:1:");
 }
 
+/* The keys a reload could not apply, between a and the configuration in text (NULL when none). */
+static char **restart_keys(const LockConfig *a, const char *text)
+{
+        LockConfig *b = parse(text, NULL);
+        char **keys = (char **)1;
+
+        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
+        lock_config_free(b);
+        return keys;
+}
+
 /* What a reload cannot apply is named; what it can apply (groups, tokens) is not. */
 static void test_restart_keys(void **state)
 {
-        LockConfig *a = parse(airlock, NULL), *b;
-        char **keys = (char **)1;
+        LockConfig *a = parse(airlock, NULL);
+        char **keys;
 
-        b = parse(airlock, NULL);
-        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
-        assert_null(keys);
-        lock_config_free(b);
-
+        assert_null(restart_keys(a, airlock));
         /* Groups, slots, windows, pause and tokens change freely. */
-        b = parse("[status]\nenabled = true\naddress = \"127.0.0.1\"\nport = 2222\n"
-                  "[service]\naddress = \"127.0.0.1\"\nport = 3333\n"
-                  "[etcd3]\nendpoints = [ \"http://127.0.0.1:2379\" ]\ntransaction_timeout_ms = 3000\n"
-                  "[auth]\nadmin_token = \"new\"\n"
-                  "[lock]\ndefault_slots = 5\n[[lock.groups]]\nname = \"new\"\npaused = true\n"
-                  "client_tokens = [\"t\"]\n[[lock.groups.window]]\ndays = [\"Mon\"]\n"
-                  "start_time = \"01:00\"\nlength_minutes = 60\n",
-                  NULL);
-        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
-        assert_null(keys);
-        lock_config_free(b);
+        assert_null(restart_keys(a, "[status]\nenabled = true\naddress = \"127.0.0.1\"\nport = 2222\n"
+                                    "[service]\naddress = \"127.0.0.1\"\nport = 3333\n"
+                                    "[etcd3]\nendpoints = [ \"http://127.0.0.1:2379\" ]\n"
+                                    "transaction_timeout_ms = 3000\n"
+                                    "[auth]\nadmin_token = \"new\"\n"
+                                    "[lock]\ndefault_slots = 5\n[[lock.groups]]\nname = \"new\"\n"
+                                    "paused = true\nclient_tokens = [\"t\"]\n[[lock.groups.window]]\n"
+                                    "days = [\"Mon\"]\nstart_time = \"01:00\"\nlength_minutes = 60\n"));
 
-        b = parse("[status]\nenabled = false\nport = 2223\n"
-                  "[service]\naddress = \"127.0.0.2\"\nport = 3334\nthreads = 4\n"
-                  "[etcd3]\nendpoints = [ \"http://127.0.0.1:2379\", \"http://127.0.0.1:2380\" ]\n"
-                  "ca_path = \"/ca.pem\"\ntransaction_timeout_ms = 5000\n"
-                  "[backend]\ntype = \"sqlite\"\nsqlite_path = \"/l.db\"\n",
-                  NULL);
-        assert_int_equal(lock_config_restart_keys(a, b, &keys), 0);
+        keys = restart_keys(a,
+                            "[status]\nenabled = false\nport = 2223\n"
+                            "[service]\naddress = \"127.0.0.2\"\nport = 3334\nthreads = 4\n"
+                            "[etcd3]\nendpoints = [ \"http://127.0.0.1:2379\", \"http://127.0.0.1:2380\" ]\n"
+                            "ca_path = \"/ca.pem\"\ntransaction_timeout_ms = 5000\n"
+                            "[backend]\ntype = \"sqlite\"\nsqlite_path = \"/l.db\"\n");
         assert_non_null(keys);
         const char *want[] = { "[service] address",
                                "[service] port",
@@ -218,7 +221,6 @@ static void test_restart_keys(void **state)
         }
         assert_int_equal(strv_length(keys), 10);
         strv_free(keys);
-        lock_config_free(b);
 
         assert_int_equal(lock_config_restart_keys(a, NULL, &keys), -EINVAL);
         lock_config_free(a);
