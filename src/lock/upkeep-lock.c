@@ -95,8 +95,8 @@ typedef struct Manager {
         Generation *gen;
         Generation *retired; /* main thread only */
         GroupState *states;
-        LockBatcher *shared_batcher;          /* when the backend writes several groups at once */
-        uint64_t freed_writes, freed_updates; /* of the batchers freed so far (under gen_lock) */
+        LockBatcher *shared_batcher; /* when the backend writes several groups at once */
+        LockBatchStats freed;        /* counters of the batchers freed so far (under gen_lock) */
         HttpServer *server, *status_server;
         Histogram latency;
         uint64_t requests[2][6]; /* [pre-reboot, steady-state][200, 400, 401, 404, 423, 503] atomic */
@@ -593,6 +593,18 @@ done:
         return reply_json(reply, 200, &b);
 }
 
+/* Adds a batcher's counters to *sum. */
+static void add_batch_stats(LockBatchStats *sum, LockBatcher *q)
+{
+        LockBatchStats one;
+
+        lock_batcher_stats(q, &one);
+        sum->writes += one.writes;
+        sum->updates += one.updates;
+        sum->gather_waits += one.gather_waits;
+        sum->gather_timeouts += one.gather_timeouts;
+}
+
 static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
 {
         static const char *const endpoints[] = { "pre-reboot", "steady-state" };
@@ -690,24 +702,15 @@ static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
                 r = metrics_sample_u64(&b, "upkeep_lock_backend_conflicts_total", NULL,
                                        __atomic_load_n(&m->backend->stats.conflicts, __ATOMIC_RELAXED));
         /* Every batcher's, and those of the batchers freed with their groups. */
-        LockBatchStats bs = { 0 };
+        LockBatchStats bs;
         pthread_mutex_lock(&m->gen_lock);
-        bs.writes = m->freed_writes;
-        bs.updates = m->freed_updates;
+        bs = m->freed;
         for (GroupState *st = m->states; st; st = st->next)
-                if (st->owns_batcher) {
-                        LockBatchStats one;
-                        lock_batcher_stats(st->batcher, &one);
-                        bs.writes += one.writes;
-                        bs.updates += one.updates;
-                }
+                if (st->owns_batcher)
+                        add_batch_stats(&bs, st->batcher);
         pthread_mutex_unlock(&m->gen_lock);
-        if (m->shared_batcher) {
-                LockBatchStats one;
-                lock_batcher_stats(m->shared_batcher, &one);
-                bs.writes += one.writes;
-                bs.updates += one.updates;
-        }
+        if (m->shared_batcher)
+                add_batch_stats(&bs, m->shared_batcher);
         if (r >= 0)
                 r = metrics_header(
                         &b, "upkeep_lock_backend_writes_total", "counter",
@@ -722,6 +725,19 @@ static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
                         "writes: the mean batch).");
         if (r >= 0)
                 r = metrics_sample_u64(&b, "upkeep_lock_backend_write_updates_total", NULL, bs.updates);
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_backend_gather_waits_total", "counter",
+                                   "Writes (etcd) whose writer thread first waited for the load's usual "
+                                   "number of requests.");
+        if (r >= 0)
+                r = metrics_sample_u64(&b, "upkeep_lock_backend_gather_waits_total", NULL, bs.gather_waits);
+        if (r >= 0)
+                r = metrics_header(&b, "upkeep_lock_backend_gather_timeouts_total", "counter",
+                                   "Of those, writes that started short because the wait ran out (clients "
+                                   "went away).");
+        if (r >= 0)
+                r = metrics_sample_u64(&b, "upkeep_lock_backend_gather_timeouts_total", NULL,
+                                       bs.gather_timeouts);
         if (r >= 0)
                 r = metrics_header(&b, "process_start_time_seconds", "gauge",
                                    "Start time of the process since unix epoch in seconds.");
@@ -898,12 +914,8 @@ static void state_unref(Manager *m, GroupState *st)
                         *p = st->next;
                         break;
                 }
-        if (st->owns_batcher) {
-                LockBatchStats bs;
-                lock_batcher_stats(st->batcher, &bs);
-                m->freed_writes += bs.writes;
-                m->freed_updates += bs.updates;
-        }
+        if (st->owns_batcher)
+                add_batch_stats(&m->freed, st->batcher);
         pthread_mutex_unlock(&m->gen_lock);
         if (st->owns_batcher)
                 lock_batcher_free(st->batcher);

@@ -128,6 +128,12 @@ def test_two_instances_hammering(build_dir, tmp_path, etcd):
         assert bad == []
         assert 1 <= seen[0] <= 2
         assert sum(s.metric("upkeep_lock_grants_total", group="workers") for s in servers) > 10
+        # 32 clients per instance: its writer gathers them, more than one request per compare-and-swap
+        # (Python clients are slow to come back, so fewer than with bench/lock.sh).
+        assert sum(s.metric("upkeep_lock_backend_gather_waits_total") for s in servers) > 0
+        for s in servers:
+            assert s.metric("upkeep_lock_backend_write_updates_total") > \
+                s.metric("upkeep_lock_backend_writes_total")
     finally:
         for s in servers:
             assert s.stop() == 0

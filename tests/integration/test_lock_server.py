@@ -380,6 +380,7 @@ def test_concurrent_clients_never_exceed_slots(sqlite_server, tmp_path):
     assert 1 <= max_seen[0] <= 2
     grants = server.metric("upkeep_lock_grants_total", group="workers")
     assert grants > 10
+    assert server.metric("upkeep_lock_backend_gather_waits_total") == 0  # SQLite does not gather
 
 
 def test_kill9_and_restart_consistent(build_dir, tmp_path):
