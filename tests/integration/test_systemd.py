@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import time
 
@@ -63,6 +64,23 @@ class Container:
         args += [f"--bind={src}:{dst}" for src, dst in binds_rw]
         self.proc = subprocess.Popen(args, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         self.pid = None
+        try:
+            self.wait_booted()
+        except BaseException:
+            self.kill()  # a container that never came up must not outlive the test
+            raise
+
+    def kill(self):
+        """Kills the container's init (and with it its PID namespace), then systemd-nspawn."""
+        if self.pid:
+            try:
+                os.kill(int(self.pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.kill()
+        self.proc.wait()
+
+    def wait_booted(self):
         deadline = time.monotonic() + 60
         while self.pid is None:
             assert self.proc.poll() is None, "systemd-nspawn exited:\n" + self.log_path.read_text()
@@ -111,8 +129,7 @@ class Container:
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
 
 
 def sanitizer_dropin(binary, unit, workdir):
