@@ -689,18 +689,6 @@ static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
                                 &b, "upkeep_lock_denials_total", labels,
                                 __atomic_load_n(&gen->groups[i].st->denials[k], __ATOMIC_RELAXED));
                 }
-        if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_backend_errors_total", "counter",
-                                   "Backend operations that failed (the request got 503).");
-        if (r >= 0)
-                r = metrics_sample_u64(&b, "upkeep_lock_backend_errors_total", NULL,
-                                       __atomic_load_n(&m->backend_errors, __ATOMIC_RELAXED));
-        if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_backend_conflicts_total", "counter",
-                                   "Compare-and-swap conflicts retried inside the backend.");
-        if (r >= 0)
-                r = metrics_sample_u64(&b, "upkeep_lock_backend_conflicts_total", NULL,
-                                       __atomic_load_n(&m->backend->stats.conflicts, __ATOMIC_RELAXED));
         /* Every batcher's, and those of the batchers freed with their groups. */
         LockBatchStats bs;
         pthread_mutex_lock(&m->gen_lock);
@@ -711,33 +699,37 @@ static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
         pthread_mutex_unlock(&m->gen_lock);
         if (m->shared_batcher)
                 add_batch_stats(&bs, m->shared_batcher);
-        if (r >= 0)
-                r = metrics_header(
-                        &b, "upkeep_lock_backend_writes_total", "counter",
-                        "Backend writes: SQLite transactions (one fsync each, for every group in it), etcd "
-                        "compare-and-swap updates of one group.");
-        if (r >= 0)
-                r = metrics_sample_u64(&b, "upkeep_lock_backend_writes_total", NULL, bs.writes);
-        if (r >= 0)
-                r = metrics_header(
-                        &b, "upkeep_lock_backend_write_updates_total", "counter",
-                        "FleetLock requests and expiry sweeps those writes carried (divided by the "
-                        "writes: the mean batch).");
-        if (r >= 0)
-                r = metrics_sample_u64(&b, "upkeep_lock_backend_write_updates_total", NULL, bs.updates);
-        if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_backend_gather_waits_total", "counter",
-                                   "Writes (etcd) whose writer thread first waited for the load's usual "
-                                   "number of requests.");
-        if (r >= 0)
-                r = metrics_sample_u64(&b, "upkeep_lock_backend_gather_waits_total", NULL, bs.gather_waits);
-        if (r >= 0)
-                r = metrics_header(&b, "upkeep_lock_backend_gather_timeouts_total", "counter",
-                                   "Of those, writes that started short because the wait ran out (clients "
-                                   "went away).");
-        if (r >= 0)
-                r = metrics_sample_u64(&b, "upkeep_lock_backend_gather_timeouts_total", NULL,
-                                       bs.gather_timeouts);
+        /* The backend's counters, without labels. */
+        const struct {
+                const char *name, *help;
+                uint64_t value;
+        } counters[] = {
+                { "upkeep_lock_backend_errors_total",
+                  "Backend operations that failed (the request got 503).",
+                  __atomic_load_n(&m->backend_errors, __ATOMIC_RELAXED) },
+                { "upkeep_lock_backend_conflicts_total",
+                  "Compare-and-swap conflicts retried inside the backend.",
+                  __atomic_load_n(&m->backend->stats.conflicts, __ATOMIC_RELAXED) },
+                { "upkeep_lock_backend_writes_total",
+                  "Backend writes: SQLite transactions (one fsync each, for every group in it), etcd "
+                  "compare-and-swap updates of one group.",
+                  bs.writes },
+                { "upkeep_lock_backend_write_updates_total",
+                  "FleetLock requests and expiry sweeps those writes carried (divided by the writes: "
+                  "the mean batch).",
+                  bs.updates },
+                { "upkeep_lock_backend_gather_waits_total",
+                  "Writes (etcd) whose writer thread first waited for the load's usual number of requests.",
+                  bs.gather_waits },
+                { "upkeep_lock_backend_gather_timeouts_total",
+                  "Of those, writes that started short because the wait ran out (clients went away).",
+                  bs.gather_timeouts },
+        };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(counters); i++) {
+                r = metrics_header(&b, counters[i].name, "counter", counters[i].help);
+                if (r >= 0)
+                        r = metrics_sample_u64(&b, counters[i].name, NULL, counters[i].value);
+        }
         if (r >= 0)
                 r = metrics_header(&b, "process_start_time_seconds", "gauge",
                                    "Start time of the process since unix epoch in seconds.");
