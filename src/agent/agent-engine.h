@@ -1,4 +1,4 @@
-/* agent-engine.h — upkeep-agent's imperative shell around the pure state machine (src/lib/agent-machine.h):
+/* agent-engine.h — upkeep-agent's imperative shell around the pure state machine (src/agent/agent-machine.h):
  * it owns the timer, performs each requested action (graph check, fleet lock calls, staging through the
  * OS layer, users, finalize and reboot) and publishes a snapshot for the status and metrics sockets.
  * Actions that need the network or libostree run in upkeep-agent-worker (worker-call.h), one process

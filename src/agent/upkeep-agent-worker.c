@@ -13,6 +13,7 @@
 
 #include "agent-config.h"
 #include "agent-identity.h"
+#include "daemon-util.h"
 #include "agent-target.h"
 #include "buf.h"
 #include "config.h"
@@ -382,6 +383,7 @@ int main(int argc, char **argv)
         const char *cmd;
         Error e = {};
 
+        daemon_seed_hash_keys();
         /* the agent's action dies with the agent (a download in flight is safe to interrupt) */
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() == 1)

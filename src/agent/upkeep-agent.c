@@ -383,6 +383,7 @@ int main(int argc, char **argv)
         Error e = {};
         int c, r, sfd = -1, status_fd = -1, metrics_fd = -1, ret = EXIT_FAILURE;
 
+        daemon_seed_hash_keys();
         log_set_prefix(1);
         while ((c = getopt_long(argc, argv, "r:vh", options, NULL)) >= 0)
                 switch (c) {

@@ -2,12 +2,19 @@
 #include "error.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 int error_setv(Error *e, int r, const char *fmt, va_list ap)
 {
-        if (e)
+        int saved = errno;
+
+        if (e) {
+                if (r < 0)
+                        errno = -r; /* "%m" names r, as in log_error_errno() */
                 vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        }
+        errno = saved;
         return r;
 }
 

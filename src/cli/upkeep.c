@@ -22,6 +22,7 @@
 
 #include "agent-config.h"
 #include "agent-status.h"
+#include "daemon-util.h"
 #include "buf.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -552,7 +553,7 @@ static void agent_usage(FILE *f)
                    "  The socket defaults to " AGENT_DEFAULT_STATUS_SOCKET " (root only).\n");
 }
 
-/* One request, one reply: see src/lib/agent-status.h. */
+/* One request, one reply: see src/agent/agent-status.h. */
 static int agent_call(const char *socket_path, const char *method, json_t **ret)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -701,6 +702,7 @@ int main(int argc, char **argv)
 {
         int r;
 
+        daemon_seed_hash_keys();
         log_set_prefix(0);
         if (argc < 2) {
                 usage(stderr);

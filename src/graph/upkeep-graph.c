@@ -583,6 +583,7 @@ int main(int argc, char **argv)
         Error e = { { 0 } };
         int r, exit_code = EXIT_FAILURE;
 
+        daemon_seed_hash_keys();
         r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), graph_option, &check_only,
                                  &opt);
         if (r <= 0)

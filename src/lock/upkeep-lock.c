@@ -1276,6 +1276,7 @@ int main(int argc, char **argv)
         Error e = { { 0 } };
         int r, exit_code = EXIT_FAILURE;
 
+        daemon_seed_hash_keys();
         r = daemon_parse_options(argc, argv, &help, extra, ELEMENTSOF(extra), lock_option, &lo, &opt);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -64,7 +64,7 @@ def test_lock_unit_state_directory_holds_the_default_database(build_dir, tmp_pat
     account can create the database and its WAL there."""
     unit = (DIST / "upkeep-lock.service").read_text()
     state = re.search(r"^StateDirectory=(\S+)", unit, re.M).group(1)
-    header = (TOP / "src/lib/lock-config.h").read_text()
+    header = (TOP / "src/lock/lock-config.h").read_text()
     default = re.search(r'#define LOCK_DEFAULT_SQLITE_PATH "([^"]+)"', header).group(1)
     assert str(pathlib.PurePath(default).parent) == f"/var/lib/{state}"
     assert f'sqlite_path = "{default}"' in (DIST / "lock.toml").read_text()

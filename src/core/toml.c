@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "buf.h"
 #include "macros.h"
@@ -412,6 +411,15 @@ static TomlEntry *table_find(const TomlValue *t, const char *key, size_t len)
         return NULL;
 }
 
+/* SipHash key of the tables' indexes; programs set a random one at start (toml_set_hash_key()). */
+static uint64_t hash_key[2] = { 0x736f6d6570736575ULL, 0x646f72616e646f6dULL };
+
+void toml_set_hash_key(uint64_t k0, uint64_t k1)
+{
+        hash_key[0] = k0;
+        hash_key[1] = k1;
+}
+
 static void index_put(TomlIndex *ix, const TomlEntry *entries, size_t i)
 {
         size_t s = entries[i].hash & ix->mask;
@@ -428,15 +436,9 @@ static int table_reindex(Parser *p, TomlValue *t, size_t n)
         TomlIndex *ix;
 
         if (!p->have_seed) {
-                uint64_t seed[2] = { 0x736f6d6570736575ULL, 0x646f72616e646f6dULL };
-                /* A random key keeps crafted collisions out; without one, still correct, just not hardened.
-                 */
-                if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
-                        seed[0] ^= (uint64_t)(uintptr_t)p;
-                        seed[1] ^= (uint64_t)(uintptr_t)p->data;
-                }
-                p->k0 = seed[0];
-                p->k1 = seed[1];
+                /* The process's key (toml_set_hash_key()), mixed with this parse's addresses. */
+                p->k0 = hash_key[0] ^ (uint64_t)(uintptr_t)p;
+                p->k1 = hash_key[1] ^ (uint64_t)(uintptr_t)p->data;
                 p->have_seed = true;
         }
         while (size < 2 * n)

@@ -1,5 +1,5 @@
 /* dropin.h — collecting configuration drop-in fragments (`*.toml`) from an ordered list of directories,
- * with Zincati's (liboverdrop's) rules. The I/O half of src/lib/agent-config.h.
+ * with Zincati's (liboverdrop's) rules. The I/O half of src/agent/agent-config.h.
  *
  * Directories are given lowest priority first. A fragment replaces a same-named fragment (compared by
  * file name only) of any lower-priority directory; a symlink to /dev/null masks the name; dotfiles and

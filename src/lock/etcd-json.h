@@ -1,6 +1,6 @@
 /* etcd-json.h — the requests to and responses from etcd's v3 JSON gateway (grpc-gateway, etcd ≥ 3.4,
  * paths under /v3/), as pure functions: building request bodies into a Buf, and strictly parsing response
- * bodies. No I/O; the client adapter (src/shared/etcd.h) sends and receives.
+ * bodies. No I/O; the client adapter (src/lock/etcd.h) sends and receives.
  *
  * Wire facts (etcd 3.4.23): keys and values are base64 strings; int64 fields (revisions, versions,
  * counts) are JSON strings of decimal digits; fields holding their zero value are omitted (a missing

@@ -397,7 +397,7 @@ static int parse_id128(const char *s, char ret[static 33])
         return 0;
 }
 
-/* tz_name_valid() of src/shared/tz-load.h, which lib may not use: 1..255 bytes of [A-Za-z0-9_+-/], no
+/* tz_name_valid() of src/io/tz-load.h, which the pure core may not use: 1..255 bytes of [A-Za-z0-9_+-/], no
  * leading '/', no empty components. */
 static bool zone_name_valid(const char *s)
 {

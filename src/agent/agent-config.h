@@ -1,5 +1,5 @@
 /* agent-config.h — upkeep-agent's configuration: Zincati's TOML drop-in fragments, accepted unchanged,
- * plus Upkeep's own [upkeep] table. Pure: the caller (src/shared/dropin.h) collects the fragments in
+ * plus Upkeep's own [upkeep] table. Pure: the caller (src/agent/dropin.h) collects the fragments in
  * their final order (sorted by file name); this module parses and merges them. See docs/agent-config.md.
  *
  * Merge rules (Zincati's): fragments are read in the order given; a key set in a later fragment overrides

@@ -41,6 +41,10 @@ typedef struct TomlError {
  * toml_free(). On failure returns -EINVAL (syntax or semantics: duplicate keys, redefined tables, bad
  * UTF-8, ...), -E2BIG (nesting deeper than TOML_MAX_DEPTH) or -ENOMEM, and fills ret_error if given. */
 int toml_parse(const char *data, size_t len, TomlValue **ret_root, TomlError *ret_error);
+/* Sets the key that keeps crafted key collisions out of the tables' hash indexes. Pure code cannot draw
+ * randomness: programs call daemon_seed_hash_keys() (io) at start, which passes a random one here.
+ * Without it parsing is still correct, just not hardened against collisions. */
+void toml_set_hash_key(uint64_t k0, uint64_t k1);
 void toml_free(TomlValue *v);
 
 static inline void toml_freep(TomlValue **v)

@@ -7,13 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
 #include "macros.h"
 
 /* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (do it before starting threads, which inherit
  * the mask), ignores SIGPIPE, and returns a non-blocking signalfd for the three. */
 int daemon_signalfd(void);
+/* What SIGHUP does in a daemon's event loop: fn(userdata), on the loop's thread. */
+typedef struct DaemonReload {
+        void (*fn)(void *userdata);
+        void *userdata;
+} DaemonReload;
+
+/* Creates a daemon's event loop (sd-event): SIGTERM and SIGINT end it (sd_event_loop() returns 0; the
+ * stop is logged and "STOPPING=1" sent), SIGHUP calls reload->fn (reload may be NULL: SIGHUP is then
+ * ignored; *reload must outlive the loop), SIGPIPE is ignored, and the loop pings systemd's watchdog when
+ * the unit sets WatchdogSec=. Blocks the three signals in the calling thread: call it before starting
+ * threads, which inherit the mask. */
+int daemon_event_new(const DaemonReload *reload, sd_event **ret);
 /* Sends a notification to the service manager; a no-op outside systemd. */
 void daemon_notifyf(const char *fmt, ...) _printf_(1, 2);
+/* Gives the pure parsers' hash tables a random key (getrandom); every program calls it at start. */
+void daemon_seed_hash_keys(void);
 /* Writes "PORT\n" to path atomically (temporary file, then rename). */
 int daemon_write_port_file(const char *path, uint16_t port);
 

@@ -1,4 +1,4 @@
-/* test-toml.c — unit tests for the TOML parser (src/lib/toml.c): the accessor API, document order,
+/* test-toml.c — unit tests for the TOML parser (src/core/toml.c): the accessor API, document order,
  * positions, datetimes, the depth cap, error positions and messages, NULs in strings and keys, and
  * the speed of large tables. The full conformance suite runs in tests/integration/test_toml_suite.py. */
 #include <setjmp.h>

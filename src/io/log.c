@@ -66,6 +66,9 @@ int log_internal(int level, int error, const char *fmt, ...)
 
         if (with_prefix)
                 n = snprintf(line, sizeof(line), "<%d>", level);
+        /* "%m" means the error passed in, as in systemd's log.c: errno is set to it while formatting. */
+        if (error != 0)
+                errno = -r;
         va_start(ap, fmt);
         vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap); /* room for the newline */
         va_end(ap);

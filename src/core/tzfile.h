@@ -1,6 +1,6 @@
 /* tzfile.h — time zones without I/O: a strict parser for TZif files (RFC 8536, versions 1 to 4) and for
  * POSIX TZ strings (the TZif footer, with RFC 8536's extensions), and the UTC offset in force at any
- * instant. Files are read by src/shared/tz-load.h; this module only sees bytes.
+ * instant. Files are read by src/io/tz-load.h; this module only sees bytes.
  *
  * Semantics (RFC 8536 section 3.2):
  * - Instants before the first transition use time type 0.

@@ -18,7 +18,8 @@ void log_set_prefix(int enabled);
 void log_hold(void);
 void log_release(void);
 
-/* Logs and returns -abs(error) when error != 0, else 0. */
+/* Logs and returns -abs(error) when error != 0, else 0. In fmt, "%m" is strerror(abs(error)) when error
+ * != 0 (errno otherwise); errno is unchanged on return. */
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), __VA_ARGS__)

@@ -1,4 +1,4 @@
-/* tz-load.h — loading a time zone by name from the system's tzdata (the I/O half of src/lib/tzfile.h). */
+/* tz-load.h — loading a time zone by name from the system's tzdata (the I/O half of src/core/tzfile.h). */
 #pragma once
 
 #include <stdbool.h>

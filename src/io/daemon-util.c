@@ -1,6 +1,7 @@
 /* daemon-util.c — signals, sd_notify and port files for the daemons (see daemon-util.h). */
 #include "daemon-util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "strutil.h"
 #include "strv.h"
+#include "toml.h"
 
 int daemon_signalfd(void)
 {
@@ -36,6 +39,49 @@ int daemon_signalfd(void)
         return fd;
 }
 
+static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+        daemon_notifyf("STOPPING=1\nSTATUS=stopping");
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        const DaemonReload *reload = userdata;
+
+        if (reload && reload->fn)
+                reload->fn(reload->userdata);
+        return 0;
+}
+
+int daemon_event_new(const DaemonReload *reload, sd_event **ret)
+{
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sigset_t mask;
+        int r;
+
+        assert(ret);
+        signal(SIGPIPE, SIG_IGN);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if ((r = pthread_sigmask(SIG_BLOCK, &mask, NULL)) != 0)
+                return -r;
+        if ((r = sd_event_new(&e)) < 0)
+                return r;
+        if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_stop_signal, NULL)) < 0 ||
+            (r = sd_event_add_signal(e, NULL, SIGINT, on_stop_signal, NULL)) < 0 ||
+            (r = sd_event_add_signal(e, NULL, SIGHUP, on_reload_signal, (void *)reload)) < 0)
+                return r;
+        /* Pings the service manager's watchdog from the loop when WatchdogSec= is set; a no-op otherwise. */
+        if ((r = sd_event_set_watchdog(e, true)) < 0)
+                return r;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
 void daemon_notifyf(const char *fmt, ...)
 {
         char msg[1024];
@@ -45,6 +91,15 @@ void daemon_notifyf(const char *fmt, ...)
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         (void)sd_notify(0, msg);
+}
+
+void daemon_seed_hash_keys(void)
+{
+        uint64_t key[2];
+
+        /* Without randomness (very early boot) the parsers keep their fixed key: correct, less hardened. */
+        if (getrandom(key, sizeof(key), GRND_NONBLOCK) == (ssize_t)sizeof(key))
+                toml_set_hash_key(key[0], key[1]);
 }
 
 int daemon_write_port_file(const char *path, uint16_t port)
