@@ -242,3 +242,33 @@ def test_graph_unit(rootfs, build_dir, tmp_path):
         assert p == {"ActiveState": "inactive", "Result": "success"}, p
     finally:
         c.close()
+
+
+def test_units_start_on_a_fresh_install(rootfs, build_dir, tmp_path):
+    """A fresh install has no /etc/upkeep: both servers start on their built-in defaults (the units must
+    not name a configuration file that does not exist) and answer."""
+    lock = pathlib.Path(build_dir) / "src/lock/upkeep-lock"
+    graph = pathlib.Path(build_dir) / "src/graph/upkeep-graph"
+    c = Container(rootfs, tmp_path, [
+        (lock, "/usr/bin/upkeep-lock"),
+        (graph, "/usr/bin/upkeep-graph"),
+        (REPO / "dist/upkeep-lock.service", "/etc/systemd/system/upkeep-lock.service"),
+        (REPO / "dist/upkeep-lock.sysusers", "/usr/lib/sysusers.d/upkeep-lock.conf"),
+        (REPO / "dist/upkeep-graph.service", "/etc/systemd/system/upkeep-graph.service"),
+        (REPO / "dist/upkeep-graph.sysusers", "/usr/lib/sysusers.d/upkeep-graph.conf"),
+        (REPO / "dist/upkeep-graph.tmpfiles", "/usr/lib/tmpfiles.d/upkeep-graph.conf"),
+    ] + sanitizer_dropin(lock, "upkeep-lock.service", tmp_path)
+      + sanitizer_dropin(graph, "upkeep-graph.service", tmp_path))
+    try:
+        assert c.run("test", "-e", "/etc/upkeep", check=False).returncode != 0
+        for unit in ("upkeep-lock", "upkeep-graph"):
+            c.run("systemctl", "start", unit)
+            p = c.show(unit, "ActiveState", "SubState")
+            assert p == {"ActiveState": "active", "SubState": "running"}, (unit, p)
+            assert "using the built-in defaults" in c.journal(unit), c.journal(unit)
+        assert fleetlock(c, "pre-reboot", "a")[0] == 200
+        # No graph inputs yet: the server runs and says so per stream.
+        code, body = c.curl("http://127.0.0.1:8080/v1/graph?basearch=x86_64&stream=stable")
+        assert code == 503 and json.loads(body)["kind"] == "graph_unavailable", body
+    finally:
+        c.close()
