@@ -2,6 +2,7 @@
 at this build), systemd-sysusers creates the accounts, `meson install` puts units, sysusers, tmpfiles and
 example configurations where systemd and operators look for them, and the example lock configuration
 starts upkeep-lock as it is."""
+import os
 import pathlib
 import re
 import shutil
@@ -105,3 +106,56 @@ def test_example_lock_config_runs(build_dir, tmp_path):
         assert s.lock("b").status_code == 200
     finally:
         assert s.stop() == 0
+
+
+# Man pages: every installed program has one (docs/man, scdoc), it renders without groff warnings, and it
+# documents every long option the program's --help prints (upkeep: each command's help as well).
+MAN_PAGES = {
+    "bin/upkeep": ("man1/upkeep.1", [["--help"], ["graph", "--help"], ["lock", "--help"], ["status", "--help"]]),
+    "bin/upkeep-graph": ("man8/upkeep-graph.8", [["--help"]]),
+    "bin/upkeep-lock": ("man8/upkeep-lock.8", [["--help"]]),
+    "bin/upkeep-agent": ("man8/upkeep-agent.8", [["--help"]]),
+    "libexec/upkeep-agent-worker": ("man8/upkeep-agent-worker.8", [["--help"]]),
+}
+CONFIG_MAN_PAGES = ["man5/upkeep-graph.toml.5", "man5/upkeep-lock.toml.5", "man5/upkeep-agent.toml.5"]
+
+
+def render_man(page):
+    """The page as man shows it (no hyphenation, no justification, a wide line), and man's stderr with
+    every groff warning enabled."""
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="100", MAN_DISABLE_SECCOMP="1")
+    env.pop("MAN_KEEP_FORMATTING", None)
+    r = subprocess.run([need("man"), "--warnings=w", "--nh", "--nj", "-l", str(page)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, (page, r.stderr)
+    # groff's hyphen and minus glyphs read as '-', and a line broken after a hyphen is joined again.
+    text = r.stdout.replace("\u2010", "-").replace("\u2212", "-")
+    return re.sub(r"-\n\s*", "-", text), r.stderr
+
+
+def test_man_pages_installed_render_and_document_every_option(build_dir, tmp_path):
+    dest = tmp_path / "dest"
+    r = subprocess.run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--destdir", str(dest)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    files = {str(p.relative_to(dest)): p for p in dest.rglob("*") if p.is_file()}
+
+    def installed(suffix):
+        found = [p for f, p in files.items() if f.endswith("/" + suffix)]
+        assert len(found) == 1, (suffix, sorted(files))
+        return found[0]
+
+    for program, (page, helps) in MAN_PAGES.items():
+        exe = installed(program)
+        text, warnings = render_man(installed(page))
+        assert warnings == "", (page, warnings)
+        assert f"{exe.name}(" in text.splitlines()[0], (page, text[:200])
+        for args in helps:
+            h = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=30)
+            assert h.returncode == 0, (program, args, h.stderr)
+            options = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", h.stdout))
+            missing = sorted(o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text))
+            assert not missing, (page, args, missing)
+    for page in CONFIG_MAN_PAGES:
+        text, warnings = render_man(installed(page))
+        assert warnings == "" and "DESCRIPTION" in text, (page, warnings)
