@@ -40,7 +40,7 @@ int json_parse_strict(const char *data, size_t len, json_t **ret, Error *e)
 static int member(const json_t *obj, const char *key, bool required, const char *what, json_t **ret,
                   Error *e)
 {
-        json_t *v;
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
 
         if (!json_is_object(obj))
                 return error_setf(e, -EINVAL, "%s: expected an object, got %s", what, json_type_name(obj));
@@ -60,7 +60,7 @@ static int member(const json_t *obj, const char *key, bool required, const char 
 int json_member_string(const json_t *obj, const char *key, bool required, const char *what, const char **ret,
                        Error *e)
 {
-        json_t *v;
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
         int r = member(obj, key, required, what, &v, e);
         if (r < 0)
                 return r;
@@ -73,7 +73,7 @@ int json_member_string(const json_t *obj, const char *key, bool required, const 
 int json_member_object(const json_t *obj, const char *key, bool required, const char *what, json_t **ret,
                        Error *e)
 {
-        json_t *v;
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
         int r = member(obj, key, required, what, &v, e);
         if (r < 0)
                 return r;
@@ -86,7 +86,7 @@ int json_member_object(const json_t *obj, const char *key, bool required, const 
 int json_member_array(const json_t *obj, const char *key, bool required, const char *what, json_t **ret,
                       Error *e)
 {
-        json_t *v;
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
         int r = member(obj, key, required, what, &v, e);
         if (r < 0)
                 return r;
@@ -100,7 +100,7 @@ int json_member_int(const json_t *obj, const char *key, bool required, const cha
                     int64_t max, int64_t *ret, Error *e)
 {
         json_int_t n;
-        json_t *v;
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
         int r = member(obj, key, required, what, &v, e);
         if (r < 0)
                 return r;
@@ -117,7 +117,7 @@ int json_member_int(const json_t *obj, const char *key, bool required, const cha
 int json_member_number(const json_t *obj, const char *key, bool required, const char *what, double *ret,
                        Error *e)
 {
-        json_t *v;
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
         int r = member(obj, key, required, what, &v, e);
         if (r < 0)
                 return r;
