@@ -1,6 +1,7 @@
 /* base64.c — RFC 4648 base64 with strict decoding (see base64.h). */
 #include "base64.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,8 +87,8 @@ int base64_encode(const void *p, size_t n, size_t max, char **ret, size_t *ret_l
         size_t len = base64_encoded_len(n);
         char *s;
 
-        if (!ret || (n > 0 && !p))
-                return -EINVAL;
+        assert(ret);
+        assert(p || n == 0);
         if (len == SIZE_MAX || len > max)
                 return -E2BIG;
         s = malloc(len + 1);
@@ -147,8 +148,8 @@ int base64_decode(const char *s, size_t n, size_t max, void **ret, size_t *ret_l
         unsigned char *out;
         ssize_t k;
 
-        if (!ret || (n > 0 && !s))
-                return -EINVAL;
+        assert(ret);
+        assert(s || n == 0);
         if (n % 4 != 0)
                 return -EINVAL;
         /* Padding can only shorten the last group by up to two bytes. */

@@ -145,13 +145,12 @@ int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const st
                 { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
-        struct option options[ELEMENTSOF(common) + 16 + 1];
+        struct option options[ELEMENTSOF(common) + DAEMON_EXTRA_OPTIONS_MAX + 1];
         DaemonOptions o = { .config_path = help->default_config, .port = -1 };
         size_t n = 0;
         int c;
 
-        if (n_extra > 16)
-                return -EINVAL;
+        assert(n_extra <= DAEMON_EXTRA_OPTIONS_MAX);
         for (size_t i = 0; i < ELEMENTSOF(common); i++)
                 options[n++] = common[i];
         for (size_t i = 0; i < n_extra; i++)
@@ -205,8 +204,10 @@ int daemon_read_config(const char *path, bool explicit_path, char **ret_data, si
                 log_notice("%s not found, using the built-in defaults", path);
                 return 0;
         }
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: larger than 1 MiB", path);
         if (r < 0)
-                return log_error_errno(r, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                return log_error_errno(r, "%s: %m", path);
         return 1;
 }
 

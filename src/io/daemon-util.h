@@ -50,8 +50,11 @@ typedef struct DaemonHelp {
         const char *extra;          /* the daemon's own option lines, "" when none */
 } DaemonHelp;
 
+#define DAEMON_EXTRA_OPTIONS_MAX 16
+
 /* Parses -c/--config, -a/--address, -p/--port, --port-file, -v/--verbose, -h/--help and --version, plus
- * the daemon's own long options in extra[] (their val must be >= 0x100), each passed to on_extra.
+ * the daemon's own long options in extra[] (at most DAEMON_EXTRA_OPTIONS_MAX; their val must be >= 0x100),
+ * each passed to on_extra.
  * Returns 1 to go on, 0 when the program should exit successfully (help or version was printed), or
  * -EINVAL after logging what is wrong. */
 int daemon_parse_options(int argc, char **argv, const DaemonHelp *help, const struct option *extra,

@@ -6,6 +6,7 @@
  * (CURLOPT_MAXFILESIZE_LARGE), and a body that grows past it aborts the transfer. */
 #include "http-client.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -100,8 +101,7 @@ int http_client_new(const HttpClientOptions *o, HttpClient **ret)
         CURLcode cc = CURLE_OK;
         int redirects;
 
-        if (!ret)
-                return -EINVAL;
+        assert(ret);
         if (!o)
                 o = &def;
         if (o->max_redirects < -1)
@@ -284,54 +284,39 @@ static void reset_method(CURL *curl)
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 }
 
-int http_client_request(HttpClient *c, const char *method, const char *url, const char *const *headers,
-                        const char *body, size_t body_len, HttpResponse *ret, Error *e)
+/* The request's header list: the caller's headers, no "Expect: 100-continue" round trip, and no
+ * Content-Type unless the caller set one. */
+static int header_list(const char *const *headers, bool with_body, struct curl_slist **ret)
 {
-        struct curl_slist *list = NULL;
-        bool with_body;
-        CURLcode cc = CURLE_OK;
-        char *content_type = NULL;
-        const char *ct = NULL;
-        long status = 0;
-        int r;
-
-        if (!c || !url || !ret)
-                return error_setf(e, -EINVAL, "HTTP request: missing client, URL or response");
-        if (!method)
-                method = "GET";
-        if (!method_ok(method))
-                return error_setf(e, -EINVAL, "HTTP request: invalid method '%s'", method);
-        if (!url_scheme_ok(url)) {
-                char u[256];
-                url_for_message(url, u, sizeof(u));
-                return error_setf(e, -EINVAL, "%s %s: only http:// and https:// URLs are allowed", method,
-                                  u);
-        }
-        if (body_len > 0 && !body)
-                return error_setf(e, -EINVAL, "HTTP request: body length without a body");
-
-        /* POST and PUT always carry a body (maybe empty); other methods only when given one. */
-        with_body = strcasecmp(method, "POST") == 0 || strcasecmp(method, "PUT") == 0 || body_len > 0;
+        struct curl_slist *list = NULL, *l;
 
         for (size_t i = 0; headers && headers[i]; i++) {
-                struct curl_slist *l = curl_slist_append(list, headers[i]);
-                if (!l)
+                if (!(l = curl_slist_append(list, headers[i])))
                         goto nomem;
                 list = l;
         }
-        /* No "Expect: 100-continue" round trip, and no Content-Type unless the caller set one. */
         if (!has_header(headers, "Expect")) {
-                struct curl_slist *l = curl_slist_append(list, "Expect:");
-                if (!l)
+                if (!(l = curl_slist_append(list, "Expect:")))
                         goto nomem;
                 list = l;
         }
         if (with_body && !has_header(headers, "Content-Type")) {
-                struct curl_slist *l = curl_slist_append(list, "Content-Type:");
-                if (!l)
+                if (!(l = curl_slist_append(list, "Content-Type:")))
                         goto nomem;
                 list = l;
         }
+        *ret = list;
+        return 0;
+nomem:
+        curl_slist_free_all(list);
+        return -ENOMEM;
+}
+
+/* Sets up the reused handle for one request. */
+static CURLcode setup_request(HttpClient *c, const char *method, const char *url, struct curl_slist *list,
+                              bool with_body, const char *body, size_t body_len)
+{
+        CURLcode cc = CURLE_OK;
 
         reset_method(c->curl);
         buf_truncate(&c->body, 0);
@@ -355,17 +340,50 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
         else if (strcasecmp(method, "GET") != 0)
                 SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
+        return cc;
+}
 
+int http_client_request(HttpClient *c, const char *method, const char *url, const char *const *headers,
+                        const char *body, size_t body_len, HttpResponse *ret, Error *e)
+{
+        struct curl_slist *list = NULL;
+        bool with_body;
+        CURLcode cc;
+        char *content_type = NULL, *data;
+        const char *ct = NULL;
+        long status = 0;
+        size_t n;
+        int r;
+
+        assert(c);
+        assert(url);
+        assert(ret);
+        if (!method)
+                method = "GET";
+        if (!method_ok(method))
+                return error_setf(e, -EINVAL, "HTTP request: invalid method '%s'", method);
+        if (!url_scheme_ok(url)) {
+                char u[256];
+                url_for_message(url, u, sizeof(u));
+                return error_setf(e, -EINVAL, "%s %s: only http:// and https:// URLs are allowed", method,
+                                  u);
+        }
+        if (body_len > 0 && !body)
+                return error_setf(e, -EINVAL, "HTTP request: body length without a body");
+
+        /* POST and PUT always carry a body (maybe empty); other methods only when given one. */
+        with_body = strcasecmp(method, "POST") == 0 || strcasecmp(method, "PUT") == 0 || body_len > 0;
+        if (header_list(headers, with_body, &list) < 0)
+                return error_setf(e, -ENOMEM, "%s: out of memory", method);
+
+        cc = setup_request(c, method, url, list, with_body, body, body_len);
         if (cc == CURLE_OK)
                 cc = curl_easy_perform(c->curl);
         if (cc == CURLE_OK) {
                 curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
                 curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
-                if (ct) {
-                        content_type = strdup(ct);
-                        if (!content_type)
-                                cc = CURLE_OUT_OF_MEMORY;
-                }
+                if (ct && !(content_type = strdup(ct)))
+                        cc = CURLE_OUT_OF_MEMORY;
         }
         /* Nothing may keep pointing at the caller's memory. */
         reset_method(c->curl);
@@ -377,22 +395,11 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
                 free(content_type);
                 return r;
         }
-
-        {
-                size_t n;
-                char *data = buf_steal(&c->body, &n);
-
-                if (!data) {
-                        free(content_type);
-                        return error_setf(e, -ENOMEM, "%s: out of memory", method);
-                }
-                *ret = (HttpResponse){
-                        .status = status, .body = data, .body_len = n, .content_type = content_type
-                };
+        data = buf_steal(&c->body, &n);
+        if (!data) {
+                free(content_type);
+                return error_setf(e, -ENOMEM, "%s: out of memory", method);
         }
+        *ret = (HttpResponse){ .status = status, .body = data, .body_len = n, .content_type = content_type };
         return 0;
-
-nomem:
-        curl_slist_free_all(list);
-        return error_setf(e, -ENOMEM, "%s: out of memory", method);
 }

@@ -4,7 +4,8 @@
  * freed when it closes). The URI log callback — the only place that sees the raw, undecoded request
  * target — fills it in and hands it to MHD as the request's context. The body is collected into a Buf
  * capped at max_body_bytes; the handler runs once with the complete body. Replies are handed to MHD
- * without copying: blobs are released by MHD's free callback, owned buffers are free()d by it.
+ * without copying: blobs are released by MHD's free callback, owned buffers are free()d by it. JSON error
+ * bodies come from http-reply.c.
  *
  * Limits and what answers them (as observed with libmicrohttpd 0.9.75):
  *   - request line + headers: MHD's per-connection memory pool is max(8 KiB, 2 × max_header_bytes +
@@ -25,6 +26,7 @@
 #include "http-server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -36,8 +38,10 @@
 #include <time.h>
 
 #include "buf.h"
+#include "http-reply.h"
 #include "macros.h"
 #include "strutil.h"
+#include "time-util.h"
 
 #define DEFAULT_MAX_CONNECTIONS 1024U
 #define DEFAULT_IDLE_TIMEOUT_SEC 30U
@@ -54,8 +58,8 @@
 #define MAX_HEADER_BYTES_LIMIT ((size_t)1024 * 1024)
 /* How much of an over-long chunked body is read and thrown away so that a 413 can still be sent. */
 #define BODY_DRAIN_MAX ((size_t)1024 * 1024)
-/* Largest JSON error body http_reply_error() builds. */
-#define ERROR_BODY_MAX ((size_t)64 * 1024)
+/* The most MHD options http_server_start() passes, MHD_OPTION_END included. */
+#define SERVER_OPTIONS_MAX 16
 
 typedef enum RequestState {
         REQUEST_NEW,       /* headers received, handler not called yet */
@@ -137,116 +141,6 @@ struct HttpServer {
         CannedError no_memory;         /* 500 */
 };
 
-/* Length of the valid UTF-8 sequence at p (1 for ASCII), or 0 when the bytes there are not one. */
-static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
-{
-        unsigned c = *p;
-        uint32_t cp;
-        size_t k;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                k = 1;
-                cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                k = 2;
-                cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                k = 3;
-                cp = c & 0x07;
-        } else
-                return 0;
-        if ((size_t)(end - p) <= k)
-                return 0;
-        for (size_t i = 1; i <= k; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-                return 0;
-        if (k == 3 && (cp < 0x10000 || cp > 0x10ffff))
-                return 0;
-        return k + 1;
-}
-
-/* Appends s as a JSON string; bytes that are not valid UTF-8 become '?' so the document stays valid. */
-static int put_json_text(Buf *b, const char *s)
-{
-        _cleanup_free_ char *copy = NULL;
-        size_t n = strlen(s), i = 0, k;
-
-        while (i < n && (k = utf8_seq_len((const unsigned char *)s + i, (const unsigned char *)s + n)) > 0)
-                i += k;
-        if (i < n) {
-                copy = strdup(s);
-                if (!copy)
-                        return -ENOMEM;
-                while (i < n) {
-                        k = utf8_seq_len((const unsigned char *)copy + i, (const unsigned char *)copy + n);
-                        if (k == 0) {
-                                copy[i] = '?';
-                                k = 1;
-                        }
-                        i += k;
-                }
-                s = copy;
-        }
-        return buf_put_json_string(b, s, n);
-}
-
-static int format_error_body(Buf *b, const char *kind, const char *value)
-{
-        int r = buf_puts(b, "{\"kind\":");
-        if (r >= 0)
-                r = put_json_text(b, kind ? kind : "");
-        if (r >= 0)
-                r = buf_puts(b, ",\"value\":");
-        if (r >= 0)
-                r = put_json_text(b, value ? value : "");
-        if (r >= 0)
-                r = buf_putc(b, '}');
-        return r;
-}
-
-static void reply_clear_body(HttpReply *reply)
-{
-        reply->blob = blob_unref(reply->blob);
-        free(reply->owned);
-        reply->owned = NULL;
-        reply->owned_len = 0;
-}
-
-int http_reply_error(HttpReply *reply, unsigned status, const char *kind, const char *value)
-{
-        Buf b = BUF_INIT(ERROR_BODY_MAX);
-        size_t n;
-        int r;
-
-        r = format_error_body(&b, kind, value);
-        if (r < 0) {
-                buf_free(&b);
-                return -ENOMEM;
-        }
-        reply_clear_body(reply);
-        reply->status = status;
-        reply->content_type = "application/json";
-        reply->owned = buf_steal(&b, &n);
-        reply->owned_len = n;
-        return 0;
-}
-
-int http_reply_add_header(HttpReply *reply, const char *name, const char *value)
-{
-        if (reply->n_headers >= HTTP_REPLY_MAX_HEADERS)
-                return -E2BIG;
-        reply->header_names[reply->n_headers] = name;
-        reply->header_values[reply->n_headers] = value;
-        reply->n_headers++;
-        return 0;
-}
-
 const char *http_request_header(const HttpRequest *req, const char *name)
 {
         if (!req || !req->internal || !name)
@@ -257,7 +151,7 @@ const char *http_request_header(const HttpRequest *req, const char *name)
 static int canned_error_init(CannedError *c, const char *kind, const char *value)
 {
         Buf b = BUF_INIT(sizeof(c->body) - 1);
-        int r = format_error_body(&b, kind, value);
+        int r = http_error_body(&b, kind, value);
 
         if (r < 0) {
                 buf_free(&b);
@@ -293,13 +187,13 @@ static enum MHD_Result queue_canned(struct MHD_Connection *c, Request *r, const 
 static enum MHD_Result queue_error(HttpServer *s, struct MHD_Connection *c, Request *r, unsigned status,
                                    const char *kind, const char *value)
 {
-        Buf b = BUF_INIT(ERROR_BODY_MAX);
+        Buf b = BUF_INIT(HTTP_ERROR_BODY_MAX);
         struct MHD_Response *resp;
         enum MHD_Result ret;
         char *body;
         size_t n;
 
-        if (format_error_body(&b, kind, value) < 0) {
+        if (http_error_body(&b, kind, value) < 0) {
                 buf_free(&b);
                 return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
         }
@@ -368,7 +262,7 @@ static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Requ
         enum MHD_Result ret;
 
         if (reply->status < 100 || reply->status > 999 || reply->n_headers > HTTP_REPLY_MAX_HEADERS) {
-                reply_clear_body(reply);
+                http_reply_clear_body(reply);
                 return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                                    "handler produced an invalid reply");
         }
@@ -449,7 +343,7 @@ static enum MHD_Result answer(HttpServer *s, struct MHD_Connection *c, Request *
         if (k < 0) {
                 char value[128];
 
-                reply_clear_body(reply);
+                http_reply_clear_body(reply);
                 snprintf(value, sizeof(value), "request handler failed: %s",
                          strerrordesc_np(-k) ?: "unknown error");
                 return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error", value);
@@ -490,7 +384,7 @@ static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request
                 return answer(s, c, r, k, &reply);
 
         /* Deferred: whatever the handler returned or filled is not the answer. */
-        reply_clear_body(&reply);
+        http_reply_clear_body(&reply);
         pthread_mutex_lock(&s->defer_lock);
         if (r->deferred.state == DEFER_DONE) { /* already answered, from this thread or another */
                 pthread_mutex_unlock(&s->defer_lock);
@@ -754,7 +648,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 return;
         /* Requests MHD dropped without completing them end here. */
         request_end(cls, r);
-        reply_clear_body(&r->deferred.reply);
+        http_reply_clear_body(&r->deferred.reply);
         blob_unref(r->held);
         free(r->heap_target);
         free(r);
@@ -797,74 +691,49 @@ static int canned_errors_init(HttpServer *s)
         return canned_error_init(&s->no_memory, "internal_error", "out of memory");
 }
 
-int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e)
+/* Fills *ss with the address to listen on ("::": IPv6 and IPv4), adding the MHD flags it needs. */
+static int listen_address(const char *address, uint16_t port, struct sockaddr_storage *ss, unsigned *flags,
+                          Error *e)
 {
-        _cleanup_(server_freep) HttpServer *s = NULL;
-        struct sockaddr_storage ss = {};
-        const char *address;
-        struct MHD_OptionItem opts[16];
-        size_t n_opts = 0, pool;
-        /* poll(), not epoll: libmicrohttpd 0.9.75's epoll mode stops serving when more connections are
-         * ready at once than it fetches per epoll_wait() (128): it goes back to an unbounded wait with
-         * requests sitting unread in their sockets (reproduced with a bare MHD server and 256 wrk
-         * connections). Its poll mode serves the same load at the same speed and has no such stall. */
-        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC;
-        unsigned threads;
-        const union MHD_DaemonInfo *info;
+        struct sockaddr_in *sa4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)ss;
+
+        if (streq(address, "::")) {
+                sa6->sin6_family = AF_INET6;
+                sa6->sin6_addr = in6addr_any;
+                sa6->sin6_port = htons(port);
+                *flags |= MHD_USE_DUAL_STACK;
+        } else if (inet_pton(AF_INET, address, &sa4->sin_addr) == 1) {
+                sa4->sin_family = AF_INET;
+                sa4->sin_port = htons(port);
+        } else if (inet_pton(AF_INET6, address, &sa6->sin6_addr) == 1) {
+                sa6->sin6_family = AF_INET6;
+                sa6->sin6_port = htons(port);
+                *flags |= MHD_USE_IPv6;
+        } else
+                return error_setf(e, -EINVAL, "HTTP server: '%s' is not a numeric IPv4 or IPv6 address",
+                                  address);
+        return 0;
+}
+
+/* The server's state before MHD starts: limits, its copy of the TLS key pair, the canned errors. */
+static int server_new(const HttpServerConfig *config, HttpServer **ret, Error *e)
+{
+        _cleanup_(server_freep) HttpServer *s = calloc(1, sizeof(*s));
         int r;
 
-        if (!config || !ret || !config->handler)
-                return error_setf(e, -EINVAL, "HTTP server: no configuration or no handler");
-        if (!config->tls_cert_pem != !config->tls_key_pem)
-                return error_setf(e, -EINVAL, "HTTP server: TLS needs both a certificate and a key");
-
-        address = config->address ? config->address : "::";
-        if (streq(address, "::")) {
-                struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-
-                sa->sin6_family = AF_INET6;
-                sa->sin6_addr = in6addr_any;
-                sa->sin6_port = htons(config->port);
-                flags |= MHD_USE_DUAL_STACK;
-        } else {
-                struct sockaddr_in *sa4 = (struct sockaddr_in *)&ss;
-                struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)&ss;
-
-                if (inet_pton(AF_INET, address, &sa4->sin_addr) == 1) {
-                        sa4->sin_family = AF_INET;
-                        sa4->sin_port = htons(config->port);
-                } else if (inet_pton(AF_INET6, address, &sa6->sin6_addr) == 1) {
-                        sa6->sin6_family = AF_INET6;
-                        sa6->sin6_port = htons(config->port);
-                        flags |= MHD_USE_IPv6;
-                } else
-                        return error_setf(e, -EINVAL,
-                                          "HTTP server: '%s' is not a numeric IPv4 or IPv6 address",
-                                          address);
-        }
-
-        if (config->tls_cert_pem) {
-                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-                        return error_setf(
-                                e, -EOPNOTSUPP,
-                                "HTTP server: TLS requested but libmicrohttpd was built without TLS");
-                flags |= MHD_USE_TLS;
-        }
-
-        s = calloc(1, sizeof(*s));
         if (!s)
                 return error_setf(e, -ENOMEM, "HTTP server: out of memory");
         pthread_mutex_init(&s->defer_lock, NULL);
         s->handler = config->handler;
         s->userdata = config->userdata;
         s->allow_deferred = config->allow_deferred;
-        if (s->allow_deferred)
-                flags |= MHD_ALLOW_SUSPEND_RESUME;
         s->max_header_bytes = config->max_header_bytes ? config->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
         s->max_body_bytes = config->max_body_bytes ? config->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
         if (s->max_header_bytes > MAX_HEADER_BYTES_LIMIT)
                 return error_setf(e, -EINVAL, "HTTP server: header limit %zu is above %zu bytes",
                                   s->max_header_bytes, MAX_HEADER_BYTES_LIMIT);
+        s->pool_size = MAX(POOL_MIN, 2 * s->max_header_bytes + POOL_SLACK);
         if (config->tls_cert_pem) {
                 /* Kept for the daemon's lifetime: MHD refers to them. */
                 s->tls_cert = strdup(config->tls_cert_pem);
@@ -875,12 +744,19 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         r = canned_errors_init(s);
         if (r < 0)
                 return error_setf(e, r, "HTTP server: cannot build error responses");
+        *ret = TAKE_PTR(s);
+        return 0;
+}
 
-        s->pool_size = pool = MAX(POOL_MIN, 2 * s->max_header_bytes + POOL_SLACK);
-        threads = config->threads ? config->threads : 1;
+/* MHD's options for s, ending with MHD_OPTION_END. */
+static void server_options(HttpServer *s, const HttpServerConfig *config, struct sockaddr_storage *ss,
+                           struct MHD_OptionItem opts[static SERVER_OPTIONS_MAX])
+{
+        unsigned threads = config->threads ? config->threads : 1;
+        size_t n = 0;
 
-#define OPT(o, v, p) (opts[n_opts++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
-        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
+#define OPT(o, v, p) (opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
+        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->pool_size, NULL);
         OPT(MHD_OPTION_CONNECTION_LIMIT,
             config->max_connections ? config->max_connections : DEFAULT_MAX_CONNECTIONS, NULL);
         OPT(MHD_OPTION_CONNECTION_TIMEOUT,
@@ -888,7 +764,7 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, s);
         OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, s);
         OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, s);
-        OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+        OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
         if (threads > 1)
                 OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
         if (s->tls_cert) {
@@ -897,15 +773,55 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         }
         OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
+        assert(n <= SERVER_OPTIONS_MAX);
+}
 
+int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e)
+{
+        _cleanup_(server_freep) HttpServer *s = NULL;
+        struct sockaddr_storage ss = {};
+        struct MHD_OptionItem opts[SERVER_OPTIONS_MAX];
+        const char *address;
+        /* poll(), not epoll: libmicrohttpd 0.9.75's epoll mode stops serving when more connections are
+         * ready at once than it fetches per epoll_wait() (128): it goes back to an unbounded wait with
+         * requests sitting unread in their sockets (reproduced with a bare MHD server and 256 wrk
+         * connections). Its poll mode serves the same load at the same speed and has no such stall. */
+        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC;
+        const union MHD_DaemonInfo *info;
+        int r;
+
+        assert(config);
+        assert(ret);
+        if (!config->handler)
+                return error_setf(e, -EINVAL, "HTTP server: no handler");
+        if (!config->tls_cert_pem != !config->tls_key_pem)
+                return error_setf(e, -EINVAL, "HTTP server: TLS needs both a certificate and a key");
+        address = config->address ? config->address : "::";
+        r = listen_address(address, config->port, &ss, &flags, e);
+        if (r < 0)
+                return r;
+        if (config->tls_cert_pem) {
+                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                        return error_setf(
+                                e, -EOPNOTSUPP,
+                                "HTTP server: TLS requested but libmicrohttpd was built without TLS");
+                flags |= MHD_USE_TLS;
+        }
+        if (config->allow_deferred)
+                flags |= MHD_ALLOW_SUSPEND_RESUME;
+
+        r = server_new(config, &s, e);
+        if (r < 0)
+                return r;
+        server_options(s, config, &ss, opts);
         errno = 0;
         s->daemon = MHD_start_daemon(flags, config->port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
                                      MHD_OPTION_END);
         if (!s->daemon) {
                 r = errno > 0 ? -errno : -EIO;
-                return error_setf(e, r, "HTTP server: cannot listen on %s%s%s:%u: %s",
+                return error_setf(e, r, "HTTP server: cannot listen on %s%s%s:%u: %m",
                                   strchr(address, ':') ? "[" : "", address, strchr(address, ':') ? "]" : "",
-                                  config->port, strerrordesc_np(-r) ?: "unknown error");
+                                  config->port);
         }
         info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : config->port;
@@ -917,14 +833,6 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
 uint16_t http_server_port(const HttpServer *s)
 {
         return s ? s->port : 0;
-}
-
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void http_server_stop(HttpServer *s, unsigned timeout_ms)
@@ -942,15 +850,16 @@ void http_server_stop(HttpServer *s, unsigned timeout_ms)
         if (listen_fd != MHD_INVALID_SOCKET)
                 (void)shutdown(listen_fd, SHUT_RDWR);
         /* Wait for the requests in flight (idle keep-alive connections do not count). */
-        deadline = now_ms() + timeout_ms;
-        while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 && now_ms() < deadline) {
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
+        deadline = now_msec(CLOCK_MONOTONIC) + timeout_ms;
+        while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 &&
+               now_msec(CLOCK_MONOTONIC) < deadline) {
+                struct timespec ts = timespec_from_nsec(5 * NSEC_PER_MSEC);
                 nanosleep(&ts, NULL);
         }
         /* A request whose reply was deferred is still referred to by whoever will answer it: wait for
          * them all, however long (http-server.h). */
         while (__atomic_load_n(&s->deferred_pending, __ATOMIC_ACQUIRE) > 0) {
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
+                struct timespec ts = timespec_from_nsec(5 * NSEC_PER_MSEC);
                 nanosleep(&ts, NULL);
         }
         MHD_stop_daemon(s->daemon);

@@ -26,7 +26,7 @@ int source_fetch(const char *spec, HttpClient *client, size_t max_bytes, char **
                 if (r == -EFBIG)
                         return error_setf(e, r, "%s: larger than the limit of %zu bytes", spec, max_bytes);
                 if (r < 0)
-                        return error_setf(e, r, "%s: %s", spec, strerror(-r));
+                        return error_setf(e, r, "%s: %m", spec);
                 *ret_data = data;
                 *ret_len = len;
                 return 0;

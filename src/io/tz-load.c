@@ -50,7 +50,7 @@ static int load_file(const char *path, const char *name, TimeZone **ret, Error *
                 return error_setf(e, r, "time zone '%s': %s is larger than %d bytes", name, path,
                                   TZ_LOAD_MAX_BYTES);
         if (r < 0)
-                return error_setf(e, r, "time zone '%s': cannot read %s: %s", name, path, strerror(-r));
+                return error_setf(e, r, "time zone '%s': cannot read %s: %m", name, path);
         r = tz_parse(data, len, ret, e);
         if (r < 0)
                 return error_prefixf(e, r, "time zone '%s': %s", name, path);

@@ -12,6 +12,7 @@ import threading
 import time
 
 import osfixture
+from daemonutil import metric
 
 REBOOT_SCRIPT = """#!/bin/sh
 # The node's reboot: record it, then stop the agent (our parent); the supervisor boots it again.
@@ -198,13 +199,7 @@ class Node:
                 time.sleep(0.05)
 
     def metric(self, name, **labels):
-        for line in self.metrics().splitlines():
-            if line.startswith("#"):
-                continue
-            key, _, value = line.rpartition(" ")
-            if key.split("{")[0] == name and all(f'{k}="{v}"' in key for k, v in labels.items()):
-                return float(value)
-        return None
+        return metric(self.metrics(), name, **labels)
 
     def wait_for(self, predicate, timeout=60, what="condition"):
         deadline = time.monotonic() + timeout

@@ -48,13 +48,7 @@ class Daemon:
         return self.log_path.read_text()
 
     def metric(self, name, **labels):
-        for line in requests.get(self.base + "/metrics", timeout=20).text.splitlines():
-            if line.startswith("#"):
-                continue
-            key, _, value = line.rpartition(" ")
-            if key.split("{")[0] == name and all(f'{k}="{v}"' in key for k, v in labels.items()):
-                return float(value)
-        return None
+        return metric(requests.get(self.base + "/metrics", timeout=20).text, name, **labels)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -76,6 +70,18 @@ class Daemon:
         assert "ERROR: LeakSanitizer" not in text, text
         assert "runtime error:" not in text, text
         return self.proc.returncode
+
+
+def metric(text, name, **labels):
+    """The value of the first sample of metric name in Prometheus text whose labels include labels, as a
+    float; None when there is none."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key.split("{")[0] == name and all(f'{k}="{v}"' in key for k, v in labels.items()):
+            return float(value)
+    return None
 
 
 def assert_error(resp, status, kind):

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from etcdutil import EtcdCluster
-from lockutil import LockServer, assert_error
+from lockutil import LockServer, assert_error, hammer
 
 TOKEN = "etcd-admin"
 KEY = "com.coreos.airlock/groups/{}/v1/semaphore"
@@ -90,43 +90,15 @@ def test_two_instances_hammering(build_dir, tmp_path, etcd):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     servers = [LockServer(build_dir, tmp_path / "a", config(etcd)), LockServer(build_dir, tmp_path / "b", config(etcd))]
-    stop = threading.Event()
-    bad, seen = [], [0]
 
-    def client(i):
-        sess = requests.Session()
-        base = servers[i % 2].base
-        while not stop.is_set():
-            for ep in ("pre-reboot", "steady-state"):
-                try:
-                    r = sess.post(f"{base}/v1/{ep}", headers={"fleet-lock-protocol": "true"},
-                                  data=json.dumps({"client_params": {"id": f"n{i}", "group": "workers"}}), timeout=20)
-                except requests.RequestException as e:
-                    bad.append(repr(e))
-                    continue
-                if r.status_code not in (200, 423) or (r.status_code == 423 and
-                                                       r.json()["kind"] != "failed_lock_semaphore_full"):
-                    bad.append((r.status_code, r.text))
+    def holders():
+        v = stored(etcd, "workers")
+        return len(v["holders"]) if v else None
 
-    def sampler():
-        while not stop.is_set():
-            v = stored(etcd, "workers")
-            if v:
-                seen[0] = max(seen[0], len(v["holders"]))
-                assert len(v["holders"]) <= 2, v
-            time.sleep(0.02)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
-    samp = threading.Thread(target=sampler)
-    for t in threads + [samp]:
-        t.start()
-    time.sleep(5)
-    stop.set()
-    for t in threads + [samp]:
-        t.join()
+    bad, most = hammer([s.base for s in servers], "workers", 64, holders, sample_every=0.02)
     try:
         assert bad == []
-        assert 1 <= seen[0] <= 2
+        assert 1 <= most <= 2
         assert sum(s.metric("upkeep_lock_grants_total", group="workers") for s in servers) > 10
         # 32 clients per instance: its writer gathers them, more than one request per compare-and-swap
         # (Python clients are slow to come back, so fewer than with bench/lock.sh).

@@ -637,29 +637,6 @@ static void test_replies(void **state)
         state_free(t);
 }
 
-static void test_reply_error_escaping(void **state)
-{
-        HttpReply reply = { .blob = blob_new("x", 1) };
-        json_error_t je;
-        json_t *j;
-
-        /* Invalid UTF-8 is replaced so that the body is always valid JSON; the old body is dropped. */
-        assert_int_equal(http_reply_error(&reply, 400, "bad\x01kind", "caf\xc3\xa9 \xff\xfe \"q\" \\"), 0);
-        assert_null(reply.blob);
-        assert_int_equal(reply.status, 400);
-        assert_string_equal(reply.content_type, "application/json");
-        j = json_loadb(reply.owned, reply.owned_len, 0, &je);
-        assert_non_null(j);
-        assert_string_equal(json_string_value(json_object_get(j, "kind")), "bad\x01kind");
-        assert_string_equal(json_string_value(json_object_get(j, "value")), "caf\xc3\xa9 ?? \"q\" \\");
-        json_decref(j);
-
-        /* A second error replaces the first. */
-        assert_int_equal(http_reply_error(&reply, 503, "busy", "later"), 0);
-        assert_string_equal(reply.owned, "{\"kind\":\"busy\",\"value\":\"later\"}");
-        free(reply.owned);
-}
-
 static void test_header_cap(void **state)
 {
         TestState *t = state_new();
@@ -1319,15 +1296,23 @@ static void test_tls(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_start_errors),    cmocka_unit_test(test_port_in_use),
-                cmocka_unit_test(test_get_query_path),  cmocka_unit_test(test_post_body),
-                cmocka_unit_test(test_replies),         cmocka_unit_test(test_reply_error_escaping),
-                cmocka_unit_test(test_header_cap),      cmocka_unit_test(test_many_args),
-                cmocka_unit_test(test_body_cap),        cmocka_unit_test(test_idle_timeout),
-                cmocka_unit_test(test_keep_alive),      cmocka_unit_test(test_concurrent_one_thread),
-                cmocka_unit_test(test_concurrent_pool), cmocka_unit_test(test_graceful_stop),
-                cmocka_unit_test(test_deferred),        cmocka_unit_test(test_stop_refuses_new_clients),
-                cmocka_unit_test(test_dual_stack),      cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_start_errors),
+                cmocka_unit_test(test_port_in_use),
+                cmocka_unit_test(test_get_query_path),
+                cmocka_unit_test(test_post_body),
+                cmocka_unit_test(test_replies),
+                cmocka_unit_test(test_header_cap),
+                cmocka_unit_test(test_many_args),
+                cmocka_unit_test(test_body_cap),
+                cmocka_unit_test(test_idle_timeout),
+                cmocka_unit_test(test_keep_alive),
+                cmocka_unit_test(test_concurrent_one_thread),
+                cmocka_unit_test(test_concurrent_pool),
+                cmocka_unit_test(test_graceful_stop),
+                cmocka_unit_test(test_deferred),
+                cmocka_unit_test(test_stop_refuses_new_clients),
+                cmocka_unit_test(test_dual_stack),
+                cmocka_unit_test(test_tls),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
-/* test-shared.c — the small adapters: logging with journald prefixes, input sources (file and URL,
- * size caps, HTTP errors), and the daemon's port file. */
+/* test-source.c — unit tests for src/io/source.c: documents from a file or an http(s) URL, size caps,
+ * HTTP errors, and messages naming the source. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,58 +7,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon-util.h"
-#include "fileio.h"
 #include "http-client.h"
 #include "http-server.h"
-#include "log.h"
 #include "source.h"
-
-/* Runs fn with stderr redirected to a file, returns what it wrote. */
-static char *capture_stderr(void (*fn)(void))
-{
-        char path[] = "/tmp/upkeep-log-XXXXXX";
-        int fd = mkstemp(path), saved = dup(2);
-        char *data = NULL;
-        size_t len;
-
-        assert_true(fd >= 0 && saved >= 0);
-        fflush(stderr);
-        dup2(fd, 2);
-        fn();
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
-        close(fd);
-        assert_int_equal(read_full_file(path, 1 << 20, &data, &len), 0);
-        unlink(path);
-        return data;
-}
-
-static void log_some(void)
-{
-        log_set_prefix(1);
-        log_set_max_level(LOG_INFO);
-        log_info("hello %d", 1);
-        log_debug("hidden");
-        assert_int_equal(log_error_errno(ENOENT, "missing %s", "x"), -ENOENT);
-        assert_int_equal(log_warning_errno(-EINVAL, "bad"), -EINVAL);
-        log_set_prefix(0);
-        log_notice("plain");
-}
-
-static void test_log(void **state)
-{
-        char *out = capture_stderr(log_some);
-        assert_string_equal(out, "<6>hello 1\n<3>missing x\n<4>bad\nplain\n");
-        free(out);
-}
 
 static int serve(void *userdata, const HttpRequest *req, HttpReply *reply)
 {
@@ -136,31 +92,17 @@ static void test_source_file(void **state)
         unlink(path);
         assert_int_equal(source_fetch(path, NULL, 9, &data, &len, &e), -ENOENT);
         assert_non_null(strstr(e.message, path));
-}
-
-static void test_port_file(void **state)
-{
-        char dir[] = "/tmp/upkeep-port-XXXXXX", path[128], *data = NULL;
-        size_t len;
-
-        assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/port", dir);
-        assert_int_equal(daemon_write_port_file(path, 4242), 0);
-        assert_int_equal(read_full_file(path, 100, &data, &len), 0);
-        assert_string_equal(data, "4242\n");
-        free(data);
-        unlink(path);
-        rmdir(dir);
-        assert_true(daemon_write_port_file("/nonexistent-dir/port", 1) < 0);
+        /* "<path>: <the error>" */
+        char want[256];
+        snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
+        assert_string_equal(e.message, want);
 }
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_log),
                 cmocka_unit_test(test_source_url),
                 cmocka_unit_test(test_source_file),
-                cmocka_unit_test(test_port_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
