@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "graph.h"
+#include "graph-build.h"
 
 static const char updates[] =
         "{\"stream\":\"stable\",\"releases\":["

@@ -27,11 +27,14 @@
 #include "fileio.h"
 #include "json-util.h"
 #include "config.h"
+#include "graph-build.h"
+#include "graph-metadata.h"
 #include "graph.h"
 #include "http-client.h"
 #include "log.h"
 #include "source.h"
 #include "strutil.h"
+#include "time-util.h"
 
 #define CLI_MAX_DOCUMENT (64u * 1024u * 1024u)
 
@@ -114,7 +117,7 @@ static int parse_graph_args(int argc, char **argv, GraphArgs *a)
 {
         int c;
 
-        a->now = (int64_t)time(NULL);
+        a->now = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC);
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", graph_options, NULL)) >= 0)
                 switch (c) {
@@ -419,6 +422,91 @@ static int print_groups(const char *body, size_t len)
         return 0;
 }
 
+/* The admin token: from token_file, else $UPKEEP_ADMIN_TOKEN, else none (*ret = NULL). */
+static int lock_read_token(const char *token_file, char **ret)
+{
+        _cleanup_free_ char *token = NULL;
+        const char *env;
+        size_t n;
+        int r;
+
+        if (token_file) {
+                r = read_full_file(token_file, 4096, &token, &n);
+                if (r < 0)
+                        return log_error_errno(r, "%s: %m", token_file);
+                while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
+                        token[--n] = 0;
+        } else if ((env = getenv("UPKEEP_ADMIN_TOKEN")) && !(token = strdup(env)))
+                return log_error_errno(ENOMEM, "out of memory");
+        *ret = TAKE_PTR(token);
+        return 0;
+}
+
+/* The URL (base + /v1/groups...) and body of the request for verb and its arguments argv[0..argc). */
+static int lock_build_request(const char *base, const char *verb, int argc, char **argv, Buf *url, Buf *body)
+{
+        int r = buf_puts(url, base);
+
+        while (r >= 0 && url->len > 0 && url->data[url->len - 1] == '/')
+                buf_truncate(url, url->len - 1);
+        if (r >= 0)
+                r = buf_puts(url, "/v1/groups");
+        if (r < 0)
+                return r;
+        if (streq(verb, "status") && argc <= 1)
+                return argc == 1 ? buf_printf(url, "/%s", argv[0]) : 0;
+        if (streq(verb, "release") && argc == 2) {
+                r = buf_printf(url, "/%s/release", argv[0]);
+                if (r >= 0)
+                        r = buf_puts(body, "{\"id\":");
+                if (r >= 0)
+                        r = buf_put_json_string(body, argv[1], strlen(argv[1]));
+                if (r >= 0)
+                        r = buf_putc(body, '}');
+                return r;
+        }
+        if ((streq(verb, "pause") || streq(verb, "resume")) && argc == 1)
+                return buf_printf(url, "/%s/%s", argv[0], verb);
+        lock_usage(stderr);
+        return -EINVAL;
+}
+
+/* Sends the request and prints the answer (a status table, or the server's JSON). */
+static int lock_call(const char *verb, const Buf *url, const Buf *body, const char *token, bool json)
+{
+        HttpClientOptions o = { .max_body_bytes = CLI_MAX_DOCUMENT };
+        HttpClient *client = NULL;
+        HttpResponse resp = { 0 };
+        Buf auth = BUF_INIT(8192);
+        const char *headers[] = { "Accept: application/json", NULL, NULL };
+        Error e = { { 0 } };
+        int r;
+
+        if (token && (r = buf_printf(&auth, "Authorization: Bearer %s", token)) < 0)
+                goto out;
+        headers[1] = token ? auth.data : NULL;
+        r = http_client_new(&o, &client);
+        if (r >= 0)
+                r = http_client_request(client, streq(verb, "status") ? "GET" : "POST", url->data, headers,
+                                        body->len ? body->data : NULL, body->len, &resp, &e);
+        if (r < 0)
+                log_error_errno(r, "%s", e.message);
+        else if (resp.status != 200)
+                r = log_error_errno(
+                        EPROTO, "%s: HTTP %ld: %s%s", url->data, resp.status,
+                        resp.body_len ? resp.body : "(empty body)",
+                        resp.status == 401 && !token ? " (give --token-file or $UPKEEP_ADMIN_TOKEN)" : "");
+        else if (json || !streq(verb, "status"))
+                printf("%s\n", resp.body);
+        else
+                r = print_groups(resp.body, resp.body_len);
+out:
+        http_client_free(client);
+        http_response_done(&resp);
+        buf_free(&auth);
+        return r;
+}
+
 static int lock_cmd(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -430,12 +518,8 @@ static int lock_cmd(int argc, char **argv)
         };
         const char *base = "http://127.0.0.1:9090", *token_file = NULL, *verb;
         _cleanup_free_ char *token = NULL;
-        HttpClientOptions o = { .max_body_bytes = CLI_MAX_DOCUMENT };
-        HttpClient *client = NULL;
-        HttpResponse resp = { 0 };
-        Buf url = BUF_INIT(8192), body = BUF_INIT(4096), auth = BUF_INIT(8192);
+        Buf url = BUF_INIT(8192), body = BUF_INIT(4096);
         bool json = false;
-        Error e = { { 0 } };
         int c, r;
 
         optind = 1;
@@ -462,78 +546,15 @@ static int lock_cmd(int argc, char **argv)
                 return -EINVAL;
         }
         verb = argv[optind++];
-        if (token_file) {
-                size_t n;
-                r = read_full_file(token_file, 4096, &token, &n);
-                if (r < 0)
-                        return log_error_errno(r, "%s: %s", token_file, strerror(-r));
-                while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
-                        token[--n] = 0;
-        } else if (getenv("UPKEEP_ADMIN_TOKEN") && !(token = strdup(getenv("UPKEEP_ADMIN_TOKEN"))))
-                return log_error_errno(ENOMEM, "out of memory");
+        if ((r = lock_read_token(token_file, &token)) < 0)
+                return r;
         if (!source_is_url(base))
                 return log_error_errno(EINVAL, "--url: '%s' is not an http(s) URL", base);
-
-        r = buf_puts(&url, base);
-        while (r >= 0 && url.len > 0 && url.data[url.len - 1] == '/')
-                buf_truncate(&url, url.len - 1);
+        r = lock_build_request(base, verb, argc - optind, argv + optind, &url, &body);
         if (r >= 0)
-                r = buf_puts(&url, "/v1/groups");
-        if (streq(verb, "status")) {
-                if (optind < argc)
-                        r = buf_printf(&url, "/%s", argv[optind++]);
-        } else if (streq(verb, "release") && argc - optind == 2) {
-                r = buf_printf(&url, "/%s/release", argv[optind]);
-                if (r >= 0)
-                        r = buf_puts(&body, "{\"id\":");
-                if (r >= 0)
-                        r = buf_put_json_string(&body, argv[optind + 1], strlen(argv[optind + 1]));
-                if (r >= 0)
-                        r = buf_putc(&body, '}');
-                optind += 2;
-        } else if ((streq(verb, "pause") || streq(verb, "resume")) && argc - optind == 1)
-                r = buf_printf(&url, "/%s/%s", argv[optind++], verb);
-        else {
-                lock_usage(stderr);
-                r = -EINVAL;
-                goto out;
-        }
-        if (r >= 0 && optind < argc) {
-                lock_usage(stderr);
-                r = -EINVAL;
-        }
-        if (r >= 0 && token)
-                r = buf_printf(&auth, "Authorization: Bearer %s", token);
-        if (r < 0)
-                goto out;
-        {
-                const char *headers[] = { "Accept: application/json", token ? auth.data : NULL, NULL };
-                r = http_client_new(&o, &client);
-                if (r >= 0)
-                        r = http_client_request(client, streq(verb, "status") ? "GET" : "POST", url.data,
-                                                headers, body.len ? body.data : NULL, body.len, &resp, &e);
-        }
-        if (r < 0) {
-                log_error_errno(r, "%s", e.message);
-                goto out;
-        }
-        if (resp.status != 200) {
-                r = log_error_errno(
-                        EPROTO, "%s: HTTP %ld: %s%s", url.data, resp.status,
-                        resp.body_len ? resp.body : "(empty body)",
-                        resp.status == 401 && !token ? " (give --token-file or $UPKEEP_ADMIN_TOKEN)" : "");
-                goto out;
-        }
-        if (json || !streq(verb, "status"))
-                printf("%s\n", resp.body);
-        else
-                r = print_groups(resp.body, resp.body_len);
-out:
-        http_client_free(client);
-        http_response_done(&resp);
+                r = lock_call(verb, &url, &body, token, json);
         buf_free(&url);
         buf_free(&body);
-        buf_free(&auth);
         return r;
 }
 
@@ -560,6 +581,7 @@ static int agent_call(const char *socket_path, const char *method, json_t **ret)
         char req[64];
         Buf reply = BUF_INIT(AGENT_REPLY_MAX);
         Error e = {};
+        ssize_t n;
         int fd, r = 0;
 
         if (strlen(socket_path) >= sizeof sa.sun_path)
@@ -571,12 +593,13 @@ static int agent_call(const char *socket_path, const char *method, json_t **ret)
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
                 r = -errno;
                 close(fd);
-                return log_error_errno(r, "cannot reach upkeep-agent at %s: %s%s", socket_path, strerror(-r),
+                return log_error_errno(r, "cannot reach upkeep-agent at %s: %m%s", socket_path,
                                        r == -EACCES ? " (the status socket is for root)" : "");
         }
         snprintf(req, sizeof req, "{\"method\":\"%s\"}\n", method);
-        if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-                r = -errno;
+        n = write(fd, req, strlen(req));
+        if (n != (ssize_t)strlen(req)) {
+                r = n < 0 ? -errno : -EIO; /* a short write leaves errno as it was */
                 close(fd);
                 return log_error_errno(r, "writing to %s: %m", socket_path);
         }

@@ -1,6 +1,7 @@
-/* graph.h — the Cincinnati update graph as Fedora CoreOS builds it: parsing of the release index and
- * the update metadata, graph construction (checksum and OCI schemes), per-request rollout throttling,
- * client wariness, and serialization. Pure: no I/O, no clock (callers pass "now"). */
+/* graph.h — the Cincinnati update graph model that the server builds and the agent and the CLI read:
+ * nodes, edges and metadata, serialization, client wariness, and the parser of a served graph. Building
+ * it from Fedora CoreOS's inputs and throttling rollouts are upkeep-graph's (src/graph/graph-build.h).
+ * Pure: no I/O, no clock. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,57 +26,7 @@
 #define META_START_EPOCH "org.fedoraproject.coreos.updates.start_epoch"
 #define META_START_VALUE "org.fedoraproject.coreos.updates.start_value"
 
-/* ---- Inputs ---- */
-
-typedef struct ReleaseArtifact {
-        char *architecture;
-        char *payload; /* commit checksum, or OCI digest-ref */
-} ReleaseArtifact;
-
-typedef struct Release {
-        char *version;
-        ReleaseArtifact *commits;
-        size_t n_commits;
-        ReleaseArtifact *oci_images;
-        size_t n_oci_images;
-} Release;
-
-typedef struct ReleaseIndex {
-        char *stream;      /* NULL when the file does not say */
-        Release *releases; /* oldest first */
-        size_t n_releases;
-} ReleaseIndex;
-
-typedef struct UpdateEntry {
-        char *version;
-        char *barrier_reason; /* non-NULL (maybe "") when a barrier */
-        char *deadend_reason; /* non-NULL (maybe "") when a dead-end */
-        bool rollout;
-        bool has_start_epoch, has_start_percentage, has_duration;
-        int64_t start_epoch;
-        double start_percentage;
-        uint64_t duration_minutes;
-} UpdateEntry;
-
-typedef struct UpdateMetadata {
-        char *stream;
-        UpdateEntry *entries;
-        size_t n_entries;
-} UpdateMetadata;
-
-/* Strict parsers. Errors name the release (by position and version) and the field; callers prefix the
- * file name. Unknown fields are ignored. */
-int release_index_parse(const char *data, size_t len, ReleaseIndex **ret, Error *e);
-void release_index_free(ReleaseIndex *ri);
-int update_metadata_parse(const char *data, size_t len, UpdateMetadata **ret, Error *e);
-void update_metadata_free(UpdateMetadata *um);
-
 /* ---- The graph ---- */
-
-typedef enum GraphScheme {
-        GRAPH_SCHEME_CHECKSUM, /* payload = OSTree commit checksum */
-        GRAPH_SCHEME_OCI,      /* payload = OCI image digest-ref */
-} GraphScheme;
 
 #define GRAPH_NODE_MAX_META 10
 
@@ -107,20 +58,14 @@ typedef struct Graph {
         size_t n_rollouts;
 } Graph;
 
-/* Builds the graph for one basearch exactly as fedora-coreos-cincinnati does (dead-end sources
- * already removed). -E2BIG when the caps are exceeded. */
-int graph_build(const ReleaseIndex *ri, const UpdateMetadata *um, const char *basearch, GraphScheme scheme,
-                Graph **ret, Error *e);
 void graph_free(Graph *g);
 
-/* The share of the fleet a rollout node is open to at time now, in [0, 1] (upstream's formula). */
-double graph_node_throttle(const GraphNode *n, int64_t now);
-
-/* Which rollout nodes a client of this wariness must not see at time now: bit i of the result is
- * rollout i (g->rollouts[i]) hidden. Only valid when n_rollouts <= 64; see graph_hidden_nodes(). */
-uint64_t graph_hidden_mask(const Graph *g, double wariness, int64_t now);
-/* General form: hidden[i] for every node i (true = drop every edge into it). */
-void graph_hidden_nodes(const Graph *g, double wariness, int64_t now, bool *hidden);
+/* Sets a node's metadata key (one of the META_* strings, which the node points to) to a copy of value,
+ * keeping the keys in upstream's insertion order. */
+int graph_node_set_meta(GraphNode *n, const char *key, const char *value);
+/* Appends the edge (from, to), growing g->edges (*cap is its allocated length). -E2BIG past
+ * GRAPH_MAX_EDGES. */
+int graph_add_edge(Graph *g, size_t *cap, size_t from, size_t to, Error *e);
 
 /* Serializes {"nodes":[...],"edges":[...]} compactly; node fields in the order version, metadata,
  * payload. hidden (per node, may be NULL) drops edges into hidden nodes; edges out of dead-ends are

@@ -1,8 +1,9 @@
 /* graph-query.c — strict parsing of /v1/graph query strings and Accept headers (see graph-query.h). */
 #include "graph-query.h"
 
-#include <stdarg.h>
+#include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,118 +29,135 @@ _printf_(3, 4) static int invalid(GraphQueryError *k, Error *e, const char *fmt,
         return -EINVAL;
 }
 
-int graph_query_parse(const char *query, GraphQuery *ret, GraphQueryError *ret_kind, Error *e)
+/* The parameters the protocol knows, in the order of the slots graph_query_parse() fills. */
+static const char *const known[] = { "basearch", "stream", "node_uuid", "rollout_wariness", "oci" };
+
+/* The index in known[] of the parameter name [p, p + nlen) (ELEMENTSOF(known) when unknown). */
+static int known_index(const char *p, size_t nlen, size_t n_params, size_t *ret, GraphQueryError *kind,
+                       Error *e)
 {
-        static const char *const known[] = { "basearch", "stream", "node_uuid", "rollout_wariness", "oci" };
-        GraphQuery q = { 0 };
-        GraphQueryError kind = GRAPH_QUERY_OK;
-        char *wariness = NULL, *oci = NULL;
-        char **slots[] = { &q.basearch, &q.stream, &q.node_uuid, &wariness, &oci };
-        size_t len = strlen(query), n_params = 0;
-        const char *p = query, *end = query + len;
-        int r = 0;
+        size_t k;
 
-        if (len > GRAPH_QUERY_MAX_LEN) {
-                r = invalid(&kind, e, "query string longer than %d bytes", GRAPH_QUERY_MAX_LEN);
-                goto fail;
+        /* Names are matched as sent when they need no decoding (the common case). */
+        if (memchr(p, '%', nlen) || memchr(p, '+', nlen)) {
+                _cleanup_free_ char *name = NULL;
+                if (url_unescape(p, nlen, &name) < 0)
+                        return invalid(kind, e, "malformed percent-encoding in query parameter %zu",
+                                       n_params);
+                for (k = 0; k < ELEMENTSOF(known) && !streq(known[k], name); k++)
+                        ;
+        } else
+                for (k = 0;
+                     k < ELEMENTSOF(known) && !(strlen(known[k]) == nlen && memcmp(known[k], p, nlen) == 0);
+                     k++)
+                        ;
+        *ret = k;
+        return 0;
+}
+
+/* One "name=value" segment [p, stop): the value of a known parameter is decoded into its slot; an
+ * unknown one is only checked. */
+static int parse_param(const char *p, const char *stop, size_t n_params, char **const slots[],
+                       GraphQueryError *kind, Error *e)
+{
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *vb = eq ? eq + 1 : stop;
+        size_t k = ELEMENTSOF(known);
+        char *value = NULL;
+        int r;
+
+        r = known_index(p, (size_t)((eq ? eq : stop) - p), n_params, &k, kind, e);
+        if (r < 0)
+                return r;
+        if (k == ELEMENTSOF(known)) {
+                if (!url_escapes_valid(p, (size_t)(stop - p)))
+                        return invalid(kind, e, "malformed percent-encoding in query parameter %zu",
+                                       n_params);
+                return 0;
         }
-        while (p < end) {
-                const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
-                const char *stop = amp ? amp : end, *vb;
-                size_t k, nlen, vlen;
-                char *value = NULL;
-
-                if (stop == p) { /* empty segment: "a=1&&b=2" */
-                        p = stop + 1;
-                        continue;
-                }
-                if (++n_params > GRAPH_QUERY_MAX_PARAMS) {
-                        r = invalid(&kind, e, "more than %d query parameters", GRAPH_QUERY_MAX_PARAMS);
-                        goto fail;
-                }
-                eq = memchr(p, '=', (size_t)(stop - p));
-                nlen = (size_t)((eq ? eq : stop) - p);
-                vb = eq ? eq + 1 : stop;
-                vlen = (size_t)(stop - vb);
-                /* Names are matched as sent when they need no decoding (the common case); only the values
-                 * of known parameters are decoded into new strings. */
-                if (memchr(p, '%', nlen) || memchr(p, '+', nlen)) {
-                        char *name = NULL;
-                        if (url_unescape(p, nlen, &name) < 0) {
-                                r = invalid(&kind, e, "malformed percent-encoding in query parameter %zu",
-                                            n_params);
-                                goto fail;
-                        }
-                        for (k = 0; k < ELEMENTSOF(known) && !streq(known[k], name); k++)
-                                ;
-                        free(name);
-                } else
-                        for (k = 0; k < ELEMENTSOF(known) &&
-                                    !(strlen(known[k]) == nlen && memcmp(known[k], p, nlen) == 0);
-                             k++)
-                                ;
-                if (k < ELEMENTSOF(known)) {
-                        if (*slots[k]) {
-                                r = invalid(&kind, e, "parameter '%s' given more than once", known[k]);
-                                goto fail;
-                        }
-                        if (url_unescape(vb, vlen, &value) < 0) {
-                                r = invalid(&kind, e, "malformed percent-encoding in query parameter '%s'",
-                                            known[k]);
-                                goto fail;
-                        }
-                        if (strlen(value) > GRAPH_QUERY_MAX_VALUE) {
-                                free(value);
-                                r = invalid(&kind, e, "parameter '%s' is longer than %d bytes", known[k],
-                                            GRAPH_QUERY_MAX_VALUE);
-                                goto fail;
-                        }
-                        *slots[k] = value;
-                } else if (!url_escapes_valid(p, (size_t)(stop - p))) {
-                        r = invalid(&kind, e, "malformed percent-encoding in query parameter %zu", n_params);
-                        goto fail;
-                }
-                p = stop + (amp ? 1 : 0);
+        if (*slots[k])
+                return invalid(kind, e, "parameter '%s' given more than once", known[k]);
+        if (url_unescape(vb, (size_t)(stop - vb), &value) < 0)
+                return invalid(kind, e, "malformed percent-encoding in query parameter '%s'", known[k]);
+        if (strlen(value) > GRAPH_QUERY_MAX_VALUE) {
+                free(value);
+                return invalid(kind, e, "parameter '%s' is longer than %d bytes", known[k],
+                               GRAPH_QUERY_MAX_VALUE);
         }
+        *slots[k] = value;
+        return 0;
+}
 
+/* Interprets the values: the wariness, the scheme, and whether the mandatory parameters are there. */
+static int check_values(GraphQuery *q, const char *wariness, const char *oci, GraphQueryError *kind,
+                        Error *e)
+{
         if (wariness) {
-                if (wariness_parse(wariness, &q.wariness) < 0) {
-                        r = invalid(&kind, e, "rollout_wariness must be a number between 0 and 1, got '%s'",
-                                    wariness);
-                        goto fail;
-                }
-                q.has_wariness = true;
+                if (wariness_parse(wariness, &q->wariness) < 0)
+                        return invalid(kind, e,
+                                       "rollout_wariness must be a number between 0 and 1, got '%s'",
+                                       wariness);
+                q->has_wariness = true;
         }
         if (oci) {
                 if (streq(oci, "true"))
-                        q.oci = true;
-                else if (!streq(oci, "false") && *oci) {
-                        r = invalid(&kind, e, "oci must be 'true' or 'false', got '%s'", oci);
-                        goto fail;
+                        q->oci = true;
+                else if (!streq(oci, "false") && *oci)
+                        return invalid(kind, e, "oci must be 'true' or 'false', got '%s'", oci);
+        }
+        if (q->basearch && !*q->basearch)
+                q->basearch = (free(q->basearch), NULL);
+        if (q->stream && !*q->stream)
+                q->stream = (free(q->stream), NULL);
+        if (!q->basearch || !q->stream) {
+                *kind = GRAPH_QUERY_MISSING;
+                return error_setf(e, -EINVAL, "mandatory client parameters missing: %s%s%s",
+                                  q->basearch ? "" : "basearch", !q->basearch && !q->stream ? ", " : "",
+                                  q->stream ? "" : "stream");
+        }
+        return 0;
+}
+
+int graph_query_parse(const char *query, GraphQuery *ret, GraphQueryError *ret_kind, Error *e)
+{
+        GraphQuery q = { 0 };
+        GraphQueryError kind = GRAPH_QUERY_OK;
+        _cleanup_free_ char *wariness = NULL, *oci = NULL;
+        char **const slots[] = { &q.basearch, &q.stream, &q.node_uuid, &wariness, &oci };
+        size_t len, n_params = 0;
+        const char *p, *end;
+        int r = 0;
+
+        static_assert(ELEMENTSOF(slots) == ELEMENTSOF(known), "one slot per known parameter");
+        assert(query && ret && ret_kind);
+        len = strlen(query);
+        p = query;
+        end = query + len;
+        if (len > GRAPH_QUERY_MAX_LEN)
+                r = invalid(&kind, e, "query string longer than %d bytes", GRAPH_QUERY_MAX_LEN);
+        while (r >= 0 && p < end) {
+                const char *amp = memchr(p, '&', (size_t)(end - p));
+                const char *stop = amp ? amp : end;
+
+                if (stop != p) { /* not an empty segment ("a=1&&b=2") */
+                        if (++n_params > GRAPH_QUERY_MAX_PARAMS)
+                                r = invalid(&kind, e, "more than %d query parameters",
+                                            GRAPH_QUERY_MAX_PARAMS);
+                        else
+                                r = parse_param(p, stop, n_params, slots, &kind, e);
                 }
+                p = stop + (amp ? 1 : 0);
         }
-        if (q.basearch && !*q.basearch)
-                q.basearch = (free(q.basearch), NULL);
-        if (q.stream && !*q.stream)
-                q.stream = (free(q.stream), NULL);
-        if (!q.basearch || !q.stream) {
-                kind = GRAPH_QUERY_MISSING;
-                r = error_setf(e, -EINVAL, "mandatory client parameters missing: %s%s%s",
-                               q.basearch ? "" : "basearch", !q.basearch && !q.stream ? ", " : "",
-                               q.stream ? "" : "stream");
-                goto fail;
+        if (r >= 0)
+                r = check_values(&q, wariness, oci, &kind, e);
+        if (r < 0) {
+                graph_query_done(&q);
+                *ret_kind = kind;
+                return r;
         }
-        free(wariness);
-        free(oci);
         *ret = q;
         *ret_kind = GRAPH_QUERY_OK;
         return 0;
-fail:
-        free(wariness);
-        free(oci);
-        graph_query_done(&q);
-        *ret_kind = kind;
-        return r;
 }
 
 /* Trims spaces and tabs around [*b, *e). */

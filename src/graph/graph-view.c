@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "graph-build.h"
 #include "macros.h"
 
 #define ANSWER_MAX_BYTES (256u * 1024u * 1024u)

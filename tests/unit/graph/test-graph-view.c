@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "graph-build.h"
 #include "graph-view.h"
 
 #define REL(v) "{\"version\":\"" v "\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":\"c" v "\"}]}"

@@ -1,0 +1,201 @@
+/* graph-server.c — upkeep-graph's HTTP endpoints (see graph-server.h). */
+#include "graph-server.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph-metrics.h"
+#include "graph-query.h"
+#include "strutil.h"
+#include "time-util.h"
+
+#define GRAPH_SERVER_MAX_HEADER_BYTES 4096
+#define GRAPH_SERVER_MAX_BODY_BYTES 4096
+
+/* The reply to a request for the graph of a stream that exists: 200 with the cached answer, or the
+ * 404 and 503 of an unknown basearch and a stream not loaded yet. */
+static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, int64_t now,
+                              HttpReply *reply)
+{
+        StreamGraph *sg;
+        char msg[600];
+        Blob *blob;
+        double w;
+        size_t a;
+        int r;
+
+        for (a = 0; a < s->cfg->n_basearches && !streq(s->cfg->basearches[a], q->basearch); a++)
+                ;
+        if (a == s->cfg->n_basearches) {
+                snprintf(msg, sizeof(msg), "unknown basearch '%s' for stream '%s'", q->basearch, q->stream);
+                return http_reply_error(reply, 404, "does_not_exist", msg);
+        }
+        sg = stream_get(s);
+        if (!sg) {
+                snprintf(msg, sizeof(msg), "no graph loaded yet for stream '%s'", q->stream);
+                return http_reply_error(reply, 503, "graph_unavailable", msg);
+        }
+        w = q->has_wariness ? q->wariness
+                            : wariness_from_uuid(q->node_uuid ? q->node_uuid : "",
+                                                 q->node_uuid ? strlen(q->node_uuid) : 0);
+        histogram_observe(&gs->wariness, w);
+        r = graph_view_answer(stream_graph_view(sg, a, q->oci ? GRAPH_SCHEME_OCI : GRAPH_SCHEME_CHECKSUM), w,
+                              now, &blob);
+        if (r >= 0) {
+                reply->status = 200;
+                reply->content_type = "application/json";
+                reply->blob = blob;
+        }
+        stream_graph_unref(sg);
+        return r;
+}
+
+static int reply_graph(GraphStreams *gs, const GraphRequest *req, HttpReply *reply)
+{
+        uint64_t *counters = gs->other_requests;
+        GraphQuery q = { 0 };
+        GraphQueryError kind;
+        Error e = { { 0 } };
+        char msg[600];
+        Stream *s;
+        int r;
+
+        if (!accept_allows_json(req->accept)) {
+                r = http_reply_error(reply, 406, "invalid_content_type",
+                                     "this server only answers application/json");
+                goto done;
+        }
+        r = graph_query_parse(req->query, &q, &kind, &e);
+        if (r == -ENOMEM)
+                goto done;
+        if (r < 0) {
+                r = http_reply_error(reply, 400,
+                                     kind == GRAPH_QUERY_MISSING ? "missing_params" : "invalid_params",
+                                     e.message);
+                goto done;
+        }
+        s = graph_streams_find(gs, q.stream);
+        if (!s) {
+                snprintf(msg, sizeof(msg), "unknown stream '%s'", q.stream);
+                r = http_reply_error(reply, 404, "does_not_exist", msg);
+                goto done;
+        }
+        counters = s->requests;
+        r = reply_stream_graph(gs, s, &q, req->now, reply);
+done:
+        graph_query_done(&q);
+        if (r >= 0)
+                graph_count_status(counters, reply->status);
+        return r;
+}
+
+static int reply_metrics(GraphStreams *gs, HttpReply *reply)
+{
+        Buf b = BUF_INIT(GRAPH_METRICS_MAX_BYTES);
+        int r;
+
+        r = graph_metrics_write(gs, &b);
+        if (r < 0) {
+                buf_free(&b);
+                return r;
+        }
+        reply->status = 200;
+        reply->content_type = METRICS_CONTENT_TYPE;
+        reply->owned = buf_steal(&b, &reply->owned_len);
+        return reply->owned ? 0 : -ENOMEM;
+}
+
+/* /readyz: 503 naming the streams without a graph, else what /healthz says. */
+static int reply_not_ready(GraphStreams *gs, HttpReply *reply)
+{
+        char missing[512] = "", msg[600];
+
+        for (size_t i = 0; i < gs->n_streams; i++) {
+                StreamGraph *sg = stream_get(&gs->streams[i]);
+                const char *name = gs->streams[i].cfg->name;
+                if (!sg && strlen(missing) + strlen(name) + 3 < sizeof(missing)) {
+                        strcat(missing, *missing ? ", " : "");
+                        strcat(missing, name);
+                }
+                stream_graph_unref(sg);
+        }
+        if (!*missing)
+                return 0;
+        snprintf(msg, sizeof(msg), "streams without a graph: %s", missing);
+        return http_reply_error(reply, 503, "not_ready", msg) < 0 ? -ENOMEM : 1;
+}
+
+static int reply_status(GraphStreams *gs, const char *path, HttpReply *reply)
+{
+        int r;
+
+        if (streq(path, "/metrics"))
+                return reply_metrics(gs, reply);
+        if (streq(path, "/readyz") && (r = reply_not_ready(gs, reply)) != 0)
+                return r < 0 ? r : 0;
+        reply->status = 200;
+        reply->content_type = "application/json";
+        reply->owned = strdup("{\"status\":\"ok\"}");
+        reply->owned_len = reply->owned ? strlen(reply->owned) : 0;
+        return reply->owned ? 0 : -ENOMEM;
+}
+
+int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *reply)
+{
+        bool get;
+
+        assert(gs);
+        assert(req && req->method && req->path && req->query);
+        assert(reply);
+        get = streq(req->method, "GET") || streq(req->method, "HEAD");
+        if (streq(req->path, "/v1/graph")) {
+                if (!get) {
+                        graph_count_status(gs->other_requests, 405);
+                        http_reply_add_header(reply, "Allow", "GET, HEAD");
+                        return http_reply_error(reply, 405, "method_not_allowed", "use GET");
+                }
+                return reply_graph(gs, req, reply);
+        }
+        if (streq(req->path, "/metrics") || streq(req->path, "/healthz") || streq(req->path, "/readyz")) {
+                if (!get) {
+                        http_reply_add_header(reply, "Allow", "GET, HEAD");
+                        return http_reply_error(reply, 405, "method_not_allowed", "use GET");
+                }
+                return reply_status(gs, req->path, reply);
+        }
+        return http_reply_error(reply, 404, "not_found", "no such endpoint");
+}
+
+static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
+{
+        GraphRequest r = {
+                .method = req->method,
+                .path = req->path,
+                .query = req->query,
+                .accept = http_request_header(req, "Accept"),
+                .now = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC),
+        };
+
+        return graph_server_answer(userdata, &r, reply);
+}
+
+int graph_server_start(const GraphConfig *config, GraphStreams *gs, HttpServer **ret, Error *e)
+{
+        HttpServerConfig scfg = {
+                .address = config->address,
+                .port = config->port,
+                .threads = config->threads,
+                .max_connections = config->max_connections,
+                .idle_timeout_sec = config->idle_timeout_secs,
+                .max_header_bytes = GRAPH_SERVER_MAX_HEADER_BYTES,
+                .max_body_bytes = GRAPH_SERVER_MAX_BODY_BYTES,
+                .handler = handle,
+                .userdata = gs,
+        };
+
+        assert(config && gs && ret);
+        return http_server_start(&scfg, ret, e);
+}

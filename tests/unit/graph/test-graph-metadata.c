@@ -1,0 +1,165 @@
+/* test-graph-metadata.c — the release index and update metadata parsers: what they keep, and the
+ * errors of malformed documents (named by release, position and field). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph-build.h"
+#include "graph-metadata.h"
+
+static Graph *build_inline(const char *releases, const char *updates, Error *e, int *ret)
+{
+        ReleaseIndex *ri = NULL;
+        UpdateMetadata *um = NULL;
+        Graph *g = NULL;
+        int r = release_index_parse(releases, strlen(releases), &ri, e);
+        if (r >= 0)
+                r = update_metadata_parse(updates, strlen(updates), &um, e);
+        if (r >= 0)
+                r = graph_build(ri, um, "x86_64", GRAPH_SCHEME_CHECKSUM, &g, e);
+        release_index_free(ri);
+        update_metadata_free(um);
+        *ret = r;
+        return g;
+}
+
+#define REL(v, c)                                                                                           \
+        "{\"version\":\"" v "\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":\"" c "\"}]}"
+
+static void expect_error(const char *releases, const char *updates, int err, const char *msg)
+{
+        Error e = { { 0 } };
+        int r;
+        Graph *g = build_inline(releases, updates, &e, &r);
+        assert_null(g);
+        assert_int_equal(r, err);
+        if (!strstr(e.message, msg))
+                fail_msg("error '%s' does not contain '%s'", e.message, msg);
+}
+
+static void test_malformed(void **state)
+{
+        const char *ok_r = "{\"releases\":[" REL("1", "a") "]}";
+        const char *ok_u = "{\"stream\":\"s\",\"releases\":[]}";
+
+        expect_error("", ok_u, -EINVAL, "line 1");
+        expect_error("[]", ok_u, -EINVAL, "release index: expected an object");
+        expect_error("{}", ok_u, -EINVAL, "release index: missing field 'releases'");
+        expect_error("{\"releases\":{}}", ok_u, -EINVAL, "field 'releases' must be an array");
+        expect_error("{\"releases\":[{}]}", ok_u, -EINVAL, "release 0: missing field 'version'");
+        expect_error("{\"releases\":[{\"version\":\"\"}]}", ok_u, -EINVAL,
+                     "release 0: field 'version' is empty");
+        expect_error("{\"releases\":[{\"version\":\"9\",\"commits\":[{\"architecture\":\"x86_64\"}]}]}",
+                     ok_u, -EINVAL, "release 0 (9): commits[0]: missing field 'checksum'");
+        expect_error(
+                "{\"releases\":[{\"version\":\"9\",\"commits\":[{\"architecture\":1,\"checksum\":\"a\"}]}]}",
+                ok_u, -EINVAL,
+                "release 0 (9): commits[0]: field 'architecture' must be a string, got integer");
+        expect_error("{\"releases\":[{\"version\":\"9\",\"oci-images\":[{\"architecture\":\"x\"}]}]}", ok_u,
+                     -EINVAL, "oci-images[0]: missing field 'digest-ref'");
+        expect_error("{\"releases\":[],\"releases\":[]}", ok_u, -EINVAL, "duplicate");
+        expect_error(ok_r, "{\"releases\":[]}", -EINVAL, "update metadata: missing field 'stream'");
+        expect_error(ok_r, "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\"}]}", -EINVAL,
+                     "release 0 (1): missing field 'metadata'");
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"barrier\":{}}}]}",
+                     -EINVAL, "release 0 (1): metadata.barrier: missing field 'reason'");
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
+                     "{\"start_epoch\":1.5}}}]}",
+                     -EINVAL, "metadata.rollout: field 'start_epoch' must be an integer, got number");
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
+                     "{\"duration_minutes\":-1}}}]}",
+                     -ERANGE, "field 'duration_minutes' is -1");
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
+                     "{\"start_percentage\":1.5}}}]}",
+                     -ERANGE, "'start_percentage' is 1.5, outside [0, 1]");
+        expect_error(ok_r,
+                     "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"deadend\":7}}]}",
+                     -EINVAL, "metadata.deadend must be an object, got integer");
+
+        /* Unknown fields and nulls for optional ones are accepted, as upstream does. */
+        Error e;
+        int r;
+        Graph *g =
+                build_inline("{\"x\":1,\"releases\":[{\"version\":\"1\",\"commits\":null,\"new\":[]}]}",
+                             "{\"stream\":\"s\",\"future\":{},\"releases\":[{\"version\":\"1\",\"metadata\":"
+                             "{\"rollout\":null,\"other\":1}}]}",
+                             &e, &r);
+        assert_int_equal(r, 0);
+        assert_int_equal(g->n_nodes, 0);
+        graph_free(g);
+}
+
+static void test_parsed_fields(void **state)
+{
+        const char *releases = "{\"stream\":\"next\",\"releases\":["
+                               "{\"version\":\"1\",\"metadata\":\"https://example.com/1\",\"commits\":["
+                               "{\"architecture\":\"x86_64\",\"checksum\":\"c1\"},{\"architecture\":"
+                               "\"aarch64\",\"checksum\":"
+                               "\"a1\"}]},"
+                               "{\"version\":\"2\",\"oci-images\":[{\"architecture\":\"x86_64\",\"digest-"
+                               "ref\":\"q@sha256:2\"}]}]}";
+        const char *updates = "{\"stream\":\"next\",\"releases\":["
+                              "{\"version\":\"1\",\"metadata\":{\"barrier\":{\"reason\":\"\"},"
+                              "\"deadend\":{\"reason\":\"bad\"}}},"
+                              "{\"version\":\"2\",\"metadata\":{\"rollout\":{\"start_epoch\":-5,"
+                              "\"start_percentage\":0.75,\"duration_minutes\":60}}},"
+                              "{\"version\":\"3\",\"metadata\":{\"rollout\":{}}}]}";
+        ReleaseIndex *ri = NULL;
+        UpdateMetadata *um = NULL;
+        Error e = { { 0 } };
+
+        assert_int_equal(release_index_parse(releases, strlen(releases), &ri, &e), 0);
+        assert_string_equal(ri->stream, "next");
+        assert_int_equal(ri->n_releases, 2);
+        assert_string_equal(ri->releases[0].version, "1");
+        assert_int_equal(ri->releases[0].n_commits, 2);
+        assert_string_equal(ri->releases[0].commits[1].architecture, "aarch64");
+        assert_string_equal(ri->releases[0].commits[1].payload, "a1");
+        assert_int_equal(ri->releases[0].n_oci_images, 0);
+        assert_int_equal(ri->releases[1].n_commits, 0);
+        assert_int_equal(ri->releases[1].n_oci_images, 1);
+        assert_string_equal(ri->releases[1].oci_images[0].payload, "q@sha256:2");
+        release_index_free(ri);
+
+        /* Without "stream" the release index says nothing about it. */
+        assert_int_equal(release_index_parse("{\"releases\":[]}", 15, &ri, &e), 0);
+        assert_null(ri->stream);
+        assert_int_equal(ri->n_releases, 0);
+        release_index_free(ri);
+
+        assert_int_equal(update_metadata_parse(updates, strlen(updates), &um, &e), 0);
+        assert_string_equal(um->stream, "next");
+        assert_int_equal(um->n_entries, 3);
+        assert_string_equal(um->entries[0].barrier_reason, "");
+        assert_string_equal(um->entries[0].deadend_reason, "bad");
+        assert_false(um->entries[0].rollout);
+        assert_null(um->entries[1].barrier_reason);
+        assert_true(um->entries[1].rollout);
+        assert_true(um->entries[1].has_start_epoch && um->entries[1].start_epoch == -5);
+        assert_true(um->entries[1].has_start_percentage && um->entries[1].start_percentage == 0.75);
+        assert_true(um->entries[1].has_duration && um->entries[1].duration_minutes == 60);
+        assert_true(um->entries[2].rollout);
+        assert_false(um->entries[2].has_start_epoch || um->entries[2].has_start_percentage ||
+                     um->entries[2].has_duration);
+        update_metadata_free(um);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_parsed_fields),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,190 @@
+/* test-graph-stream.c — a stream's graphs built from fedora-coreos-cincinnati's inputs, kept when the
+ * inputs do not change, kept (last good) when new inputs are broken or for another stream, swapped while
+ * a request still holds the old ones; the status counters; finding streams. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "graph-stream.h"
+
+static char *read_shared(const char *rel, size_t *len)
+{
+        const char *dir = getenv("UPKEEP_SHARED");
+        char path[1024];
+        char *data = NULL;
+
+        snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared", rel);
+        assert_int_equal(read_full_file(path, 64 << 20, &data, len), 0);
+        return data;
+}
+
+typedef struct Fixture {
+        GraphConfig *config;
+        GraphStreams gs;
+        char *releases, *updates;
+        size_t rlen, ulen;
+} Fixture;
+
+static int setup(void **state)
+{
+        static const char toml[] = "[streams.stable]\nreleases = \"r.json\"\nupdates = \"u.json\"\n"
+                                   "basearches = [\"x86_64\", \"aarch64\"]\n"
+                                   "[streams.testing]\nbasearches = [\"x86_64\"]\n";
+        Fixture *f = calloc(1, sizeof(*f));
+        char **warnings = NULL;
+        Error e = { { 0 } };
+
+        assert_non_null(f);
+        assert_int_equal(graph_config_parse(toml, strlen(toml), "graph.toml", &f->config, &warnings, &e), 0);
+        strv_free(warnings);
+        assert_int_equal(graph_streams_init(&f->gs, f->config, 1000), 0);
+        for (size_t i = 0; i < f->gs.n_streams; i++) {
+                f->gs.streams[i].releases = strdup("releases.json");
+                f->gs.streams[i].updates = strdup("updates.json");
+                assert_non_null(f->gs.streams[i].releases);
+                assert_non_null(f->gs.streams[i].updates);
+        }
+        f->releases = read_shared("testdata/fcos/releases-2021-01-05.json", &f->rlen);
+        f->updates = read_shared("testdata/fcos/updates-stable-4c055c1.json", &f->ulen);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        Fixture *f = *state;
+
+        graph_streams_done(&f->gs);
+        graph_config_free(f->config);
+        free(f->releases);
+        free(f->updates);
+        free(f);
+        return 0;
+}
+
+static void test_build_and_keep(void **state)
+{
+        Fixture *f = *state;
+        Stream *s = graph_streams_find(&f->gs, "stable");
+        Error e = { { 0 } };
+        StreamGraph *sg, *first;
+
+        assert_non_null(s);
+        assert_ptr_equal(graph_streams_find(&f->gs, "testing"), &f->gs.streams[1]);
+        assert_null(graph_streams_find(&f->gs, "nope"));
+        assert_null(stream_get(s));
+        assert_int_equal(graph_streams_ready(&f->gs), 0);
+        assert_int_equal(f->gs.started_at, 1000);
+
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 1);
+        assert_int_equal(graph_streams_ready(&f->gs), 1);
+        first = sg = stream_get(s);
+        assert_non_null(sg);
+        assert_int_equal(sg->n_arches, 2);
+        assert_int_equal(stream_graph_view(sg, 0, GRAPH_SCHEME_CHECKSUM)->graph->n_nodes, 26);
+        assert_int_equal(stream_graph_view(sg, 0, GRAPH_SCHEME_CHECKSUM)->graph->n_edges, 25);
+        assert_int_equal(stream_graph_view(sg, 0, GRAPH_SCHEME_OCI)->graph->n_nodes, 1);
+        assert_int_equal(stream_graph_view(sg, 1, GRAPH_SCHEME_CHECKSUM)->graph->n_nodes, 0);
+        stream_graph_unref(sg);
+
+        /* The same bytes again: nothing rebuilt, the cached answers stay. */
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 0);
+        sg = stream_get(s);
+        assert_ptr_equal(sg, first);
+        stream_graph_unref(sg);
+}
+
+static void expect_kept(Stream *s, const char *rdata, const char *udata, const char *msg)
+{
+        StreamGraph *before = stream_get(s), *after;
+        Error e = { { 0 } };
+
+        assert_int_equal(stream_update(s, 16, rdata, strlen(rdata), udata, strlen(udata), &e), -EINVAL);
+        if (!strstr(e.message, msg))
+                fail_msg("error '%s' does not contain '%s'", e.message, msg);
+        after = stream_get(s);
+        assert_ptr_equal(before, after);
+        stream_graph_unref(before);
+        stream_graph_unref(after);
+}
+
+static void test_last_good_kept(void **state)
+{
+        Fixture *f = *state;
+        Stream *stable = &f->gs.streams[0], *testing = &f->gs.streams[1];
+        Error e = { { 0 } };
+
+        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 1);
+        expect_kept(stable, f->releases, "{\"stream\":\"stable\"", "updates.json: line 1");
+        expect_kept(stable, "{\"releases\":7}", f->updates,
+                    "releases.json: release index: field 'releases'");
+        expect_kept(stable, "{\"stream\":\"next\",\"releases\":[]}", f->updates,
+                    "releases.json: release index is for stream 'next', not 'stable'");
+        /* stable's update metadata is not testing's: it never gets a graph from it. */
+        expect_kept(testing, f->releases, f->updates,
+                    "updates.json: update metadata is for stream 'stable', not 'testing'");
+        assert_null(stream_get(testing));
+        assert_int_equal(graph_streams_ready(&f->gs), 1);
+}
+
+static void test_swap_while_held(void **state)
+{
+        Fixture *f = *state;
+        Stream *s = &f->gs.streams[0];
+        const char *small = "{\"releases\":[{\"version\":\"1\",\"commits\":[{\"architecture\":\"x86_64\","
+                            "\"checksum\":\"c\"}]}]}";
+        StreamGraph *held, *now;
+        Error e = { { 0 } };
+
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 1);
+        held = stream_get(s);
+        assert_int_equal(stream_update(s, 16, small, strlen(small), f->updates, f->ulen, &e), 1);
+        now = stream_get(s);
+        assert_ptr_not_equal(held, now);
+        assert_int_equal(stream_graph_view(now, 0, GRAPH_SCHEME_CHECKSUM)->graph->n_nodes, 1);
+        /* The old graphs stay whole until their last user lets go. */
+        assert_int_equal(stream_graph_view(held, 0, GRAPH_SCHEME_CHECKSUM)->graph->n_nodes, 26);
+        assert_null(stream_graph_unref(held));
+        assert_null(stream_graph_unref(now));
+}
+
+static void test_status_counters(void **state)
+{
+        uint64_t c[_GRAPH_STATUS_MAX] = { 0 };
+
+        graph_count_status(c, 200);
+        graph_count_status(c, 200);
+        graph_count_status(c, 503);
+        graph_count_status(c, 418);
+        graph_count_status(c, 0);
+        assert_int_equal(c[GRAPH_STATUS_200], 2);
+        assert_int_equal(c[GRAPH_STATUS_503], 1);
+        assert_int_equal(c[GRAPH_STATUS_OTHER], 2);
+        assert_int_equal(c[GRAPH_STATUS_404], 0);
+        assert_int_equal(graph_status_code(GRAPH_STATUS_413), 413);
+        assert_int_equal(graph_status_code(GRAPH_STATUS_OTHER), 0);
+        for (GraphStatus s = 0; s < GRAPH_STATUS_OTHER; s++) {
+                uint64_t one[_GRAPH_STATUS_MAX] = { 0 };
+                graph_count_status(one, graph_status_code(s));
+                assert_int_equal(one[s], 1);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_build_and_keep, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_last_good_kept, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_swap_while_held, setup, teardown),
+                cmocka_unit_test(test_status_counters),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
