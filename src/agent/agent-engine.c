@@ -1,37 +1,34 @@
 /* agent-engine.c — the agent's engine thread: feeds ticks to the state machine, performs the actions it
  * asks for against the graph server, the fleet lock server, the OS backend and logind, and publishes
  * what happened (see agent-engine.h). */
+#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <signal.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent-engine.h"
-#include "agent-identity.h"
+#include "agent-motd.h"
 #include "agent-target.h"
 #include "buf.h"
 #include "daemon-util.h"
-#include "graph.h"
 #include "json-util.h"
 #include "log.h"
 #include "logind.h"
 #include "strutil.h"
 #include "strv.h"
+#include "time-util.h"
 #include "worker-call.h"
+#include "worker-protocol.h"
 
 #define DENYLIST_MAX 64              /* locally failed releases remembered */
 #define WORKER_TIMEOUT_SEC 300       /* a status, check, lock or finalize worker */
 #define STAGE_TIMEOUT_SEC (6 * 3600) /* a download */
 #define REBOOT_COMMAND_TIMEOUT_SEC 120
-#define MOTD_FILE "85-upkeep-deadend.motd"
 
 struct Engine {
         const AgentConfig *config;
@@ -48,7 +45,7 @@ struct Engine {
         char **ttys;      /* terminals of the interactive sessions last seen */
         bool finalized_pending_reboot; /* finalize done, the reboot itself failed: retry only the reboot */
         char finalized_payload[AGENT_PAYLOAD_MAX + 1];
-        int motd_state; /* -1 unknown (at start), 0 no MOTD, 1 written */
+        AgentMotd motd;
 
         pthread_t thread;
         bool thread_started;
@@ -59,29 +56,15 @@ struct Engine {
         AgentSnapshot snap;
 };
 
-static int64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The machine speaks wall-clock time; the wait uses the monotonic clock, so a clock step neither delays
  * nor hurries the next tick by the size of the step. */
 static void set_next_tick(Engine *e, int64_t wall_usec)
 {
-        int64_t delay = wall_usec - now_usec();
+        int64_t delay = wall_usec - (int64_t)now_usec(CLOCK_REALTIME);
         if (delay < 0)
                 delay = 0;
         pthread_mutex_lock(&e->lock);
-        e->next_tick_mono = mono_usec() + delay;
+        e->next_tick_mono = (int64_t)now_usec(CLOCK_MONOTONIC) + delay;
         pthread_mutex_unlock(&e->lock);
 }
 
@@ -89,7 +72,7 @@ static double jitter(void)
 {
         uint32_t v = 0;
         if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-                v = (uint32_t)now_usec() * 2654435761u;
+                v = (uint32_t)now_usec(CLOCK_REALTIME) * 2654435761u;
         return (double)v / 4294967296.0; /* [0, 1) */
 }
 
@@ -109,7 +92,7 @@ static void set_text(Engine *e, char *field, size_t size, int64_t *when, const c
         pthread_mutex_lock(&e->lock);
         agent_text_copy(field, size, msg);
         if (when)
-                *when = now_usec();
+                *when = (int64_t)now_usec(CLOCK_REALTIME);
         pthread_mutex_unlock(&e->lock);
 }
 
@@ -123,59 +106,45 @@ static void set_lock_state(Engine *e, AgentLockState st, const char *detail)
 {
         pthread_mutex_lock(&e->lock);
         if (e->snap.lock_state != st)
-                e->snap.lock_changed_usec = now_usec();
+                e->snap.lock_changed_usec = (int64_t)now_usec(CLOCK_REALTIME);
         e->snap.lock_state = st;
         agent_text_copy(e->snap.lock_detail, sizeof e->snap.lock_detail, detail);
         pthread_mutex_unlock(&e->lock);
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-        const json_t *v = json_is_object(o) ? json_object_get(o, k) : NULL;
-        return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void fill_deployment(AgentDeploymentInfo *d, const json_t *o)
+static void fill_deployment(AgentDeploymentInfo *d, const WorkerDeployment *w, bool present)
 {
         memset(d, 0, sizeof *d);
-        if (!o)
+        if (!present)
                 return;
         d->present = true;
-        agent_text_copy(d->version, sizeof d->version, jstr(o, "version"));
-        agent_text_copy(d->checksum, sizeof d->checksum, jstr(o, "checksum"));
-}
-
-static const json_t *find_role(const json_t *deps, const char *role)
-{
-        size_t i;
-        json_t *d;
-
-        json_array_foreach(deps, i, d)
-                if (json_is_true(json_object_get(d, role)))
-                        return d;
-        return NULL;
+        agent_text_copy(d->version, sizeof d->version, w->version);
+        agent_text_copy(d->checksum, sizeof d->checksum, w->checksum);
 }
 
 /* Publishes the worker's view of the deployments; on the first one, pins the booted deployment (on a test
- * sysroot, the default entry when the agent started) for later workers. Returns the booted one or NULL. */
-static const json_t *publish_deployments(Engine *e, const json_t *deps)
+ * sysroot, the default entry when the agent started) for later workers. Returns whether one is booted. */
+static bool publish_deployments(Engine *e, const json_t *deps, WorkerDeployment *ret_booted)
 {
-        const json_t *booted = find_role(deps, "booted");
+        WorkerDeployment booted = {}, staged = {}, rollback = {};
+        bool has_booted = worker_deployment_find(deps, "booted", &booted) > 0;
+        bool has_staged = worker_deployment_find(deps, "staged", &staged) > 0;
+        bool has_rollback = worker_deployment_find(deps, "rollback", &rollback) > 0;
 
         pthread_mutex_lock(&e->lock);
-        fill_deployment(&e->snap.booted, booted);
-        fill_deployment(&e->snap.staged, find_role(deps, "staged"));
-        fill_deployment(&e->snap.rollback, find_role(deps, "rollback"));
-        if (booted)
-                agent_text_copy(e->snap.stream, sizeof e->snap.stream, jstr(booted, "stream"));
+        fill_deployment(&e->snap.booted, &booted, has_booted);
+        fill_deployment(&e->snap.staged, &staged, has_staged);
+        fill_deployment(&e->snap.rollback, &rollback, has_rollback);
+        if (has_booted)
+                agent_text_copy(e->snap.stream, sizeof e->snap.stream, booted.stream);
         pthread_mutex_unlock(&e->lock);
-        if (booted && !json_object_get(e->os, "booted") && jstr(booted, "osname") &&
-            jstr(booted, "checksum"))
+        if (has_booted && !json_object_get(e->os, "booted") && booted.osname && booted.checksum)
                 json_object_set_new(e->os, "booted",
-                                    json_pack("{s:s,s:s,s:O}", "osname", jstr(booted, "osname"), "checksum",
-                                              jstr(booted, "checksum"), "serial",
-                                              json_object_get(booted, "serial")));
-        return booted;
+                                    json_pack("{s:s,s:s,s:O}", "osname", booted.osname, "checksum",
+                                              booted.checksum, "serial", booted.serial));
+        if (ret_booted)
+                *ret_booted = booted;
+        return has_booted;
 }
 
 /* Copies the machine's view into the snapshot and tells the service manager when the text changed. */
@@ -212,53 +181,38 @@ static void publish_machine(Engine *e)
 
 /* ---- the worker ---- */
 
-static void on_progress(const json_t *p, void *userdata)
+static void on_progress(const WorkerProgress *p, void *userdata)
 {
         Engine *e = userdata;
         pthread_mutex_lock(&e->lock);
-        e->snap.download_bytes = (uint64_t)json_integer_value(json_object_get(p, "bytes"));
-        e->snap.download_objects_fetched = (uint64_t)json_integer_value(json_object_get(p, "fetched"));
-        e->snap.download_objects_requested = (uint64_t)json_integer_value(json_object_get(p, "requested"));
+        e->snap.download_bytes = p->bytes;
+        e->snap.download_objects_fetched = p->fetched;
+        e->snap.download_objects_requested = p->requested;
         pthread_mutex_unlock(&e->lock);
 }
 
-/* Runs one action in upkeep-agent-worker. Returns 0 with *ret = the result when the worker answered
- * {"ok":true,...}; otherwise a negative errno with msg filled (and *ret_kind = the worker's error_kind, or
- * NULL) — the worker's own message, or why the worker could not be run. */
-static int call(Engine *e, const char *command, json_t *args, unsigned timeout_sec, json_t **ret, char *msg,
-                size_t msg_size, const char **ret_kind)
+/* Runs one action in upkeep-agent-worker (args taken). Returns 0 with *ret = the result when the worker
+ * answered {"ok":true,...}; otherwise a negative errno with err filled (and *ret_kind = the worker's error
+ * kind, or -EINVAL) — the worker's own message, or why the worker could not be run. */
+static int call(Engine *e, WorkerCommand command, json_t *args, unsigned timeout_sec, json_t **ret,
+                WorkerErrorKind *ret_kind, Error *err)
 {
-        _cleanup_json_ json_t *req = args ? args : json_object();
         _cleanup_free_ char *text = NULL;
         json_t *res = NULL;
-        Error err = {};
         int r;
 
         if (ret_kind)
-                *ret_kind = NULL;
-        if (!req || json_object_set_new(req, "command", json_string(command)) < 0 ||
-            json_object_set(req, "os", e->os) < 0 || !(text = json_dumps(req, JSON_COMPACT))) {
-                snprintf(msg, msg_size, "out of memory");
-                return -ENOMEM;
-        }
-        r = worker_call(e->worker_path, text, timeout_sec, &e->worker_pid, on_progress, e, &res, &err);
-        if (r < 0) {
-                snprintf(msg, msg_size, "%s", err.message);
+                *ret_kind = _WORKER_ERROR_INVALID;
+        r = worker_request_format(command, args, e->os, &text, err);
+        if (r < 0)
                 return r;
-        }
-        if (!json_is_true(json_object_get(res, "ok"))) {
-                const char *m = jstr(res, "error"), *k = jstr(res, "error_kind");
-                int code = (int)json_integer_value(json_object_get(res, "errno"));
-                snprintf(msg, msg_size, "%s", m ? m : "the worker failed");
-                if (ret_kind && k) {
-                        static const char *const kinds[] = { "connection", "http_status", "graph_parse",
-                                                             "identity",   "config",      "os" };
-                        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
-                                if (streq(k, kinds[i]))
-                                        *ret_kind = kinds[i];
-                }
+        r = worker_call(e->worker_path, text, timeout_sec, &e->worker_pid, on_progress, e, &res, err);
+        if (r < 0)
+                return r;
+        r = worker_result_check(res, ret_kind, err);
+        if (r < 0) {
                 json_decref(res);
-                return code > 0 && code < 4096 ? -code : -EIO;
+                return r;
         }
         *ret = res;
         return 0;
@@ -268,15 +222,15 @@ static int call(Engine *e, const char *command, json_t *args, unsigned timeout_s
 static int load_status(Engine *e)
 {
         _cleanup_json_ json_t *res = NULL;
-        char msg[AGENT_TEXT_MAX];
-        int r = call(e, "status", NULL, WORKER_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
+        Error err = {};
+        int r = call(e, WORKER_COMMAND_STATUS, NULL, WORKER_TIMEOUT_SEC, &res, NULL, &err);
 
         if (r < 0) {
-                log_error("reading deployments: %s", msg);
-                set_error(e, "reading deployments: %s", msg);
+                log_error("reading deployments: %s", err.message);
+                set_error(e, "reading deployments: %s", err.message);
                 return r;
         }
-        if (!publish_deployments(e, json_object_get(res, "deployments"))) {
+        if (!publish_deployments(e, json_object_get(res, "deployments"), NULL)) {
                 log_error("no booted deployment found");
                 set_error(e, "no booted deployment found");
                 return -ENOENT;
@@ -289,45 +243,6 @@ static void remember_failed(Engine *e, const char *payload)
         if (json_array_size(e->failed) >= DENYLIST_MAX) /* forget the oldest */
                 json_array_remove(e->failed, 0);
         json_array_append_new(e->failed, json_string(payload));
-}
-
-/* ---- the dead-end MOTD ---- */
-
-static void update_motd(Engine *e, bool deadend, const char *reason)
-{
-        char path[PATH_MAX], tmp[PATH_MAX + 16];
-        Buf text = BUF_INIT(4096);
-        int fd;
-
-        snprintf(path, sizeof path, "%s/%s", e->config->motd_dir, MOTD_FILE);
-        if (!deadend) {
-                /* Nothing written (a stale file of an earlier run is removed once). */
-                if (e->motd_state == 0)
-                        return;
-                if (unlink(path) < 0 && errno != ENOENT)
-                        log_warning("removing %s: %m", path);
-                e->motd_state = 0;
-                return;
-        }
-        e->motd_state = 1;
-        if (agent_deadend_motd(reason, &text) < 0) {
-                buf_free(&text);
-                return;
-        }
-        (void)mkdir(e->config->motd_dir, 0755);
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                log_warning("writing %s: %m", tmp);
-        else {
-                bool ok = write(fd, text.data, text.len) == (ssize_t)text.len;
-                ok = close(fd) == 0 && ok;
-                if (!ok || rename(tmp, path) < 0) {
-                        log_warning("writing %s: %m", path);
-                        (void)unlink(tmp);
-                }
-        }
-        buf_free(&text);
 }
 
 /* ---- the graph ---- */
@@ -349,118 +264,183 @@ static void check_error(Engine *e, AgentCheckErrorKind kind, const char *fmt, ..
         set_check_result(e, "error: %s", msg);
 }
 
-/* Fills *in with the CHECKED result. The strings it points to live in *keep (freed by the caller). */
-static void do_check(Engine *e, bool force, AgentInput *in, char **keep_version, char **keep_payload,
-                     char **keep_reason)
+/* The check's failures as counted in the metrics: what is not about the graph server is "identity". */
+static AgentCheckErrorKind check_error_kind(WorkerErrorKind k)
 {
-        _cleanup_json_ json_t *res = NULL;
-        const json_t *booted, *target;
-        const char *kind, *decision;
-        char msg[AGENT_TEXT_MAX];
-        json_t *graph;
-        int r;
+        static const AgentCheckErrorKind kinds[_WORKER_ERROR_MAX] = {
+                [WORKER_ERROR_CONNECTION] = AGENT_CHECK_ERROR_CONNECTION,
+                [WORKER_ERROR_HTTP_STATUS] = AGENT_CHECK_ERROR_HTTP_STATUS,
+                [WORKER_ERROR_GRAPH_PARSE] = AGENT_CHECK_ERROR_GRAPH_PARSE,
+                [WORKER_ERROR_IDENTITY] = AGENT_CHECK_ERROR_IDENTITY,
+                [WORKER_ERROR_CONFIG] = AGENT_CHECK_ERROR_IDENTITY,
+                [WORKER_ERROR_OS] = AGENT_CHECK_ERROR_IDENTITY,
+        };
+        return k >= 0 && k < _WORKER_ERROR_MAX ? kinds[k] : AGENT_CHECK_ERROR_IDENTITY;
+}
 
-        in->check = AGENT_CHECK_ERROR;
-        graph = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "base_url", e->config->cincinnati_base_url,
-                          "node_uuid", e->node_uuid, "group", e->config->group, "basearch", e->basearch,
-                          "platform", e->platform, "allow_downgrade", e->config->allow_downgrade, "failed",
-                          e->failed);
+/* The check request: this node's identity, its denylist and how eager it is. */
+static json_t *check_request(Engine *e, bool force)
+{
+        json_t *graph = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "base_url",
+                                  e->config->cincinnati_base_url, "node_uuid", e->node_uuid, "group",
+                                  e->config->group, "basearch", e->basearch, "platform", e->platform,
+                                  "allow_downgrade", e->config->allow_downgrade, "failed", e->failed);
+
         if (graph && force) /* update-now: ask as the most eager node */
                 json_object_set_new(graph, "rollout_wariness", json_real(0.0));
         else if (graph && e->config->has_rollout_wariness)
                 json_object_set_new(graph, "rollout_wariness", json_real(e->config->rollout_wariness));
-        r = call(e, "check", graph ? json_pack("{s:o}", "graph", graph) : NULL, WORKER_TIMEOUT_SEC, &res,
-                 msg, sizeof msg, &kind);
-        if (r < 0) {
-                AgentCheckErrorKind k = AGENT_CHECK_ERROR_IDENTITY;
-                if (kind && streq(kind, "connection"))
-                        k = AGENT_CHECK_ERROR_CONNECTION;
-                else if (kind && streq(kind, "http_status"))
-                        k = AGENT_CHECK_ERROR_HTTP_STATUS;
-                else if (kind && streq(kind, "graph_parse"))
-                        k = AGENT_CHECK_ERROR_GRAPH_PARSE;
-                check_error(e, k, "%s", msg);
+        return graph ? json_pack("{s:o}", "graph", graph) : NULL;
+}
+
+/* The kept strings the CHECKED input points to (freed by the caller). */
+typedef struct CheckKeep {
+        char *version, *payload, *reason;
+} CheckKeep;
+
+static void check_keep_done(CheckKeep *k)
+{
+        free(k->version);
+        free(k->payload);
+        free(k->reason);
+        *k = (CheckKeep){};
+}
+
+static void decide_no_update(Engine *e, const WorkerCheckResult *c, AgentInput *in, CheckKeep *keep)
+{
+        char reason[AGENT_REASON_MAX + 1];
+
+        if (!c->deadend) {
+                in->check = AGENT_CHECK_NO_UPDATE;
+                set_check_result(e, "no update%s", e->snap.ignored_targets ? " (targets denylisted)" : "");
                 return;
         }
-        log_debug("GET %s", jstr(res, "url") ?: "?");
-        booted = publish_deployments(e, json_object_get(res, "deployments"));
-        if (!booted) {
+        agent_text_copy(reason, sizeof reason, c->deadend_reason);
+        keep->reason = strdup(reason);
+        in->reason = keep->reason;
+        in->check = AGENT_CHECK_DEAD_END;
+        log_warning("booted release is a dead-end: %s", reason);
+        set_check_result(e, "dead-end: %s", reason);
+}
+
+static void decide_update(Engine *e, const WorkerCheckResult *c, AgentInput *in, CheckKeep *keep)
+{
+        const char *tv = c->target_version, *tp = c->target_payload;
+        char v[AGENT_VERSION_MAX + 1], p[AGENT_PAYLOAD_MAX + 1];
+
+        if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX || strlen(tp) > AGENT_PAYLOAD_MAX) {
+                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "target release has a bad version or payload");
+                return;
+        }
+        agent_text_copy(v, sizeof v, tv);
+        agent_text_copy(p, sizeof p, tp);
+        keep->version = strdup(v);
+        keep->payload = strdup(p);
+        if (!keep->version || !keep->payload) {
+                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "out of memory");
+                return;
+        }
+        in->check = AGENT_CHECK_UPDATE;
+        in->version = keep->version;
+        in->payload = keep->payload;
+        log_info("update available: %s (%s)", v, p);
+        set_check_result(e, "update available: %s", v);
+}
+
+/* Turns the worker's decision into the CHECKED input. */
+static void decide(Engine *e, const WorkerCheckResult *c, const WorkerDeployment *booted, AgentInput *in,
+                   CheckKeep *keep)
+{
+        switch (c->decision) {
+        case WORKER_DECISION_NOT_IN_GRAPH:
+                log_warning("booted release %s (%s) is not in the update graph; not updating",
+                            booted->version ?: "?", booted->checksum ?: "?");
+                set_check_result(e, "booted release not in the graph");
+                in->check = AGENT_CHECK_NO_UPDATE;
+                break;
+        case WORKER_DECISION_DOWNGRADE_REFUSED:
+                log_warning("refusing downgrade to %s (allow_downgrade is false)", c->target_version ?: "?");
+                set_check_result(e, "downgrade to %s refused", c->target_version ?: "?");
+                in->check = AGENT_CHECK_NO_UPDATE;
+                break;
+        case WORKER_DECISION_NO_UPDATE:
+                decide_no_update(e, c, in, keep);
+                break;
+        case WORKER_DECISION_UPDATE:
+                decide_update(e, c, in, keep);
+                break;
+        default:
+                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "the worker sent an unknown decision");
+        }
+}
+
+/* Fills *in with the CHECKED result. The strings it points to live in *keep (freed by the caller). */
+static void do_check(Engine *e, bool force, AgentInput *in, CheckKeep *keep)
+{
+        _cleanup_json_ json_t *res = NULL;
+        WorkerDeployment booted;
+        WorkerCheckResult c;
+        WorkerErrorKind kind;
+        Error err = {};
+        int r;
+
+        in->check = AGENT_CHECK_ERROR;
+        r = call(e, WORKER_COMMAND_CHECK, check_request(e, force), WORKER_TIMEOUT_SEC, &res, &kind, &err);
+        if (r < 0) {
+                check_error(e, check_error_kind(kind), "%s", err.message);
+                return;
+        }
+        worker_check_result_parse(res, &c);
+        log_debug("GET %s", c.url ?: "?");
+        if (!publish_deployments(e, c.deployments, &booted)) {
                 check_error(e, AGENT_CHECK_ERROR_IDENTITY, "no booted deployment found");
                 return;
         }
         pthread_mutex_lock(&e->lock);
-        e->snap.graph_nodes =
-                (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "nodes"));
-        e->snap.graph_edges =
-                (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "edges"));
-        e->snap.ignored_targets =
-                (uint64_t)json_integer_value(json_object_get(json_object_get(res, "graph"), "ignored"));
-        e->snap.last_refresh_usec = now_usec();
+        e->snap.graph_nodes = c.nodes;
+        e->snap.graph_edges = c.edges;
+        e->snap.ignored_targets = c.ignored;
+        e->snap.last_refresh_usec = (int64_t)now_usec(CLOCK_REALTIME);
         pthread_mutex_unlock(&e->lock);
 
-        bool deadend = json_is_true(json_object_get(res, "deadend"));
-        update_motd(e, deadend, jstr(res, "deadend_reason") ?: "");
-        decision = jstr(res, "decision") ?: "";
-        target = json_object_get(res, "target");
-        if (streq(decision, "not_in_graph")) {
-                log_warning("booted release %s (%s) is not in the update graph; not updating",
-                            jstr(booted, "version") ?: "?", jstr(booted, "checksum") ?: "?");
-                set_check_result(e, "booted release not in the graph");
-                in->check = AGENT_CHECK_NO_UPDATE;
-        } else if (streq(decision, "downgrade_refused")) {
-                log_warning("refusing downgrade to %s (allow_downgrade is false)",
-                            jstr(target, "version") ?: "?");
-                set_check_result(e, "downgrade to %s refused", jstr(target, "version") ?: "?");
-                in->check = AGENT_CHECK_NO_UPDATE;
-        } else if (streq(decision, "no_update")) {
-                if (deadend) {
-                        char reason[AGENT_REASON_MAX + 1];
-                        agent_text_copy(reason, sizeof reason, jstr(res, "deadend_reason"));
-                        *keep_reason = strdup(reason);
-                        in->reason = *keep_reason;
-                        in->check = AGENT_CHECK_DEAD_END;
-                        log_warning("booted release is a dead-end: %s", reason);
-                        set_check_result(e, "dead-end: %s", reason);
-                } else {
-                        in->check = AGENT_CHECK_NO_UPDATE;
-                        set_check_result(e, "no update%s",
-                                         e->snap.ignored_targets ? " (targets denylisted)" : "");
-                }
-        } else if (streq(decision, "update")) {
-                const char *tv = jstr(target, "version"), *tp = jstr(target, "payload");
-                if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX ||
-                    strlen(tp) > AGENT_PAYLOAD_MAX) {
-                        check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE,
-                                    "target release has a bad version or payload");
-                        return;
-                }
-                char v[AGENT_VERSION_MAX + 1], p[AGENT_PAYLOAD_MAX + 1];
-                agent_text_copy(v, sizeof v, tv);
-                agent_text_copy(p, sizeof p, tp);
-                *keep_version = strdup(v);
-                *keep_payload = strdup(p);
-                if (!*keep_version || !*keep_payload) {
-                        check_error(e, AGENT_CHECK_ERROR_IDENTITY, "out of memory");
-                        return;
-                }
-                in->check = AGENT_CHECK_UPDATE;
-                in->version = *keep_version;
-                in->payload = *keep_payload;
-                log_info("update available: %s (%s)", v, p);
-                set_check_result(e, "update available: %s", v);
-        } else
-                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "the worker sent an unknown decision");
+        r = agent_motd_update(&e->motd, c.deadend, c.deadend_reason, &err);
+        if (r < 0)
+                log_warning("%s", err.message);
+        decide(e, &c, &booted, in, keep);
 }
 
 /* ---- the fleet lock ---- */
+
+/* A refusal or failure the server answered: {"kind": "...", "value": "..."}, else the HTTP status. */
+static void lock_refused(Engine *e, AgentLockApi api, const char *path, const WorkerLockResult *l)
+{
+        char detail[AGENT_TEXT_MAX], ks[64], vs[256];
+
+        agent_text_copy(ks, sizeof ks, l->kind ? l->kind : "");
+        agent_text_copy(vs, sizeof vs, l->value ? l->value : "");
+        snprintf(detail, sizeof detail, "HTTP %ld%s%s%s%s", l->status, l->kind ? " " : "", ks,
+                 l->value ? ": " : "", vs);
+        pthread_mutex_lock(&e->lock);
+        agent_snapshot_count_lock_error(&e->snap, api, l->kind ? ks : "http_status");
+        pthread_mutex_unlock(&e->lock);
+        if (l->status == 423)
+                log_info("fleet lock v1/%s refused: %s", path, detail);
+        else {
+                log_warning("fleet lock v1/%s failed: %s", path, detail);
+                set_error(e, "fleet lock v1/%s: %s", path, detail);
+        }
+        set_lock_state(e, l->status == 423 ? AGENT_LOCK_DENIED : AGENT_LOCK_ERROR, detail);
+}
 
 /* POST base/v1/<api> (in the worker). Returns 1 on 200, 0 when refused or failed (counted and recorded). */
 static int fleet_lock(Engine *e, AgentLockApi api)
 {
         const char *path = api == AGENT_LOCK_API_PRE_REBOOT ? "pre-reboot" : "steady-state";
         _cleanup_json_ json_t *res = NULL;
-        const char *kind;
-        char detail[AGENT_TEXT_MAX], stream[AGENT_TEXT_MAX];
+        WorkerErrorKind kind;
+        WorkerLockResult l;
+        char stream[AGENT_TEXT_MAX];
+        Error err = {};
         json_t *args;
         int r;
 
@@ -472,39 +452,24 @@ static int fleet_lock(Engine *e, AgentLockApi api)
                          e->config->fleet_lock_base_url, "api", path, "node_uuid", e->node_uuid, "group",
                          e->config->group, "basearch", e->basearch, "platform", e->platform, "stream",
                          stream);
-        r = call(e, "lock", args, WORKER_TIMEOUT_SEC, &res, detail, sizeof detail, &kind);
+        r = call(e, WORKER_COMMAND_LOCK, args, WORKER_TIMEOUT_SEC, &res, &kind, &err);
         if (r < 0) {
                 pthread_mutex_lock(&e->lock);
-                agent_snapshot_count_lock_error(&e->snap, api, kind ? kind : "connection");
+                agent_snapshot_count_lock_error(&e->snap, api,
+                                                worker_error_kind_to_string(kind) ?: "connection");
                 pthread_mutex_unlock(&e->lock);
-                log_warning("fleet lock v1/%s: %s", path, detail);
-                set_error(e, "fleet lock v1/%s: %s", path, detail);
-                set_lock_state(e, AGENT_LOCK_ERROR, detail);
+                log_warning("fleet lock v1/%s: %s", path, err.message);
+                set_error(e, "fleet lock v1/%s: %s", path, err.message);
+                set_lock_state(e, AGENT_LOCK_ERROR, err.message);
                 return 0;
         }
-        long status = (long)json_integer_value(json_object_get(res, "status"));
-        if (status == 200) {
-                set_lock_state(e, api == AGENT_LOCK_API_PRE_REBOOT ? AGENT_LOCK_HELD : AGENT_LOCK_RELEASED,
-                               "");
-                return 1;
+        worker_lock_result_parse(res, &l);
+        if (l.status != 200) {
+                lock_refused(e, api, path, &l);
+                return 0;
         }
-        /* {"kind": "...", "value": "..."} from the server; anything else is reported as the HTTP status */
-        const char *k = jstr(res, "kind"), *v = jstr(res, "value");
-        char ks[64], vs[256];
-        agent_text_copy(ks, sizeof ks, k ? k : "");
-        agent_text_copy(vs, sizeof vs, v ? v : "");
-        snprintf(detail, sizeof detail, "HTTP %ld%s%s%s%s", status, k ? " " : "", ks, v ? ": " : "", vs);
-        pthread_mutex_lock(&e->lock);
-        agent_snapshot_count_lock_error(&e->snap, api, k ? ks : "http_status");
-        pthread_mutex_unlock(&e->lock);
-        if (status == 423)
-                log_info("fleet lock v1/%s refused: %s", path, detail);
-        else {
-                log_warning("fleet lock v1/%s failed: %s", path, detail);
-                set_error(e, "fleet lock v1/%s: %s", path, detail);
-        }
-        set_lock_state(e, status == 423 ? AGENT_LOCK_DENIED : AGENT_LOCK_ERROR, detail);
-        return 0;
+        set_lock_state(e, api == AGENT_LOCK_API_PRE_REBOOT ? AGENT_LOCK_HELD : AGENT_LOCK_RELEASED, "");
+        return 1;
 }
 
 /* ---- the actions ---- */
@@ -528,7 +493,7 @@ static bool do_report_steady(Engine *e)
 static bool do_stage(Engine *e, const AgentRelease *rel)
 {
         _cleanup_json_ json_t *res = NULL;
-        char msg[AGENT_TEXT_MAX];
+        Error err = {};
         int r;
 
         log_info("staging %s (%s)", rel->version, rel->payload);
@@ -538,10 +503,10 @@ static bool do_stage(Engine *e, const AgentRelease *rel)
         e->snap.download_bytes = e->snap.download_objects_fetched = e->snap.download_objects_requested = 0;
         pthread_mutex_unlock(&e->lock);
 
-        r = call(e, "stage",
+        r = call(e, WORKER_COMMAND_STAGE,
                  json_pack("{s:{s:s,s:s},s:b}", "release", "version", rel->version, "payload", rel->payload,
                            "allow_downgrade", e->config->allow_downgrade),
-                 STAGE_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
+                 STAGE_TIMEOUT_SEC, &res, NULL, &err);
 
         pthread_mutex_lock(&e->lock);
         e->snap.downloading = false;
@@ -553,8 +518,8 @@ static bool do_stage(Engine *e, const AgentRelease *rel)
                 r = 0;
         }
         if (r < 0) {
-                log_error("staging %s failed: %s", rel->version, msg);
-                set_error(e, "staging %s: %s", rel->version, msg);
+                log_error("staging %s failed: %s", rel->version, err.message);
+                set_error(e, "staging %s: %s", rel->version, err.message);
         } else
                 log_info("staged %s", rel->version);
         (void)load_status(e);
@@ -563,7 +528,7 @@ static bool do_stage(Engine *e, const AgentRelease *rel)
 
 static bool do_can_finalize(Engine *e)
 {
-        int64_t now = now_usec() / 1000000;
+        int64_t now = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC);
         bool in_window = true, granted = false;
         const char *reason = NULL;
 
@@ -605,19 +570,18 @@ static void do_warn_users(Engine *e, const AgentAction *a)
 static bool do_finalize(Engine *e, const AgentRelease *rel)
 {
         Error err = {};
-        char msg[AGENT_TEXT_MAX];
         int r;
 
         if (!(e->finalized_pending_reboot && streq(e->finalized_payload, rel->payload))) {
                 _cleanup_json_ json_t *res = NULL;
                 log_notice("finalizing %s and rebooting", rel->version);
-                r = call(e, "finalize",
+                r = call(e, WORKER_COMMAND_FINALIZE,
                          json_pack("{s:{s:s,s:s}}", "release", "version", rel->version, "payload",
                                    rel->payload),
-                         WORKER_TIMEOUT_SEC, &res, msg, sizeof msg, NULL);
+                         WORKER_TIMEOUT_SEC, &res, NULL, &err);
                 if (r < 0) {
-                        log_error("finalizing %s failed: %s", rel->version, msg);
-                        set_error(e, "finalizing %s: %s", rel->version, msg);
+                        log_error("finalizing %s failed: %s", rel->version, err.message);
+                        set_error(e, "finalizing %s: %s", rel->version, err.message);
                         return false;
                 }
                 if (json_is_true(json_object_get(res, "reboots"))) /* rpm-ostree reboots the host itself */
@@ -643,21 +607,19 @@ static bool do_finalize(Engine *e, const AgentRelease *rel)
 static void run_tick(Engine *e, bool force)
 {
         AgentInput in = { .kind = AGENT_INPUT_TICK };
-        _cleanup_free_ char *version = NULL, *payload = NULL, *reason = NULL;
+        _cleanup_(check_keep_done) CheckKeep keep = {};
         AgentAction a;
         int r;
 
         for (;;) {
                 in.jitter = jitter();
-                r = agent_machine_step(&e->machine, &in, now_usec(), &a);
-                free(version);
-                free(payload);
-                free(reason);
-                version = payload = reason = NULL;
+                r = agent_machine_step(&e->machine, &in, (int64_t)now_usec(CLOCK_REALTIME), &a);
+                check_keep_done(&keep);
                 if (r < 0) { /* a bug of ours: keep going at the steady pace rather than spin */
-                        log_error("state machine refused %d in state %s: %s", in.kind,
-                                  agent_state_name(e->machine.state), strerror(-r));
-                        set_next_tick(e, now_usec() + AGENT_STEADY_INTERVAL_DEFAULT_USEC);
+                        log_error_errno(r, "state machine refused %d in state %s: %m", in.kind,
+                                        agent_state_name(e->machine.state));
+                        set_next_tick(e, (int64_t)now_usec(CLOCK_REALTIME) +
+                                                 AGENT_STEADY_INTERVAL_DEFAULT_USEC);
                         return;
                 }
                 if (a.abandoned) {
@@ -681,7 +643,7 @@ static void run_tick(Engine *e, bool force)
                         break;
                 case AGENT_ACTION_CHECK_UPDATES:
                         in.kind = AGENT_INPUT_CHECKED;
-                        do_check(e, force, &in, &version, &payload, &reason);
+                        do_check(e, force, &in, &keep);
                         force = false;
                         break;
                 case AGENT_ACTION_STAGE:
@@ -719,11 +681,10 @@ static void *engine_main(void *userdata)
         pthread_mutex_lock(&e->lock);
         for (;;) {
                 while (!e->stop && !e->wake) {
-                        int64_t next = e->next_tick_mono, now = mono_usec();
+                        int64_t next = e->next_tick_mono, now = (int64_t)now_usec(CLOCK_MONOTONIC);
                         if (now >= next)
                                 break;
-                        struct timespec ts = { .tv_sec = next / 1000000,
-                                               .tv_nsec = (next % 1000000) * 1000 };
+                        struct timespec ts = timespec_from_nsec((uint64_t)next * NSEC_PER_USEC);
                         pthread_cond_timedwait(&e->cond, &e->lock, &ts);
                 }
                 if (e->stop)
@@ -742,63 +703,27 @@ static void *engine_main(void *userdata)
 
 /* ---- life cycle ---- */
 
-int engine_new(const EngineSetup *s, Engine **ret, Error *err)
+static FinalizeStrategy finalize_strategy(const AgentConfig *c)
 {
-        const AgentConfig *c = s->config;
-        Engine *e;
-        int r;
-
-        e = calloc(1, sizeof *e);
-        if (!e)
-                return error_setf(err, -ENOMEM, "out of memory");
-        e->config = c;
-        e->tz = s->tz;
-        snprintf(e->node_uuid, sizeof e->node_uuid, "%s", s->node_uuid);
-        e->basearch = strdup(s->basearch);
-        e->platform = strdup(s->platform ? s->platform : "");
-        e->worker_path = strdup(s->worker_path);
-        e->failed = json_array();
-        e->os = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b}", "backend",
-                          c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot",
-                          c->sysroot, "osname", c->osname, "remote", c->remote, "stream_metadata_key",
-                          c->stream_metadata_key, "rpm_ostree_path", c->rpm_ostree_path, "register",
-                          false); /* main registered */
-        pthread_condattr_t ca;
-        pthread_mutex_init(&e->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&e->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        if (!e->basearch || !e->platform || !e->worker_path || !e->failed || !e->os) {
-                engine_free(e);
-                return error_setf(err, -ENOMEM, "out of memory");
-        }
         switch (c->strategy) {
-        case AGENT_STRATEGY_IMMEDIATE:
-                e->fstrategy = FINALIZE_STRATEGY_IMMEDIATE;
-                break;
         case AGENT_STRATEGY_PERIODIC:
-                e->fstrategy = FINALIZE_STRATEGY_PERIODIC;
-                break;
+                return FINALIZE_STRATEGY_PERIODIC;
         case AGENT_STRATEGY_FLEET_LOCK:
-                e->fstrategy = c->only_in_periodic_windows ? FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK
-                                                           : FINALIZE_STRATEGY_FLEET_LOCK;
-                e->uses_lock = true;
-                break;
+                return c->only_in_periodic_windows ? FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK
+                                                   : FINALIZE_STRATEGY_FLEET_LOCK;
+        default:
+                return FINALIZE_STRATEGY_IMMEDIATE;
         }
-        r = agent_machine_init(
-                &e->machine,
-                &(AgentMachineConfig){ .updates_enabled = c->updates_enabled,
-                                       .steady_interval_usec = (int64_t)c->steady_interval_secs * 1000000 },
-                now_usec());
-        if (r < 0) {
-                engine_free(e);
-                return error_setf(err, r, "agent.timing.steady_interval_secs out of range");
-        }
+}
 
+/* What the snapshot shows from the start: who this node is and how it is configured. */
+static void init_snapshot(Engine *e)
+{
+        const AgentConfig *c = e->config;
         AgentSnapshot *sn = &e->snap;
+
         agent_snapshot_init(sn);
-        sn->started_usec = now_usec();
+        sn->started_usec = (int64_t)now_usec(CLOCK_REALTIME);
         snprintf(sn->node_uuid, sizeof sn->node_uuid, "%s", e->node_uuid);
         agent_text_copy(sn->group, sizeof sn->group, c->group);
         agent_text_copy(sn->basearch, sizeof sn->basearch, e->basearch);
@@ -822,8 +747,54 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
                 agent_text_copy(sn->time_zone, sizeof sn->time_zone, c->time_zone);
                 sn->schedule_minutes = calendar_total_minutes(c->calendar);
         }
-        e->next_tick_mono = mono_usec();
-        e->motd_state = -1;
+}
+
+int engine_new(const EngineSetup *s, Engine **ret, Error *err)
+{
+        const AgentConfig *c;
+        pthread_condattr_t ca;
+        Engine *e;
+        int r;
+
+        assert(s);
+        assert(s->config);
+        assert(ret);
+        c = s->config;
+        e = calloc(1, sizeof *e);
+        if (!e)
+                return error_setf(err, -ENOMEM, "out of memory");
+        e->config = c;
+        e->tz = s->tz;
+        snprintf(e->node_uuid, sizeof e->node_uuid, "%s", s->node_uuid);
+        e->basearch = strdup(s->basearch);
+        e->platform = strdup(s->platform ? s->platform : "");
+        e->worker_path = strdup(s->worker_path);
+        e->failed = json_array();
+        e->os = worker_os_new(c, false); /* main registered */
+        pthread_mutex_init(&e->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&e->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        if (!e->basearch || !e->platform || !e->worker_path || !e->failed || !e->os) {
+                engine_free(e);
+                return error_setf(err, -ENOMEM, "out of memory");
+        }
+        e->fstrategy = finalize_strategy(c);
+        e->uses_lock = c->strategy == AGENT_STRATEGY_FLEET_LOCK;
+        r = agent_machine_init(
+                &e->machine,
+                &(AgentMachineConfig){ .updates_enabled = c->updates_enabled,
+                                       .steady_interval_usec =
+                                               (int64_t)c->steady_interval_secs * (int64_t)USEC_PER_SEC },
+                (int64_t)now_usec(CLOCK_REALTIME));
+        if (r < 0) {
+                engine_free(e);
+                return error_setf(err, r, "agent.timing.steady_interval_secs out of range");
+        }
+        init_snapshot(e);
+        e->next_tick_mono = (int64_t)now_usec(CLOCK_MONOTONIC);
+        agent_motd_init(&e->motd, c->motd_dir);
         publish_machine(e);
         *ret = e;
         return 0;
@@ -845,13 +816,8 @@ int engine_stop(Engine *e, unsigned timeout_ms)
 
         if (!e->thread_started)
                 return 0;
-        clock_gettime(CLOCK_MONOTONIC, &ts); /* the condition variable waits on CLOCK_MONOTONIC */
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        /* the condition variable waits on CLOCK_MONOTONIC */
+        ts = timespec_from_nsec(now_nsec(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * NSEC_PER_MSEC);
         pthread_mutex_lock(&e->lock);
         e->stop = true;
         pthread_cond_broadcast(&e->cond);
@@ -895,7 +861,7 @@ void engine_update_now(Engine *e)
 
 void engine_snapshot(Engine *e, AgentSnapshot *ret)
 {
-        int64_t now = now_usec();
+        int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
 
         pthread_mutex_lock(&e->lock);
         *ret = e->snap;
@@ -903,8 +869,9 @@ void engine_snapshot(Engine *e, AgentSnapshot *ret)
         ret->now_usec = now;
         if (e->config->calendar) {
                 int64_t start, end;
-                ret->in_window = calendar_contains(e->config->calendar, e->tz, now / 1000000);
-                if (calendar_next_open(e->config->calendar, e->tz, now / 1000000, &start, &end) >= 0) {
+                ret->in_window = calendar_contains(e->config->calendar, e->tz, now / (int64_t)USEC_PER_SEC);
+                if (calendar_next_open(e->config->calendar, e->tz, now / (int64_t)USEC_PER_SEC, &start,
+                                       &end) >= 0) {
                         ret->next_window_start = start;
                         ret->next_window_end = end;
                 }

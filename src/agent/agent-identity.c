@@ -2,6 +2,7 @@
  * (see agent-identity.h and the spec's "Identity and the graph request"). */
 #include "agent-identity.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,8 +28,8 @@ int identity_format_uuid(const uint8_t id[16], char ret[33])
 {
         static const char hex[] = "0123456789abcdef";
 
-        if (!id || !ret)
-                return -EINVAL;
+        assert(id);
+        assert(ret);
         for (size_t i = 0; i < 16; i++) {
                 ret[2 * i] = hex[id[i] >> 4];
                 ret[2 * i + 1] = hex[id[i] & 15];
@@ -43,8 +44,8 @@ int identity_parse_uuid(const char *s, char ret[33])
         size_t len, j = 0;
         bool dashed;
 
-        if (!s || !ret)
-                return -EINVAL;
+        assert(s);
+        assert(ret);
         len = strnlen(s, 37);
         if (len != 32 && len != 36)
                 return -EINVAL;
@@ -76,8 +77,8 @@ int identity_parse_platform(const char *cmdline, char **ret)
         const char *p, *end;
         size_t len;
 
-        if (!cmdline || !ret)
-                return -EINVAL;
+        assert(cmdline);
+        assert(ret);
         len = strnlen(cmdline, IDENTITY_CMDLINE_MAX + 1);
         if (len > IDENTITY_CMDLINE_MAX)
                 return -E2BIG;
@@ -204,7 +205,9 @@ int agent_url_join(const char *base_url, const char *rel, Buf *out)
         size_t start;
         int r;
 
-        if (!base_url || !out || !rel_path_valid(rel))
+        assert(base_url);
+        assert(out);
+        if (!rel_path_valid(rel))
                 return -EINVAL;
 
         /* scheme "://" authority path [? query] [# fragment] */
@@ -256,8 +259,9 @@ int graph_request_url(const char *base_url, const Identity *id, Buf *out)
         size_t start;
         int r;
 
-        if (!base_url || !id || !out)
-                return -EINVAL;
+        assert(base_url);
+        assert(id);
+        assert(out);
         if (id->has_rollout_wariness &&
             (!isfinite(id->rollout_wariness) || id->rollout_wariness < 0 || id->rollout_wariness > 1))
                 return -EINVAL;

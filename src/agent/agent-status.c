@@ -244,10 +244,9 @@ json_t *agent_status_to_json(const AgentSnapshot *s)
                         return r;                                                                           \
         } while (0)
 
-int agent_metrics_write(const AgentSnapshot *s, Buf *out)
+/* The update checks, the graph and this node's identity. */
+static int metrics_check(const AgentSnapshot *s, Buf *out)
 {
-        static const char *const strategies[] = { "immediate", "periodic", "fleet_lock",
-                                                  "fleet_lock+periodic" };
         int r;
 
         M("cincinnati_update_checks_total", "counter", "Update checks against the graph server.");
@@ -272,6 +271,16 @@ int agent_metrics_write(const AgentSnapshot *s, Buf *out)
         M("identity_rollout_wariness", "gauge",
           "Configured rollout wariness (NaN when the server decides).");
         V("identity_rollout_wariness", NULL, s->has_rollout_wariness ? s->rollout_wariness : NAN);
+        return 0;
+}
+
+/* Staging and finalizing, the fleet lock, the strategy. */
+static int metrics_updates(const AgentSnapshot *s, Buf *out)
+{
+        static const char *const strategies[] = { "immediate", "periodic", "fleet_lock",
+                                                  "fleet_lock+periodic" };
+        int r;
+
         M("os_deploy_attempts_total", "counter", "Attempts to stage a release.");
         U("os_deploy_attempts_total", NULL, s->deploy_attempts);
         M("os_deploy_failures_total", "counter", "Failed attempts to stage a release.");
@@ -307,6 +316,14 @@ int agent_metrics_write(const AgentSnapshot *s, Buf *out)
         M("updates_strategy_periodic_schedule_length_minutes", "gauge",
           "Length of the weekly maintenance windows, in minutes.");
         U("updates_strategy_periodic_schedule_length_minutes", NULL, (uint64_t)s->schedule_minutes);
+        return 0;
+}
+
+/* The state, the downloads, the lock held. */
+static int metrics_state(const AgentSnapshot *s, Buf *out)
+{
+        int r;
+
         M("state", "gauge", "The update state machine's current state.");
         for (int st = 0; st < _AGENT_STATE_MAX; st++)
                 U("state", ((const char *[]){ "state", agent_state_name((AgentState)st), NULL }),
@@ -327,6 +344,17 @@ int agent_metrics_write(const AgentSnapshot *s, Buf *out)
         M("fleet_lock_held", "gauge", "Whether this node holds its fleet lock slot (as last told).");
         U("fleet_lock_held", NULL, s->lock_state == AGENT_LOCK_HELD ? 1 : 0);
         return 0;
+}
+
+int agent_metrics_write(const AgentSnapshot *s, Buf *out)
+{
+        int r = metrics_check(s, out);
+
+        if (r >= 0)
+                r = metrics_updates(s, out);
+        if (r >= 0)
+                r = metrics_state(s, out);
+        return r;
 }
 
 /* ---- the readable report ---- */
@@ -353,6 +381,64 @@ static int put_deployment(Buf *out, const char *label, const json_t *d)
         return put_field(out, label, line);
 }
 
+#define F(label, value)                                                                                     \
+        do {                                                                                                \
+                if (r >= 0)                                                                                 \
+                        r = put_field(out, label, value);                                                   \
+        } while (0)
+
+/* The strategy, its windows and the fleet lock. */
+static int put_strategy(Buf *out, const json_t *strat, const json_t *lock)
+{
+        const json_t *en = json_object_get(strat, "updates_enabled");
+        const char *ls = str_or_dash(lock, "state"), *detail = str_or_dash(lock, "detail");
+        char line[1024];
+        int r = 0;
+
+        snprintf(line, sizeof line, "%s%s", str_or_dash(strat, "name"),
+                 json_is_false(en) ? " (updates disabled)" : "");
+        F("Strategy:", line);
+        if (json_is_string(json_object_get(strat, "windows"))) {
+                const json_t *next = json_object_get(strat, "next_window");
+                const json_t *inw = json_object_get(strat, "in_window");
+                snprintf(line, sizeof line, "%s [%s]", str_or_dash(strat, "windows"),
+                         str_or_dash(strat, "time_zone"));
+                F("Windows:", line);
+                if (json_is_true(inw))
+                        snprintf(line, sizeof line, "open now, until %s", str_or_dash(next, "end"));
+                else
+                        snprintf(line, sizeof line, "%s", str_or_dash(next, "start"));
+                F("Next window:", line);
+        }
+        if (!streq(ls, "unused")) {
+                snprintf(line, sizeof line, "%s%s%s (since %s)", ls, streq(detail, "-") ? "" : ": ",
+                         streq(detail, "-") ? "" : detail, str_or_dash(lock, "since"));
+                F("Fleet lock:", line);
+        }
+        return r;
+}
+
+/* The current or last download, when it moved bytes. */
+static int put_download(Buf *out, const json_t *dl)
+{
+        const json_t *b = json_object_get(dl, "bytes"), *of = json_object_get(dl, "objects_fetched"),
+                     *oq = json_object_get(dl, "objects_requested");
+        char line[1024];
+        int r = 0;
+
+        if (!json_is_object(dl) || !json_is_integer(b) || json_integer_value(b) <= 0)
+                return 0;
+        snprintf(line, sizeof line,
+                 "%s%s: %" JSON_INTEGER_FORMAT " bytes, %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                 " objects",
+                 json_is_true(json_object_get(dl, "active")) ? "downloading " : "last download ",
+                 str_or_dash(dl, "version"), json_integer_value(b),
+                 json_is_integer(of) ? json_integer_value(of) : 0,
+                 json_is_integer(oq) ? json_integer_value(oq) : 0);
+        F("Download:", line);
+        return r;
+}
+
 int agent_status_format(const json_t *st, Buf *out)
 {
         const json_t *node = json_object_get(st, "node"), *strat = json_object_get(st, "strategy"),
@@ -366,12 +452,6 @@ int agent_status_format(const json_t *st, Buf *out)
 
         if (!json_is_object(st))
                 return -EINVAL;
-#define F(label, value)                                                                                     \
-        do {                                                                                                \
-                if (r >= 0)                                                                                 \
-                        r = put_field(out, label, value);                                                   \
-        } while (0)
-
         snprintf(line, sizeof line, "%s (%s)", str_or_dash(st, "state"), str_or_dash(st, "status_text"));
         F("State:", line);
         snprintf(line, sizeof line, "%s, group %s, stream %s, %s", str_or_dash(node, "uuid"),
@@ -388,32 +468,8 @@ int agent_status_format(const json_t *st, Buf *out)
                          str_or_dash(target, "payload"));
                 F("Target:", line);
         }
-        {
-                const json_t *en = json_object_get(strat, "updates_enabled");
-                snprintf(line, sizeof line, "%s%s", str_or_dash(strat, "name"),
-                         json_is_false(en) ? " (updates disabled)" : "");
-                F("Strategy:", line);
-        }
-        if (json_is_string(json_object_get(strat, "windows"))) {
-                const json_t *next = json_object_get(strat, "next_window");
-                const json_t *inw = json_object_get(strat, "in_window");
-                snprintf(line, sizeof line, "%s [%s]", str_or_dash(strat, "windows"),
-                         str_or_dash(strat, "time_zone"));
-                F("Windows:", line);
-                if (json_is_true(inw))
-                        snprintf(line, sizeof line, "open now, until %s", str_or_dash(next, "end"));
-                else
-                        snprintf(line, sizeof line, "%s", str_or_dash(next, "start"));
-                F("Next window:", line);
-        }
-        {
-                const char *ls = str_or_dash(lock, "state"), *detail = str_or_dash(lock, "detail");
-                if (!streq(ls, "unused")) {
-                        snprintf(line, sizeof line, "%s%s%s (since %s)", ls, streq(detail, "-") ? "" : ": ",
-                                 streq(detail, "-") ? "" : detail, str_or_dash(lock, "since"));
-                        F("Fleet lock:", line);
-                }
-        }
+        if (r >= 0)
+                r = put_strategy(out, strat, lock);
         snprintf(line, sizeof line, "%s: %s", str_or_dash(check, "time"), str_or_dash(check, "result"));
         F("Last check:", line);
         if (json_is_object(dead))
@@ -422,21 +478,8 @@ int agent_status_format(const json_t *st, Buf *out)
                 snprintf(line, sizeof line, "%s: %s", str_or_dash(err, "time"), str_or_dash(err, "message"));
                 F("Last error:", line);
         }
-        if (json_is_object(dl)) {
-                const json_t *b = json_object_get(dl, "bytes"), *of = json_object_get(dl, "objects_fetched"),
-                             *oq = json_object_get(dl, "objects_requested");
-                if (json_is_integer(b) && json_integer_value(b) > 0) {
-                        snprintf(line, sizeof line,
-                                 "%s%s: %" JSON_INTEGER_FORMAT " bytes, %" JSON_INTEGER_FORMAT
-                                 "/%" JSON_INTEGER_FORMAT " objects",
-                                 json_is_true(json_object_get(dl, "active")) ? "downloading "
-                                                                             : "last download ",
-                                 str_or_dash(dl, "version"), json_integer_value(b),
-                                 json_is_integer(of) ? json_integer_value(of) : 0,
-                                 json_is_integer(oq) ? json_integer_value(oq) : 0);
-                        F("Download:", line);
-                }
-        }
+        if (r >= 0)
+                r = put_download(out, dl);
 #undef F
         if (r < 0)
                 buf_truncate(out, start);

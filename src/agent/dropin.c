@@ -102,7 +102,7 @@ static int scan_dir(Set *s, const char *dir, Error *e)
         if (!d) {
                 if (errno == ENOENT || errno == ENOTDIR)
                         return 0;
-                return error_setf(e, negative_errno(), "%s: %s", dir, strerror(errno));
+                return error_setf(e, negative_errno(), "%s: %m", dir);
         }
         for (;;) {
                 struct stat lst, st;
@@ -112,7 +112,7 @@ static int scan_dir(Set *s, const char *dir, Error *e)
                 de = readdir(d);
                 if (!de) {
                         if (errno != 0)
-                                r = error_setf(e, negative_errno(), "%s: %s", dir, strerror(errno));
+                                r = error_setf(e, negative_errno(), "%s: %m", dir);
                         break;
                 }
                 if (de->d_name[0] == '.' || !endswith(de->d_name, ".toml"))
@@ -122,7 +122,7 @@ static int scan_dir(Set *s, const char *dir, Error *e)
                         break;
                 }
                 if (lstat(path, &lst) < 0) {
-                        r = error_setf(e, negative_errno(), "%s: %s", path, strerror(errno));
+                        r = error_setf(e, negative_errno(), "%s: %m", path);
                         free(path);
                         break;
                 }
@@ -130,7 +130,7 @@ static int scan_dir(Set *s, const char *dir, Error *e)
                         free(path);
                         r = set_put(s, de->d_name, NULL, e);
                 } else if (stat(path, &st) < 0) {
-                        r = error_setf(e, negative_errno(), "%s: %s", path, strerror(errno));
+                        r = error_setf(e, negative_errno(), "%s: %m", path);
                         free(path);
                 } else if (!S_ISREG(st.st_mode))
                         free(path); /* directories, sockets, ... named *.toml */
@@ -194,7 +194,7 @@ int dropin_collect(const char *root, const char *const *dirs, size_t n_dirs, Dro
                                 error_setf(e, r, "%s: larger than %d bytes", en->path,
                                            DROPIN_MAX_FILE_BYTES);
                         else if (r != -ENOMEM)
-                                error_setf(e, r, "%s: %s", en->path, strerror(-r));
+                                error_setf(e, r, "%s: %m", en->path);
                         dropin_files_free(files, n);
                         return r;
                 }

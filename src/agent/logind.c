@@ -11,13 +11,13 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "logind.h"
 #include "macros.h"
 #include "strutil.h"
 #include "strv.h"
+#include "time-util.h"
 
 extern char **environ;
 
@@ -45,11 +45,14 @@ int logind_reboot(Error *e)
 
         r = sd_bus_open_system(&bus);
         if (r < 0)
-                return error_setf(e, r, "connecting to the system bus: %s", strerror(-r));
+                return error_setf(e, r, "connecting to the system bus: %m");
         r = sd_bus_call_method(bus, LOGIND_DEST, LOGIND_PATH, LOGIND_MANAGER, "Reboot", &err, NULL, "b",
                                false);
         if (r < 0) {
-                error_setf(e, r, "logind Reboot: %s", err.message ? err.message : strerror(-r));
+                if (err.message)
+                        error_setf(e, r, "logind Reboot: %s", err.message);
+                else
+                        error_setf(e, r, "logind Reboot: %m");
                 sd_bus_error_free(&err);
                 return r;
         }
@@ -90,11 +93,14 @@ int logind_interactive_sessions(char ***ret_ttys, size_t *ret_n, Error *e)
 
         r = sd_bus_open_system(&bus);
         if (r < 0)
-                return error_setf(e, r, "connecting to the system bus: %s", strerror(-r));
+                return error_setf(e, r, "connecting to the system bus: %m");
         r = sd_bus_call_method(bus, LOGIND_DEST, LOGIND_PATH, LOGIND_MANAGER, "ListSessions", &err, &reply,
                                NULL);
         if (r < 0) {
-                error_setf(e, r, "logind ListSessions: %s", err.message ? err.message : strerror(-r));
+                if (err.message)
+                        error_setf(e, r, "logind ListSessions: %s", err.message);
+                else
+                        error_setf(e, r, "logind ListSessions: %m");
                 sd_bus_error_free(&err);
                 return r;
         }
@@ -169,13 +175,6 @@ int tty_broadcast(char *const *ttys, const char *msg)
         return n;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Keeps the last COMMAND_MAX_OUTPUT bytes of what arrives. */
 static void keep_tail(char *out, size_t *len, const char *data, size_t n)
 {
@@ -205,7 +204,7 @@ int run_command(char *const *argv, unsigned timeout_sec, char **ret_output, Erro
         _cleanup_free_ char *out = NULL;
         size_t out_len = 0;
         bool timed_out = false;
-        int64_t deadline;
+        uint64_t deadline;
         pid_t pid;
 
         if (!argv || !argv[0] || argv[0][0] != '/')
@@ -214,7 +213,7 @@ int run_command(char *const *argv, unsigned timeout_sec, char **ret_output, Erro
         if (!out)
                 return error_setf(e, -ENOMEM, "out of memory");
         if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return error_setf(e, -errno, "pipe: %s", strerror(errno));
+                return error_setf(e, -errno, "pipe: %m");
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
@@ -224,23 +223,23 @@ int run_command(char *const *argv, unsigned timeout_sec, char **ret_output, Erro
         close(pipefd[1]);
         if (r != 0) {
                 close(pipefd[0]);
-                return error_setf(e, -r, "%s: cannot start: %s", argv[0], strerror(r));
+                return error_setf(e, -r, "%s: cannot start: %m", argv[0]);
         }
 
-        deadline = mono_ms() + (int64_t)(timeout_sec ? timeout_sec : 60) * 1000;
+        deadline = now_msec(CLOCK_MONOTONIC) + (uint64_t)(timeout_sec ? timeout_sec : 60) * MSEC_PER_SEC;
         for (;;) {
                 struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
-                int64_t left = deadline - mono_ms();
+                uint64_t now = now_msec(CLOCK_MONOTONIC);
                 char chunk[4096];
 
                 static_assert(sizeof chunk < COMMAND_MAX_OUTPUT, "a chunk fits in the output");
                 ssize_t k;
 
-                if (left <= 0) {
+                if (now >= deadline) {
                         timed_out = true;
                         break;
                 }
-                r = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+                r = poll(&p, 1, (int)MIN(deadline - now, 1000));
                 if (r < 0 && errno != EINTR)
                         break;
                 if (r <= 0)

@@ -13,13 +13,13 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "macros.h"
 #include "os-backend.h"
 #include "strutil.h"
+#include "time-util.h"
 
 extern char **environ;
 
@@ -119,14 +119,6 @@ static void keep_stderr(CommandResult *c, const char *p, size_t n)
         c->err_len += n;
 }
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* environ without RPMOSTREE_CLIENT_ID, then RPMOSTREE_CLIENT_ID=<client_id>. */
 static char **make_env(const char *client_id, char **ret_var)
 {
@@ -163,49 +155,39 @@ static void kill_and_reap(pid_t pid, int *ret_status)
                 *ret_status = status;
 }
 
-/* Runs argv (argv[0] is the executable, searched on PATH when it has no '/'), stdin from /dev/null.
- * 0 when it exited with status 0; the result is filled in any case once the command started. */
-static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error *e)
+/* Starts argv (argv[0] is the executable, searched on PATH when it has no '/') with env, stdin from
+ * /dev/null and stdout and stderr on pipes, whose read ends are *ret_out and *ret_err. */
+static int spawn_command(char *const *argv, char **env, const char *desc, pid_t *ret_pid, int *ret_out,
+                         int *ret_err, Error *e)
 {
-        char desc[COMMAND_DESC_MAX + 1], tail[STDERR_TAIL_CHARS + 64];
         _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF;
-        _cleanup_free_ char **env = NULL;
-        _cleanup_free_ char *env_var = NULL;
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
-        Buf out = BUF_INIT(STDOUT_MAX);
-        int64_t deadline;
-        pid_t pid;
-        int fds[2], r, status;
+        int fds[2], r;
 
-        *res = (CommandResult){ 0 };
-        describe(argv, desc, sizeof(desc));
-        env = make_env(b->client_id, &env_var);
-        if (!env)
-                return error_setf(e, -ENOMEM, "%s: out of memory", desc);
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return error_setf(e, negative_errno(), "%s: pipe: %s", desc, strerror(errno));
+                return error_setf(e, negative_errno(), "%s: pipe: %m", desc);
         out_r = fds[0];
         out_w = fds[1];
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return error_setf(e, negative_errno(), "%s: pipe: %s", desc, strerror(errno));
+                return error_setf(e, negative_errno(), "%s: pipe: %m", desc);
         err_r = fds[0];
         err_w = fds[1];
 
         r = posix_spawn_file_actions_init(&fa);
         if (r != 0)
-                return error_setf(e, -r, "%s: posix_spawn_file_actions_init: %s", desc, strerror(r));
+                return error_setf(e, -r, "%s: posix_spawn_file_actions_init: %m", desc);
         r = posix_spawnattr_init(&attr);
         if (r != 0) {
                 posix_spawn_file_actions_destroy(&fa);
-                return error_setf(e, -r, "%s: posix_spawnattr_init: %s", desc, strerror(r));
+                return error_setf(e, -r, "%s: posix_spawnattr_init: %m", desc);
         }
         sigemptyset(&none);
         sigfillset(&all);
         /* stdin from /dev/null, the pipes as stdout and stderr, nothing else inherited; an own process
          * group (killed as a whole on timeout), default signal dispositions and no blocked signals (the
-         * daemons block theirs for signalfd). */
+         * daemons block theirs for their event loop). */
         if ((r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) != 0 ||
             (r = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO)) != 0 ||
             (r = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO)) != 0 ||
@@ -217,44 +199,52 @@ static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error
             (r = posix_spawnattr_setsigdefault(&attr, &all)) != 0) {
                 posix_spawn_file_actions_destroy(&fa);
                 posix_spawnattr_destroy(&attr);
-                return error_setf(e, -r, "%s: preparing to run: %s", desc, strerror(r));
+                return error_setf(e, -r, "%s: preparing to run: %m", desc);
         }
         if (strchr(argv[0], '/'))
-                r = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
+                r = posix_spawn(ret_pid, argv[0], &fa, &attr, argv, env);
         else
-                r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, env);
+                r = posix_spawnp(ret_pid, argv[0], &fa, &attr, argv, env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0)
-                return error_setf(e, -r, "%s: cannot run '%s': %s", desc, argv[0], strerror(r));
-        out_w = close_fd(out_w);
-        err_w = close_fd(err_w);
+                return error_setf(e, -r, "%s: cannot run '%s': %m", desc, argv[0]);
+        *ret_out = TAKE_FD(out_r);
+        *ret_err = TAKE_FD(err_r);
+        return 0;
+}
 
-        deadline = now_ms() + (int64_t)b->timeout_sec * 1000;
-        while (out_r >= 0 || err_r >= 0) {
-                struct pollfd p[2] = { { .fd = out_r, .events = POLLIN },
-                                       { .fd = err_r, .events = POLLIN } };
-                int64_t left = deadline - now_ms();
+/* Reads stdout into out and keeps the tail of stderr in res until both pipes close. On a timeout, a poll
+ * error or too much output the command is killed and reaped and an error returned. */
+static int collect_output(RpmOstreeBackend *b, const char *desc, pid_t pid, int *out_r, int *err_r, Buf *out,
+                          CommandResult *res, Error *e)
+{
+        uint64_t deadline = now_msec(CLOCK_MONOTONIC) + (uint64_t)b->timeout_sec * MSEC_PER_SEC;
+        char tail[STDERR_TAIL_CHARS + 64];
+        int r;
+
+        while (*out_r >= 0 || *err_r >= 0) {
+                struct pollfd p[2] = { { .fd = *out_r, .events = POLLIN },
+                                       { .fd = *err_r, .events = POLLIN } };
+                uint64_t now = now_msec(CLOCK_MONOTONIC);
                 char chunk[65536];
 
-                if (left <= 0) {
+                if (now >= deadline) {
                         kill_and_reap(pid, NULL);
-                        buf_free(&out);
                         stderr_tail(res, tail, sizeof(tail));
                         return error_setf(e, -ETIMEDOUT, "%s: timed out after %u s, killed: %s", desc,
                                           b->timeout_sec, tail);
                 }
-                r = poll(p, 2, (int)MIN(left, (int64_t)60000));
+                r = poll(p, 2, (int)MIN(deadline - now, (uint64_t)60000));
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = negative_errno();
                         kill_and_reap(pid, NULL);
-                        buf_free(&out);
-                        return error_setf(e, r, "%s: poll: %s", desc, strerror(-r));
+                        return error_setf(e, r, "%s: poll: %m", desc);
                 }
                 for (size_t i = 0; i < 2; i++) {
-                        int *fd = i == 0 ? &out_r : &err_r;
+                        int *fd = i == 0 ? out_r : err_r;
                         ssize_t n;
 
                         if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -270,19 +260,46 @@ static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error
                                 keep_stderr(res, chunk, (size_t)n);
                                 continue;
                         }
-                        if (buf_append(&out, chunk, (size_t)n) < 0) {
+                        if (buf_append(out, chunk, (size_t)n) < 0) {
                                 kill_and_reap(pid, NULL);
-                                buf_free(&out);
                                 return error_setf(e, -EFBIG, "%s: output larger than %u bytes, killed", desc,
                                                   (unsigned)STDOUT_MAX);
                         }
                 }
         }
+        return 0;
+}
+
+/* Runs argv (argv[0] is the executable, searched on PATH when it has no '/'), stdin from /dev/null.
+ * 0 when it exited with status 0; the result is filled in any case once the command started. */
+static int run(RpmOstreeBackend *b, char *const *argv, CommandResult *res, Error *e)
+{
+        char desc[COMMAND_DESC_MAX + 1], tail[STDERR_TAIL_CHARS + 64];
+        _cleanup_close_ int out_r = -EBADF, err_r = -EBADF;
+        _cleanup_free_ char **env = NULL;
+        _cleanup_free_ char *env_var = NULL;
+        Buf out = BUF_INIT(STDOUT_MAX);
+        pid_t pid;
+        int r, status;
+
+        *res = (CommandResult){ 0 };
+        describe(argv, desc, sizeof(desc));
+        env = make_env(b->client_id, &env_var);
+        if (!env)
+                return error_setf(e, -ENOMEM, "%s: out of memory", desc);
+        r = spawn_command(argv, env, desc, &pid, &out_r, &err_r, e);
+        if (r < 0)
+                return r;
+        r = collect_output(b, desc, pid, &out_r, &err_r, &out, res, e);
+        if (r < 0) {
+                buf_free(&out);
+                return r;
+        }
         while (waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR) {
                         r = negative_errno();
                         buf_free(&out);
-                        return error_setf(e, r, "%s: waitpid: %s", desc, strerror(-r));
+                        return error_setf(e, r, "%s: waitpid: %m", desc);
                 }
         }
         res->status = status;

@@ -1,7 +1,8 @@
 /* upkeep-agent-worker.c — the short-lived process that performs one of upkeep-agent's actions that need
  * the network or the OS layer (libcurl, libostree/GLib), so the resident daemon maps neither. Protocol
- * (docs/agent.md, "The worker"): one JSON request on stdin; zero or more {"progress":{...}} lines and then
- * one result line on stdout; exit status 0 whenever a result was written (success or not). */
+ * (worker-protocol.h, docs/agent.md "The worker"): one JSON request on stdin; zero or more
+ * {"progress":{...}} lines and then one result line on stdout; exit status 0 whenever a result was
+ * written (success or not). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -13,10 +14,10 @@
 
 #include "agent-config.h"
 #include "agent-identity.h"
-#include "daemon-util.h"
 #include "agent-target.h"
 #include "buf.h"
 #include "config.h"
+#include "daemon-util.h"
 #include "fileio.h"
 #include "graph.h"
 #include "http-client.h"
@@ -24,29 +25,34 @@
 #include "os-backend.h"
 #include "strutil.h"
 #include "strv.h"
+#include "worker-protocol.h"
 
-#define REQUEST_MAX (1u << 20)
 #define GRAPH_MAX_BYTES (16u << 20)
 
-static void emit(json_t *j)
+/* Writes one line (taken) to stdout; a line that could not be made becomes "out of memory". */
+static void put_line(int r, char *line)
 {
-        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        if (s) {
-                fputs(s, stdout);
-                fputc('\n', stdout);
-                fflush(stdout);
-                free(s);
-        } else
+        if (r < 0 || !line)
                 puts("{\"ok\":false,\"error\":\"out of memory\",\"errno\":12}");
-        json_decref(j);
+        else
+                fputs(line, stdout);
+        fflush(stdout);
+        free(line);
 }
 
-static int fail(int r, const char *kind, const char *msg)
+/* The success line: {"ok":true} plus the members of j (taken). */
+static void emit(json_t *j)
 {
-        json_t *j = json_pack("{s:b,s:s,s:i}", "ok", false, "error", msg, "errno", r < 0 ? -r : r);
-        if (j && kind)
-                json_object_set_new(j, "error_kind", json_string(kind));
-        emit(j);
+        char *line = NULL;
+        int r = j ? worker_success_format(j, &line) : -ENOMEM;
+        put_line(r, line);
+}
+
+static int fail(int r, WorkerErrorKind kind, const char *msg)
+{
+        char *line = NULL;
+        int k = worker_failure_format(r, kind, msg, &line);
+        put_line(k, line);
         return 0;
 }
 
@@ -108,9 +114,9 @@ static int cmd_status(const json_t *req)
                 r = os_backend_status(b, &st, &e);
         if (r < 0) {
                 os_backend_free(b);
-                return fail(r, "os", e.message);
+                return fail(r, WORKER_ERROR_OS, e.message);
         }
-        emit(json_pack("{s:b,s:o}", "ok", true, "deployments", deployments_json(&st)));
+        emit(json_pack("{s:o}", "deployments", deployments_json(&st)));
         os_status_done(&st);
         os_backend_free(b);
         return 0;
@@ -138,144 +144,149 @@ static HttpClient *client(size_t max_body)
         return http_client_new(&ho, &c) < 0 ? NULL : c;
 }
 
-static const char *decision_name(TargetDecision d)
+static WorkerDecision decision(TargetDecision d)
 {
-        switch (d) {
-        case TARGET_NOT_IN_GRAPH:
-                return "not_in_graph";
-        case TARGET_NO_UPDATE:
-                return "no_update";
-        case TARGET_UPDATE:
-                return "update";
-        default:
-                return "downgrade_refused";
-        }
+        static const WorkerDecision decisions[] = {
+                [TARGET_NOT_IN_GRAPH] = WORKER_DECISION_NOT_IN_GRAPH,
+                [TARGET_NO_UPDATE] = WORKER_DECISION_NO_UPDATE,
+                [TARGET_UPDATE] = WORKER_DECISION_UPDATE,
+                [TARGET_DOWNGRADE_REFUSED] = WORKER_DECISION_DOWNGRADE_REFUSED,
+        };
+        return (size_t)d < ELEMENTSOF(decisions) ? decisions[d] : WORKER_DECISION_DOWNGRADE_REFUSED;
 }
 
-/* Reads the deployments, asks the graph server, chooses the target (Zincati's decision). */
-static int cmd_check(const json_t *req)
+/* The graph server's answer to this node (its identity and booted deployment): *ret_g, with the URL asked
+ * in url. On failure the failure line is written and a negative errno returned. */
+static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Graph **ret_g)
 {
-        const json_t *p = json_object_get(req, "graph"), *failed;
         _cleanup_free_ char *base = NULL;
-        _cleanup_strv_free_ char **deny = NULL;
-        size_t n_deny = 0;
-        OsBackend *b = NULL;
-        OsStatus st = {};
         Identity id = {};
         HttpClient *http = NULL;
         HttpResponse resp = {};
-        Graph *g = NULL;
-        TargetChoice choice;
-        Buf url = BUF_INIT(3 * AGENT_CONFIG_MAX_URL);
         Error e = {};
-        json_t *out = NULL;
-        char msg[600];
+        char msg[WORKER_MESSAGE_MAX];
         int r;
 
-        if (!json_is_object(p))
-                return fail(-EINVAL, "identity", "request: \"graph\" must be an object");
-        r = open_backend(req, &b, &e);
-        if (r >= 0)
-                r = os_backend_status(b, &st, &e);
-        if (r < 0) {
-                snprintf(msg, sizeof msg, "reading deployments: %s", e.message);
-                r = fail(r, "identity", msg);
-                goto out;
-        }
-        if (!st.booted) {
-                r = fail(-ENOENT, "identity", "no booted deployment found");
-                goto out;
-        }
-        base = expand(p, jstr(p, "base_url"), st.booted->stream, &e);
+        base = expand(p, jstr(p, "base_url"), booted->stream, &e);
         if (!base) {
                 snprintf(msg, sizeof msg, "cincinnati.base_url: %s", e.message);
-                r = fail(-EINVAL, "identity", msg);
-                goto out;
+                return fail(-EINVAL, WORKER_ERROR_IDENTITY, msg), -EINVAL;
         }
         snprintf(id.node_uuid, sizeof id.node_uuid, "%s", jstr(p, "node_uuid") ?: "");
         id.group = (char *)jstr(p, "group");
         id.basearch = (char *)jstr(p, "basearch");
         id.platform = (char *)jstr(p, "platform");
-        id.stream = st.booted->stream;
-        id.os_version = st.booted->version;
-        id.os_checksum = st.booted->checksum;
+        id.stream = booted->stream;
+        id.os_version = booted->version;
+        id.os_checksum = booted->checksum;
         if (json_is_number(json_object_get(p, "rollout_wariness"))) {
                 id.has_rollout_wariness = true;
                 id.rollout_wariness = json_number_value(json_object_get(p, "rollout_wariness"));
         }
-        r = graph_request_url(base, &id, &url);
+        r = graph_request_url(base, &id, url);
         if (r >= 0)
-                r = buf_putc(&url, 0);
+                r = buf_putc(url, 0);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "cannot build the graph request URL from %s", base);
-                r = fail(r, "identity", msg);
-                goto out;
+                return fail(r, WORKER_ERROR_IDENTITY, msg), r;
         }
         http = client(GRAPH_MAX_BYTES);
-        if (!http) {
-                r = fail(-ENOMEM, "identity", "cannot create the HTTP client");
-                goto out;
-        }
-        r = http_client_request(http, "GET", url.data,
+        if (!http)
+                return fail(-ENOMEM, WORKER_ERROR_IDENTITY, "cannot create the HTTP client"), -ENOMEM;
+        r = http_client_request(http, "GET", url->data,
                                 (const char *const[]){ "Accept: application/json", NULL }, NULL, 0, &resp,
                                 &e);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "%s: %s", base, e.message);
-                r = fail(r, "connection", msg);
-                goto out;
-        }
-        if (resp.status != 200) {
+                fail(r, WORKER_ERROR_CONNECTION, msg);
+        } else if (resp.status != 200) {
                 char body[128] = "";
                 size_t n = 0;
                 for (const char *c = resp.body ? resp.body : ""; *c && n + 1 < sizeof body; c++)
                         body[n++] = (*c < 0x20 || *c == 0x7f) ? ' ' : *c;
                 body[n] = 0;
                 snprintf(msg, sizeof msg, "%s answered HTTP %ld: %s", base, resp.status, body);
-                r = fail(-EPROTO, "http_status", msg);
-                goto out;
-        }
-        r = graph_parse_json(resp.body, resp.body_len, &g, &e);
-        if (r < 0) {
+                fail(-EPROTO, WORKER_ERROR_HTTP_STATUS, msg);
+                r = -EPROTO;
+        } else if ((r = graph_parse_json(resp.body, resp.body_len, ret_g, &e)) < 0) {
                 snprintf(msg, sizeof msg, "%s sent a bad graph: %s", base, e.message);
-                r = fail(r, "graph_parse", msg);
-                goto out;
+                fail(r, WORKER_ERROR_GRAPH_PARSE, msg);
         }
-        /* the denylist: releases deployed here (a staged one is resumed, not skipped) and failed here */
-        for (size_t i = 0; r >= 0 && i < st.n_deployments; i++)
-                if (!st.deployments[i].staged && st.deployments[i].checksum)
-                        r = strv_push(&deny, &n_deny, st.deployments[i].checksum);
-        failed = json_object_get(p, "failed");
+        http_response_done(&resp);
+        http_client_free(http);
+        return r;
+}
+
+/* Zincati's decision against the denylist: the releases deployed here (a staged one is resumed, not
+ * skipped) and those that failed here. On failure the failure line is written. */
+static int choose(const json_t *p, const OsStatus *st, const Graph *g, TargetChoice *ret)
+{
+        _cleanup_strv_free_ char **deny = NULL;
+        const json_t *failed = json_object_get(p, "failed");
+        size_t n_deny = 0;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < st->n_deployments; i++)
+                if (!st->deployments[i].staged && st->deployments[i].checksum)
+                        r = strv_push(&deny, &n_deny, st->deployments[i].checksum);
         for (size_t i = 0; r >= 0 && i < json_array_size(failed); i++)
                 if (json_is_string(json_array_get(failed, i)))
                         r = strv_push(&deny, &n_deny, json_string_value(json_array_get(failed, i)));
         if (r >= 0)
-                r = agent_choose_target(g, st.booted->checksum, deny,
-                                        json_is_true(json_object_get(p, "allow_downgrade")), &choice);
-        if (r < 0) {
-                r = fail(r, "identity", "choosing a target: out of memory");
-                goto out;
-        }
-        out = json_pack("{s:b,s:s,s:o,s:{s:I,s:I,s:I},s:s,s:b,s:s?}", "ok", true, "url", url.data,
-                        "deployments", deployments_json(&st), "graph", "nodes", (json_int_t)g->n_nodes,
-                        "edges", (json_int_t)g->n_edges, "ignored", (json_int_t)choice.n_ignored, "decision",
-                        decision_name(choice.decision), "deadend",
-                        choice.decision != TARGET_NOT_IN_GRAPH && choice.deadend, "deadend_reason",
-                        choice.deadend ? choice.deadend_reason : NULL);
-        if (out && choice.target != TARGET_NONE)
+                r = agent_choose_target(g, st->booted->checksum, deny,
+                                        json_is_true(json_object_get(p, "allow_downgrade")), ret);
+        if (r < 0)
+                fail(r, WORKER_ERROR_IDENTITY, "choosing a target: out of memory");
+        return r;
+}
+
+static void emit_check(const OsStatus *st, const Graph *g, const Buf *url, const TargetChoice *choice)
+{
+        json_t *out = json_pack("{s:s,s:o,s:{s:I,s:I,s:I},s:s,s:b,s:s?}", "url", url->data, "deployments",
+                                deployments_json(st), "graph", "nodes", (json_int_t)g->n_nodes, "edges",
+                                (json_int_t)g->n_edges, "ignored", (json_int_t)choice->n_ignored, "decision",
+                                worker_decision_to_string(decision(choice->decision)), "deadend",
+                                choice->decision != TARGET_NOT_IN_GRAPH && choice->deadend, "deadend_reason",
+                                choice->deadend ? choice->deadend_reason : NULL);
+
+        if (out && choice->target != TARGET_NONE)
                 json_object_set_new(out, "target",
-                                    json_pack("{s:s?,s:s?}", "version", g->nodes[choice.target].version,
-                                              "payload", g->nodes[choice.target].payload));
+                                    json_pack("{s:s?,s:s?}", "version", g->nodes[choice->target].version,
+                                              "payload", g->nodes[choice->target].payload));
         emit(out);
-        r = 0;
-out:
+}
+
+/* Reads the deployments, asks the graph server, chooses the target (Zincati's decision). */
+static int cmd_check(const json_t *req)
+{
+        const json_t *p = json_object_get(req, "graph");
+        OsBackend *b = NULL;
+        OsStatus st = {};
+        Graph *g = NULL;
+        TargetChoice choice;
+        Buf url = BUF_INIT(3 * AGENT_CONFIG_MAX_URL);
+        Error e = {};
+        char msg[WORKER_MESSAGE_MAX];
+        int r;
+
+        if (!json_is_object(p))
+                return fail(-EINVAL, WORKER_ERROR_IDENTITY, "request: \"graph\" must be an object");
+        r = open_backend(req, &b, &e);
+        if (r >= 0)
+                r = os_backend_status(b, &st, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "reading deployments: %s", e.message);
+                fail(r, WORKER_ERROR_IDENTITY, msg);
+        } else if (!st.booted)
+                fail(-ENOENT, WORKER_ERROR_IDENTITY, "no booted deployment found");
+        else if (fetch_graph(p, st.booted, &url, &g) >= 0 && choose(p, &st, g, &choice) >= 0)
+                emit_check(&st, g, &url, &choice);
         if (g)
                 graph_free(g);
-        http_response_done(&resp);
-        http_client_free(http);
         buf_free(&url);
         os_status_done(&st);
         os_backend_free(b);
-        return r;
+        return 0;
 }
 
 /* One FleetLock call, shaped as Zincati sends it (pretty JSON, no Content-Type). */
@@ -289,15 +300,16 @@ static int cmd_lock(const json_t *req)
         HttpResponse resp = {};
         Buf url = BUF_INIT(2 * AGENT_CONFIG_MAX_URL), body = BUF_INIT(4096);
         Error e = {};
-        char msg[600];
+        char msg[WORKER_MESSAGE_MAX];
         int r;
 
         if (!json_is_object(p) || !api || (!streq(api, "pre-reboot") && !streq(api, "steady-state")))
-                return fail(-EINVAL, "config", "request: \"lock\" needs api pre-reboot or steady-state");
+                return fail(-EINVAL, WORKER_ERROR_CONFIG,
+                            "request: \"lock\" needs api pre-reboot or steady-state");
         base = expand(p, jstr(p, "base_url"), jstr(p, "stream"), &e);
         if (!base) {
                 snprintf(msg, sizeof msg, "updates.fleet_lock.base_url: %s", e.message);
-                return fail(-EINVAL, "config", msg);
+                return fail(-EINVAL, WORKER_ERROR_CONFIG, msg);
         }
         r = agent_url_join(base, streq(api, "pre-reboot") ? "v1/pre-reboot" : "v1/steady-state", &url);
         if (r >= 0)
@@ -310,7 +322,7 @@ static int cmd_lock(const json_t *req)
         http = r >= 0 ? client(64u << 10) : NULL;
         if (!http) {
                 snprintf(msg, sizeof msg, "cannot build the request to %s", base);
-                r = fail(-EINVAL, "config", msg);
+                r = fail(-EINVAL, WORKER_ERROR_CONFIG, msg);
                 goto out;
         }
         r = http_client_request(http, "POST", url.data,
@@ -318,7 +330,7 @@ static int cmd_lock(const json_t *req)
                                 body.len, &resp, &e);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "%s: %s", url.data, e.message);
-                r = fail(r, "connection", msg);
+                r = fail(r, WORKER_ERROR_CONNECTION, msg);
                 goto out;
         }
         {
@@ -329,8 +341,8 @@ static int cmd_lock(const json_t *req)
                         kind = jstr(reply, "kind");
                         value = jstr(reply, "value");
                 }
-                emit(json_pack("{s:b,s:i,s:s?,s:s?,s:s}", "ok", true, "status", (int)resp.status, "kind",
-                               kind, "value", value, "url", url.data));
+                emit(json_pack("{s:i,s:s?,s:s?,s:s}", "status", (int)resp.status, "kind", kind, "value",
+                               value, "url", url.data));
         }
         r = 0;
 out:
@@ -343,8 +355,13 @@ out:
 
 static void on_progress(const OsProgress *p, void *userdata)
 {
-        emit(json_pack("{s:{s:I,s:I,s:I}}", "progress", "bytes", (json_int_t)p->bytes_transferred, "fetched",
-                       (json_int_t)p->objects_fetched, "requested", (json_int_t)p->objects_requested));
+        WorkerProgress wp = { .bytes = p->bytes_transferred,
+                              .fetched = p->objects_fetched,
+                              .requested = p->objects_requested };
+        char *line = NULL;
+
+        if (worker_progress_format(&wp, &line) >= 0) /* a progress line that cannot be made is skipped */
+                put_line(0, line);
 }
 
 static int cmd_stage_or_finalize(const json_t *req, bool stage)
@@ -356,7 +373,7 @@ static int cmd_stage_or_finalize(const json_t *req, bool stage)
         int r;
 
         if (!payload)
-                return fail(-EINVAL, "os", "request: \"release\" needs a payload");
+                return fail(-EINVAL, WORKER_ERROR_OS, "request: \"release\" needs a payload");
         r = open_backend(req, &b, &e);
         if (r >= 0) {
                 if (stage)
@@ -368,9 +385,9 @@ static int cmd_stage_or_finalize(const json_t *req, bool stage)
         }
         if (r < 0) {
                 os_backend_free(b);
-                return fail(r, "os", e.message);
+                return fail(r, WORKER_ERROR_OS, e.message);
         }
-        emit(json_pack("{s:b,s:b}", "ok", true, "reboots", !stage && os_backend_finalize_reboots(b)));
+        emit(json_pack("{s:b}", "reboots", !stage && os_backend_finalize_reboots(b)));
         os_backend_free(b);
         return 0;
 }
@@ -379,37 +396,38 @@ int main(int argc, char **argv)
 {
         _cleanup_free_ char *data = NULL;
         _cleanup_json_ json_t *req = NULL;
+        WorkerCommand cmd;
         size_t len = 0;
-        const char *cmd;
         Error e = {};
 
         daemon_seed_hash_keys();
         /* the agent's action dies with the agent (a download in flight is safe to interrupt) */
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() == 1)
-                return fail(-ESRCH, NULL, "the agent is gone"), 2;
+                return fail(-ESRCH, _WORKER_ERROR_INVALID, "the agent is gone"), 2;
         if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "--version"))) {
                 printf("upkeep-agent-worker " UPKEEP_VERSION
                        ": performs one action for upkeep-agent; reads a "
                        "JSON request on stdin (see docs/agent.md)\n");
                 return 0;
         }
-        if (read_full_fd(STDIN_FILENO, REQUEST_MAX, &data, &len) < 0)
-                return fail(-EIO, NULL, "cannot read the request (at most 1 MiB on stdin)"), 2;
-        if (json_parse_strict(data, len, &req, &e) < 0 || !json_is_object(req))
-                return fail(-EINVAL, NULL, "the request is not a JSON object"), 2;
-        cmd = jstr(req, "command");
-        if (!cmd)
-                return fail(-EINVAL, NULL, "the request has no \"command\""), 2;
-        if (streq(cmd, "status"))
+        if (read_full_fd(STDIN_FILENO, WORKER_REQUEST_MAX, &data, &len) < 0)
+                return fail(-EIO, _WORKER_ERROR_INVALID, "cannot read the request (at most 1 MiB on stdin)"),
+                       2;
+        if (worker_request_parse(data, len, &cmd, &req, &e) < 0)
+                return fail(-EINVAL, _WORKER_ERROR_INVALID, e.message), 2;
+        switch (cmd) {
+        case WORKER_COMMAND_STATUS:
                 return cmd_status(req);
-        if (streq(cmd, "check"))
+        case WORKER_COMMAND_CHECK:
                 return cmd_check(req);
-        if (streq(cmd, "lock"))
+        case WORKER_COMMAND_LOCK:
                 return cmd_lock(req);
-        if (streq(cmd, "stage"))
+        case WORKER_COMMAND_STAGE:
                 return cmd_stage_or_finalize(req, true);
-        if (streq(cmd, "finalize"))
+        case WORKER_COMMAND_FINALIZE:
                 return cmd_stage_or_finalize(req, false);
-        return fail(-EINVAL, NULL, "unknown command"), 2;
+        default:
+                return fail(-EINVAL, _WORKER_ERROR_INVALID, "unknown command"), 2;
+        }
 }

@@ -6,17 +6,16 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
+#include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent-config.h"
@@ -34,12 +33,27 @@
 #include "strv.h"
 #include "tz-load.h"
 #include "worker-call.h"
+#include "worker-protocol.h"
 
 /* Zincati's application id for the app-specific machine id, so a node keeps its rollout position. */
 #define NODE_UUID_APP_ID SD_ID128_MAKE(de, 35, 10, 6b, 6e, c2, 46, 88, b6, 3a, fd, da, a1, 56, 67, 9b)
 #define CLIENT_TIMEOUT_MS 2000
 #define METRICS_MAX_BYTES (1u << 20)
 #define STOP_TIMEOUT_MS 10000
+#define CHECK_OS_TIMEOUT_SEC 300
+
+/* The daemon: what main() sets up, in order, and takes down. */
+typedef struct Agent {
+        AgentConfig *config;
+        TimeZone *tz; /* when config->calendar */
+        char *platform;
+        char *worker;  /* upkeep-agent-worker's path */
+        char uuid[33]; /* the node uuid */
+        struct utsname uts;
+        sd_event *event;
+        Engine *engine;
+        int status_fd, metrics_fd;
+} Agent;
 
 static void usage(void)
 {
@@ -88,28 +102,23 @@ static char *worker_path(void)
  * status through the worker, once, before anything else. */
 static int check_os(const char *worker, const AgentConfig *c)
 {
-        _cleanup_json_ json_t *req = NULL, *res = NULL;
+        _cleanup_json_ json_t *os = worker_os_new(c, true), *res = NULL;
         _cleanup_free_ char *text = NULL;
         Error e = {};
         int r;
 
-        req = json_pack("{s:s,s:{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b}}", "command", "status", "os", "backend",
-                        c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", "sysroot",
-                        c->sysroot, "osname", c->osname, "remote", c->remote, "stream_metadata_key",
-                        c->stream_metadata_key, "rpm_ostree_path", c->rpm_ostree_path, "register", true);
-        text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        if (!text)
+        if (!os)
                 return log_error_errno(-ENOMEM, "out of memory");
-        r = worker_call(worker, text, 300, NULL, NULL, NULL, &res, &e);
+        r = worker_request_format(WORKER_COMMAND_STATUS, NULL, os, &text, &e);
+        if (r < 0)
+                return log_error_errno(r, "%s", e.message);
+        r = worker_call(worker, text, CHECK_OS_TIMEOUT_SEC, NULL, NULL, NULL, &res, &e);
         if (r < 0)
                 return log_error_errno(r, "running %s: %s", worker, e.message);
-        if (!json_is_true(json_object_get(res, "ok"))) {
-                const json_t *m = json_object_get(res, "error");
-                return log_error_errno(-EIO, "opening the %s backend: %s",
-                                       c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree"
-                                                                                    : "ostree",
-                                       json_is_string(m) ? json_string_value(m) : "failed");
-        }
+        if (worker_result_check(res, NULL, &e) < 0)
+                return log_error_errno(
+                        -EIO, "opening the %s backend: %s",
+                        c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", e.message);
         return 0;
 }
 
@@ -155,8 +164,8 @@ static int node_uuid(const AgentConfig *c, char ret[33])
         r = sd_id128_get_machine_app_specific(NODE_UUID_APP_ID, &id);
         if (r < 0)
                 return log_error_errno(
-                        r, "cannot derive the node uuid from /etc/machine-id (%s); set [identity] node_uuid",
-                        strerror(-r));
+                        r,
+                        "cannot derive the node uuid from /etc/machine-id (%m); set [identity] node_uuid");
         return identity_format_uuid(id.bytes, ret);
 }
 
@@ -173,10 +182,9 @@ static char *node_platform(const AgentConfig *c)
         if (r >= 0)
                 r = identity_parse_platform(cmdline, &p);
         if (r < 0) {
-                log_warning("no ignition.platform.id= on the kernel command line (%s); sending an empty "
-                            "platform "
-                            "(set [upkeep] platform to override)",
-                            strerror(-r));
+                log_warning_errno(
+                        r, "no ignition.platform.id= on the kernel command line (%m); sending an empty "
+                           "platform (set [upkeep] platform to override)");
                 return strdup("");
         }
         return p;
@@ -363,7 +371,8 @@ static void serve_metrics(int lfd, Engine *engine)
         close(fd);
 }
 
-int main(int argc, char **argv)
+/* Parses the command line: 1 to go on (*ret_root set), 0 to exit successfully, -EINVAL. */
+static int parse_argv(int argc, char **argv, const char **ret_root)
 {
         static const struct option options[] = {
                 { "root", required_argument, NULL, 'r' },
@@ -372,153 +381,167 @@ int main(int argc, char **argv)
                 { "version", no_argument, NULL, 0x100 },
                 {},
         };
-        _cleanup_agent_config_ AgentConfig *config = NULL;
-        _cleanup_tz_ TimeZone *tz = NULL;
-        _cleanup_free_ char *platform = NULL;
-        const char *root = NULL;
-        _cleanup_free_ char *worker = NULL;
-        Engine *engine = NULL;
-        char uuid[33];
-        struct utsname uts;
-        Error e = {};
-        int c, r, sfd = -1, status_fd = -1, metrics_fd = -1, ret = EXIT_FAILURE;
+        int c;
 
-        daemon_seed_hash_keys();
-        log_set_prefix(1);
         while ((c = getopt_long(argc, argv, "r:vh", options, NULL)) >= 0)
                 switch (c) {
                 case 'r':
-                        root = optarg;
+                        *ret_root = optarg;
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
                         break;
                 case 'h':
                         usage();
-                        return EXIT_SUCCESS;
+                        return 0;
                 case 0x100:
                         printf("upkeep-agent " UPKEEP_VERSION "\n");
-                        return EXIT_SUCCESS;
+                        return 0;
                 default:
-                        return EXIT_FAILURE;
+                        return -EINVAL;
                 }
         if (optind < argc) {
                 log_error("unexpected argument '%s'", argv[optind]);
-                return EXIT_FAILURE;
+                return -EINVAL;
         }
+        return 1;
+}
 
-        if (load_config(root, &config) < 0)
-                return EXIT_FAILURE;
-        if (node_uuid(config, uuid) < 0)
-                return EXIT_FAILURE;
-        if (uname(&uts) < 0) {
-                log_error("uname: %m");
-                return EXIT_FAILURE;
-        }
-        platform = node_platform(config);
-        if (!platform)
-                return EXIT_FAILURE;
-        if (config->calendar) {
-                r = tz_load(config->time_zone, &tz, &e);
-                if (r < 0) {
-                        log_error("updates.periodic.time_zone: %s", e.message);
-                        return EXIT_FAILURE;
-                }
-        }
+/* Who this node is: its uuid, architecture, platform, and the time zone of its update windows. */
+static int identify(Agent *a)
+{
+        Error e = {};
+        int r;
 
-        worker = worker_path();
-        if (!worker)
-                return EXIT_FAILURE;
-        /* the OS layer must answer before the agent says it is ready: a first status through the worker */
-        r = check_os(worker, config);
+        if (node_uuid(a->config, a->uuid) < 0)
+                return -EINVAL;
+        if (uname(&a->uts) < 0)
+                return log_error_errno(-errno, "uname: %m");
+        a->platform = node_platform(a->config);
+        if (!a->platform)
+                return -ENOMEM;
+        if (a->config->calendar) {
+                r = tz_load(a->config->time_zone, &a->tz, &e);
+                if (r < 0)
+                        return log_error_errno(r, "updates.periodic.time_zone: %s", e.message);
+        }
+        return 0;
+}
+
+static void on_sighup(void *userdata)
+{
+        log_info("SIGHUP: the configuration is read at start; restart the agent to apply changes");
+}
+
+static int on_status(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        serve_status(fd, userdata);
+        return 0;
+}
+
+static int on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        serve_metrics(fd, userdata);
+        return 0;
+}
+
+/* The event loop (signals; call before starting the engine thread, which inherits the signal mask), the
+ * two sockets and the engine, which the sockets' callbacks ask. */
+static int setup(Agent *a)
+{
+        static const DaemonReload reload = { .fn = on_sighup };
+        const AgentConfig *c = a->config;
+        Error e = {};
+        int r;
+
+        r = daemon_event_new(&reload, &a->event);
         if (r < 0)
-                return EXIT_FAILURE;
+                return log_error_errno(r, "event loop: %m");
+        a->status_fd = listen_unix(c->status_socket, 0600);
+        if (a->status_fd < 0)
+                return log_error_errno(a->status_fd, "status socket %s: %m", c->status_socket);
+        a->metrics_fd = listen_unix(c->metrics_socket, 0666);
+        if (a->metrics_fd < 0)
+                return log_error_errno(a->metrics_fd, "metrics socket %s: %m", c->metrics_socket);
+        r = engine_new(&(EngineSetup){ .config = c,
+                                       .worker_path = a->worker,
+                                       .tz = a->tz,
+                                       .node_uuid = a->uuid,
+                                       .basearch = a->uts.machine,
+                                       .platform = a->platform },
+                       &a->engine, &e);
+        if (r < 0)
+                return log_error_errno(r, "%s", e.message);
+        r = sd_event_add_io(a->event, NULL, a->status_fd, EPOLLIN, on_status, a->engine);
+        if (r >= 0)
+                r = sd_event_add_io(a->event, NULL, a->metrics_fd, EPOLLIN, on_metrics, a->engine);
+        if (r < 0)
+                return log_error_errno(r, "watching the sockets: %m");
+        r = engine_start(a->engine);
+        if (r < 0)
+                return log_error_errno(r, "starting the engine thread: %m");
+        return 0;
+}
 
-        sfd = daemon_signalfd();
-        if (sfd < 0) {
-                log_error_errno(sfd, "signalfd: %s", strerror(-sfd));
-                goto out;
-        }
-        status_fd = listen_unix(config->status_socket, 0600);
-        if (status_fd < 0) {
-                log_error("status socket %s: %s", config->status_socket, strerror(-status_fd));
-                goto out;
-        }
-        metrics_fd = listen_unix(config->metrics_socket, 0666);
-        if (metrics_fd < 0) {
-                log_error("metrics socket %s: %s", config->metrics_socket, strerror(-metrics_fd));
-                goto out;
-        }
-
-        r = engine_new(&(EngineSetup){ .config = config,
-                                       .worker_path = worker,
-                                       .tz = tz,
-                                       .node_uuid = uuid,
-                                       .basearch = uts.machine,
-                                       .platform = platform },
-                       &engine, &e);
-        if (r < 0) {
-                log_error("%s", e.message);
-                goto out;
-        }
-        r = engine_start(engine);
-        if (r < 0) {
-                log_error("starting the engine thread: %s", strerror(-r));
-                goto out;
-        }
-        log_info("upkeep-agent %s: node %s, group %s, strategy %s, %s backend%s%s", UPKEEP_VERSION, uuid,
-                 config->group, agent_strategy_to_string(config->strategy),
-                 config->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree",
-                 config->sysroot ? ", sysroot " : "", config->sysroot ? config->sysroot : "");
-        daemon_notifyf("READY=1");
-
-        for (;;) {
-                struct pollfd p[3] = {
-                        { .fd = sfd, .events = POLLIN },
-                        { .fd = status_fd, .events = POLLIN },
-                        { .fd = metrics_fd, .events = POLLIN },
-                };
-                if (poll(p, 3, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        log_error("poll: %m");
-                        break;
-                }
-                if (p[0].revents) {
-                        struct signalfd_siginfo si;
-                        if (read(sfd, &si, sizeof si) == sizeof si) {
-                                if (si.ssi_signo == SIGHUP)
-                                        log_info("SIGHUP: the configuration is read at start; restart the "
-                                                 "agent to apply changes");
-                                else {
-                                        log_info("signal %u: stopping", si.ssi_signo);
-                                        ret = EXIT_SUCCESS;
-                                        break;
-                                }
-                        }
-                }
-                if (p[1].revents)
-                        serve_status(status_fd, engine);
-                if (p[2].revents)
-                        serve_metrics(metrics_fd, engine);
-        }
-        daemon_notifyf("STOPPING=1\nSTATUS=stopping");
-
-out:
-        if (engine && engine_stop(engine, STOP_TIMEOUT_MS) < 0) {
+/* Stops the engine (a worker in flight is stopped with SIGTERM) and removes the sockets. Returns ret. */
+static int shutdown_agent(Agent *a, int ret)
+{
+        if (a->engine && engine_stop(a->engine, STOP_TIMEOUT_MS) < 0) {
                 log_warning("the engine is still busy after %u ms; exiting anyway", STOP_TIMEOUT_MS);
                 _exit(ret);
         }
-        engine_free(engine);
-        if (status_fd >= 0) {
-                close(status_fd);
-                (void)unlink(config->status_socket);
+        a->engine = engine_free(a->engine);
+        a->event = sd_event_unref(a->event);
+        if (a->status_fd >= 0) {
+                close(a->status_fd);
+                (void)unlink(a->config->status_socket);
         }
-        if (metrics_fd >= 0) {
-                close(metrics_fd);
-                (void)unlink(config->metrics_socket);
+        if (a->metrics_fd >= 0) {
+                close(a->metrics_fd);
+                (void)unlink(a->config->metrics_socket);
         }
-        if (sfd >= 0)
-                close(sfd);
+        a->status_fd = a->metrics_fd = -EBADF;
         return ret;
+}
+
+static void agent_done(Agent *a)
+{
+        (void)shutdown_agent(a, EXIT_FAILURE);
+        agent_config_free(a->config);
+        tz_free(a->tz);
+        free(a->platform);
+        free(a->worker);
+}
+
+int main(int argc, char **argv)
+{
+        _cleanup_(agent_done) Agent a = { .status_fd = -EBADF, .metrics_fd = -EBADF };
+        const char *root = NULL;
+        int r;
+
+        daemon_seed_hash_keys();
+        log_set_prefix(1);
+        r = parse_argv(argc, argv, &root);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (load_config(root, &a.config) < 0 || identify(&a) < 0)
+                return EXIT_FAILURE;
+        a.worker = worker_path();
+        if (!a.worker)
+                return EXIT_FAILURE;
+        /* the OS layer must answer before the agent says it is ready: a first status through the worker */
+        if (check_os(a.worker, a.config) < 0)
+                return EXIT_FAILURE;
+        if (setup(&a) < 0)
+                return shutdown_agent(&a, EXIT_FAILURE);
+
+        log_info("upkeep-agent %s: node %s, group %s, strategy %s, %s backend%s%s", UPKEEP_VERSION, a.uuid,
+                 a.config->group, agent_strategy_to_string(a.config->strategy),
+                 a.config->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree",
+                 a.config->sysroot ? ", sysroot " : "", a.config->sysroot ? a.config->sysroot : "");
+        daemon_notifyf("READY=1");
+        r = sd_event_loop(a.event);
+        if (r < 0)
+                log_error_errno(r, "event loop: %m");
+        return shutdown_agent(&a, r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
 }

@@ -1,4 +1,5 @@
 /* worker-call.c — spawning upkeep-agent-worker for one action and reading its JSON lines (worker-call.h). */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -7,22 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "json-util.h"
 #include "macros.h"
+#include "time-util.h"
 #include "worker-call.h"
 
 extern char **environ;
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+typedef struct Reader {
+        WorkerProgressFn progress;
+        void *userdata;
+        json_t *result; /* the last result line (there is one) */
+} Reader;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -40,25 +40,23 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Handles the complete lines at the start of b; keeps the rest. */
-static int take_lines(Buf *b, WorkerProgressFn progress, void *userdata, json_t **result, Error *e)
+static int take_lines(Buf *b, Reader *rd, Error *e)
 {
         char *start = b->data, *nl;
         size_t left = b->len;
 
         while (left > 0 && (nl = memchr(start, '\n', left))) {
                 size_t n = (size_t)(nl - start);
+                WorkerProgress p;
                 json_t *j = NULL;
-                if (json_parse_strict(start, n, &j, e) < 0 || !json_is_object(j)) {
-                        json_decref(j);
-                        return error_setf(e, -EBADMSG, "the worker wrote a line that is not a JSON object");
-                }
-                if (json_object_get(j, "progress")) {
-                        if (progress)
-                                progress(json_object_get(j, "progress"), userdata);
-                        json_decref(j);
-                } else {
-                        json_decref(*result); /* the last result line wins (there is one) */
-                        *result = j;
+                int r = worker_line_parse(start, n, &p, &j, e);
+                if (r < 0)
+                        return r;
+                if (r == 0 && rd->progress)
+                        rd->progress(&p, rd->userdata);
+                if (r == 1) {
+                        json_decref(rd->result);
+                        rd->result = j;
                 }
                 start = nl + 1;
                 left -= n + 1;
@@ -68,37 +66,32 @@ static int take_lines(Buf *b, WorkerProgressFn progress, void *userdata, json_t 
         return 0;
 }
 
-int worker_call(const char *path, const char *request, unsigned timeout_sec, pid_t *pid_slot,
-                WorkerProgressFn progress, void *userdata, json_t **ret, Error *e)
+/* Starts path with stdin and stdout on pipes: *ret_in is the write end, *ret_out the read end. */
+static int spawn_worker(const char *path, pid_t *ret_pid, int *ret_in, int *ret_out, Error *e)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none;
-        int in[2], out[2], status = 0, r;
-        Buf b = BUF_INIT(WORKER_LINE_MAX);
-        json_t *result = NULL;
-        bool timed_out = false;
-        int64_t deadline;
-        pid_t pid;
+        int in[2], out[2], r;
         char *argv[] = { (char *)path, NULL };
 
         if (pipe2(in, O_CLOEXEC) < 0)
-                return error_setf(e, -errno, "pipe: %s", strerror(errno));
+                return error_setf(e, -errno, "pipe: %m");
         if (pipe2(out, O_CLOEXEC) < 0) {
                 r = -errno;
                 close(in[0]);
                 close(in[1]);
-                return error_setf(e, r, "pipe: %s", strerror(-r));
+                return error_setf(e, r, "pipe: %m");
         }
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, in[0], 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        /* the daemon blocks its signals for the signalfd: the worker starts with none blocked */
+        /* the daemon blocks its signals for its event loop: the worker starts with none blocked */
         posix_spawnattr_init(&attr);
         sigemptyset(&none);
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-        r = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+        r = posix_spawn(ret_pid, path, &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         close(in[0]);
@@ -106,65 +99,94 @@ int worker_call(const char *path, const char *request, unsigned timeout_sec, pid
         if (r != 0) {
                 close(in[1]);
                 close(out[0]);
-                return error_setf(e, -r, "starting %s: %s", path, strerror(r));
+                return error_setf(e, -r, "starting %s: %m", path);
         }
-        if (pid_slot)
-                __atomic_store_n(pid_slot, pid, __ATOMIC_SEQ_CST);
+        *ret_in = in[1];
+        *ret_out = out[0];
+        return 0;
+}
 
-        /* the request is small (a few KiB): the pipe takes it whole before the worker reads */
-        r = write_all(in[1], request, strlen(request));
-        close(in[1]);
+/* Reads the worker's lines until it closes its stdout: 0, 1 when the deadline passed, or an error. */
+static int read_lines(int fd, uint64_t deadline_ms, Reader *rd, Error *e)
+{
+        Buf b = BUF_INIT(WORKER_LINE_MAX);
+        int r = 0;
 
-        deadline = mono_ms() + (int64_t)(timeout_sec ? timeout_sec : 60) * 1000;
         while (r >= 0) {
-                struct pollfd p = { .fd = out[0], .events = POLLIN };
-                int64_t left = deadline - mono_ms();
-                if (left <= 0) {
-                        timed_out = true;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                uint64_t now = now_msec(CLOCK_MONOTONIC);
+                if (now >= deadline_ms) {
+                        r = 1;
                         break;
                 }
-                int k = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+                int k = poll(&p, 1, (int)MIN(deadline_ms - now, 1000));
                 if (k < 0 && errno != EINTR) {
-                        r = -errno;
+                        r = error_setf(e, -errno, "reading the worker's output: %m");
                         break;
                 }
                 if (k <= 0)
                         continue;
-                r = buf_reserve(&b, 65536);
-                if (r < 0) {
+                if (buf_reserve(&b, 65536) < 0) {
                         r = error_setf(e, -E2BIG, "a line of the worker's output is larger than %u bytes",
                                        WORKER_LINE_MAX);
                         break;
                 }
-                ssize_t n = read(out[0], b.data + b.len, b.cap - b.len);
+                ssize_t n = read(fd, b.data + b.len, b.cap - b.len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         break;
                 b.len += (size_t)n;
-                r = take_lines(&b, progress, userdata, &result, e);
+                r = take_lines(&b, rd, e);
         }
-        close(out[0]);
-        if (timed_out || r < 0)
+        buf_free(&b);
+        return r;
+}
+
+int worker_call(const char *path, const char *request, unsigned timeout_sec, pid_t *pid_slot,
+                WorkerProgressFn progress, void *userdata, json_t **ret, Error *e)
+{
+        Reader rd = { .progress = progress, .userdata = userdata };
+        unsigned timeout = timeout_sec ? timeout_sec : 60;
+        int in, out, status = 0, r;
+        pid_t pid;
+
+        assert(path);
+        assert(request);
+        assert(ret);
+        r = spawn_worker(path, &pid, &in, &out, e);
+        if (r < 0)
+                return r;
+        if (pid_slot)
+                __atomic_store_n(pid_slot, pid, __ATOMIC_SEQ_CST);
+
+        /* the request is small (a few KiB): the pipe takes it whole before the worker reads */
+        r = write_all(in, request, strlen(request));
+        close(in);
+        if (r == -EPIPE) /* it exited without reading: what it wrote and its exit status tell why */
+                r = 0;
+        if (r < 0)
+                error_setf(e, r, "writing the request to %s: %m", path);
+        else
+                r = read_lines(out, now_msec(CLOCK_MONOTONIC) + (uint64_t)timeout * MSEC_PER_SEC, &rd, e);
+        close(out);
+        if (r != 0)
                 kill(pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (pid_slot)
                 __atomic_store_n(pid_slot, 0, __ATOMIC_SEQ_CST);
-        buf_free(&b);
-        if (timed_out) {
-                json_decref(result);
-                return error_setf(e, -ETIMEDOUT, "%s: no result after %u s, killed", path, timeout_sec);
-        }
+        if (r == 1)
+                r = error_setf(e, -ETIMEDOUT, "%s: no result after %u s, killed", path, timeout);
         if (r < 0) {
-                json_decref(result);
+                json_decref(rd.result);
                 return r;
         }
-        if (!result) {
+        if (!rd.result) {
                 if (WIFSIGNALED(status))
                         return error_setf(e, -EIO, "%s: killed by signal %d", path, WTERMSIG(status));
                 return error_setf(e, -EIO, "%s: exit status %d without a result", path, WEXITSTATUS(status));
         }
-        *ret = result;
+        *ret = rd.result;
         return 0;
 }

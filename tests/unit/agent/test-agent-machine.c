@@ -932,7 +932,7 @@ static void test_transition_table(void **state)
                 AgentMachine m;
                 AgentAction a;
 
-                print_message("row: %s\n", rows[i].name);
+                print_message("# row: %s\n", rows[i].name);
                 rows[i].setup(&m);
                 a = tick(&m);
                 assert_int_equal(a.kind, rows[i].first);

@@ -1,0 +1,69 @@
+/* agent-motd.c — the dead-end message of the day (agent-motd.h). */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent-motd.h"
+#include "agent-target.h"
+#include "buf.h"
+
+void agent_motd_init(AgentMotd *m, const char *dir)
+{
+        assert(m);
+        assert(dir);
+        *m = (AgentMotd){ .dir = dir, .state = -1 };
+}
+
+static int write_atomic(const char *path, const Buf *text, Error *e)
+{
+        char tmp[PATH_MAX + 16];
+        int fd, r = 0;
+
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return error_setf(e, -errno, "writing %s: %m", tmp);
+        if (write(fd, text->data, text->len) != (ssize_t)text->len)
+                r = negative_errno();
+        if (close(fd) < 0 && r == 0)
+                r = negative_errno();
+        if (r == 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                (void)unlink(tmp);
+                return error_setf(e, r, "writing %s: %m", path);
+        }
+        return 0;
+}
+
+int agent_motd_update(AgentMotd *m, bool deadend, const char *reason, Error *e)
+{
+        char path[PATH_MAX];
+        Buf text = BUF_INIT(4096);
+        int r;
+
+        assert(m);
+        snprintf(path, sizeof path, "%s/%s", m->dir, AGENT_MOTD_FILE);
+        if (!deadend) {
+                if (m->state == 0)
+                        return 0;
+                m->state = 0;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return error_setf(e, -errno, "removing %s: %m", path);
+                return 0;
+        }
+        m->state = 1;
+        r = agent_deadend_motd(reason ? reason : "", &text);
+        if (r < 0) {
+                buf_free(&text);
+                return error_setf(e, r, "the dead-end message: %m");
+        }
+        (void)mkdir(m->dir, 0755);
+        r = write_atomic(path, &text, e);
+        buf_free(&text);
+        return r;
+}
