@@ -1,7 +1,6 @@
 /* graph-config.c — parsing and validation of upkeep-graph's TOML configuration (see graph-config.h). */
 #include "graph-config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -102,78 +101,38 @@ int graph_config_default(GraphConfig **ret)
         return 0;
 }
 
-/* An integer key of a section and where it is stored in GraphConfig. */
-typedef struct IntKey {
-        const char *name;
-        int64_t min, max;
-        size_t offset, size; /* size: sizeof(uint16_t), sizeof(unsigned) or sizeof(size_t) */
-} IntKey;
-
-#define INT_KEY(name, min, max, field)                                                                      \
-        {                                                                                                   \
-                name, min, max, offsetof(GraphConfig, field), sizeof(((GraphConfig *)0)->field)             \
-        }
-
-static const IntKey server_keys[] = {
-        INT_KEY("port", 0, 65535, port),
-        INT_KEY("threads", 1, 64, threads),
-        INT_KEY("max_connections", 1, 100000, max_connections),
-        INT_KEY("idle_timeout_secs", 1, 3600, idle_timeout_secs),
-};
-static const IntKey refresh_keys[] = {
-        INT_KEY("interval_secs", 1, 86400, refresh_interval_secs),
-        INT_KEY("fetch_timeout_secs", 1, 600, fetch_timeout_secs),
-        INT_KEY("max_document_bytes", 1024, INT64_C(1) << 30, max_document_bytes),
-};
-static const IntKey cache_keys[] = {
-        INT_KEY("max_answers", 0, 65536, max_cached_answers),
-};
-
-static void store_int(GraphConfig *c, const IntKey *k, int64_t v)
+/* Checks and fills one [streams.NAME] table's "basearches": 1 to 32 distinct architecture names. */
+static int parse_basearches(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key,
+                            void *target)
 {
-        char *field = (char *)c + k->offset;
-        if (k->size == sizeof(uint16_t))
-                *(uint16_t *)(void *)field = (uint16_t)v;
-        else if (k->size == sizeof(unsigned))
-                *(unsigned *)(void *)field = (unsigned)v;
-        else
-                *(size_t *)(void *)field = (size_t)v;
-}
+        GraphStreamConfig *s = target;
+        size_t n = toml_array_size(v);
 
-/* The keys of one section: the integers of keys[], "address" in [server], warnings for the rest. */
-static int parse_section(ConfigCtx *x, const TomlValue *t, const char *section, const IntKey *keys,
-                         size_t n_keys, GraphConfig *c)
-{
-        char key[128];
-        int64_t n = 0;
-        int r;
-
-        if (toml_type(t) != TOML_TABLE)
-                return config_bad(x, t, section, "must be a table");
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                size_t j;
-
-                snprintf(key, sizeof(key), "%s.%s", section, k);
-                for (j = 0; j < n_keys && !streq(keys[j].name, k); j++)
-                        ;
-                if (j < n_keys) {
-                        if ((r = config_get_int(x, v, key, keys[j].min, keys[j].max, &n)) < 0)
-                                return r;
-                        store_int(c, &keys[j], n);
-                } else if (streq(section, "server") && streq(k, "address")) {
-                        unsigned char addr[16];
-                        if ((r = config_get_string(x, v, key, false, &c->address)) < 0)
-                                return r;
-                        if (inet_pton(AF_INET, c->address, addr) != 1 &&
-                            inet_pton(AF_INET6, c->address, addr) != 1)
-                                return config_bad(x, v, key, "must be a numeric IPv4 or IPv6 address");
-                } else if ((r = config_warn_unknown(x, v, key)) < 0)
-                        return r;
+        if (toml_type(v) != TOML_ARRAY || n == 0 || n > 32)
+                return config_bad(x, v, key, "must be an array of 1 to 32 architecture names");
+        strv_free(s->basearches);
+        s->basearches = NULL;
+        s->n_basearches = 0;
+        for (size_t j = 0; j < n; j++) {
+                const TomlValue *a = toml_array_get(v, j);
+                if (toml_type(a) != TOML_STRING || !valid_name(toml_string(a, NULL)))
+                        return config_bad(x, a, key,
+                                          "architecture names are 1-64 characters of [A-Za-z0-9._-]");
+                for (size_t m = 0; m < s->n_basearches; m++)
+                        if (streq(s->basearches[m], toml_string(a, NULL)))
+                                return config_bad(x, a, key, "architecture listed twice");
+                if (strv_push(&s->basearches, &s->n_basearches, toml_string(a, NULL)) < 0)
+                        return -ENOMEM;
         }
         return 0;
 }
+
+/* The keys of a [streams.NAME] table. */
+static const ConfigKey stream_keys[] = {
+        CONFIG_KEY("releases", CONFIG_STRING, GraphStreamConfig, releases),
+        CONFIG_KEY("updates", CONFIG_STRING, GraphStreamConfig, updates),
+        CONFIG_KEY_CUSTOM("basearches", parse_basearches),
+};
 
 static int parse_stream(ConfigCtx *x, const char *name, const TomlValue *t, GraphStreamConfig *s)
 {
@@ -191,100 +150,75 @@ static int parse_stream(ConfigCtx *x, const char *name, const TomlValue *t, Grap
         r = stream_defaults(s, name);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                snprintf(key, sizeof(key), "streams.%s.%s", name, k);
-                if (streq(k, "releases")) {
-                        if ((r = config_get_string(x, v, key, false, &s->releases)) < 0)
-                                return r;
-                } else if (streq(k, "updates")) {
-                        if ((r = config_get_string(x, v, key, false, &s->updates)) < 0)
-                                return r;
-                } else if (streq(k, "basearches")) {
-                        size_t n = toml_array_size(v);
-                        if (toml_type(v) != TOML_ARRAY || n == 0 || n > 32)
-                                return config_bad(x, v, key,
-                                                  "must be an array of 1 to 32 architecture names");
-                        strv_free(s->basearches);
-                        s->basearches = NULL;
-                        s->n_basearches = 0;
-                        for (size_t j = 0; j < n; j++) {
-                                const TomlValue *a = toml_array_get(v, j);
-                                if (toml_type(a) != TOML_STRING || !valid_name(toml_string(a, NULL)))
-                                        return config_bad(x, a, key,
-                                                          "architecture names are 1-64 characters of "
-                                                          "[A-Za-z0-9._-]");
-                                for (size_t m = 0; m < s->n_basearches; m++)
-                                        if (streq(s->basearches[m], toml_string(a, NULL)))
-                                                return config_bad(x, a, key, "architecture listed twice");
-                                if (strv_push(&s->basearches, &s->n_basearches, toml_string(a, NULL)) < 0)
-                                        return -ENOMEM;
-                        }
-                } else if ((r = config_warn_unknown(x, v, key)) < 0)
+        snprintf(key, sizeof(key), "streams.%s", name);
+        return config_parse_table(x, t, key, stream_keys, ELEMENTSOF(stream_keys), s, NULL);
+}
+
+/* [streams]: a table of [streams.NAME] tables, at most 64. */
+static int parse_streams(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key, void *target)
+{
+        GraphConfig *c = target;
+        size_t n = toml_table_size(v);
+        int r;
+
+        if (toml_type(v) != TOML_TABLE)
+                return config_bad(x, v, key, "must be a table of streams ([streams.NAME])");
+        if (n > 64)
+                return config_bad(x, v, key, "at most 64 streams");
+        if (!(c->streams = calloc(n + 1, sizeof(GraphStreamConfig))))
+                return -ENOMEM;
+        for (size_t j = 0; j < n; j++) {
+                c->n_streams = j + 1;
+                r = parse_stream(x, toml_table_key_at(v, j), toml_table_value_at(v, j), &c->streams[j]);
+                if (r < 0)
                         return r;
         }
         return 0;
 }
+
+/* Every key of graph.toml (docs/graph.md). */
+static const ConfigKey graph_keys[] = {
+        CONFIG_KEY("server.address", CONFIG_ADDRESS, GraphConfig, address),
+        CONFIG_KEY("server.port", CONFIG_INT, GraphConfig, port, .min = 0, .max = 65535),
+        CONFIG_KEY("server.threads", CONFIG_INT, GraphConfig, threads, .min = 1, .max = 64),
+        CONFIG_KEY("server.max_connections", CONFIG_INT, GraphConfig, max_connections, .min = 1,
+                   .max = 100000),
+        CONFIG_KEY("server.idle_timeout_secs", CONFIG_INT, GraphConfig, idle_timeout_secs, .min = 1,
+                   .max = 3600),
+        CONFIG_KEY("refresh.interval_secs", CONFIG_INT, GraphConfig, refresh_interval_secs, .min = 1,
+                   .max = 86400),
+        CONFIG_KEY("refresh.fetch_timeout_secs", CONFIG_INT, GraphConfig, fetch_timeout_secs, .min = 1,
+                   .max = 600),
+        CONFIG_KEY("refresh.max_document_bytes", CONFIG_INT, GraphConfig, max_document_bytes, .min = 1024,
+                   .max = INT64_C(1) << 30),
+        CONFIG_KEY("cache.max_answers", CONFIG_INT, GraphConfig, max_cached_answers, .min = 0, .max = 65536),
+        CONFIG_KEY_CUSTOM("streams", parse_streams),
+};
 
 int graph_config_parse(const char *data, size_t len, const char *filename, GraphConfig **ret,
                        char ***ret_warnings, Error *e)
 {
         _cleanup_toml_ TomlValue *root = NULL;
         ConfigCtx x = { .file = filename, .e = e };
-        TomlError te = { 0 };
         GraphConfig *c;
         int r;
 
-        r = toml_parse(data, len, &root, &te);
+        r = config_parse_toml(data, len, filename, &root, e);
         if (r < 0)
-                return error_setf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "%s:%u:%u: %s", filename, te.line,
-                                  te.column, te.message);
+                return r;
         c = config_new();
         if (!c)
                 return -ENOMEM;
-
-        for (size_t i = 0; i < toml_table_size(root); i++) {
-                const char *k = toml_table_key_at(root, i);
-                const TomlValue *v = toml_table_value_at(root, i);
-                if (streq(k, "server"))
-                        r = parse_section(&x, v, k, server_keys, ELEMENTSOF(server_keys), c);
-                else if (streq(k, "refresh"))
-                        r = parse_section(&x, v, k, refresh_keys, ELEMENTSOF(refresh_keys), c);
-                else if (streq(k, "cache"))
-                        r = parse_section(&x, v, k, cache_keys, ELEMENTSOF(cache_keys), c);
-                else if (streq(k, "streams")) {
-                        size_t n = toml_table_size(v);
-                        if (toml_type(v) != TOML_TABLE)
-                                r = config_bad(&x, v, "streams",
-                                               "must be a table of streams ([streams.NAME])");
-                        else if (n > 64)
-                                r = config_bad(&x, v, "streams", "at most 64 streams");
-                        else if (!(c->streams = calloc(n + 1, sizeof(GraphStreamConfig))))
-                                r = -ENOMEM;
-                        for (size_t j = 0; r >= 0 && j < n; j++) {
-                                c->n_streams = j + 1;
-                                r = parse_stream(&x, toml_table_key_at(v, j), toml_table_value_at(v, j),
-                                                 &c->streams[j]);
-                        }
-                } else
-                        r = config_warn_unknown(&x, v, k);
-                if (r < 0)
-                        goto fail;
-        }
-        if (c->n_streams == 0) {
+        r = config_parse_table(&x, root, NULL, graph_keys, ELEMENTSOF(graph_keys), c, NULL);
+        if (r >= 0 && c->n_streams == 0)
                 r = error_setf(e, -EINVAL, "%s: streams: no stream configured (add a [streams.NAME] table)",
                                filename);
-                goto fail;
+        if (r < 0) {
+                config_take_warnings(&x, NULL);
+                graph_config_free(c);
+                return r;
         }
         *ret = c;
-        if (ret_warnings)
-                *ret_warnings = x.warnings;
-        else
-                strv_free(x.warnings);
+        config_take_warnings(&x, ret_warnings);
         return 0;
-fail:
-        strv_free(x.warnings);
-        graph_config_free(c);
-        return r;
 }

@@ -1,20 +1,19 @@
-/* lock-config.c — parsing and validation of upkeep-lock's configuration (see lock-config.h). */
+/* lock-config.c — parsing and validation of upkeep-lock's configuration (see lock-config.h): its keys
+ * as tables (config-util.h), the groups' defaults and the rules between keys. */
 #include "lock-config.h"
-#include "config-util.h"
 
-#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config-util.h"
 #include "macros.h"
 #include "strutil.h"
 
-void lock_config_free(LockConfig *c)
+static void config_clear(LockConfig *c)
 {
-        if (!c)
-                return;
         free(c->address);
         free(c->tls_cert_path);
         free(c->tls_key_path);
@@ -39,6 +38,13 @@ void lock_config_free(LockConfig *c)
                 strv_free(g->client_tokens);
         }
         free(c->groups);
+}
+
+void lock_config_free(LockConfig *c)
+{
+        if (!c)
+                return;
+        config_clear(c);
         free(c);
 }
 
@@ -68,8 +74,7 @@ static bool opt_same(const char *a, const char *b)
 
 int lock_config_restart_keys(const LockConfig *running, const LockConfig *next, char ***ret)
 {
-        if (!running || !next || !ret)
-                return -EINVAL;
+        assert(running && next && ret);
 
         const LockConfig *a = running, *b = next;
         const struct {
@@ -114,23 +119,20 @@ int lock_config_restart_keys(const LockConfig *running, const LockConfig *next, 
         return 0;
 }
 
-static LockConfig *config_new(void)
+/* The defaults; the caller clears c on failure. */
+static int config_init(LockConfig *c)
 {
-        LockConfig *c = calloc(1, sizeof(*c));
-        if (!c)
-                return NULL;
-        c->port = 9090;
-        c->threads = 2; /* requests waiting for a write hold no thread: threads only parse and send */
-        c->status_port = 2222;
-        c->etcd_timeout_ms = 3000;
-        c->backend = LOCK_BACKEND_SQLITE;
+        *c = (LockConfig){
+                .port = 9090,
+                .threads = 2, /* requests waiting for a write hold no thread: threads only parse and send */
+                .status_port = 2222,
+                .etcd_timeout_ms = 3000,
+                .backend = LOCK_BACKEND_SQLITE,
+        };
         if (!(c->address = strdup("::")) || !(c->status_address = strdup("127.0.0.1")) ||
-            !(c->sqlite_path = strdup(LOCK_DEFAULT_SQLITE_PATH)) ||
-            !(c->default_group = strdup("default"))) {
-                lock_config_free(c);
-                return NULL;
-        }
-        return c;
+            !(c->sqlite_path = strdup(LOCK_DEFAULT_SQLITE_PATH)) || !(c->default_group = strdup("default")))
+                return -ENOMEM;
+        return 0;
 }
 
 static int group_add(LockConfig *c, const char *name, const GroupPolicy *defaults, LockGroupConfig **ret)
@@ -158,9 +160,9 @@ int lock_config_default(LockConfig **ret)
 {
         GroupPolicy p = { .slots = 1 };
         LockGroupConfig *g;
-        LockConfig *c = config_new();
+        LockConfig *c = calloc(1, sizeof(*c));
 
-        if (!c || group_add(c, "default", &p, &g) < 0) {
+        if (!c || config_init(c) < 0 || group_add(c, "default", &p, &g) < 0) {
                 lock_config_free(c);
                 return -ENOMEM;
         }
@@ -168,43 +170,164 @@ int lock_config_default(LockConfig **ret)
         return 0;
 }
 
+/* A parse in progress: the configuration, and what it reads besides. */
+typedef struct LockParse {
+        LockConfig c;
+        GroupPolicy defaults;    /* of the groups: [lock] default_slots, ... */
+        const TomlValue *lock;   /* [lock], read after the other tables */
+        const TomlValue *groups; /* [[lock.groups]], read after the rest of [lock] */
+} LockParse;
+
+static const char *check_endpoints(const void *field)
+{
+        char *const *l = *(char *const *const *)field;
+        for (size_t i = 0; l && l[i]; i++)
+                if (!startswith(l[i], "http://") && !startswith(l[i], "https://"))
+                        return "endpoints must be http:// or https:// URLs";
+        return NULL;
+}
+
+static const char *check_group_name(const void *field)
+{
+        return lock_group_name_valid(*(char *const *)field) ? NULL
+                                                            : "must be 1-255 characters of [a-zA-Z0-9.-]";
+}
+
+static int keep_lock(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key, void *target)
+{
+        ((LockParse *)target)->lock = v;
+        return 0;
+}
+
+static int keep_groups(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key, void *target)
+{
+        if (toml_type(v) != TOML_ARRAY)
+                return config_bad(x, v, key, "must be an array of tables ([[lock.groups]])");
+        ((LockParse *)target)->groups = v;
+        return 0;
+}
+
+static const char *const backend_names[] = {
+        [LOCK_BACKEND_SQLITE] = "sqlite", [LOCK_BACKEND_ETCD3] = "etcd3", NULL
+};
+
+/* backend.type: a non-empty string among backend_names. */
+static int parse_backend_type(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key,
+                              void *target)
+{
+        static const ConfigKey type =
+                CONFIG_KEY("type", CONFIG_ENUM, LockParse, c.backend, .names = backend_names);
+        size_t len;
+
+        if (toml_type(v) == TOML_STRING && (toml_string(v, &len), len == 0))
+                return config_bad(x, v, key, "must not be empty");
+        return config_parse_value(x, &type, v, key, target);
+}
+
+/* Every table but [lock] (Airlock's [service], [status], [etcd3]; Upkeep's [backend], [auth]). */
+static const ConfigKey lock_keys[] = {
+        CONFIG_KEY("service.address", CONFIG_ADDRESS, LockParse, c.address),
+        CONFIG_KEY("service.port", CONFIG_INT, LockParse, c.port, .min = 0, .max = 65535),
+        CONFIG_KEY("service.tls", CONFIG_BOOL, LockParse, c.tls),
+        CONFIG_KEY("service.tls_cert_path", CONFIG_STRING, LockParse, c.tls_cert_path),
+        CONFIG_KEY("service.tls_key_path", CONFIG_STRING, LockParse, c.tls_key_path),
+        CONFIG_KEY("service.threads", CONFIG_INT, LockParse, c.threads, .min = 1, .max = 64),
+        CONFIG_KEY("status.enabled", CONFIG_BOOL, LockParse, c.status_enabled),
+        CONFIG_KEY("status.address", CONFIG_ADDRESS, LockParse, c.status_address),
+        CONFIG_KEY("status.port", CONFIG_INT, LockParse, c.status_port, .min = 0, .max = 65535),
+        CONFIG_KEY("etcd3.endpoints", CONFIG_STRINGS, LockParse, c.etcd_endpoints, .max = 32,
+                   CONFIG_COUNT(LockParse, c.n_etcd_endpoints), .check = check_endpoints),
+        CONFIG_KEY("etcd3.transaction_timeout_ms", CONFIG_INT, LockParse, c.etcd_timeout_ms, .min = 1,
+                   .max = 600000),
+        /* "" leaves a path out, as in Airlock's file */
+        CONFIG_KEY("etcd3.client_cert_pub_path", CONFIG_STRING_OR_EMPTY, LockParse, c.etcd_cert_path),
+        CONFIG_KEY("etcd3.client_cert_key_path", CONFIG_STRING_OR_EMPTY, LockParse, c.etcd_key_path),
+        CONFIG_KEY("etcd3.ca_path", CONFIG_STRING_OR_EMPTY, LockParse, c.etcd_ca_path),
+        CONFIG_KEY_CUSTOM("backend.type", parse_backend_type),
+        CONFIG_KEY("backend.sqlite_path", CONFIG_STRING, LockParse, c.sqlite_path),
+        CONFIG_KEY("auth.admin_token", CONFIG_STRING, LockParse, c.admin_token),
+        CONFIG_KEY("auth.admin_token_file", CONFIG_STRING, LockParse, c.admin_token_file),
+        CONFIG_KEY_CUSTOM("lock", keep_lock),
+};
+
+/* [lock] */
+static const ConfigKey lock_section_keys[] = {
+        CONFIG_KEY("default_group_name", CONFIG_STRING, LockParse, c.default_group,
+                   .check = check_group_name),
+        CONFIG_KEY("default_slots", CONFIG_INT, LockParse, defaults.slots, .min = 1,
+                   .max = SEMAPHORE_MAX_SLOTS),
+        CONFIG_KEY("default_max_hold_secs", CONFIG_INT, LockParse, defaults.max_hold_secs, .min = 0,
+                   .max = INT64_C(1) << 32),
+        CONFIG_KEY("default_settle_secs", CONFIG_INT, LockParse, defaults.settle_secs, .min = 0,
+                   .max = 86400),
+        CONFIG_KEY_CUSTOM("groups", keep_groups),
+};
+
+/* [[lock.groups.window]] */
+static const ConfigKey window_keys[] = {
+        CONFIG_KEY("days", CONFIG_STRINGS, LockWindowSpec, days, .max = 7),
+        CONFIG_KEY("start_time", CONFIG_STRING, LockWindowSpec, start_time),
+        CONFIG_KEY("length_minutes", CONFIG_INT, LockWindowSpec, length_minutes, .min = 1, .max = 10080),
+};
+
 static int parse_window(ConfigCtx *x, const TomlValue *t, const char *prefix, LockWindowSpec *w)
 {
-        char key[256];
         int r;
 
         w->line = toml_line(t);
         if (toml_type(t) != TOML_TABLE)
                 return config_bad(x, t, prefix, "must be a table with days, start_time and length_minutes");
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                size_t n;
-                snprintf(key, sizeof(key), "%s.%s", prefix, k);
-                if (streq(k, "days"))
-                        r = config_get_strings(x, v, key, 7, &w->days, &n);
-                else if (streq(k, "start_time"))
-                        r = config_get_string(x, v, key, false, &w->start_time);
-                else if (streq(k, "length_minutes"))
-                        r = config_get_int(x, v, key, 1, 10080, &w->length_minutes);
-                else
-                        r = config_warn_unknown(x, v, key);
-                if (r < 0)
-                        return r;
-        }
+        r = config_parse_table(x, t, prefix, window_keys, ELEMENTSOF(window_keys), w, NULL);
+        if (r < 0)
+                return r;
         if (!w->days || !w->days[0] || !w->start_time || !w->length_minutes)
                 return config_bad(x, t, prefix, "needs days, start_time and length_minutes");
         return 0;
 }
 
+static int parse_windows(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key, void *target)
+{
+        LockGroupConfig *g = target;
+        size_t nw = toml_array_size(v);
+        int r;
+
+        if (toml_type(v) != TOML_ARRAY || nw > 64)
+                return config_bad(x, v, key, "must be an array of tables ([[lock.groups.window]])");
+        g->windows = calloc(nw + 1, sizeof(LockWindowSpec));
+        if (!g->windows)
+                return -ENOMEM;
+        for (size_t w = 0; w < nw; w++) {
+                char wk[300];
+                g->n_windows = w + 1;
+                snprintf(wk, sizeof(wk), "%s[%zu]", key, w);
+                r = parse_window(x, toml_array_get(v, w), wk, &g->windows[w]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* [[lock.groups]] */
+static const ConfigKey group_keys[] = {
+        CONFIG_KEY("name", CONFIG_STRING, LockGroupConfig, name), /* checked before (parse_group) */
+        CONFIG_KEY("slots", CONFIG_INT, LockGroupConfig, policy.slots, .min = 1, .max = SEMAPHORE_MAX_SLOTS),
+        CONFIG_KEY("max_hold_secs", CONFIG_INT, LockGroupConfig, policy.max_hold_secs, .min = 0,
+                   .max = INT64_C(1) << 32),
+        CONFIG_KEY("settle_secs", CONFIG_INT, LockGroupConfig, policy.settle_secs, .min = 0, .max = 86400),
+        CONFIG_KEY("paused", CONFIG_BOOL, LockGroupConfig, policy.paused),
+        CONFIG_KEY("time_zone", CONFIG_STRING, LockGroupConfig, time_zone),
+        CONFIG_KEY("client_tokens", CONFIG_STRINGS, LockGroupConfig, client_tokens, .max = 64,
+                   CONFIG_COUNT(LockGroupConfig, n_client_tokens)),
+        CONFIG_KEY_CUSTOM("window", parse_windows),
+};
+
 /* One [[lock.groups]] table. */
 static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t index,
                        const GroupPolicy *defaults)
 {
-        char prefix[96], key[256];
+        char prefix[96];
         const TomlValue *name = toml_table_get(t, "name");
         LockGroupConfig *g = NULL;
-        int64_t n;
         int r;
 
         snprintf(prefix, sizeof(prefix), "lock.groups[%zu]", index);
@@ -219,200 +342,73 @@ static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t i
         if (!g && (r = group_add(c, toml_string(name, NULL), defaults, &g)) < 0)
                 return r == -E2BIG ? config_bad(x, t, prefix, "too many groups") : r;
         snprintf(prefix, sizeof(prefix), "lock.groups[%s]", g->name);
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                snprintf(key, sizeof(key), "%s.%s", prefix, k);
-                r = 0;
-                if (streq(k, "name"))
-                        continue;
-                else if (streq(k, "slots")) {
-                        if ((r = config_get_int(x, v, key, 1, SEMAPHORE_MAX_SLOTS, &n)) >= 0)
-                                g->policy.slots = (uint64_t)n;
-                } else if (streq(k, "max_hold_secs")) {
-                        if ((r = config_get_int(x, v, key, 0, INT64_C(1) << 32, &n)) >= 0)
-                                g->policy.max_hold_secs = n;
-                } else if (streq(k, "settle_secs")) {
-                        if ((r = config_get_int(x, v, key, 0, 86400, &n)) >= 0)
-                                g->policy.settle_secs = n;
-                } else if (streq(k, "paused"))
-                        r = config_get_bool(x, v, key, &g->policy.paused);
-                else if (streq(k, "time_zone"))
-                        r = config_get_string(x, v, key, false, &g->time_zone);
-                else if (streq(k, "client_tokens"))
-                        r = config_get_strings(x, v, key, 64, &g->client_tokens, &g->n_client_tokens);
-                else if (streq(k, "window")) {
-                        size_t nw = toml_array_size(v);
-                        if (toml_type(v) != TOML_ARRAY || nw > 64)
-                                return config_bad(x, v, key,
-                                                  "must be an array of tables ([[lock.groups.window]])");
-                        g->windows = calloc(nw + 1, sizeof(LockWindowSpec));
-                        if (!g->windows)
-                                return -ENOMEM;
-                        for (size_t w = 0; r >= 0 && w < nw; w++) {
-                                char wk[300];
-                                g->n_windows = w + 1;
-                                snprintf(wk, sizeof(wk), "%s[%zu]", key, w);
-                                r = parse_window(x, toml_array_get(v, w), wk, &g->windows[w]);
-                        }
-                } else
-                        r = config_warn_unknown(x, v, key);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return config_parse_table(x, t, prefix, group_keys, ELEMENTSOF(group_keys), g, NULL);
 }
 
-static int parse_lock(ConfigCtx *x, LockConfig *c, const TomlValue *t)
+/* Whether [[lock.groups]] entry i names a group an earlier entry named. */
+static bool group_listed_before(const TomlValue *groups, size_t i)
 {
-        GroupPolicy defaults = { .slots = 1 };
-        const TomlValue *groups = NULL, *v;
+        const TomlValue *gt = toml_array_get(groups, i);
+        const TomlValue *name = toml_type(gt) == TOML_TABLE ? toml_table_get(gt, "name") : NULL;
+
+        for (size_t j = 0; name && toml_type(name) == TOML_STRING && j < i; j++) {
+                const TomlValue *other = toml_table_get(toml_array_get(groups, j), "name");
+                if (other && toml_type(other) == TOML_STRING &&
+                    streq(toml_string(other, NULL), toml_string(name, NULL)))
+                        return true;
+        }
+        return false;
+}
+
+/* [lock], then the groups: the default one always exists (as in Airlock); an entry may configure it. */
+static int parse_lock(ConfigCtx *x, LockParse *p)
+{
         LockGroupConfig *g;
         char key[128];
-        int64_t n;
         int r;
 
-        if (toml_type(t) != TOML_TABLE)
-                return config_bad(x, t, "lock", "must be a table");
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                v = toml_table_value_at(t, i);
-                snprintf(key, sizeof(key), "lock.%s", k);
-                r = 0;
-                if (streq(k, "default_group_name")) {
-                        if ((r = config_get_string(x, v, key, false, &c->default_group)) >= 0 &&
-                            !lock_group_name_valid(c->default_group))
-                                r = config_bad(x, v, key, "must be 1-255 characters of [a-zA-Z0-9.-]");
-                } else if (streq(k, "default_slots")) {
-                        if ((r = config_get_int(x, v, key, 1, SEMAPHORE_MAX_SLOTS, &n)) >= 0)
-                                defaults.slots = (uint64_t)n;
-                } else if (streq(k, "default_max_hold_secs")) {
-                        if ((r = config_get_int(x, v, key, 0, INT64_C(1) << 32, &n)) >= 0)
-                                defaults.max_hold_secs = n;
-                } else if (streq(k, "default_settle_secs")) {
-                        if ((r = config_get_int(x, v, key, 0, 86400, &n)) >= 0)
-                                defaults.settle_secs = n;
-                } else if (streq(k, "groups")) {
-                        if (toml_type(v) != TOML_ARRAY)
-                                return config_bad(x, v, key, "must be an array of tables ([[lock.groups]])");
-                        groups = v;
-                } else
-                        r = config_warn_unknown(x, v, key);
+        if (p->lock) {
+                r = config_parse_table(x, p->lock, "lock", lock_section_keys, ELEMENTSOF(lock_section_keys),
+                                       p, NULL);
                 if (r < 0)
                         return r;
         }
-        /* The default group always exists (as in Airlock); a [[lock.groups]] entry may configure it. */
-        r = group_add(c, c->default_group, &defaults, &g);
+        r = group_add(&p->c, p->c.default_group, &p->defaults, &g);
         if (r < 0)
                 return r;
-        for (size_t i = 0; groups && i < toml_array_size(groups); i++) {
-                const TomlValue *gt = toml_array_get(groups, i);
-                const TomlValue *name = toml_type(gt) == TOML_TABLE ? toml_table_get(gt, "name") : NULL;
+        for (size_t i = 0; p->groups && i < toml_array_size(p->groups); i++) {
                 /* Each name once; the default group may be listed once to configure it. */
-                for (size_t j = 0; name && toml_type(name) == TOML_STRING && j < i; j++) {
-                        const TomlValue *other = toml_table_get(toml_array_get(groups, j), "name");
-                        if (other && toml_type(other) == TOML_STRING &&
-                            streq(toml_string(other, NULL), toml_string(name, NULL))) {
-                                snprintf(key, sizeof(key), "lock.groups[%zu]", i);
-                                return config_bad(x, name, key, "group listed twice");
-                        }
+                if (group_listed_before(p->groups, i)) {
+                        snprintf(key, sizeof(key), "lock.groups[%zu]", i);
+                        return config_bad(x, toml_table_get(toml_array_get(p->groups, i), "name"), key,
+                                          "group listed twice");
                 }
-                r = parse_group(x, c, gt, i, &defaults);
+                r = parse_group(x, &p->c, toml_array_get(p->groups, i), i, &p->defaults);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse_table(ConfigCtx *x, LockConfig *c, const char *section, const TomlValue *t, bool *saw_etcd,
-                       bool *saw_backend_type)
+/* The rules between keys. */
+static int check_config(const LockConfig *c, const char *filename, Error *e)
 {
-        char key[128];
-        int64_t n;
-        int r;
-
-        if (toml_type(t) != TOML_TABLE)
-                return config_bad(x, t, section, "must be a table");
-        for (size_t i = 0; i < toml_table_size(t); i++) {
-                const char *k = toml_table_key_at(t, i);
-                const TomlValue *v = toml_table_value_at(t, i);
-                snprintf(key, sizeof(key), "%s.%s", section, k);
-                r = 0;
-                if (streq(section, "service")) {
-                        if (streq(k, "address"))
-                                r = config_get_address(x, v, key, &c->address);
-                        else if (streq(k, "port")) {
-                                if ((r = config_get_int(x, v, key, 0, 65535, &n)) >= 0)
-                                        c->port = (uint16_t)n;
-                        } else if (streq(k, "tls"))
-                                r = config_get_bool(x, v, key, &c->tls);
-                        else if (streq(k, "tls_cert_path"))
-                                r = config_get_string(x, v, key, false, &c->tls_cert_path);
-                        else if (streq(k, "tls_key_path"))
-                                r = config_get_string(x, v, key, false, &c->tls_key_path);
-                        else if (streq(k, "threads")) {
-                                if ((r = config_get_int(x, v, key, 1, 64, &n)) >= 0)
-                                        c->threads = (unsigned)n;
-                        } else
-                                r = config_warn_unknown(x, v, key);
-                } else if (streq(section, "status")) {
-                        if (streq(k, "enabled"))
-                                r = config_get_bool(x, v, key, &c->status_enabled);
-                        else if (streq(k, "address"))
-                                r = config_get_address(x, v, key, &c->status_address);
-                        else if (streq(k, "port")) {
-                                if ((r = config_get_int(x, v, key, 0, 65535, &n)) >= 0)
-                                        c->status_port = (uint16_t)n;
-                        } else
-                                r = config_warn_unknown(x, v, key);
-                } else if (streq(section, "etcd3")) {
-                        *saw_etcd = true;
-                        if (streq(k, "endpoints")) {
-                                r = config_get_strings(x, v, key, 32, &c->etcd_endpoints,
-                                                       &c->n_etcd_endpoints);
-                                for (size_t j = 0; r >= 0 && j < c->n_etcd_endpoints; j++)
-                                        if (!startswith(c->etcd_endpoints[j], "http://") &&
-                                            !startswith(c->etcd_endpoints[j], "https://"))
-                                                r = config_bad(x, v, key,
-                                                               "endpoints must be http:// or https:// URLs");
-                        } else if (streq(k, "transaction_timeout_ms")) {
-                                if ((r = config_get_int(x, v, key, 1, 600000, &n)) >= 0)
-                                        c->etcd_timeout_ms = (unsigned)n;
-                        } else if (streq(k, "client_cert_pub_path"))
-                                r = config_get_string(x, v, key, true, &c->etcd_cert_path);
-                        else if (streq(k, "client_cert_key_path"))
-                                r = config_get_string(x, v, key, true, &c->etcd_key_path);
-                        else if (streq(k, "ca_path"))
-                                r = config_get_string(x, v, key, true, &c->etcd_ca_path);
-                        else
-                                r = config_warn_unknown(x, v, key);
-                } else if (streq(section, "backend")) {
-                        if (streq(k, "type")) {
-                                _cleanup_free_ char *type = NULL;
-                                if ((r = config_get_string(x, v, key, false, &type)) >= 0) {
-                                        if (streq(type, "sqlite"))
-                                                c->backend = LOCK_BACKEND_SQLITE;
-                                        else if (streq(type, "etcd3"))
-                                                c->backend = LOCK_BACKEND_ETCD3;
-                                        else
-                                                r = config_bad(x, v, key, "must be \"sqlite\" or \"etcd3\"");
-                                        *saw_backend_type = true;
-                                }
-                        } else if (streq(k, "sqlite_path"))
-                                r = config_get_string(x, v, key, false, &c->sqlite_path);
-                        else
-                                r = config_warn_unknown(x, v, key);
-                } else if (streq(section, "auth")) {
-                        if (streq(k, "admin_token"))
-                                r = config_get_string(x, v, key, false, &c->admin_token);
-                        else if (streq(k, "admin_token_file"))
-                                r = config_get_string(x, v, key, false, &c->admin_token_file);
-                        else
-                                r = config_warn_unknown(x, v, key);
-                }
-                if (r < 0)
-                        return r;
-        }
+        if (c->backend == LOCK_BACKEND_ETCD3 && c->n_etcd_endpoints == 0)
+                return error_setf(e, -EINVAL,
+                                  "%s: etcd3.endpoints: the etcd3 backend needs at least one endpoint",
+                                  filename);
+        if (c->tls && (!c->tls_cert_path || !c->tls_key_path))
+                return error_setf(
+                        e, -EINVAL,
+                        "%s: service.tls: TLS needs service.tls_cert_path and service.tls_key_path",
+                        filename);
+        if (!!(c->etcd_cert_path && *c->etcd_cert_path) != !!(c->etcd_key_path && *c->etcd_key_path))
+                return error_setf(e, -EINVAL,
+                                  "%s: etcd3: client_cert_pub_path and client_cert_key_path go together",
+                                  filename);
+        if (c->admin_token && c->admin_token_file)
+                return error_setf(e, -EINVAL, "%s: auth: set admin_token or admin_token_file, not both",
+                                  filename);
         return 0;
 }
 
@@ -421,77 +417,34 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
 {
         _cleanup_toml_ TomlValue *root = NULL;
         ConfigCtx x = { .file = filename, .e = e };
-        const TomlValue *lock = NULL;
-        bool saw_etcd = false, saw_backend_type = false;
-        TomlError te = { 0 };
-        LockConfig *c;
+        ConfigSource sources[ELEMENTSOF(lock_keys)] = {};
+        LockParse p = { .defaults = { .slots = 1 } };
+        LockConfig *c = NULL;
         int r;
 
-        r = toml_parse(data, len, &root, &te);
+        r = config_parse_toml(data, len, filename, &root, e);
         if (r < 0)
-                return error_setf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "%s:%u:%u: %s", filename, te.line,
-                                  te.column, te.message);
-        c = config_new();
-        if (!c)
-                return -ENOMEM;
-        for (size_t i = 0; i < toml_table_size(root); i++) {
-                const char *k = toml_table_key_at(root, i);
-                const TomlValue *v = toml_table_value_at(root, i);
-                if (streq(k, "lock"))
-                        lock = v;
-                else if (streq(k, "service") || streq(k, "status") || streq(k, "etcd3") ||
-                         streq(k, "backend") || streq(k, "auth"))
-                        r = parse_table(&x, c, k, v, &saw_etcd, &saw_backend_type);
-                else
-                        r = config_warn_unknown(&x, v, k);
-                if (r < 0)
-                        goto fail;
-        }
-        if (lock)
-                r = parse_lock(&x, c, lock);
-        else {
-                GroupPolicy p = { .slots = 1 };
-                LockGroupConfig *g;
-                r = group_add(c, c->default_group, &p, &g);
-        }
-        if (r < 0)
-                goto fail;
-
+                return r;
+        r = config_init(&p.c);
+        if (r >= 0)
+                r = config_parse_table(&x, root, NULL, lock_keys, ELEMENTSOF(lock_keys), &p, sources);
+        if (r >= 0)
+                r = parse_lock(&x, &p);
         /* An Airlock configuration (it has [etcd3]) keeps using etcd unless [backend] says otherwise. */
-        if (saw_etcd && !saw_backend_type)
-                c->backend = LOCK_BACKEND_ETCD3;
-        if (c->backend == LOCK_BACKEND_ETCD3 && c->n_etcd_endpoints == 0) {
-                r = error_setf(e, -EINVAL,
-                               "%s: etcd3.endpoints: the etcd3 backend needs at least one endpoint",
-                               filename);
-                goto fail;
+        if (r >= 0 && toml_table_size(toml_table_get(root, "etcd3")) > 0 &&
+            !config_find_source(lock_keys, ELEMENTSOF(lock_keys), sources, "backend.type")->set)
+                p.c.backend = LOCK_BACKEND_ETCD3;
+        if (r >= 0)
+                r = check_config(&p.c, filename, e);
+        if (r >= 0 && !(c = malloc(sizeof(*c))))
+                r = -ENOMEM;
+        if (r < 0) {
+                config_take_warnings(&x, NULL);
+                config_clear(&p.c);
+                return r;
         }
-        if (c->tls && (!c->tls_cert_path || !c->tls_key_path)) {
-                r = error_setf(e, -EINVAL,
-                               "%s: service.tls: TLS needs service.tls_cert_path and "
-                               "service.tls_key_path",
-                               filename);
-                goto fail;
-        }
-        if (!!(c->etcd_cert_path && *c->etcd_cert_path) != !!(c->etcd_key_path && *c->etcd_key_path)) {
-                r = error_setf(e, -EINVAL,
-                               "%s: etcd3: client_cert_pub_path and client_cert_key_path go together",
-                               filename);
-                goto fail;
-        }
-        if (c->admin_token && c->admin_token_file) {
-                r = error_setf(e, -EINVAL, "%s: auth: set admin_token or admin_token_file, not both",
-                               filename);
-                goto fail;
-        }
+        *c = p.c;
         *ret = c;
-        if (ret_warnings)
-                *ret_warnings = x.warnings;
-        else
-                strv_free(x.warnings);
+        config_take_warnings(&x, ret_warnings);
         return 0;
-fail:
-        strv_free(x.warnings);
-        lock_config_free(c);
-        return r;
 }

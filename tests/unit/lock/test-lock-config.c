@@ -7,7 +7,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lock-config.h"
 
@@ -96,6 +101,14 @@ static void test_defaults(void **state)
         assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
         assert_int_equal(c->n_groups, 1);
         lock_config_free(c);
+
+        /* An empty [etcd3] table does not select etcd; [backend] type wins over [etcd3]. */
+        c = parse("[etcd3]\n", NULL);
+        assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
+        lock_config_free(c);
+        c = parse("[backend]\ntype = \"etcd3\"\n[etcd3]\nendpoints = [\"http://e:2379\"]\n", NULL);
+        assert_int_equal(c->backend, LOCK_BACKEND_ETCD3);
+        lock_config_free(c);
 }
 
 static void test_upkeep_keys(void **state)
@@ -149,6 +162,11 @@ static void test_errors(void **state)
         expect_error("[etcd3]\nendpoints = [\"127.0.0.1:2379\"]\n", "must be http:// or https:// URLs");
         expect_error("[etcd3]\nendpoints = [\"http://a\"]\nclient_cert_pub_path = \"c\"\n", "go together");
         expect_error("[backend]\ntype = \"redis\"\n", "backend.type: must be \"sqlite\" or \"etcd3\"");
+        expect_error("[backend]\ntype = \"\"\n", "lock.toml:2: backend.type: must not be empty");
+        expect_error("[backend]\ntype = 1\n", "lock.toml:2: backend.type: must be a string");
+        expect_error("[status]\nport = 65536\n",
+                     "lock.toml:2: status.port: must be an integer between 0 and 65535");
+        expect_error("[service]\nport = 1\n[status]\nport = 1.5\n", "lock.toml:4: status.port");
         expect_error("[auth]\nadmin_token = \"a\"\nadmin_token_file = \"b\"\n", "not both");
         expect_error("[lock]\ndefault_slots = 0\n", "lock.default_slots");
         expect_error("[lock]\ndefault_group_name = \"a b\"\n", "lock.default_group_name");
@@ -222,8 +240,35 @@ static void test_restart_keys(void **state)
         assert_int_equal(strv_length(keys), 10);
         strv_free(keys);
 
-        assert_int_equal(lock_config_restart_keys(a, NULL, &keys), -EINVAL);
         lock_config_free(a);
+}
+
+/* A missing configuration is a programmer error: the process aborts (assert) rather than carry on. */
+static void test_restart_keys_null(void **state)
+{
+#ifdef NDEBUG
+        skip();
+#else
+        LockConfig *a = parse(airlock, NULL);
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char **keys = NULL;
+                int null = open("/dev/null", O_WRONLY);
+                /* neither a core dump nor the assertion's message for the expected abort */
+                setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+                if (null >= 0)
+                        dup2(null, STDERR_FILENO);
+                lock_config_restart_keys(a, NULL, &keys);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGABRT);
+        lock_config_free(a);
+#endif
 }
 
 int main(void)
@@ -231,7 +276,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_airlock_unchanged), cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_upkeep_keys),       cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_restart_keys),
+                cmocka_unit_test(test_restart_keys),      cmocka_unit_test(test_restart_keys_null),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
