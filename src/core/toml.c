@@ -994,29 +994,17 @@ static int parse_keyval(Parser *p, TomlValue *t)
         return table_add(p, parent, TAKE_PTR(last->s), last->len, v);
 }
 
-/* [a.b.c] or [[a.b.c]] */
-static int parse_header(Parser *p)
+/* Walks the header key k (all but its last part) from the root, creating implicit tables as needed and
+ * entering the latest element of arrays of tables. Returns the table the last part goes into. */
+static int walk_header_path(Parser *p, Key *k, size_t hpos, TomlValue **ret)
 {
-        _cleanup_(key_done) Key k = {};
-        size_t hpos = p->pos;
-        bool aot = peek(p, 1) == '[';
-        char name[160], buf[32];
         TomlValue *t = p->root;
-        KeyPart *last;
-        TomlEntry *e;
+        char name[160];
         int r;
 
-        p->pos += aot ? 2 : 1;
-        r = parse_key(p, &k);
-        if (r < 0)
-                return r;
-        if (peek(p, 0) != ']' || (aot && peek(p, 1) != ']'))
-                return fail(p, p->pos, -EINVAL, "expected '%s' at the end of the table header, found %s",
-                            aot ? "]]" : "]", describe(p, p->pos, buf, sizeof(buf)));
-        p->pos += aot ? 2 : 1;
-
-        for (size_t i = 0; i + 1 < k.n; i++) {
-                KeyPart *part = &k.parts[i];
+        for (size_t i = 0; i + 1 < k->n; i++) {
+                KeyPart *part = &k->parts[i];
+                TomlEntry *e;
                 TomlValue *v;
 
                 e = table_find(t, part->s, part->len);
@@ -1035,7 +1023,7 @@ static int parse_header(Parser *p)
                         t = v->array.items[v->array.n - 1]; /* the latest element */
                         continue;
                 }
-                format_path(name, sizeof(name), &k, i + 1);
+                format_path(name, sizeof(name), k, i + 1);
                 if (v->type == TOML_TABLE)
                         return fail(p, part->pos, -EINVAL, "cannot extend inline table '%s'", name);
                 if (v->type == TOML_ARRAY)
@@ -1044,68 +1032,119 @@ static int parse_header(Parser *p)
                 return fail(p, part->pos, -EINVAL, "cannot use '%s' as a table: it is %s %s", name,
                             article(v->type), toml_type_name(v->type));
         }
+        *ret = t;
+        return 0;
+}
 
-        last = &k.parts[k.n - 1];
-        format_path(name, sizeof(name), &k, k.n);
+/* [a.b.c]: defines the table named by the last part of k in t (or an implicitly created one) and makes it
+ * the current table. */
+static int open_header_table(Parser *p, Key *k, size_t hpos, TomlValue *t)
+{
+        KeyPart *last = &k->parts[k->n - 1];
+        char name[160];
+        TomlEntry *e;
+        TomlValue *v;
+
+        format_path(name, sizeof(name), k, k->n);
         e = table_find(t, last->s, last->len);
-        if (!aot) {
-                TomlValue *v;
-
-                if (!e)
-                        return new_table_in(p, t, last, hpos, TF_HEADER, &p->current);
-                v = e->value;
-                if (v->type == TOML_TABLE && v->flags == TF_IMPLICIT) {
-                        v->flags = TF_HEADER;
-                        linecol(p, hpos, &v->line, &v->column);
-                        p->current = v;
-                        return 0;
-                }
-                if (v->type == TOML_TABLE && (v->flags & TF_DOTTED))
-                        return fail(p, hpos, -EINVAL, "table [%s] already defined by dotted keys", name);
-                if (v->type == TOML_TABLE && (v->flags & TF_INLINE))
-                        return fail(p, hpos, -EINVAL, "table [%s] already defined as an inline table", name);
-                if (v->type == TOML_TABLE)
-                        return fail(p, hpos, -EINVAL, "table [%s] defined twice", name);
-                if (v->type == TOML_ARRAY && (v->flags & TF_AOT))
-                        return fail(p, hpos, -EINVAL, "table [%s] already defined as an array of tables",
-                                    name);
-                return fail(p, hpos, -EINVAL, "cannot define table [%s]: key already defined as %s %s", name,
-                            article(v->type), toml_type_name(v->type));
-        } else {
-                TomlValue *a, *elem;
-
-                if (!e) {
-                        r = container_new(p, TOML_ARRAY, hpos, t->depth + 1u, TF_AOT, &a);
-                        if (r < 0)
-                                return r;
-                        r = table_add(p, t, TAKE_PTR(last->s), last->len, a);
-                        if (r < 0)
-                                return r;
-                } else {
-                        a = e->value;
-                        if (a->type == TOML_TABLE)
-                                return fail(
-                                        p, hpos, -EINVAL,
-                                        "cannot define array of tables [[%s]]: already defined as a table",
-                                        name);
-                        if (a->type != TOML_ARRAY)
-                                return fail(
-                                        p, hpos, -EINVAL,
-                                        "cannot define array of tables [[%s]]: key already defined as %s %s",
-                                        name, article(a->type), toml_type_name(a->type));
-                        if (!(a->flags & TF_AOT))
-                                return fail(p, hpos, -EINVAL,
-                                            "cannot append to static array '%s' with [[%s]]", name, name);
-                }
-                r = container_new(p, TOML_TABLE, hpos, a->depth + 1u, TF_HEADER, &elem);
-                if (r < 0)
-                        return r;
-                r = array_add(p, a, elem);
-                if (r < 0)
-                        return r;
-                p->current = elem;
+        if (!e)
+                return new_table_in(p, t, last, hpos, TF_HEADER, &p->current);
+        v = e->value;
+        if (v->type == TOML_TABLE && v->flags == TF_IMPLICIT) {
+                v->flags = TF_HEADER;
+                linecol(p, hpos, &v->line, &v->column);
+                p->current = v;
                 return 0;
         }
+        if (v->type == TOML_TABLE && (v->flags & TF_DOTTED))
+                return fail(p, hpos, -EINVAL, "table [%s] already defined by dotted keys", name);
+        if (v->type == TOML_TABLE && (v->flags & TF_INLINE))
+                return fail(p, hpos, -EINVAL, "table [%s] already defined as an inline table", name);
+        if (v->type == TOML_TABLE)
+                return fail(p, hpos, -EINVAL, "table [%s] defined twice", name);
+        if (v->type == TOML_ARRAY && (v->flags & TF_AOT))
+                return fail(p, hpos, -EINVAL, "table [%s] already defined as an array of tables", name);
+        return fail(p, hpos, -EINVAL, "cannot define table [%s]: key already defined as %s %s", name,
+                    article(v->type), toml_type_name(v->type));
+}
+
+/* [[a.b.c]]: finds or creates the array of tables named by the last part of k in t. */
+static int find_array_of_tables(Parser *p, Key *k, size_t hpos, TomlValue *t, TomlValue **ret)
+{
+        KeyPart *last = &k->parts[k->n - 1];
+        char name[160];
+        TomlEntry *e;
+        TomlValue *a;
+        int r;
+
+        format_path(name, sizeof(name), k, k->n);
+        e = table_find(t, last->s, last->len);
+        if (!e) {
+                r = container_new(p, TOML_ARRAY, hpos, t->depth + 1u, TF_AOT, &a);
+                if (r < 0)
+                        return r;
+                r = table_add(p, t, TAKE_PTR(last->s), last->len, a);
+                if (r < 0)
+                        return r;
+                *ret = a;
+                return 0;
+        }
+        a = e->value;
+        if (a->type == TOML_TABLE)
+                return fail(p, hpos, -EINVAL,
+                            "cannot define array of tables [[%s]]: already defined as a table", name);
+        if (a->type != TOML_ARRAY)
+                return fail(p, hpos, -EINVAL,
+                            "cannot define array of tables [[%s]]: key already defined as %s %s", name,
+                            article(a->type), toml_type_name(a->type));
+        if (!(a->flags & TF_AOT))
+                return fail(p, hpos, -EINVAL, "cannot append to static array '%s' with [[%s]]", name, name);
+        *ret = a;
+        return 0;
+}
+
+/* [[a.b.c]]: appends a new table to the array of tables and makes it the current table. */
+static int open_header_array_table(Parser *p, Key *k, size_t hpos, TomlValue *t)
+{
+        TomlValue *a = NULL, *elem = NULL;
+        int r;
+
+        r = find_array_of_tables(p, k, hpos, t, &a);
+        if (r < 0)
+                return r;
+        r = container_new(p, TOML_TABLE, hpos, a->depth + 1u, TF_HEADER, &elem);
+        if (r < 0)
+                return r;
+        r = array_add(p, a, elem);
+        if (r < 0)
+                return r;
+        p->current = elem;
+        return 0;
+}
+
+/* [a.b.c] or [[a.b.c]] */
+static int parse_header(Parser *p)
+{
+        _cleanup_(key_done) Key k = {};
+        size_t hpos = p->pos;
+        bool aot = peek(p, 1) == '[';
+        TomlValue *t = NULL;
+        char buf[32];
+        int r;
+
+        p->pos += aot ? 2 : 1;
+        r = parse_key(p, &k);
+        if (r < 0)
+                return r;
+        if (peek(p, 0) != ']' || (aot && peek(p, 1) != ']'))
+                return fail(p, p->pos, -EINVAL, "expected '%s' at the end of the table header, found %s",
+                            aot ? "]]" : "]", describe(p, p->pos, buf, sizeof(buf)));
+        p->pos += aot ? 2 : 1;
+
+        r = walk_header_path(p, &k, hpos, &t);
+        if (r < 0)
+                return r;
+        return aot ? open_header_array_table(p, &k, hpos, t) : open_header_table(p, &k, hpos, t);
 }
 
 /* ---- scalars ---- */
@@ -1179,55 +1218,64 @@ static int digit_value(char c)
         return c - '0';
 }
 
-static int parse_number(Parser *p, TomlValue **ret)
+/* inf or nan after an optional sign; *ret_found tells whether there was one. */
+static int parse_inf_nan(Parser *p, size_t start, bool neg, TomlValue **ret, bool *ret_found)
 {
-        size_t start = p->pos;
-        bool neg = false, is_float = false;
         TomlValue *v;
-        int c = peek(p, 0), r;
+        bool nan;
 
-        buf_truncate(&p->scratch, 0);
-        if (c == '+' || c == '-') {
-                neg = c == '-';
-                p->pos++;
-        }
-        if (p->len - p->pos >= 3 &&
-            (memcmp(p->data + p->pos, "inf", 3) == 0 || memcmp(p->data + p->pos, "nan", 3) == 0)) {
-                bool nan = p->data[p->pos] == 'n';
-                p->pos += 3;
-                v = value_new(p, TOML_FLOAT, start);
-                if (!v)
-                        return oom(p);
-                v->fp = nan ? (neg ? -NAN : NAN) : (neg ? -INFINITY : INFINITY);
-                *ret = v;
+        if (p->len - p->pos < 3 ||
+            (memcmp(p->data + p->pos, "inf", 3) != 0 && memcmp(p->data + p->pos, "nan", 3) != 0)) {
+                *ret_found = false;
                 return 0;
         }
+        nan = p->data[p->pos] == 'n';
+        p->pos += 3;
+        v = value_new(p, TOML_FLOAT, start);
+        if (!v)
+                return oom(p);
+        v->fp = nan ? (neg ? -NAN : NAN) : (neg ? -INFINITY : INFINITY);
+        *ret = v;
+        *ret_found = true;
+        return 0;
+}
 
-        if (p->pos == start && c == '0' && (peek(p, 1) == 'x' || peek(p, 1) == 'o' || peek(p, 1) == 'b')) {
-                int pc = peek(p, 1);
-                int base = pc == 'x' ? 16 : pc == 'o' ? 8 : 2;
-                uint64_t u = 0;
+/* 0x..., 0o... or 0b... (unsigned, no sign allowed). */
+static int parse_prefixed_integer(Parser *p, size_t start, TomlValue **ret)
+{
+        int pc = peek(p, 1);
+        int base = pc == 'x' ? 16 : pc == 'o' ? 8 : 2;
+        uint64_t u = 0;
+        TomlValue *v;
+        int r;
 
-                p->pos += 2;
-                r = scan_digits(p, base,
-                                base == 16  ? "hexadecimal integer"
-                                : base == 8 ? "octal integer"
-                                            : "binary integer");
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < p->scratch.len; i++) {
-                        unsigned d = (unsigned)digit_value(p->scratch.data[i]);
-                        if (u > ((uint64_t)INT64_MAX - d) / (unsigned)base)
-                                return fail(p, start, -EINVAL, "integer out of range (64-bit signed)");
-                        u = u * (unsigned)base + d;
-                }
-                v = value_new(p, TOML_INTEGER, start);
-                if (!v)
-                        return oom(p);
-                v->integer = (int64_t)u;
-                *ret = v;
-                return 0;
+        p->pos += 2;
+        r = scan_digits(p, base,
+                        base == 16  ? "hexadecimal integer"
+                        : base == 8 ? "octal integer"
+                                    : "binary integer");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < p->scratch.len; i++) {
+                unsigned d = (unsigned)digit_value(p->scratch.data[i]);
+                if (u > ((uint64_t)INT64_MAX - d) / (unsigned)base)
+                        return fail(p, start, -EINVAL, "integer out of range (64-bit signed)");
+                u = u * (unsigned)base + d;
         }
+        v = value_new(p, TOML_INTEGER, start);
+        if (!v)
+                return oom(p);
+        v->integer = (int64_t)u;
+        *ret = v;
+        return 0;
+}
+
+/* Decimal digits, then an optional fraction and exponent, copied into the scratch buffer (without
+ * underscores, exponent marker as 'e'). *ret_is_float tells whether there was a fraction or exponent. */
+static int scan_decimal(Parser *p, size_t start, bool *ret_is_float)
+{
+        bool is_float = false;
+        int c, r;
 
         if (!is_digit(peek(p, 0))) {
                 char buf[32];
@@ -1263,42 +1311,76 @@ static int parse_number(Parser *p, TomlValue **ret)
                 if (r < 0)
                         return r;
         }
+        *ret_is_float = is_float;
+        return 0;
+}
 
-        if (is_float) {
-                double d;
-                char *end;
+/* Converts the float text in the scratch buffer (locale-independently). */
+static int decimal_to_float(Parser *p, size_t start, bool neg, TomlValue **ret)
+{
+        TomlValue *v;
+        double d;
+        char *end;
 
-                if (!p->c_locale) {
-                        p->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-                        if (!p->c_locale)
-                                return oom(p);
-                }
-                errno = 0;
-                d = strtod_l(p->scratch.data, &end, p->c_locale);
-                if (*end != 0)
-                        return fail(p, start, -EINVAL, "invalid float");
-                if (errno == ERANGE && isinf(d))
-                        return fail(p, start, -EINVAL, "float out of range");
-                v = value_new(p, TOML_FLOAT, start);
-                if (!v)
+        if (!p->c_locale) {
+                p->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+                if (!p->c_locale)
                         return oom(p);
-                v->fp = neg ? -d : d;
-        } else {
-                uint64_t u = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-
-                for (size_t i = 0; i < p->scratch.len; i++) {
-                        unsigned d = (unsigned)(p->scratch.data[i] - '0');
-                        if (u > (limit - d) / 10)
-                                return fail(p, start, -EINVAL, "integer out of range (64-bit signed)");
-                        u = u * 10 + d;
-                }
-                v = value_new(p, TOML_INTEGER, start);
-                if (!v)
-                        return oom(p);
-                v->integer = neg ? (int64_t)(0 - u) : (int64_t)u;
         }
+        errno = 0;
+        d = strtod_l(p->scratch.data, &end, p->c_locale);
+        if (*end != 0)
+                return fail(p, start, -EINVAL, "invalid float");
+        if (errno == ERANGE && isinf(d))
+                return fail(p, start, -EINVAL, "float out of range");
+        v = value_new(p, TOML_FLOAT, start);
+        if (!v)
+                return oom(p);
+        v->fp = neg ? -d : d;
         *ret = v;
         return 0;
+}
+
+/* Converts the decimal digits in the scratch buffer to a 64-bit signed integer. */
+static int decimal_to_integer(Parser *p, size_t start, bool neg, TomlValue **ret)
+{
+        uint64_t u = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        TomlValue *v;
+
+        for (size_t i = 0; i < p->scratch.len; i++) {
+                unsigned d = (unsigned)(p->scratch.data[i] - '0');
+                if (u > (limit - d) / 10)
+                        return fail(p, start, -EINVAL, "integer out of range (64-bit signed)");
+                u = u * 10 + d;
+        }
+        v = value_new(p, TOML_INTEGER, start);
+        if (!v)
+                return oom(p);
+        v->integer = neg ? (int64_t)(0 - u) : (int64_t)u;
+        *ret = v;
+        return 0;
+}
+
+static int parse_number(Parser *p, TomlValue **ret)
+{
+        size_t start = p->pos;
+        bool neg = false, found = false, is_float = false;
+        int c = peek(p, 0), r;
+
+        buf_truncate(&p->scratch, 0);
+        if (c == '+' || c == '-') {
+                neg = c == '-';
+                p->pos++;
+        }
+        r = parse_inf_nan(p, start, neg, ret, &found);
+        if (r < 0 || found)
+                return r;
+        if (p->pos == start && c == '0' && (peek(p, 1) == 'x' || peek(p, 1) == 'o' || peek(p, 1) == 'b'))
+                return parse_prefixed_integer(p, start, ret);
+        r = scan_decimal(p, start, &is_float);
+        if (r < 0)
+                return r;
+        return is_float ? decimal_to_float(p, start, neg, ret) : decimal_to_integer(p, start, neg, ret);
 }
 
 /* Reads exactly n digits at pos. */

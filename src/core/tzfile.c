@@ -576,11 +576,78 @@ static int read_block(Reader *rd, const char *which, const Header *h, size_t tsi
         return 0;
 }
 
+/* The footer of a v2+ file: "\n" TZ-string "\n", the rule for instants after the last transition. */
+static int read_footer(const Reader *rd, TimeZone *tz, Error *e)
+{
+        const char *f = (const char *)rd->p + rd->pos, *nl;
+        size_t left = rd->len - rd->pos, n;
+        char spec[TZ_MAX_FOOTER + 1];
+        int r;
+
+        if (left < 2 || f[0] != '\n')
+                return error_setf(e, -EBADMSG, "footer: missing (expected a newline after the data)");
+        nl = memchr(f + 1, '\n', MIN(left - 1, (size_t)TZ_MAX_FOOTER + 1));
+        if (!nl)
+                return error_setf(e, -EBADMSG, "footer: unterminated or longer than %d bytes",
+                                  TZ_MAX_FOOTER);
+        n = (size_t)(nl - f - 1);
+        if ((size_t)(nl - f) + 1 != left)
+                return error_setf(e, -EBADMSG, "footer: %zu bytes of trailing data", left - n - 2);
+        if (memchr(f + 1, 0, n))
+                return error_setf(e, -EBADMSG, "footer: contains a NUL byte");
+        memcpy(spec, f + 1, n);
+        spec[n] = 0;
+        if (n > 0) {
+                r = posix_parse(spec, &tz->rule, e);
+                if (r < 0)
+                        return error_prefixf(e, -EBADMSG, "footer");
+                tz->has_rule = true;
+        }
+        return 0;
+}
+
+/* Version 1: the 32-bit data block is the whole rest of the file. */
+static int read_v1_body(Reader *rd, const Header *h1, TimeZone *tz, Error *e)
+{
+        int r;
+
+        r = read_block(rd, "v1", h1, 4, tz, e);
+        if (r < 0)
+                return r;
+        if (rd->pos != rd->len)
+                return error_setf(e, -EBADMSG, "%zu bytes of trailing data after the v1 data block",
+                                  rd->len - rd->pos);
+        return 0;
+}
+
+/* Version 2+: skip the 32-bit block, then read the second header, the 64-bit block and the footer. */
+static int read_v2_body(Reader *rd, const Header *h1, TimeZone *tz, Error *e)
+{
+        Header h2 = { 0 }; /* read_header() fills it; gcc -O3 cannot see that */
+        int r;
+
+        if (rd->len - rd->pos < block_size(h1, 4))
+                return error_setf(e, -EBADMSG, "v1 data block: truncated (%zu bytes, need %zu)",
+                                  rd->len - rd->pos, block_size(h1, 4));
+        rd->pos += block_size(h1, 4);
+        r = read_header(rd, "v2+", &h2, e);
+        if (r < 0)
+                return r;
+        if (h2.version != h1->version)
+                return error_setf(e, -EBADMSG,
+                                  "v2+ header: version 0x%02x differs from the first header's 0x%02x",
+                                  (unsigned char)h2.version, (unsigned char)h1->version);
+        r = read_block(rd, "v2+", &h2, 8, tz, e);
+        if (r < 0)
+                return r;
+        return read_footer(rd, tz, e);
+}
+
 int tz_parse(const void *data, size_t len, TimeZone **ret, Error *e)
 {
         Reader rd = { .p = data, .len = len, .pos = 0 };
-        TimeZone *tz = NULL;
-        Header h1, h2;
+        _cleanup_tz_ TimeZone *tz = NULL;
+        Header h1 = { 0 }; /* likewise */
         int r;
 
         if (!data && len > 0)
@@ -592,80 +659,14 @@ int tz_parse(const void *data, size_t len, TimeZone **ret, Error *e)
         if (!tz)
                 return error_setf(e, -ENOMEM, "out of memory");
 
-        if (h1.version == 0) {
-                r = read_block(&rd, "v1", &h1, 4, tz, e);
-                if (r < 0)
-                        goto fail;
-                if (rd.pos != rd.len) {
-                        r = error_setf(e, -EBADMSG, "%zu bytes of trailing data after the v1 data block",
-                                       rd.len - rd.pos);
-                        goto fail;
-                }
-                *ret = tz;
-                return 0;
-        }
-
-        /* Version 2+: skip the 32-bit block, then read the 64-bit one and the footer. */
-        if (rd.len - rd.pos < block_size(&h1, 4)) {
-                r = error_setf(e, -EBADMSG, "v1 data block: truncated (%zu bytes, need %zu)",
-                               rd.len - rd.pos, block_size(&h1, 4));
-                goto fail;
-        }
-        rd.pos += block_size(&h1, 4);
-        r = read_header(&rd, "v2+", &h2, e);
+        if (h1.version == 0)
+                r = read_v1_body(&rd, &h1, tz, e);
+        else
+                r = read_v2_body(&rd, &h1, tz, e);
         if (r < 0)
-                goto fail;
-        if (h2.version != h1.version) {
-                r = error_setf(e, -EBADMSG,
-                               "v2+ header: version 0x%02x differs from the first header's 0x%02x",
-                               (unsigned char)h2.version, (unsigned char)h1.version);
-                goto fail;
-        }
-        r = read_block(&rd, "v2+", &h2, 8, tz, e);
-        if (r < 0)
-                goto fail;
-
-        /* Footer: "\n" TZ-string "\n". */
-        {
-                const char *f = (const char *)rd.p + rd.pos, *nl;
-                size_t left = rd.len - rd.pos, n;
-                char spec[TZ_MAX_FOOTER + 1];
-
-                if (left < 2 || f[0] != '\n') {
-                        r = error_setf(e, -EBADMSG, "footer: missing (expected a newline after the data)");
-                        goto fail;
-                }
-                nl = memchr(f + 1, '\n', MIN(left - 1, (size_t)TZ_MAX_FOOTER + 1));
-                if (!nl) {
-                        r = error_setf(e, -EBADMSG, "footer: unterminated or longer than %d bytes",
-                                       TZ_MAX_FOOTER);
-                        goto fail;
-                }
-                n = (size_t)(nl - f - 1);
-                if ((size_t)(nl - f) + 1 != left) {
-                        r = error_setf(e, -EBADMSG, "footer: %zu bytes of trailing data", left - n - 2);
-                        goto fail;
-                }
-                if (memchr(f + 1, 0, n)) {
-                        r = error_setf(e, -EBADMSG, "footer: contains a NUL byte");
-                        goto fail;
-                }
-                memcpy(spec, f + 1, n);
-                spec[n] = 0;
-                if (n > 0) {
-                        r = posix_parse(spec, &tz->rule, e);
-                        if (r < 0) {
-                                r = error_prefixf(e, -EBADMSG, "footer");
-                                goto fail;
-                        }
-                        tz->has_rule = true;
-                }
-        }
-        *ret = tz;
+                return r;
+        *ret = TAKE_PTR(tz);
         return 0;
-fail:
-        tz_free(tz);
-        return r;
 }
 
 /* ---- lookups ---- */

@@ -1,6 +1,7 @@
 /* etcd-json.c — request bodies for and strict parsing of etcd's v3 JSON gateway (see etcd-json.h). */
 #include "etcd-json.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -37,8 +38,7 @@ static int check_key(const char *key)
 {
         size_t n;
 
-        if (!key)
-                return -EINVAL;
+        assert(key);
         n = strlen(key);
         if (n == 0 || n > ETCD_KEY_MAX)
                 return -EINVAL;
@@ -85,7 +85,9 @@ int etcd_json_put_request(Buf *b, const char *key, const void *value, size_t len
 {
         int r;
 
-        if (check_key(key) < 0 || (len > 0 && !value))
+        assert(b);
+        assert(value || len == 0);
+        if (check_key(key) < 0)
                 return -EINVAL;
         if (len > ETCD_VALUE_MAX)
                 return -EMSGSIZE;
@@ -106,7 +108,9 @@ int etcd_json_txn_put_if_request(Buf *b, const char *key, EtcdCompare cmp, int64
 {
         int r;
 
-        if (check_key(key) < 0 || expected < 0 || (len > 0 && !value))
+        assert(b);
+        assert(value || len == 0);
+        if (check_key(key) < 0 || expected < 0)
                 return -EINVAL;
         if (cmp != ETCD_COMPARE_VERSION && cmp != ETCD_COMPARE_MOD)
                 return -EINVAL;
@@ -305,7 +309,7 @@ static int parse_document(const char *body, size_t len, const char *what, json_t
 /* The mandatory response header: {"revision": N, ...}. */
 static int parse_header(const json_t *obj, const char *what, int64_t *ret_revision, Error *e)
 {
-        json_t *h;
+        json_t *h = NULL; /* set by member_object() on success */
         char w[64];
         int r;
 
@@ -391,8 +395,7 @@ int etcd_json_parse_range(const char *body, size_t len, const char *key, EtcdKv 
         EtcdKv kv = {};
         int r;
 
-        if (!ret)
-                return -EINVAL;
+        assert(ret);
         r = parse_document(body, len, "range answer", &j, e);
         if (r < 0)
                 return r;
@@ -409,13 +412,12 @@ int etcd_json_parse_txn(const char *body, size_t len, const char *key, EtcdTxnRe
 {
         _cleanup_json_ json_t *j = NULL;
         _cleanup_(etcd_kv_donep) EtcdKv kv = {};
-        json_t *responses = NULL, *item, *op;
+        json_t *responses = NULL, *item, *op = NULL;
         EtcdTxnResult t = {};
         size_t n;
         int r;
 
-        if (!ret)
-                return -EINVAL;
+        assert(ret);
         r = parse_document(body, len, "txn answer", &j, e);
         if (r < 0)
                 return r;
@@ -511,11 +513,10 @@ int etcd_json_parse_status(const char *body, size_t len, EtcdStatus *ret, Error 
 {
         _cleanup_json_ json_t *j = NULL;
         EtcdStatus s = {};
-        json_t *h, *v;
+        json_t *h = NULL, *v = NULL;
         int r;
 
-        if (!ret)
-                return -EINVAL;
+        assert(ret);
         r = parse_document(body, len, "status answer", &j, e);
         if (r < 0)
                 return r;

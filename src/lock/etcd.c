@@ -2,6 +2,7 @@
  * kept-alive HttpClient per endpoint; request bodies and answers are built and parsed by etcd-json.c. */
 #include "etcd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -87,8 +88,8 @@ int etcd_new(const EtcdOptions *o, Etcd **ret, Error *e)
         unsigned timeout;
         int r;
 
-        if (!o || !ret)
-                return error_setf(e, -EINVAL, "etcd: missing options");
+        assert(o);
+        assert(ret);
         if (o->n_endpoints == 0 || !o->endpoints)
                 return error_setf(e, -EINVAL, "etcd: no endpoints");
         if (o->n_endpoints > ETCD_MAX_ENDPOINTS)
@@ -229,9 +230,9 @@ static int perform(Etcd *c, const char *path, HttpResponse *ret, const char **re
 
 static int check_args(Etcd *c, const char *key, Error *e)
 {
-        if (!c)
-                return error_setf(e, -EINVAL, "etcd: no client");
-        if (!key || !*key || strlen(key) > ETCD_KEY_MAX)
+        assert(c);
+        assert(key);
+        if (!*key || strlen(key) > ETCD_KEY_MAX)
                 return error_setf(e, -EINVAL, "etcd: the key is empty or longer than %u bytes",
                                   ETCD_KEY_MAX);
         return 0;
@@ -246,8 +247,7 @@ int etcd_get(Etcd *c, const char *key, EtcdKv *ret, Error *e)
         r = check_args(c, key, e);
         if (r < 0)
                 return r;
-        if (!ret)
-                return error_setf(e, -EINVAL, "etcd: no result");
+        assert(ret);
         r = REQUEST(c, "/v3/kv/range", etcd_json_range_request(&c->req, key), &resp, &base, e);
         if (r < 0)
                 return r;
@@ -268,7 +268,9 @@ int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected,
         r = check_args(c, key, e);
         if (r < 0)
                 return r;
-        if (!ret || expected < 0 || (len > 0 && !value))
+        assert(ret);
+        assert(value || len == 0);
+        if (expected < 0)
                 return error_setf(e, -EINVAL, "etcd: invalid transaction arguments");
         if (len > ETCD_VALUE_MAX)
                 return error_setf(e, -EMSGSIZE, "etcd: value of %zu bytes exceeds %u", len, ETCD_VALUE_MAX);
@@ -292,8 +294,7 @@ int etcd_put(Etcd *c, const char *key, const void *value, size_t len, int64_t *r
         r = check_args(c, key, e);
         if (r < 0)
                 return r;
-        if (len > 0 && !value)
-                return error_setf(e, -EINVAL, "etcd: value length without a value");
+        assert(value || len == 0);
         if (len > ETCD_VALUE_MAX)
                 return error_setf(e, -EMSGSIZE, "etcd: value of %zu bytes exceeds %u", len, ETCD_VALUE_MAX);
         r = REQUEST(c, "/v3/kv/put", etcd_json_put_request(&c->req, key, value, len), &resp, &base, e);
@@ -333,8 +334,7 @@ int etcd_status(Etcd *c, EtcdStatus *ret, Error *e)
         EtcdStatus s;
         int r;
 
-        if (!c)
-                return error_setf(e, -EINVAL, "etcd: no client");
+        assert(c);
         r = REQUEST(c, "/v3/maintenance/status", buf_puts(&c->req, "{}"), &resp, &base, e);
         if (r < 0)
                 return r;

@@ -12,6 +12,7 @@
  * that completes the count signals it) or its deadline passes. */
 #include "lock-batch.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -23,6 +24,7 @@
 
 #include "log.h"
 #include "macros.h"
+#include "time-util.h"
 
 typedef struct Item Item;
 struct Item {
@@ -54,6 +56,7 @@ typedef struct GroupRun {
 } GroupRun;
 
 struct LockBatcher {
+        unsigned refs; /* atomic */
         LockBackend *backend;
         size_t max_batch;
 
@@ -91,11 +94,14 @@ int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret)
 {
         LockBatcher *q;
 
-        if (!backend || !ret || max_batch > LOCK_BATCH_MAX)
+        assert(backend);
+        assert(ret);
+        if (max_batch > LOCK_BATCH_MAX)
                 return -EINVAL;
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
+        q->refs = 1;
         q->backend = backend;
         q->max_batch = max_batch ?: LOCK_BATCH_MAX;
         q->write_inline = true;
@@ -126,35 +132,38 @@ void lock_batcher_set_write_inline(LockBatcher *q, bool enabled)
 void lock_batcher_set_gather(LockBatcher *q, uint64_t max_wait_usec)
 {
         pthread_mutex_lock(&q->lock);
-        q->gather_max_ns = max_wait_usec > UINT64_MAX / 1000 ? UINT64_MAX : max_wait_usec * 1000;
+        q->gather_max_ns =
+                max_wait_usec > UINT64_MAX / NSEC_PER_USEC ? UINT64_MAX : max_wait_usec * NSEC_PER_USEC;
         pthread_mutex_unlock(&q->lock);
 }
 
-static uint64_t monotonic_ns(void)
+LockBatcher *lock_batcher_ref(LockBatcher *q)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        assert(q);
+        __atomic_add_fetch(&q->refs, 1, __ATOMIC_RELAXED);
+        return q;
 }
 
-LockBatcher *lock_batcher_free(LockBatcher *q)
+LockBatcher *lock_batcher_unref(LockBatcher *q)
 {
-        if (q) {
-                if (q->writer_started) {
-                        __atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
-                        sem_post(&q->writer_wake);
-                        pthread_join(q->writer, NULL);
-                }
-                pthread_cond_destroy(&q->gather_cond);
-                sem_destroy(&q->writer_wake);
-                pthread_mutex_destroy(&q->lock);
-                free(q);
+        if (!q || __atomic_sub_fetch(&q->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        if (q->writer_started) {
+                __atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
+                sem_post(&q->writer_wake);
+                pthread_join(q->writer, NULL);
         }
+        pthread_cond_destroy(&q->gather_cond);
+        sem_destroy(&q->writer_wake);
+        pthread_mutex_destroy(&q->lock);
+        free(q);
         return NULL;
 }
 
 void lock_batcher_stats(LockBatcher *q, LockBatchStats *ret)
 {
+        assert(q);
+        assert(ret);
         ret->writes = __atomic_load_n(&q->stats.writes, __ATOMIC_RELAXED);
         ret->updates = __atomic_load_n(&q->stats.updates, __ATOMIC_RELAXED);
         ret->rounds = __atomic_load_n(&q->stats.rounds, __ATOMIC_RELAXED);
@@ -269,8 +278,7 @@ static void run_round(LockBatcher *q, Item **items, size_t n)
                                 it->error = g->error;
                         } else if (it->refused < 0) {
                                 it->result = error_setf(&it->error, it->refused,
-                                                        "group \"%s\": update refused: %s", g->group,
-                                                        strerrordesc_np(-it->refused) ?: "unknown error");
+                                                        "group \"%s\": update refused: %m", g->group);
                         } else
                                 it->result = 0;
                 }
@@ -318,9 +326,8 @@ static void gather(LockBatcher *q)
         if (!q->gather_max_ns || !q->head || q->n_queued >= q->gather_target)
                 return;
         wait = MIN(q->gather_max_ns, q->last_write_ns);
-        deadline = monotonic_ns() + wait;
-        ts = (struct timespec){ .tv_sec = (time_t)(deadline / 1000000000u),
-                                .tv_nsec = (long)(deadline % 1000000000u) };
+        deadline = now_nsec(CLOCK_MONOTONIC) + wait;
+        ts = timespec_from_nsec(deadline);
         q->stats.gather_waits++;
         q->gathering = true;
         while (q->n_queued < q->gather_target && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE))
@@ -356,11 +363,11 @@ static void drain(LockBatcher *q, const Item *self)
                 q->n_queued -= n;
                 pthread_mutex_unlock(&q->lock);
 
-                t0 = monotonic_ns();
+                t0 = now_nsec(CLOCK_MONOTONIC);
                 run_round(q, items, n);
 
                 pthread_mutex_lock(&q->lock);
-                q->last_write_ns = monotonic_ns() - t0;
+                q->last_write_ns = now_nsec(CLOCK_MONOTONIC) - t0;
                 q->gather_target = MIN(n + q->n_queued, q->max_batch);
                 more = q->head != NULL;
                 if (!more)
@@ -430,8 +437,9 @@ int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, Semaphor
                 .userdata = userdata,
         };
 
-        if (!q || !group || !fn)
-                return error_setf(e, -EINVAL, "lock batch: no batcher, group or update function");
+        assert(q);
+        assert(group);
+        assert(fn);
         if (sem_init(&it.wake, 0, 0) < 0)
                 return error_setf(e, negative_errno(), "lock batch: cannot initialize a semaphore");
 
@@ -454,9 +462,11 @@ int lock_batcher_submit(LockBatcher *q, const char *group, uint64_t slots, Semap
 {
         Item *it;
 
-        if (!q || !group || !fn || !done || !ret_result)
-                return error_setf(e, -EINVAL,
-                                  "lock batch: no batcher, group, update or completion function");
+        assert(q);
+        assert(group);
+        assert(fn);
+        assert(done);
+        assert(ret_result);
         it = calloc(1, sizeof(*it));
         if (!it)
                 return error_setf(e, -ENOMEM, "lock batch: out of memory");

@@ -31,6 +31,7 @@
 
 #include "error.h"
 #include "lock-backend.h"
+#include "macros.h"
 
 #define LOCK_BATCH_MAX 64
 
@@ -45,10 +46,10 @@ typedef struct LockBatchStats {
         uint64_t gather_timeouts; /* of them, rounds that started short because the wait ran out */
 } LockBatchStats;
 
-/* max_batch: the most updates one round writes (1..LOCK_BATCH_MAX; 0 = LOCK_BATCH_MAX). With a backend
- * that cannot batch groups (lock_backend_can_batch() false) a round writes its groups one after the
- * other: use one batcher per group there, so that groups do not wait for each other. The backend must
- * outlive the batcher. */
+/* max_batch: the most updates one round writes (1..LOCK_BATCH_MAX; 0 = LOCK_BATCH_MAX; more: -EINVAL).
+ * With a backend that cannot batch groups (lock_backend_can_batch() false) a round writes its groups one
+ * after the other: use one batcher per group there, so that groups do not wait for each other. The
+ * backend must outlive the batcher. The new batcher has one reference. */
 int lock_batcher_new(LockBackend *backend, size_t max_batch, LockBatcher **ret);
 /* Whether lock_batcher_submit() may write on its caller's thread when there is no load (the default).
  * Turn it off when the callers are a single event-loop thread: a write there would stall every other
@@ -57,12 +58,16 @@ void lock_batcher_set_write_inline(LockBatcher *q, bool enabled);
 /* Gathering (above): the writer thread waits at most max_wait_usec (and at most as long as the last round
  * took) for the load's usual number of submissions before a round. 0 (the default) turns it off. */
 void lock_batcher_set_gather(LockBatcher *q, uint64_t max_wait_usec);
-/* Stops the writer thread. No submission may be in flight. */
-LockBatcher *lock_batcher_free(LockBatcher *q);
+/* References: whoever submits holds one (several groups may share a batcher). Dropping the last stops the
+ * writer thread and frees the batcher: no submission may be in flight then. unref returns NULL. */
+LockBatcher *lock_batcher_ref(LockBatcher *q);
+LockBatcher *lock_batcher_unref(LockBatcher *q);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LockBatcher *, lock_batcher_unref);
 
 /* Runs fn on the group's state as lock_backend_update() would (without returning the state), batched
  * with concurrent submissions, and returns when its result is durable: 0, or a negative errno with e. fn
- * must follow SemaphoreUpdateFn's rules (it may run several times, on a fresh state each time). */
+ * must follow SemaphoreUpdateFn's rules (it may run several times, on a fresh state each time). q, group
+ * and fn must not be NULL. */
 int lock_batcher_run(LockBatcher *q, const char *group, uint64_t slots, SemaphoreUpdateFn fn, void *userdata,
                      Error *e);
 

@@ -9,6 +9,7 @@
  * in the same answer, and the update is decided again on it, after a short jittered pause, until it
  * succeeds (a bounded number of times). Updates of one group by this process are serialized (a mutex per
  * group), so they do not conflict with each other. */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -151,6 +152,109 @@ static void backoff(EtcdBackend *b, unsigned attempt)
         nanosleep(&ts, NULL);
 }
 
+/* The answer of a failed compare-and-swap carries the key as it is now: it becomes the cached state. */
+static int cache_current(CachedGroup *g, const char *key, uint64_t slots, EtcdTxnResult *t, Error *e)
+{
+        Semaphore cur;
+        int r = decode(key, &t->kv, t->found, slots, &cur, e);
+        int64_t rev = t->found ? t->kv.mod_revision : 0;
+
+        etcd_txn_result_done(t);
+        if (r < 0) {
+                cache_drop(g);
+                return r;
+        }
+        cache_set(g, &cur, rev);
+        return 0;
+}
+
+/* Writes s (taken over) if the key is still at the cached revision: 1 when written (ret, optional, gets a
+ * copy of s), 0 when someone else wrote first (the cache now holds their value), or a negative errno. */
+static int write_state(EtcdBackend *b, CachedGroup *g, const char *key, uint64_t slots, Semaphore *s,
+                       Semaphore *ret, Error *e)
+{
+        Buf v = BUF_INIT(SEMAPHORE_VALUE_MAX);
+        EtcdTxnResult t = { 0 };
+        int r;
+
+        r = semaphore_format(s, &v);
+        if (r >= 0)
+                r = etcd_txn_put_if(b->etcd, key, g->mod_revision ? ETCD_COMPARE_MOD : ETCD_COMPARE_VERSION,
+                                    g->mod_revision, v.data, v.len, &t, e);
+        buf_free(&v);
+        if (r < 0) {
+                semaphore_done(s);
+                cache_drop(g); /* the write may or may not have happened */
+                return r;
+        }
+        if (t.succeeded) {
+                int64_t rev = t.kv.mod_revision;
+                etcd_txn_result_done(&t);
+                if (ret && (r = semaphore_copy(s, ret)) < 0) {
+                        semaphore_done(s);
+                        cache_drop(g);
+                        return r;
+                }
+                cache_set(g, s, rev);
+                return 1;
+        }
+        /* Someone else wrote first: the answer carries the current value; decide again on it. */
+        semaphore_done(s);
+        __atomic_add_fetch(&b->base.stats.conflicts, 1, __ATOMIC_RELAXED);
+        r = cache_current(g, key, slots, &t, e);
+        return r < 0 ? r : 0;
+}
+
+enum {
+        ATTEMPT_CONFLICT, /* someone else wrote first: decide again on their value */
+        ATTEMPT_DONE,
+        ATTEMPT_RECHECK, /* nothing to write, but decided on a cached state: read it and decide again */
+};
+
+/* One decision on the group's state (read first when the cache is not valid): one of the above, or a
+ * negative errno. *confirmed: the cached state was seen in etcd during this update. */
+static int attempt(EtcdBackend *b, CachedGroup *g, const char *key, const char *group, uint64_t slots,
+                   SemaphoreUpdateFn fn, void *userdata, bool *confirmed, Semaphore *ret, Error *e)
+{
+        Semaphore s;
+        int changed, r;
+
+        if (!g->valid) {
+                r = refresh(b, g, key, slots, e);
+                if (r < 0)
+                        return r;
+                *confirmed = true;
+        }
+        r = semaphore_copy(&g->state, &s);
+        if (r < 0)
+                return r;
+        changed = fn(&s, userdata);
+        if (changed < 0) {
+                semaphore_done(&s);
+                return error_setf(e, changed, "group %s: the update was refused", group);
+        }
+        if (changed > 0) {
+                r = write_state(b, g, key, slots, &s, ret, e);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        *confirmed = true;
+                return r > 0 ? ATTEMPT_DONE : ATTEMPT_CONFLICT;
+        }
+        /* Nothing to write: the answer stands only if the state it was decided on is current, so a cached
+         * state is checked once against etcd. */
+        if (!*confirmed) {
+                semaphore_done(&s);
+                g->valid = false;
+                return ATTEMPT_RECHECK;
+        }
+        if (ret)
+                *ret = s;
+        else
+                semaphore_done(&s);
+        return ATTEMPT_DONE;
+}
+
 static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, SemaphoreUpdateFn fn,
                        void *userdata, Semaphore *ret, Error *e)
 {
@@ -160,6 +264,8 @@ static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, Semap
         bool confirmed = false;
         int r;
 
+        assert(group);
+        assert(fn);
         r = key_for(group, key, sizeof(key));
         if (r < 0)
                 return error_setf(e, r, "group name too long for an etcd key");
@@ -167,82 +273,16 @@ static int etcd_update(LockBackend *lb, const char *group, uint64_t slots, Semap
         if (!g)
                 return error_setf(e, -ENOMEM, "out of memory");
         pthread_mutex_lock(&g->lock);
-        for (unsigned attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-                Semaphore s;
-                Buf v = BUF_INIT(SEMAPHORE_VALUE_MAX);
-                EtcdTxnResult t = { 0 };
-                int changed;
-
-                if (!g->valid) {
-                        r = refresh(b, g, key, slots, e);
-                        if (r < 0)
-                                goto fail;
-                        confirmed = true;
-                }
-                r = semaphore_copy(&g->state, &s);
+        for (unsigned n = 0; n < MAX_ATTEMPTS; n++) {
+                r = attempt(b, g, key, group, slots, fn, userdata, &confirmed, ret, e);
                 if (r < 0)
                         goto fail;
-                changed = fn(&s, userdata);
-                if (changed < 0) {
-                        semaphore_done(&s);
-                        r = error_setf(e, changed, "group %s: the update was refused", group);
-                        goto fail;
-                }
-                if (changed == 0) {
-                        /* Nothing to write: the answer stands only if the state it was decided on is
-                         * current, so a cached state is checked once against etcd. */
-                        if (!confirmed) {
-                                semaphore_done(&s);
-                                g->valid = false;
-                                continue;
-                        }
-                        if (ret)
-                                *ret = s;
-                        else
-                                semaphore_done(&s);
+                if (r == ATTEMPT_DONE) {
                         pthread_mutex_unlock(&g->lock);
                         return 0;
                 }
-                r = semaphore_format(&s, &v);
-                if (r >= 0)
-                        r = etcd_txn_put_if(b->etcd, key,
-                                            g->mod_revision ? ETCD_COMPARE_MOD : ETCD_COMPARE_VERSION,
-                                            g->mod_revision, v.data, v.len, &t, e);
-                buf_free(&v);
-                if (r < 0) {
-                        semaphore_done(&s);
-                        cache_drop(g); /* the write may or may not have happened */
-                        goto fail;
-                }
-                if (t.succeeded) {
-                        int64_t rev = t.kv.mod_revision;
-                        etcd_txn_result_done(&t);
-                        if (ret && (r = semaphore_copy(&s, ret)) < 0) {
-                                semaphore_done(&s);
-                                cache_drop(g);
-                                goto fail;
-                        }
-                        cache_set(g, &s, rev);
-                        pthread_mutex_unlock(&g->lock);
-                        return 0;
-                }
-                /* Someone else wrote first: the answer carries the current value; decide again on it. */
-                semaphore_done(&s);
-                __atomic_add_fetch(&lb->stats.conflicts, 1, __ATOMIC_RELAXED);
-                {
-                        Semaphore cur;
-                        r = decode(key, &t.kv, t.found, slots, &cur, e);
-                        int64_t rev = t.found ? t.kv.mod_revision : 0;
-                        etcd_txn_result_done(&t);
-                        if (r < 0) {
-                                cache_drop(g);
-                                goto fail;
-                        }
-                        cache_set(g, &cur, rev);
-                        confirmed = true;
-                }
-                if (attempt > 0)
-                        backoff(b, attempt);
+                if (r == ATTEMPT_CONFLICT && n > 0)
+                        backoff(b, n);
         }
         r = error_setf(e, -EAGAIN, "group %s: %d conflicting writers in a row; giving up", group,
                        MAX_ATTEMPTS);

@@ -2,6 +2,7 @@
  * lock-semaphore.h). */
 #include "lock-semaphore.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,4 +346,38 @@ int semaphore_format(const Semaphore *s, Buf *out)
                 r = buf_printf(out, "},\"last_release\":%lld,\"paused\":%s}}", (long long)s->last_release,
                                s->paused ? "true" : "false");
         return r;
+}
+
+void lock_op_reset(LockOp *op)
+{
+        strv_free(op->expired);
+        op->expired = NULL;
+        op->n_expired = 0;
+        op->released = false;
+}
+
+int lock_op_apply(Semaphore *s, void *userdata)
+{
+        LockOp *op = userdata;
+        int changed, r;
+
+        assert(s);
+        assert(op);
+        lock_op_reset(op); /* the backend may retry with a fresh state */
+        changed = semaphore_maintain(s, op->policy, op->now, &op->expired, &op->n_expired);
+        if (changed < 0)
+                return changed;
+        if (!op->id)
+                return changed; /* a sweep */
+        if (op->lock) {
+                r = semaphore_lock(s, op->id, op->policy, op->in_window, op->now, &op->decision);
+                if (r < 0)
+                        return r;
+                return changed || op->decision == LOCK_GRANTED;
+        }
+        r = semaphore_unlock(s, op->id, op->now);
+        if (r < 0)
+                return r;
+        op->released = r > 0;
+        return changed || r > 0;
 }

@@ -81,3 +81,25 @@ int semaphore_unlock(Semaphore *s, const char *id, int64_t now);
  * keys, non-string holders, duplicate holders, bad ids and oversized values are errors. */
 int semaphore_parse(const char *data, size_t len, Semaphore *ret, Error *e);
 int semaphore_format(const Semaphore *s, Buf *out);
+
+/* One FleetLock request (or an expiry sweep) on a group's state: brings it in line with the policy
+ * (semaphore_maintain()), then locks or unlocks id. The results are in the struct. */
+typedef struct LockOp {
+        const GroupPolicy *policy;
+        const char *id; /* NULL: an expiry sweep, nothing but semaphore_maintain() */
+        bool lock;      /* else unlock */
+        int64_t now;
+        bool in_window;
+        /* out */
+        LockDecision decision; /* of a lock */
+        bool released;         /* an unlock freed id's slot */
+        char **expired;        /* holders released for holding too long (a strv) */
+        size_t n_expired;
+} LockOp;
+
+/* A SemaphoreUpdateFn (lock-backend.h) running the LockOp userdata: 1 when the state changed, 0 when
+ * not, or -ENOMEM. It starts each call by resetting the results, since a backend may call it again on a
+ * fresher state. */
+int lock_op_apply(Semaphore *s, void *userdata);
+/* Frees the results (expired) and forgets them. */
+void lock_op_reset(LockOp *op);

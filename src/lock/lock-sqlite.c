@@ -6,115 +6,16 @@
  * go in a savepoint, so that a group that cannot be written is undone alone. Everything read back is
  * validated: a database edited by hand into a state Upkeep would never write is reported, never
  * trusted. */
-#include "lock-backend.h"
-
+#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "lock-sqlite.h"
 #include "macros.h"
 
-/* FULL: a commit is on disk before it returns (survives power loss). NORMAL (WAL): survives a crash of
- * the process but may lose the last commits on power loss. Overridable only at build time, for
- * measurements. */
-#ifndef UPKEEP_LOCK_SQLITE_SYNCHRONOUS
-#define UPKEEP_LOCK_SQLITE_SYNCHRONOUS FULL /* -DUPKEEP_LOCK_SQLITE_SYNCHRONOUS=NORMAL */
-#endif
-#define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
-#define PRAGMA_SYNCHRONOUS "PRAGMA synchronous = " STRINGIFY(UPKEEP_LOCK_SQLITE_SYNCHRONOUS)
-
-#define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_MAX_GROUPS 100000
-#define SQLITE_JOURNAL_SIZE_LIMIT (4 * 1024 * 1024)
-
-/* migrations[i] brings a database from schema version i to i + 1 (PRAGMA user_version). */
-static const char *const migrations[] = {
-        /* 0 → 1 */
-        "CREATE TABLE groups ("
-        " name TEXT PRIMARY KEY NOT NULL,"
-        " total_slots INTEGER NOT NULL,"
-        " last_release INTEGER NOT NULL DEFAULT 0,"
-        " paused INTEGER NOT NULL DEFAULT 0"
-        ") STRICT;"
-        "CREATE TABLE holders ("
-        " group_name TEXT NOT NULL REFERENCES groups(name),"
-        " id TEXT NOT NULL,"
-        " since INTEGER NOT NULL,"
-        " PRIMARY KEY (group_name, id)"
-        ") WITHOUT ROWID, STRICT;",
-};
-#define SCHEMA_VERSION ((int)ELEMENTSOF(migrations))
-
-typedef struct SqliteBackend {
-        LockBackend base; /* first: LockBackend * ↔ SqliteBackend * */
-        pthread_mutex_t mutex;
-        sqlite3 *db;
-        char *path;
-
-        sqlite3_stmt *begin;
-        sqlite3_stmt *commit;
-        sqlite3_stmt *rollback;
-        sqlite3_stmt *savepoint; /* around one group's writes in a batch of several groups */
-        sqlite3_stmt *rollback_to;
-        sqlite3_stmt *release;
-        sqlite3_stmt *load;
-        sqlite3_stmt *upsert_group;
-        sqlite3_stmt *insert_holder;
-        sqlite3_stmt *delete_holder;
-        sqlite3_stmt *update_since;
-        sqlite3_stmt *ping;
-        sqlite3_stmt *list_groups;
-} SqliteBackend;
-
-static const LockBackendOps sqlite_ops;
-
-static int errno_from_sqlite(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-        case SQLITE_FORMAT:
-        case SQLITE_SCHEMA:
-        case SQLITE_MISMATCH:
-        case SQLITE_CONSTRAINT:
-                return -EBADMSG;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_TOOBIG:
-                return -E2BIG;
-        case SQLITE_RANGE:
-        case SQLITE_MISUSE:
-                return -EINVAL;
-        default: /* SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_PROTOCOL, ... */
-                return -EIO;
-        }
-}
-
-/* Fills e with "<path>: group "<group>": <what>: <SQLite's message>" and returns the mapped errno. Must be
- * called before anything else runs on the connection (which would replace the message). */
-static int sqlite_error(SqliteBackend *b, const char *group, int rc, const char *what, Error *e)
-{
-        const char *msg = sqlite3_errmsg(b->db);
-
-        if (group)
-                return error_setf(e, errno_from_sqlite(rc), "%s: group \"%s\": %s: %s", b->path, group, what,
-                                  strna(msg));
-        return error_setf(e, errno_from_sqlite(rc), "%s: %s: %s", b->path, what, strna(msg));
-}
 
 static void stmt_resetp(sqlite3_stmt **st)
 {
@@ -155,14 +56,6 @@ static int step_done(sqlite3_stmt *st)
         return SQLITE_OK;
 }
 
-static void rollback(SqliteBackend *b)
-{
-        if (!sqlite3_get_autocommit(b->db)) {
-                (void)sqlite3_step(b->rollback);
-                sqlite3_reset(b->rollback);
-        }
-}
-
 static int column_int64(sqlite3_stmt *st, int col, int64_t min, int64_t max, int64_t *ret)
 {
         int64_t v;
@@ -176,6 +69,52 @@ static int column_int64(sqlite3_stmt *st, int col, int64_t min, int64_t max, int
         return 0;
 }
 
+/* Appends the holder in the current row (columns 3 and 4) to *s, validated. */
+static int load_holder(SqliteBackend *b, const char *group, sqlite3_stmt *st, Semaphore *s,
+                       size_t *allocated, Error *e)
+{
+        bool is_text = sqlite3_column_type(st, 3) == SQLITE_TEXT;
+        const char *id = is_text ? (const char *)sqlite3_column_text(st, 3) : NULL;
+        int n = is_text ? sqlite3_column_bytes(st, 3) : 0;
+        int64_t since;
+
+        if (s->n_holders >= SEMAPHORE_MAX_HOLDERS)
+                return error_setf(
+                        e, -EBADMSG,
+                        "%s: group \"%s\": more than %d holders (was the database edited by hand?)", b->path,
+                        group, SEMAPHORE_MAX_HOLDERS);
+        if (is_text && !id)
+                return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
+        if (!is_text || n <= 0 || n > SEMAPHORE_MAX_ID || strlen(id) != (size_t)n || !semaphore_valid_id(id))
+                return error_setf(
+                        e, -EBADMSG,
+                        "%s: group \"%s\": holder %zu has an invalid id (was the database edited by "
+                        "hand?)",
+                        b->path, group, s->n_holders);
+        if (s->n_holders > 0 && strcmp(s->holders[s->n_holders - 1].id, id) >= 0)
+                return error_setf(e, -EBADMSG, "%s: group \"%s\": holders are not unique and sorted",
+                                  b->path, group);
+        if (column_int64(st, 4, 0, INT64_MAX, &since) < 0)
+                return error_setf(e, -EBADMSG,
+                                  "%s: group \"%s\": holder %zu: since is not a non-negative integer "
+                                  "(was the database edited by hand?)",
+                                  b->path, group, s->n_holders);
+        if (s->n_holders >= *allocated) {
+                size_t na = MIN(MAX(*allocated * 2, (size_t)8), (size_t)SEMAPHORE_MAX_HOLDERS);
+                SemaphoreHolder *h = realloc(s->holders, na * sizeof(SemaphoreHolder));
+                if (!h)
+                        return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
+                s->holders = h;
+                *allocated = na;
+        }
+        s->holders[s->n_holders].id = strdup(id);
+        if (!s->holders[s->n_holders].id)
+                return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
+        s->holders[s->n_holders].since = since;
+        s->n_holders++;
+        return 0;
+}
+
 /* Reads one group into *ret (validated, holders sorted). Sets *ret_exists = false (ret untouched) when the
  * group has no row. One statement, so it sees one consistent snapshot. */
 static int load_group(SqliteBackend *b, const char *group, Semaphore *ret, bool *ret_exists, Error *e)
@@ -184,7 +123,7 @@ static int load_group(SqliteBackend *b, const char *group, Semaphore *ret, bool 
         _cleanup_(semaphore_done) Semaphore s = {};
         int64_t slots, last_release, paused;
         size_t allocated = 0;
-        int rc;
+        int rc, r;
 
         rc = sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
         if (rc != SQLITE_OK)
@@ -218,49 +157,9 @@ static int load_group(SqliteBackend *b, const char *group, Semaphore *ret, bool 
 
         /* A LEFT JOIN: the first row has a NULL id when the group has no holders. */
         while (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-                bool is_text = sqlite3_column_type(st, 3) == SQLITE_TEXT;
-                const char *id = is_text ? (const char *)sqlite3_column_text(st, 3) : NULL;
-                int n = is_text ? sqlite3_column_bytes(st, 3) : 0;
-                int64_t since;
-
-                if (s.n_holders >= SEMAPHORE_MAX_HOLDERS)
-                        return error_setf(e, -EBADMSG,
-                                          "%s: group \"%s\": more than %d holders (was the database edited "
-                                          "by hand?)",
-                                          b->path, group, SEMAPHORE_MAX_HOLDERS);
-                if (is_text && !id)
-                        return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
-                if (!is_text || n <= 0 || n > SEMAPHORE_MAX_ID || strlen(id) != (size_t)n ||
-                    !semaphore_valid_id(id))
-                        return error_setf(e, -EBADMSG,
-                                          "%s: group \"%s\": holder %zu has an invalid id (was the database "
-                                          "edited by hand?)",
-                                          b->path, group, s.n_holders);
-                if (s.n_holders > 0 && strcmp(s.holders[s.n_holders - 1].id, id) >= 0)
-                        return error_setf(e, -EBADMSG, "%s: group \"%s\": holders are not unique and sorted",
-                                          b->path, group);
-                if (column_int64(st, 4, 0, INT64_MAX, &since) < 0)
-                        return error_setf(
-                                e, -EBADMSG,
-                                "%s: group \"%s\": holder %zu: since is not a non-negative integer "
-                                "(was the database edited by hand?)",
-                                b->path, group, s.n_holders);
-
-                if (s.n_holders >= allocated) {
-                        size_t na = MIN(MAX(allocated * 2, (size_t)8), (size_t)SEMAPHORE_MAX_HOLDERS);
-                        SemaphoreHolder *h = realloc(s.holders, na * sizeof(SemaphoreHolder));
-                        if (!h)
-                                return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path,
-                                                  group);
-                        s.holders = h;
-                        allocated = na;
-                }
-                s.holders[s.n_holders].id = strdup(id);
-                if (!s.holders[s.n_holders].id)
-                        return error_setf(e, -ENOMEM, "%s: group \"%s\": out of memory", b->path, group);
-                s.holders[s.n_holders].since = since;
-                s.n_holders++;
-
+                r = load_holder(b, group, st, &s, &allocated, e);
+                if (r < 0)
+                        return r;
                 rc = sqlite3_step(st);
                 if (rc == SQLITE_DONE)
                         break;
@@ -390,10 +289,10 @@ static int update_group(SqliteBackend *b, const char *group, uint64_t slots, Sem
         bool existed;
         int rc, r, k;
 
-        if (!group || !lock_group_name_valid(group))
+        assert(group);
+        assert(fn);
+        if (!lock_group_name_valid(group))
                 return error_setf(e, -EINVAL, "%s: invalid group name", b->path);
-        if (!fn)
-                return error_setf(e, -EINVAL, "%s: group \"%s\": no update function", b->path, group);
 
         r = load_group(b, group, &old, &existed, e);
         if (r < 0)
@@ -406,8 +305,7 @@ static int update_group(SqliteBackend *b, const char *group, uint64_t slots, Sem
 
         k = fn(&cur, userdata);
         if (k < 0)
-                return error_setf(e, k, "%s: group \"%s\": update refused: %s", b->path, group,
-                                  strerrordesc_np(-k) ?: "unknown error");
+                return error_setf(e, k, "%s: group \"%s\": update refused: %m", b->path, group);
         if (k > 0) {
                 /* Checked before anything is written, so that a refusal needs no undo. */
                 r = validate_new_state(b, group, &cur, e);
@@ -429,7 +327,7 @@ static int update_group(SqliteBackend *b, const char *group, uint64_t slots, Sem
                          * transaction goes, and the caller sees it gone. */
                         if (r < 0 && step_done(b->rollback_to) != SQLITE_OK) {
                                 sqlite3_reset(b->rollback_to);
-                                rollback(b);
+                                sqlite_rollback(b);
                         } else {
                                 rc = step_done(b->release);
                                 if (rc != SQLITE_OK) {
@@ -437,7 +335,7 @@ static int update_group(SqliteBackend *b, const char *group, uint64_t slots, Sem
                                                 r = sqlite_error(b, group, rc, "cannot release a savepoint",
                                                                  e);
                                         sqlite3_reset(b->release);
-                                        rollback(b);
+                                        sqlite_rollback(b);
                                 }
                         }
                 }
@@ -463,7 +361,7 @@ static int begin(SqliteBackend *b, const char *group, Error *e)
                 return 0;
         r = sqlite_error(b, group, rc, "cannot begin a transaction", e);
         sqlite3_reset(b->begin);
-        rollback(b);
+        sqlite_rollback(b);
         return r;
 }
 
@@ -475,7 +373,7 @@ static int commit(SqliteBackend *b, const char *group, Error *e)
                 return 0;
         r = sqlite_error(b, group, rc, "cannot commit", e);
         sqlite3_reset(b->commit);
-        rollback(b);
+        sqlite_rollback(b);
         return r;
 }
 
@@ -487,7 +385,8 @@ static int sqlite_update(LockBackend *base, const char *group, uint64_t slots, S
         _cleanup_(mutex_unlockp) pthread_mutex_t *m = NULL;
         int r;
 
-        if (!group || !lock_group_name_valid(group))
+        assert(group);
+        if (!lock_group_name_valid(group))
                 return error_setf(e, -EINVAL, "%s: invalid group name", b->path);
 
         m = backend_lock(b);
@@ -495,7 +394,7 @@ static int sqlite_update(LockBackend *base, const char *group, uint64_t slots, S
         if (r >= 0) {
                 r = update_group(b, group, slots, fn, userdata, false, ret ? &s : NULL, e);
                 if (r < 0)
-                        rollback(b);
+                        sqlite_rollback(b);
         }
         if (r >= 0)
                 r = commit(b, group, e);
@@ -534,8 +433,7 @@ static int sqlite_update_many(LockBackend *base, LockBackendUpdate *u, size_t n,
 
         if (n == 0)
                 return 0;
-        if (!u)
-                return error_setf(e, -EINVAL, "%s: no updates", b->path);
+        assert(u);
         group = n == 1 && u[0].group && lock_group_name_valid(u[0].group) ? u[0].group : NULL;
 
         m = backend_lock(b);
@@ -552,14 +450,14 @@ static int sqlite_update_many(LockBackend *base, LockBackendUpdate *u, size_t n,
                         /* SQLite rolled the whole transaction back (I/O error, disk full, ...): the entries
                          * before this one are gone too. */
                         be = u[i].error;
-                        rollback(b);
+                        sqlite_rollback(b);
                         return fail_batch(b, u, n, u[i].result, &be, e);
                 }
                 failed++;
         }
         if (failed == n) {
                 /* Nothing to keep (with one entry and no savepoint, its partial writes go here). */
-                rollback(b);
+                sqlite_rollback(b);
                 for (size_t i = 0; i < n; i++)
                         count_error(b);
                 return 0;
@@ -582,7 +480,8 @@ static int sqlite_get(LockBackend *base, const char *group, Semaphore *ret, Erro
         bool existed;
         int r;
 
-        if (!group || !lock_group_name_valid(group))
+        assert(group);
+        if (!lock_group_name_valid(group))
                 return error_setf(e, -EINVAL, "%s: invalid group name", b->path);
 
         m = backend_lock(b);
@@ -617,21 +516,7 @@ static int sqlite_ping(LockBackend *base, Error *e)
 
 static void sqlite_free(LockBackend *base)
 {
-        SqliteBackend *b = (SqliteBackend *)base;
-
-        if (!b)
-                return;
-        sqlite3_stmt *stmts[] = {
-                b->begin,        b->commit, b->rollback,     b->savepoint,     b->rollback_to,
-                b->release,      b->load,   b->upsert_group, b->insert_holder, b->delete_holder,
-                b->update_since, b->ping,   b->list_groups,
-        };
-        for (size_t i = 0; i < ELEMENTSOF(stmts); i++)
-                sqlite3_finalize(stmts[i]);
-        sqlite3_close_v2(b->db);
-        pthread_mutex_destroy(&b->mutex);
-        free(b->path);
-        free(b);
+        sqlite_backend_close((SqliteBackend *)base);
 }
 
 static const LockBackendOps sqlite_ops = {
@@ -652,7 +537,9 @@ int lock_backend_sqlite_list_groups(LockBackend *base, char ***ret_names, Error 
         size_t n = 0, allocated = 0;
         int rc, r;
 
-        if (!b || b->base.ops != &sqlite_ops || !ret_names)
+        assert(b);
+        assert(ret_names);
+        if (b->base.ops != &sqlite_ops)
                 return error_setf(e, -EINVAL, "not an SQLite lock backend");
 
         m = backend_lock(b);
@@ -714,200 +601,15 @@ fail:
         return r;
 }
 
-/* Helpers for opening: plain SQL on the connection, errors naming the path. */
-static int exec_sql(SqliteBackend *b, const char *sql, const char *what, Error *e)
-{
-        int rc = sqlite3_exec(b->db, sql, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_error(b, NULL, rc, what, e);
-        return 0;
-}
-
-static int query_text(SqliteBackend *b, const char *sql, char *buf, size_t size, Error *e)
-{
-        sqlite3_stmt *st = NULL;
-        const char *t;
-        int rc, r = 0;
-
-        rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                r = sqlite_error(b, NULL, rc, sql, e);
-                sqlite3_finalize(st);
-                return r;
-        }
-        t = (const char *)sqlite3_column_text(st, 0);
-        snprintf(buf, size, "%s", strna(t));
-        sqlite3_finalize(st);
-        return 0;
-}
-
-static int schema_version(SqliteBackend *b, int *ret, Error *e)
-{
-        char buf[32];
-        int r = query_text(b, "PRAGMA user_version", buf, sizeof(buf), e);
-        if (r < 0)
-                return r;
-        *ret = atoi(buf);
-        return 0;
-}
-
-/* Creates or upgrades the schema in one write transaction (another process may race us: the version is
- * re-read once the write lock is held). */
-static int migrate(SqliteBackend *b, Error *e)
-{
-        char sql[64];
-        int v, r;
-
-        r = schema_version(b, &v, e);
-        if (r < 0)
-                return r;
-        if (v == SCHEMA_VERSION)
-                return 0;
-
-        r = exec_sql(b, "BEGIN IMMEDIATE", "cannot begin the schema migration", e);
-        if (r < 0)
-                return r;
-        r = schema_version(b, &v, e);
-        if (r < 0)
-                goto fail;
-        if (v < 0 || v > SCHEMA_VERSION) {
-                r = error_setf(
-                        e, -EPROTONOSUPPORT,
-                        "%s: database schema version %d is not supported (this upkeep-lock knows 0..%d)",
-                        b->path, v, SCHEMA_VERSION);
-                goto fail;
-        }
-        for (; v < SCHEMA_VERSION; v++) {
-                r = exec_sql(b, migrations[v], "cannot migrate the database schema", e);
-                if (r < 0)
-                        goto fail;
-        }
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
-        r = exec_sql(b, sql, "cannot set the schema version", e);
-        if (r < 0)
-                goto fail;
-        return exec_sql(b, "COMMIT", "cannot commit the schema migration", e);
-
-fail:
-        rollback(b);
-        return r;
-}
-
-static int prepare(SqliteBackend *b, const char *sql, sqlite3_stmt **ret, Error *e)
-{
-        int rc = sqlite3_prepare_v3(b->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_error(b, NULL, rc, "cannot prepare a statement", e);
-        return 0;
-}
-
 int lock_backend_sqlite_new(const char *path, LockBackend **ret, Error *e)
 {
         SqliteBackend *b = NULL;
-        char mode[16], limit[64];
-        int fd, rc, r;
+        int r;
 
-        if (!path || !*path || !ret)
-                return error_setf(e, -EINVAL, "no SQLite database path");
-
-        /* SQLite would create the file with mode 0644; the holders are nobody else's business. The -wal and
-         * -shm files inherit this file's mode. */
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd < 0) {
-                r = negative_errno();
-                if (r == -ENOENT)
-                        return error_setf(
-                                e, r, "%s: cannot create the database: its directory does not exist", path);
-                return error_setf(e, r, "%s: cannot open the database: %s", path,
-                                  strerrordesc_np(-r) ?: "unknown error");
-        }
-        close(fd);
-
-        b = calloc(1, sizeof(*b));
-        if (!b)
-                return error_setf(e, -ENOMEM, "%s: out of memory", path);
-        b->base.ops = &sqlite_ops;
-        pthread_mutex_init(&b->mutex, NULL);
-        b->path = strdup(path);
-        if (!b->path) {
-                r = error_setf(e, -ENOMEM, "%s: out of memory", path);
-                goto fail;
-        }
-
-        /* Our mutex serializes every use of the connection (a transaction spans several calls), so SQLite's
-         * own per-call mutex would only add cost. */
-        rc = sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc != SQLITE_OK) {
-                if (b->db)
-                        r = sqlite_error(b, NULL, rc, "cannot open the database", e);
-                else
-                        r = error_setf(e, -ENOMEM, "%s: cannot open the database: out of memory", path);
-                goto fail;
-        }
-        sqlite3_busy_timeout(b->db, SQLITE_BUSY_TIMEOUT_MS);
-        sqlite3_db_config(b->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-        sqlite3_db_config(b->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-
-        /* The first statement reading the file: a file that is not a database fails here. */
-        r = query_text(b, "PRAGMA journal_mode = WAL", mode, sizeof(mode), e);
+        assert(ret);
+        r = sqlite_backend_open(path, &sqlite_ops, &b, e);
         if (r < 0)
-                goto fail;
-        if (strcmp(mode, "wal") != 0) {
-                r = error_setf(e, -EIO, "%s: cannot switch the database to WAL mode (journal mode is %s)",
-                               path, mode);
-                goto fail;
-        }
-        r = exec_sql(b, PRAGMA_SYNCHRONOUS "; PRAGMA foreign_keys = ON; PRAGMA cell_size_check = ON;",
-                     "cannot configure the database", e);
-        if (r < 0)
-                goto fail;
-        snprintf(limit, sizeof(limit), "PRAGMA journal_size_limit = %d", SQLITE_JOURNAL_SIZE_LIMIT);
-        r = query_text(b, limit, mode, sizeof(mode), e);
-        if (r < 0)
-                goto fail;
-
-        /* rollback() needs this one before migrate() */
-        r = prepare(b, "ROLLBACK", &b->rollback, e);
-        if (r < 0)
-                goto fail;
-        r = migrate(b, e);
-        if (r < 0)
-                goto fail;
-
-        struct {
-                sqlite3_stmt **st;
-                const char *sql;
-        } stmts[] = {
-                { &b->begin, "BEGIN IMMEDIATE" },
-                { &b->commit, "COMMIT" },
-                { &b->savepoint, "SAVEPOINT upkeep_group" },
-                { &b->rollback_to, "ROLLBACK TO upkeep_group" },
-                { &b->release, "RELEASE upkeep_group" },
-                { &b->load,
-                  "SELECT g.total_slots, g.last_release, g.paused, h.id, h.since FROM groups AS g "
-                  "LEFT JOIN holders AS h ON h.group_name = g.name WHERE g.name = ?1 ORDER BY h.id" },
-                { &b->upsert_group,
-                  "INSERT INTO groups (name, total_slots, last_release, paused) VALUES (?1, ?2, ?3, ?4) "
-                  "ON CONFLICT (name) DO UPDATE SET total_slots = excluded.total_slots, "
-                  "last_release = excluded.last_release, paused = excluded.paused" },
-                { &b->insert_holder, "INSERT INTO holders (group_name, id, since) VALUES (?1, ?2, ?3)" },
-                { &b->delete_holder, "DELETE FROM holders WHERE group_name = ?1 AND id = ?2" },
-                { &b->update_since, "UPDATE holders SET since = ?3 WHERE group_name = ?1 AND id = ?2" },
-                { &b->ping, "SELECT 1 FROM groups LIMIT 1" },
-                { &b->list_groups, "SELECT name FROM groups ORDER BY name" },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(stmts); i++) {
-                r = prepare(b, stmts[i].sql, stmts[i].st, e);
-                if (r < 0)
-                        goto fail;
-        }
-
+                return r;
         *ret = &b->base;
         return 0;
-
-fail:
-        sqlite_free(&b->base);
-        return r;
 }

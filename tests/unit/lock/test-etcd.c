@@ -1,7 +1,7 @@
-/* test-etcd.c — unit tests for base64, the etcd JSON gateway codec (etcd-json) and the etcd client adapter.
- * The adapter runs against a REAL etcd (/usr/bin/etcd) started here on loopback with free ports and a
- * temporary data directory, against dead and silent endpoints (failover, timeouts), and against a server
- * built on the project's HTTP adapter that answers nonsense. */
+/* test-etcd.c — the etcd client adapter (etcd.c) against a REAL etcd (/usr/bin/etcd) started here on
+ * loopback with free ports and a temporary data directory, against dead and silent endpoints (failover,
+ * timeouts), and against a server built on the project's HTTP adapter that answers nonsense. (The JSON
+ * codec's tests are in test-etcd-json.c, base64's in tests/unit/basic/test-base64.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,330 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base64.h"
+#include "assert-aborts.h"
 #include "buf.h"
 #include "etcd-json.h"
 #include "etcd.h"
 #include "http-client.h"
 #include "http-server.h"
 #include "macros.h"
+#include "time-util.h"
 
 #define ETCD_BINARY "/usr/bin/etcd"
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- base64 ---- */
-
-static void test_base64_vectors(void **state)
-{
-        static const struct {
-                const char *plain, *encoded;
-        } v[] = {
-                { "", "" },
-                { "f", "Zg==" },
-                { "fo", "Zm8=" },
-                { "foo", "Zm9v" },
-                { "foob", "Zm9vYg==" },
-                { "fooba", "Zm9vYmE=" },
-                { "foobar", "Zm9vYmFy" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(v); i++) {
-                char *s = NULL;
-                void *d = NULL;
-                size_t n = 99;
-
-                assert_int_equal(base64_encoded_len(strlen(v[i].plain)), strlen(v[i].encoded));
-                assert_int_equal(base64_encode(v[i].plain, strlen(v[i].plain), 100, &s, &n), 0);
-                assert_string_equal(s, v[i].encoded);
-                assert_int_equal(n, strlen(v[i].encoded));
-                free(s);
-
-                assert_int_equal(base64_decode(v[i].encoded, strlen(v[i].encoded), 100, &d, &n), 0);
-                assert_int_equal(n, strlen(v[i].plain));
-                assert_memory_equal(d, v[i].plain, n);
-                assert_int_equal(((char *)d)[n], 0);
-                free(d);
-        }
-}
-
-static void test_base64_roundtrip(void **state)
-{
-        unsigned char in[300], out[300];
-        char enc[401];
-        unsigned seed = 1;
-
-        for (size_t n = 0; n <= sizeof(in); n++) {
-                for (size_t i = 0; i < n; i++)
-                        in[i] = (unsigned char)(rand_r(&seed) & 0xff);
-                assert_int_equal(base64_encode_to(in, n, enc), base64_encoded_len(n));
-                assert_int_equal(strlen(enc), base64_encoded_len(n));
-                assert_int_equal(base64_decode_to(enc, strlen(enc), out), (ssize_t)n);
-                assert_memory_equal(in, out, n);
-        }
-        /* Every byte value, NUL included. */
-        for (size_t i = 0; i < 256; i++)
-                in[i] = (unsigned char)i;
-        base64_encode_to(in, 256, enc);
-        assert_int_equal(base64_decode_to(enc, strlen(enc), out), 256);
-        assert_memory_equal(in, out, 256);
-}
-
-static void test_base64_strict(void **state)
-{
-        static const char *const bad[] = {
-                "Zg",       /* no padding */
-                "Zg=",      /* short padding */
-                "Z===",     /* too much padding */
-                "Zh==",     /* non-zero unused bits */
-                "Zm9=",     /* non-zero unused bits */
-                "Zg==Zg==", /* padding in the middle */
-                "Zm 9v",    /* space */
-                "Zm9v\n",   /* newline */
-                "Zm-v",     /* URL-safe alphabet */
-                "Zm_v",     /* URL-safe alphabet */
-                "====",     /* only padding */
-                "Zm=v",     /* '=' not at the end */
-                "Zm9v=",    /* length */
-                "\xc3\xa9Zm",
-        };
-        unsigned char out[16];
-        void *d = (void *)0x1;
-
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                assert_int_equal(base64_decode_to(bad[i], strlen(bad[i]), out), -EINVAL);
-                assert_int_equal(base64_decode(bad[i], strlen(bad[i]), 100, &d, NULL), -EINVAL);
-                assert_ptr_equal(d, (void *)0x1); /* untouched */
-        }
-        /* An embedded NUL is a bad character too. */
-        assert_int_equal(base64_decode_to("Zm\0v", 4, out), -EINVAL);
-}
-
-static void test_base64_caps(void **state)
-{
-        Buf b = BUF_INIT(8);
-        char *s = NULL;
-        void *d = NULL;
-        size_t n;
-
-        /* decode cap */
-        assert_int_equal(base64_decode("Zm9vYmFy", 8, 5, &d, &n), -EFBIG);
-        assert_int_equal(base64_decode("Zm9vYmE=", 8, 5, &d, &n), 0);
-        assert_int_equal(n, 5);
-        free(d);
-        assert_int_equal(base64_decode("Zm9vYg==", 8, 3, &d, &n), -EFBIG);
-        /* encode cap */
-        assert_int_equal(base64_encode("foobar", 6, 7, &s, &n), -E2BIG);
-        assert_int_equal(base64_encode("foobar", 6, 8, &s, &n), 0);
-        free(s);
-        /* Buf cap: failure leaves the buffer as it was */
-        assert_int_equal(buf_puts(&b, "ab"), 0);
-        assert_int_equal(base64_append(&b, "foobar", 6), -ENOBUFS);
-        assert_int_equal(b.len, 2);
-        assert_string_equal(b.data, "ab");
-        assert_int_equal(base64_append(&b, "foo", 3), 0);
-        assert_string_equal(b.data, "abZm9v");
-        buf_free(&b);
-        assert_int_equal(base64_encoded_len(SIZE_MAX), SIZE_MAX);
-}
-
-/* ---- etcd-json: answers captured from etcd 3.4.23 ---- */
-
-#define KEY "com.coreos.airlock/groups/default/v1/semaphore"
-#define KEY_B64 "Y29tLmNvcmVvcy5haXJsb2NrL2dyb3Vwcy9kZWZhdWx0L3YxL3NlbWFwaG9yZQ=="
-#define HDR(rev)                                                                                            \
-        "\"header\":{\"cluster_id\":\"324952591200643719\",\"member_id\":\"3319814642761637952\","          \
-        "\"revision\":\"" rev "\",\"raft_term\":\"2\"}"
-
-static const char range_hit[] =
-        "{" HDR("9") ",\"kvs\":[{\"key\":\"" KEY_B64 "\",\"create_revision\":\"8\","
-                     "\"mod_revision\":\"9\",\"version\":\"2\",\"value\":\"YmFy\"}],\"count\":\"1\"}";
-static const char range_miss[] = "{" HDR("7") "}";
-static const char txn_success[] = "{" HDR(
-        "9") ",\"succeeded\":true,\"responses\":[{\"response_put\":{\"header\":{\"revision\":\"9\"}}}]}";
-static const char txn_failure[] =
-        "{" HDR("8") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"8\"},\"kvs\":[{"
-                     "\"key\":\"" KEY_B64 "\",\"create_revision\":\"8\",\"mod_revision\":\"8\",\"version\":"
-                     "\"1\",\"value\":\"eyJ0b3RhbF9zbG90cyI6MiwiaG9sZGVycyI6W119\"}],"
-                     "\"count\":\"1\"}}]}";
-static const char txn_failure_absent[] =
-        "{" HDR("9") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"9\"}}}]}";
-
-static void test_json_range(void **state)
-{
-        EtcdKv kv = {};
-        Error e;
-
-        assert_int_equal(etcd_json_parse_range(range_hit, strlen(range_hit), KEY, &kv, &e), 0);
-        assert_int_equal(kv.create_revision, 8);
-        assert_int_equal(kv.mod_revision, 9);
-        assert_int_equal(kv.version, 2);
-        assert_int_equal(kv.value_len, 3);
-        assert_string_equal(kv.value, "bar");
-        etcd_kv_done(&kv);
-        assert_int_equal(etcd_json_parse_range(range_hit, strlen(range_hit), NULL, &kv, &e), 0);
-        etcd_kv_done(&kv);
-        /* the answer is about another key */
-        assert_int_equal(etcd_json_parse_range(range_hit, strlen(range_hit), "other", &kv, &e), -EPROTO);
-        assert_non_null(strstr(e.message, "another key"));
-        assert_int_equal(etcd_json_parse_range(range_miss, strlen(range_miss), KEY, &kv, &e), -ENOENT);
-}
-
-static void test_json_txn(void **state)
-{
-        EtcdTxnResult t = {};
-        Error e;
-
-        assert_int_equal(etcd_json_parse_txn(txn_success, strlen(txn_success), KEY, &t, &e), 0);
-        assert_true(t.succeeded);
-        assert_true(t.found);
-        assert_int_equal(t.revision, 9);
-        assert_int_equal(t.kv.mod_revision, 9);
-        assert_int_equal(t.kv.version, 0);
-        assert_null(t.kv.value);
-        etcd_txn_result_done(&t);
-
-        assert_int_equal(etcd_json_parse_txn(txn_failure, strlen(txn_failure), KEY, &t, &e), 0);
-        assert_false(t.succeeded);
-        assert_true(t.found);
-        assert_int_equal(t.kv.mod_revision, 8);
-        assert_int_equal(t.kv.version, 1);
-        assert_string_equal(t.kv.value, "{\"total_slots\":2,\"holders\":[]}");
-        etcd_txn_result_done(&t);
-
-        assert_int_equal(etcd_json_parse_txn(txn_failure_absent, strlen(txn_failure_absent), KEY, &t, &e),
-                         0);
-        assert_false(t.succeeded);
-        assert_false(t.found);
-        assert_null(t.kv.value);
-        etcd_txn_result_done(&t);
-}
-
-static void test_json_garbage(void **state)
-{
-        static const char *const range_bad[] = {
-                "",
-                "null",
-                "[]",
-                "{}",              /* no header */
-                "{\"header\":{}}", /* no revision */
-                "{\"header\":{\"revision\":\"x\"}}",
-                "{\"header\":{\"revision\":\"-1\"}}",
-                "{\"header\":{\"revision\":\" 1\"}}",
-                "{\"header\":{\"revision\":\"+1\"}}",
-                "{\"header\":{\"revision\":\"99999999999999999999\"}}",
-                "{\"header\":{\"revision\":1.5}}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":{}}",
-                "{\"header\":{\"revision\":\"1\"},\"count\":\"1\"}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"1\","
-                "\"mod_revision\":\"1\",\"version\":\"1\"},{\"key\":\"Zm9v\",\"create_revision\":\"1\","
-                "\"mod_revision\":\"1\",\"version\":\"1\"}],\"count\":\"2\"}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"1\","
-                "\"mod_revision\":\"1\",\"version\":\"1\",\"value\":\"!!\"}],\"count\":\"1\"}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"1\","
-                "\"version\":\"1\"}],\"count\":\"1\"}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"2\","
-                "\"mod_revision\":\"1\",\"version\":\"1\"}],\"count\":\"1\"}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"1\","
-                "\"mod_revision\":\"1\",\"version\":\"0\"}],\"count\":\"1\"}",
-                "{\"header\":{\"revision\":\"1\"},\"kvs\":[7],\"count\":\"1\"}",
-                "{\"header\":{\"revision\":\"1\"},\"header\":{\"revision\":\"1\"}}", /* duplicate key */
-                "{\"header\":{\"revision\":\"1\"}} x",
-        };
-        static const char *const txn_bad[] = {
-                "{\"header\":{\"revision\":\"1\"},\"succeeded\":true,\"responses\":[]}",
-                "{\"header\":{\"revision\":\"1\"},\"succeeded\":\"yes\"}",
-                "{\"header\":{\"revision\":\"1\"}}",
-                "{\"header\":{\"revision\":\"1\"},\"responses\":[{\"response_put\":{\"header\":{"
-                "\"revision\":\"1\"}}}]}",
-                "{\"header\":{\"revision\":\"2\"},\"succeeded\":true,\"responses\":[{\"response_put\":{"
-                "\"header\":{\"revision\":\"1\"}}}]}",
-                "{\"header\":{\"revision\":\"2\"},\"succeeded\":true,\"responses\":[{\"response_range\":{"
-                "\"header\":{\"revision\":\"2\"}}}]}",
-                "{\"header\":{\"revision\":\"1\"},\"responses\":[{\"response_range\":{}}]}",
-                "{\"header\":{\"revision\":\"1\"},\"responses\":[{\"response_range\":{\"header\":{"
-                "\"revision\":\"1\"}},"
-                "\"x\":1}]}",
-                "{\"header\":{\"revision\":\"1\"},\"succeeded\":true,\"responses\":[{\"response_put\":{"
-                "\"header\":"
-                "{\"revision\":\"1\"}}},{\"response_range\":{\"header\":{\"revision\":\"1\"}}}]}",
-        };
-        EtcdTxnResult t;
-        EtcdStatus s;
-        EtcdKv kv;
-        int64_t rev;
-        Error e;
-
-        for (size_t i = 0; i < ELEMENTSOF(range_bad); i++) {
-                e.message[0] = 0;
-                assert_int_equal(etcd_json_parse_range(range_bad[i], strlen(range_bad[i]), "foo", &kv, &e),
-                                 -EPROTO);
-                assert_true(strlen(e.message) > 0);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(txn_bad); i++)
-                assert_int_equal(etcd_json_parse_txn(txn_bad[i], strlen(txn_bad[i]), "foo", &t, &e),
-                                 -EPROTO);
-        assert_int_equal(etcd_json_parse_put("{}", 2, &rev, &e), -EPROTO);
-        assert_non_null(strstr(e.message, "header"));
-        assert_int_equal(
-                etcd_json_parse_status("{\"header\":{\"revision\":\"1\"},\"version\":5}", 39, &s, &e),
-                -EPROTO);
-        assert_non_null(strstr(e.message, "version"));
-}
-
-static void test_json_error(void **state)
-{
-        static const char b[] =
-                "{\"error\":\"etcdserver: key is not provided\",\"message\":\"etcdserver: key is "
-                "not provided\",\"code\":3}";
-        static const char u[] = "{\"error\":\"etcdserver: no leader\",\"message\":\"etcdserver: no leader\","
-                                "\"code\":14}";
-        int code;
-        Error e;
-
-        assert_int_equal(etcd_json_parse_error(400, b, strlen(b), &code, &e), -EINVAL);
-        assert_int_equal(code, 3);
-        assert_non_null(strstr(e.message, "key is not provided"));
-        assert_int_equal(etcd_json_parse_error(503, u, strlen(u), &code, &e), -EIO);
-        assert_int_equal(code, ETCD_GRPC_UNAVAILABLE);
-        assert_int_equal(etcd_json_parse_error(404, "Not Found\n", 10, &code, &e), -EPROTO);
-        assert_int_equal(code, -1);
-        assert_non_null(strstr(e.message, "404"));
-        assert_int_equal(etcd_json_parse_error(500, NULL, 0, &code, &e), -EPROTO);
-        assert_int_equal(etcd_json_parse_error(400, "{\"code\":\"3\"}", 12, &code, &e), -EPROTO);
-}
-
-static void test_json_requests(void **state)
-{
-        Buf b = BUF_INIT(1024);
-
-        assert_int_equal(etcd_json_range_request(&b, "foo"), 0);
-        assert_string_equal(b.data, "{\"key\":\"Zm9v\"}");
-        buf_truncate(&b, 0);
-        assert_int_equal(etcd_json_put_request(&b, "foo", "", 0), 0);
-        assert_string_equal(b.data, "{\"key\":\"Zm9v\",\"value\":\"\"}");
-        buf_truncate(&b, 0);
-        assert_int_equal(etcd_json_txn_put_if_request(&b, "foo", ETCD_COMPARE_VERSION, 0, "bar", 3), 0);
-        assert_string_equal(b.data,
-                            "{\"compare\":[{\"target\":\"VERSION\",\"key\":\"Zm9v\",\"result\":\"EQUAL\","
-                            "\"version\":\"0\"}],\"success\":[{\"request_put\":{\"key\":\"Zm9v\",\"value\":"
-                            "\"YmFy\"}}],"
-                            "\"failure\":[{\"request_range\":{\"key\":\"Zm9v\"}}]}");
-        buf_truncate(&b, 0);
-        assert_int_equal(etcd_json_txn_put_if_request(&b, "foo", ETCD_COMPARE_MOD, 42, "bar", 3), 0);
-        assert_non_null(strstr(b.data, "\"target\":\"MOD\""));
-        assert_non_null(strstr(b.data, "\"mod_revision\":\"42\""));
-        buf_truncate(&b, 0);
-        assert_int_equal(etcd_json_txn_put_if_request(&b, "foo", ETCD_COMPARE_MOD, -1, "bar", 3), -EINVAL);
-        assert_int_equal(etcd_json_range_request(&b, ""), -EINVAL);
-        assert_int_equal(etcd_json_put_request(&b, "foo", "x", ETCD_VALUE_MAX + 1), -EMSGSIZE);
-        buf_free(&b);
-}
 
 /* ---- a real etcd ---- */
 
@@ -466,8 +152,8 @@ static int start_etcd_once(void)
         snprintf(etcd_url, sizeof(etcd_url), "%s", client);
 
         assert_int_equal(http_client_new(&ho, &h), 0);
-        deadline = now_ms() + 30000;
-        while (now_ms() < deadline) {
+        deadline = (int64_t)now_msec(CLOCK_MONOTONIC) + 30000;
+        while ((int64_t)now_msec(CLOCK_MONOTONIC) < deadline) {
                 char url[96];
                 HttpResponse resp = {};
                 Error e;
@@ -552,6 +238,9 @@ static void test_options(void **state)
         Error e;
 
         assert_int_equal(etcd_new(&o, &c, &e), -EINVAL);
+        assert_aborts(etcd_new(NULL, &c, &e));
+        assert_aborts(etcd_new(&o, NULL, &e));
+        assert_aborts(etcd_get(NULL, "k", &(EtcdKv){}, &e));
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 o = (EtcdOptions){ .endpoints = &bad[i], .n_endpoints = 1 };
                 assert_int_equal(etcd_new(&o, &c, &e), -EINVAL);
@@ -851,17 +540,17 @@ static void test_failover(void **state)
         {
                 const char *ep[] = { silent, etcd_url };
                 c = client_for(ep, 2, 300);
-                t0 = now_ms();
+                t0 = (int64_t)now_msec(CLOCK_MONOTONIC);
                 assert_int_equal(etcd_status(c, NULL, &e), 0); /* after a 300 ms timeout */
-                t1 = now_ms();
+                t1 = (int64_t)now_msec(CLOCK_MONOTONIC);
                 assert_true(t1 - t0 >= 250);
                 assert_true(t1 - t0 < 3000);
                 assert_int_equal(etcd_current_endpoint(c), 1);
                 /* the next calls go straight to the live endpoint */
-                t0 = now_ms();
+                t0 = (int64_t)now_msec(CLOCK_MONOTONIC);
                 for (int i = 0; i < 5; i++)
                         assert_int_equal(etcd_status(c, NULL, &e), 0);
-                assert_true(now_ms() - t0 < 1000);
+                assert_true((int64_t)now_msec(CLOCK_MONOTONIC) - t0 < 1000);
                 etcd_free(c);
         }
         close(fd);
@@ -881,9 +570,9 @@ static void test_all_dead(void **state)
         {
                 const char *ep[] = { dead1, dead2 };
                 c = client_for(ep, 2, 0);
-                t0 = now_ms();
+                t0 = (int64_t)now_msec(CLOCK_MONOTONIC);
                 assert_int_equal(etcd_get(c, "t/x", &kv, &e), -ECONNREFUSED);
-                assert_true(now_ms() - t0 < 2000);
+                assert_true((int64_t)now_msec(CLOCK_MONOTONIC) - t0 < 2000);
                 assert_non_null(strstr(e.message, "none of 2 endpoints"));
                 assert_non_null(strstr(e.message, dead1 + 7));
                 assert_non_null(strstr(e.message, dead2 + 7));
@@ -894,9 +583,9 @@ static void test_all_dead(void **state)
         {
                 const char *ep[] = { silent };
                 c = client_for(ep, 1, 200);
-                t0 = now_ms();
+                t0 = (int64_t)now_msec(CLOCK_MONOTONIC);
                 assert_int_equal(etcd_put(c, "t/x", "v", 1, NULL, &e), -ETIMEDOUT);
-                assert_true(now_ms() - t0 < 1500);
+                assert_true((int64_t)now_msec(CLOCK_MONOTONIC) - t0 < 1500);
                 assert_non_null(strstr(e.message, silent + 7));
                 etcd_free(c);
         }
@@ -996,16 +685,11 @@ static void test_garbage_server(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_base64_vectors),   cmocka_unit_test(test_base64_roundtrip),
-                cmocka_unit_test(test_base64_strict),    cmocka_unit_test(test_base64_caps),
-                cmocka_unit_test(test_json_range),       cmocka_unit_test(test_json_txn),
-                cmocka_unit_test(test_json_garbage),     cmocka_unit_test(test_json_error),
-                cmocka_unit_test(test_json_requests),    cmocka_unit_test(test_options),
-                cmocka_unit_test(test_get_missing),      cmocka_unit_test(test_status),
-                cmocka_unit_test(test_create_if_absent), cmocka_unit_test(test_cas_mod_revision),
-                cmocka_unit_test(test_concurrent_cas),   cmocka_unit_test(test_big_value),
-                cmocka_unit_test(test_failover),         cmocka_unit_test(test_all_dead),
-                cmocka_unit_test(test_garbage_server),
+                cmocka_unit_test(test_options),          cmocka_unit_test(test_get_missing),
+                cmocka_unit_test(test_status),           cmocka_unit_test(test_create_if_absent),
+                cmocka_unit_test(test_cas_mod_revision), cmocka_unit_test(test_concurrent_cas),
+                cmocka_unit_test(test_big_value),        cmocka_unit_test(test_failover),
+                cmocka_unit_test(test_all_dead),         cmocka_unit_test(test_garbage_server),
         };
         return cmocka_run_group_tests(tests, etcd_setup, etcd_teardown);
 }

@@ -1,5 +1,5 @@
-/* test-semaphore.c — FleetLock semaphore decisions (recursive locks, full, settle, windows, pause,
- * expiry, resize) and the Airlock-compatible stored form. */
+/* test-lock-semaphore.c — FleetLock semaphore decisions (recursive locks, full, settle, windows, pause,
+ * expiry, resize), the Airlock-compatible stored form, and LockOp, one request's update function. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -201,12 +201,75 @@ static void test_names(void **state)
         assert_false(semaphore_valid_id("tab\t"));
 }
 
+/* LockOp: a request's whole update, run again from scratch when a backend retries. */
+static void test_lock_op(void **state)
+{
+        GroupPolicy p = { .slots = 1, .max_hold_secs = 100 };
+        LockOp op = { .policy = &p, .id = "n1", .lock = true, .now = 1000, .in_window = true };
+        LockOp sweep = { .policy = &p, .now = 1300 };
+        Semaphore s, retry;
+
+        semaphore_init(&s, 1);
+        assert_int_equal(lock_op_apply(&s, &op), 1);
+        assert_int_equal(op.decision, LOCK_GRANTED);
+        assert_int_equal(lock_op_apply(&s, &op), 0); /* already held: nothing changes */
+        assert_int_equal(op.decision, LOCK_ALREADY_HELD);
+        op.id = "n2";
+        assert_int_equal(lock_op_apply(&s, &op), 0);
+        assert_int_equal(op.decision, LOCK_FULL);
+        op.in_window = false;
+        assert_int_equal(lock_op_apply(&s, &op), 0);
+        assert_int_equal(op.decision, LOCK_OUTSIDE_WINDOW);
+
+        /* n1 held too long: the lock of n2 releases it first, and reports it */
+        op = (LockOp){ .policy = &p, .id = "n2", .lock = true, .now = 1100, .in_window = true };
+        assert_int_equal(semaphore_copy(&s, &retry), 0);
+        assert_int_equal(lock_op_apply(&s, &op), 1);
+        assert_int_equal(op.decision, LOCK_GRANTED);
+        assert_int_equal(op.n_expired, 1);
+        assert_string_equal(op.expired[0], "n1");
+        /* decided again on a fresh state, the results start over */
+        assert_int_equal(lock_op_apply(&retry, &op), 1);
+        assert_int_equal(op.n_expired, 1);
+        semaphore_done(&retry);
+        lock_op_reset(&op);
+        assert_null(op.expired);
+        assert_int_equal(op.n_expired, 0);
+
+        /* unlocking: released only when it held a slot */
+        op = (LockOp){ .policy = &p, .id = "n3", .now = 1101 };
+        assert_int_equal(lock_op_apply(&s, &op), 0);
+        assert_false(op.released);
+        op.id = "n2";
+        assert_int_equal(lock_op_apply(&s, &op), 1);
+        assert_true(op.released);
+        assert_int_equal(s.n_holders, 0);
+        assert_true(s.last_release == 1101);
+
+        /* a sweep only maintains */
+        op = (LockOp){ .policy = &p, .id = "n4", .lock = true, .now = 1101, .in_window = true };
+        assert_int_equal(lock_op_apply(&s, &op), 1);
+        assert_int_equal(lock_op_apply(&s, &sweep), 1);
+        assert_int_equal(sweep.n_expired, 1);
+        assert_string_equal(sweep.expired[0], "n4");
+        assert_int_equal(s.n_holders, 0);
+        assert_int_equal(lock_op_apply(&s, &sweep), 0);
+        assert_int_equal(sweep.n_expired, 0);
+        lock_op_reset(&op);
+        lock_op_reset(&sweep);
+        semaphore_done(&s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_recursive_counting), cmocka_unit_test(test_policy),
-                cmocka_unit_test(test_maintain),           cmocka_unit_test(test_stored_form),
-                cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_names),
+                cmocka_unit_test(test_recursive_counting),
+                cmocka_unit_test(test_policy),
+                cmocka_unit_test(test_maintain),
+                cmocka_unit_test(test_stored_form),
+                cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_lock_op),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

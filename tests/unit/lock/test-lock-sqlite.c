@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "assert-aborts.h"
 #include "lock-backend.h"
 #include "strv.h"
 
@@ -274,6 +275,13 @@ static void test_create(void **state)
         assert_int_equal(lock_backend_update(b, "", 1, fn_add, &a, NULL, &e), -EINVAL);
         assert_int_equal(b->ops->get(b, "bad group", &s, &e), -EINVAL);
         assert_int_equal(b->stats.errors, 0);
+        /* NULLs the contract forbids are programmer errors */
+        assert_aborts(lock_backend_update(b, NULL, 1, fn_add, &a, NULL, &e));
+        assert_aborts(lock_backend_update(b, "workers", 1, NULL, &a, NULL, &e));
+        assert_aborts(b->ops->get(b, NULL, &s, &e));
+        assert_aborts(lock_backend_sqlite_list_groups(b, NULL, &e));
+        assert_aborts(lock_backend_sqlite_new(NULL, &b, &e));
+        assert_int_equal(lock_backend_sqlite_new("", &b, &e), -EINVAL);
         /* the -wal file, which holds the latest commits, is private too */
         snprintf(wal, sizeof(wal), "%s-wal", f->path);
         assert_int_equal(stat(wal, &st), 0);
@@ -458,11 +466,12 @@ static void test_two_connections(void **state)
                 t[i].b = open_backend(f->path);
         for (int i = 0; i < 2; i++)
                 assert_int_equal(pthread_create(&th[i], NULL, increment_thread, &t[i]), 0);
-        for (int i = 0; i < 2; i++) {
+        /* both joined before failing: a failure must not leave a thread writing into this frame */
+        for (int i = 0; i < 2; i++)
                 pthread_join(th[i], NULL);
+        for (int i = 0; i < 2; i++)
                 if (t[i].r < 0)
                         fail_msg("thread %d: %s", i, t[i].e.message);
-        }
         assert_int_equal(t[0].b->ops->get(t[0].b, "counter", &s, &e), 0);
         assert_holders(&s, (const char *const[]){ "counter" }, (const int64_t[]){ 2 * INCREMENTS }, 1);
         semaphore_done(&s);
