@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "lock-sqlite.h"
@@ -103,6 +104,7 @@ void sqlite_backend_close(SqliteBackend *b)
         for (size_t i = 0; i < ELEMENTSOF(stmts); i++)
                 sqlite3_finalize(stmts[i]);
         sqlite3_close_v2(b->db);
+        closep(&b->instance_fd); /* after SQLite's connection: see open_instance_lock() */
         pthread_mutex_destroy(&b->mutex);
         free(b->path);
         free(b);
@@ -199,9 +201,14 @@ static int prepare(SqliteBackend *b, const char *sql, sqlite3_stmt **ret, Error 
 
 /* SQLite would create the file with mode 0644; the holders are nobody else's business. The -wal and -shm
  * files inherit this file's mode. */
-static int create_file(const char *path, Error *e)
+/* Creates the database file if needed and takes the one-process-per-database lock on it: an exclusive
+ * flock(2) held on *ret_fd until the backend is closed (after SQLite's own connection, so closing it never
+ * drops SQLite's POSIX locks). Two upkeep-lock processes on one file would each believe their batches
+ * decide alone and starve each other in SQLite's busy handler; several servers share etcd instead. The
+ * kernel releases the lock when the process dies, so a restart after kill -9 opens at once. */
+static int open_instance_lock(const char *path, int *ret_fd, Error *e)
 {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 
         if (fd < 0) {
                 int r = negative_errno();
@@ -210,7 +217,17 @@ static int create_file(const char *path, Error *e)
                                 e, r, "%s: cannot create the database: its directory does not exist", path);
                 return error_setf(e, r, "%s: cannot open the database: %m", path);
         }
-        close(fd);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = negative_errno();
+                if (r == -EWOULDBLOCK)
+                        return error_setf(
+                                e, -EBUSY,
+                                "%s: the database is in use by another process (one upkeep-lock per "
+                                "SQLite file; several servers share the etcd3 backend)",
+                                path);
+                return error_setf(e, r, "%s: cannot lock the database: %m", path);
+        }
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -274,6 +291,7 @@ static int prepare_statements(SqliteBackend *b, Error *e)
 
 int sqlite_backend_open(const char *path, const LockBackendOps *ops, SqliteBackend **ret, Error *e)
 {
+        _cleanup_close_ int fd = -EBADF;
         SqliteBackend *b = NULL;
         int rc, r;
 
@@ -281,12 +299,13 @@ int sqlite_backend_open(const char *path, const LockBackendOps *ops, SqliteBacke
         assert(ret);
         if (!*path)
                 return error_setf(e, -EINVAL, "no SQLite database path");
-        r = create_file(path, e);
+        r = open_instance_lock(path, &fd, e);
         if (r < 0)
                 return r;
         b = calloc(1, sizeof(*b));
         if (!b)
                 return error_setf(e, -ENOMEM, "%s: out of memory", path);
+        b->instance_fd = TAKE_FD(fd);
         b->base.ops = ops;
         pthread_mutex_init(&b->mutex, NULL);
         b->path = strdup(path);

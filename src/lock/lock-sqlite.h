@@ -13,6 +13,7 @@ typedef struct SqliteBackend {
         pthread_mutex_t mutex;
         sqlite3 *db;
         char *path;
+        int instance_fd; /* holds the exclusive flock: one process per database file */
 
         sqlite3_stmt *begin;
         sqlite3_stmt *commit;
