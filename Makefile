@@ -25,4 +25,4 @@ bench: build
 	./bench/agent.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-release

@@ -21,24 +21,6 @@
 #include "strv.h"
 #include "toml.h"
 
-int daemon_signalfd(void)
-{
-        sigset_t mask;
-        int fd;
-
-        signal(SIGPIPE, SIG_IGN);
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
-                return -EINVAL;
-        fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        return fd;
-}
-
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         log_info("received %s, stopping", strsignal((int)si->ssi_signo));

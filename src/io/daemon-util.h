@@ -1,4 +1,4 @@
-/* daemon-util.h — plumbing every Upkeep daemon shares: signals delivered through a signalfd, sd_notify
+/* daemon-util.h — plumbing every Upkeep daemon shares: an sd-event loop with signals and watchdog, sd_notify
  * readiness and status, and a file that reports the port bound (for tests and scripts using port 0). */
 #pragma once
 
@@ -11,9 +11,6 @@
 
 #include "macros.h"
 
-/* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (do it before starting threads, which inherit
- * the mask), ignores SIGPIPE, and returns a non-blocking signalfd for the three. */
-int daemon_signalfd(void);
 /* What SIGHUP does in a daemon's event loop: fn(userdata), on the loop's thread. */
 typedef struct DaemonReload {
         void (*fn)(void *userdata);
