@@ -19,6 +19,7 @@
 #include "daemon-util.h"
 #include "fileio.h"
 #include "log.h"
+#include "test-util.h"
 
 static int reloads;
 
@@ -150,27 +151,6 @@ static void test_port_file(void **state)
         assert_true(daemon_write_port_file("/nonexistent-dir/port", 1) < 0);
 }
 
-/* Runs fn with stderr redirected to a file, returns what it wrote. */
-static char *capture_stderr(void (*fn)(void))
-{
-        char path[] = "/tmp/upkeep-log-XXXXXX";
-        int fd = mkstemp(path), saved = dup(2);
-        char *data = NULL;
-        size_t len;
-
-        assert_true(fd >= 0 && saved >= 0);
-        fflush(stderr);
-        dup2(fd, 2);
-        fn();
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
-        close(fd);
-        assert_int_equal(read_full_file(path, 1 << 20, &data, &len), 0);
-        unlink(path);
-        return data;
-}
-
 static char config_path[128];
 
 static void read_configs(void)
@@ -210,7 +190,7 @@ static void test_read_config(void **state)
 
         assert_non_null(mkdtemp(dir));
         snprintf(config_path, sizeof(config_path), "%s/x.toml", dir);
-        out = capture_stderr(read_configs);
+        out = test_capture_stderr(read_configs);
         rmdir(dir);
         /* Each line names the file; the error is the one that happened. */
         snprintf(want, sizeof(want),

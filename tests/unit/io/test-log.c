@@ -14,27 +14,7 @@
 
 #include "fileio.h"
 #include "log.h"
-
-/* Runs fn with stderr redirected to a file, returns what it wrote. */
-static char *capture_stderr(void (*fn)(void))
-{
-        char path[] = "/tmp/upkeep-log-XXXXXX";
-        int fd = mkstemp(path), saved = dup(2);
-        char *data = NULL;
-        size_t len;
-
-        assert_true(fd >= 0 && saved >= 0);
-        fflush(stderr);
-        dup2(fd, 2);
-        fn();
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
-        close(fd);
-        assert_int_equal(read_full_file(path, 1 << 20, &data, &len), 0);
-        unlink(path);
-        return data;
-}
+#include "test-util.h"
 
 static void log_some(void)
 {
@@ -50,7 +30,7 @@ static void log_some(void)
 
 static void test_log(void **state)
 {
-        char *out = capture_stderr(log_some);
+        char *out = test_capture_stderr(log_some);
         assert_string_equal(out, "<6>hello 1\n<3>missing x\n<4>bad\nplain\n");
         free(out);
 }
@@ -81,7 +61,7 @@ static void log_errors(void)
 
 static void test_log_percent_m(void **state)
 {
-        char *out = capture_stderr(log_errors), want[512];
+        char *out = test_capture_stderr(log_errors), want[512];
 
         snprintf(want, sizeof(want), "open /x: %s\n%s\nplain %s\n", strerror(ENOENT), strerror(EACCES),
                  strerror(EPERM));
