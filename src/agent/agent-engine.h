@@ -1,9 +1,9 @@
-/* agent-engine.h — upkeep-agent's imperative shell around the pure state machine (src/agent/agent-machine.h):
- * it owns the timer, performs each requested action (graph check, fleet lock calls, staging through the
- * OS layer, users, finalize and reboot) and publishes a snapshot for the status and metrics sockets.
- * Actions that need the network or libostree run in upkeep-agent-worker (worker-call.h), one process
- * per action, so this process maps neither libcurl nor libostree.
- * It runs on its own thread; the main thread only reads snapshots and wakes it (update-now, stop). */
+/* agent-engine.h — upkeep-agent's imperative shell around the pure state machine
+ * (src/agent/agent-machine.h): it owns the timer, performs each requested action (graph check, fleet lock
+ * calls, staging through the OS layer, users, finalize and reboot) and publishes a snapshot for the status
+ * and metrics sockets. Actions that need the network or libostree run in upkeep-agent-worker
+ * (worker-call.h), one process per action, so this process maps neither libcurl nor libostree. It runs on
+ * its own thread; the main thread only reads snapshots and wakes it (update-now, stop). */
 #pragma once
 
 #include <pthread.h>
