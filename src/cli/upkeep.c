@@ -209,6 +209,8 @@ static int graph_build_cmd(int argc, char **argv)
                 release_index_free(ri);
                 return log_error_errno(r, "%s: %s", a.updates, e.message);
         }
+        for (size_t i = 0; i < um->n_warnings; i++)
+                log_warning("%s: %s", a.updates, um->warnings[i]);
         if (a.stream && !streq(um->stream, a.stream))
                 r = log_error_errno(EINVAL, "%s: update metadata is for stream '%s', not '%s'", a.updates,
                                     um->stream, a.stream);
@@ -247,24 +249,26 @@ static int append_param(Buf *b, const char *name, const char *value)
         return r;
 }
 
-/* Joins base with "v1/graph" as an RFC 3986 relative reference, as Zincati does. */
+/* Joins base with "v1/graph" as an RFC 3986 relative reference, as Zincati does; a base that already
+ * names the endpoint (".../v1/graph", with or without a trailing slash) is taken as it is. */
 static int graph_url(const char *base, Buf *b)
 {
         const char *scheme_end = strstr(base, "://");
         const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
-        int r;
+        size_t len = strlen(base);
 
         if (!scheme_end)
                 return -EINVAL;
+        if (len > 0 && base[len - 1] == '/')
+                len--;
+        if (path && len >= strlen("/v1/graph") && base + len - strlen("/v1/graph") >= path &&
+            strncmp(base + len - strlen("/v1/graph"), "/v1/graph", strlen("/v1/graph")) == 0)
+                return buf_append(b, base, len);
         if (!path)
-                r = buf_printf(b, "%s/v1/graph", base);
-        else {
-                const char *slash = strrchr(path, '/');
-                r = buf_append(b, base, (size_t)(slash - base) + 1);
-                if (r >= 0)
-                        r = buf_puts(b, "v1/graph");
-        }
-        return r;
+                return buf_printf(b, "%s/v1/graph", base);
+        const char *slash = strrchr(path, '/');
+        int r = buf_append(b, base, (size_t)(slash - base) + 1);
+        return r < 0 ? r : buf_puts(b, "v1/graph");
 }
 
 static int graph_query_cmd(int argc, char **argv)
@@ -710,15 +714,19 @@ static int agent_cmd(int argc, char **argv)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "upkeep — auto-updates for fleets of image-based Linux hosts\n\n"
-                   "commands:\n"
-                   "  graph build   print the update graph built from a release index and update metadata\n"
-                   "  graph query   print the update graph a running server answers\n"
-                   "  lock          status, release, pause and resume of upkeep-lock's groups\n"
-                   "  status        what this node's upkeep-agent is doing\n"
-                   "  update-now    make this node's upkeep-agent check for an update now\n"
-                   "  --version     print the version\n\n"
-                   "'upkeep graph --help' for the options.\n");
+        fprintf(f,
+                "upkeep — auto-updates for fleets of image-based Linux hosts\n\n"
+                "commands:\n"
+                "  graph build     print the update graph built from a release index and update metadata\n"
+                "  graph query     print the update graph a running server answers\n"
+                "  lock status     upkeep-lock's groups: slots, holders and their ages, windows, pause\n"
+                "  lock release    force-release a holder's slot\n"
+                "  lock pause      stop granting slots in a group\n"
+                "  lock resume     grant slots in a paused group again\n"
+                "  status          what this node's upkeep-agent is doing\n"
+                "  update-now      make this node's upkeep-agent check for an update now\n"
+                "  --version       print the version\n\n"
+                "'upkeep graph --help' and 'upkeep lock --help' for the options.\n");
 }
 
 int main(int argc, char **argv)

@@ -29,7 +29,7 @@ static int entry_ref_cmp(const void *a, const void *b)
 static int node_apply_updates(GraphNode *n, const UpdateMetadata *um, const EntryRef *refs, size_t n_refs)
 {
         size_t lo = 0, hi = n_refs, first;
-        char num[64];
+        char num[400]; /* a double printed without exponent, as upstream does: up to ~330 characters */
         int r;
 
         while (lo < hi) {

@@ -1,6 +1,7 @@
 /* graph-config.c — parsing and validation of upkeep-graph's TOML configuration (see graph-config.h). */
 #include "graph-config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -173,6 +174,73 @@ static int parse_streams(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, c
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+/* The settings a reload cannot change: the listening socket and its threads. */
+#define RESTART_KEY(name, field)                                                                            \
+        {                                                                                                   \
+                name, offsetof(GraphConfig, field), sizeof(((GraphConfig *)0)->field)                       \
+        }
+static const struct {
+        const char *key;
+        size_t offset, size; /* an unsigned integer field */
+} restart_keys[] = {
+        RESTART_KEY("server.port", port),
+        RESTART_KEY("server.threads", threads),
+        RESTART_KEY("server.max_connections", max_connections),
+        RESTART_KEY("server.idle_timeout_secs", idle_timeout_secs),
+};
+
+static unsigned restart_value(const GraphConfig *c, size_t i)
+{
+        const char *p = (const char *)c + restart_keys[i].offset;
+        uint16_t v16;
+        unsigned v;
+
+        static_assert(sizeof(c->port) == sizeof(uint16_t) && sizeof(c->threads) == sizeof(unsigned),
+                      "sizes");
+        if (restart_keys[i].size == sizeof(uint16_t))
+                return memcpy(&v16, p, sizeof(v16)), v16;
+        return memcpy(&v, p, sizeof(v)), v;
+}
+
+static void set_restart_value(GraphConfig *c, size_t i, unsigned v)
+{
+        char *p = (char *)c + restart_keys[i].offset;
+        uint16_t v16 = (uint16_t)v;
+
+        if (restart_keys[i].size == sizeof(uint16_t))
+                memcpy(p, &v16, sizeof(v16));
+        else
+                memcpy(p, &v, sizeof(v));
+}
+
+int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        char msg[256];
+        size_t n = 0;
+
+        assert(old && new &&ret);
+        if (!streq(old->address, new->address)) {
+                char *a = strdup(old->address);
+                snprintf(msg, sizeof(msg), "server.address (%s -> %s)", old->address, new->address);
+                if (!a || strv_push(&l, &n, msg) < 0)
+                        return free(a), -ENOMEM;
+                free(new->address);
+                new->address = a;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(restart_keys); i++) {
+                unsigned o = restart_value(old, i), v = restart_value(new, i);
+                if (o == v)
+                        continue;
+                snprintf(msg, sizeof(msg), "%s (%u -> %u)", restart_keys[i].key, o, v);
+                if (strv_push(&l, &n, msg) < 0)
+                        return -ENOMEM;
+                set_restart_value(new, i, o);
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }
 

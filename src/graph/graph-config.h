@@ -48,4 +48,10 @@ int graph_config_default(GraphConfig **ret);
 int graph_config_parse(const char *data, size_t len, const char *filename, GraphConfig **ret,
                        char ***ret_warnings, Error *e);
 void graph_config_free(GraphConfig *c);
+
+/* A reload applies every setting in place except those of the listening socket and its threads
+ * (server.address, port, threads, max_connections, idle_timeout_secs). Lists, as "server.port (8080 ->
+ * 9090)", each of those that differs between the running old and the reloaded new, and sets it in new
+ * back to old's value, so that new describes what runs. *ret is NULL-terminated (NULL when none). */
+int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new, char ***ret);
 const GraphStreamConfig *graph_config_find_stream(const GraphConfig *c, const char *name);

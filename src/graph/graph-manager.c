@@ -16,6 +16,7 @@
 #include "log.h"
 #include "source.h"
 #include "strutil.h"
+#include "strv.h"
 #include "time-util.h"
 
 #define GRAPH_CONNECT_TIMEOUT_MS 5000
@@ -30,6 +31,7 @@ static int64_t unix_now(void)
 static int refresh_stream(Manager *m, Stream *s, Error *e)
 {
         _cleanup_free_ char *rdata = NULL, *udata = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
         size_t rlen, ulen;
         int r;
 
@@ -39,16 +41,18 @@ static int refresh_stream(Manager *m, Stream *s, Error *e)
         r = source_fetch(s->updates, m->client, m->config->max_document_bytes, &udata, &ulen, e);
         if (r < 0)
                 return r;
-        r = stream_update(s, m->config->max_cached_answers, rdata, rlen, udata, ulen, e);
+        r = stream_update(s, m->config->max_cached_answers, rdata, rlen, udata, ulen, &warnings, e);
         if (r <= 0)
                 return r;
+        for (char **w = warnings; w && *w; w++)
+                log_warning("stream %s: %s: %s", s->cfg->name, s->updates, *w);
 
         StreamGraph *sg = stream_get(s);
         for (size_t a = 0; sg && a < sg->n_arches; a++) {
                 const Graph *g = stream_graph_view(sg, a, GRAPH_SCHEME_CHECKSUM)->graph;
                 if (g->n_nodes)
                         log_info("stream %s/%s: graph with %zu nodes, %zu edges, %zu rollouts", s->cfg->name,
-                                 s->cfg->basearches[a], g->n_nodes, g->n_edges, g->n_rollouts);
+                                 sg->basearches[a], g->n_nodes, g->n_edges, g->n_rollouts);
         }
         stream_graph_unref(sg);
         return 0;
@@ -57,7 +61,7 @@ static int refresh_stream(Manager *m, Stream *s, Error *e)
 void manager_refresh_all(Manager *m, bool only_dirty)
 {
         for (size_t i = 0; i < m->streams.n_streams; i++) {
-                Stream *s = &m->streams.streams[i];
+                Stream *s = m->streams.streams[i];
                 Error e = { { 0 } };
                 int r;
 
@@ -84,8 +88,11 @@ void manager_refresh_all(Manager *m, bool only_dirty)
 
 static void on_sighup(void *userdata)
 {
-        log_info("SIGHUP: refreshing every stream");
-        manager_refresh_all(userdata, false);
+        Manager *m = userdata;
+
+        log_info("SIGHUP: reloading the configuration and refreshing every stream");
+        (void)manager_reload(m);
+        manager_refresh_all(m, false);
 }
 
 /* ---- event sources ---- */
@@ -125,7 +132,7 @@ static bool mark_dirty(Manager *m, const struct inotify_event *ev)
         if (!ev->len)
                 return false;
         for (size_t i = 0; i < m->streams.n_streams; i++) {
-                Stream *s = &m->streams.streams[i];
+                Stream *s = m->streams.streams[i];
                 const char *files[] = { s->releases, s->updates };
                 for (size_t k = 0; k < ELEMENTSOF(files); k++) {
                         const char *base = strrchr(files[k], '/');
@@ -168,14 +175,12 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-/* Watches the directories of the local inputs. Without inotify, the refresh interval still works. */
-static int watch_inputs(Manager *m)
+/* Watches the directories of the local inputs (again after a reload: a directory watched already stays
+ * watched once). */
+static void watch_input_dirs(Manager *m)
 {
-        m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (m->inotify_fd < 0)
-                return 0;
         for (size_t i = 0; i < m->streams.n_streams; i++) {
-                const char *files[] = { m->streams.streams[i].releases, m->streams.streams[i].updates };
+                const char *files[] = { m->streams.streams[i]->releases, m->streams.streams[i]->updates };
                 for (size_t k = 0; k < ELEMENTSOF(files); k++) {
                         _cleanup_free_ char *copy = NULL;
                         if (source_is_url(files[k]) || !(copy = strdup(files[k])))
@@ -188,6 +193,15 @@ static int watch_inputs(Manager *m)
                                         files[k]);
                 }
         }
+}
+
+/* Without inotify, the refresh interval still works. */
+static int watch_inputs(Manager *m)
+{
+        m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (m->inotify_fd < 0)
+                return 0;
+        watch_input_dirs(m);
         return sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_inotify, m);
 }
 
@@ -253,18 +267,143 @@ static int setup_streams(Manager *m, const char *config_dir)
         int r = graph_streams_init(&m->streams, m->config, unix_now());
 
         for (size_t i = 0; r >= 0 && i < m->streams.n_streams; i++) {
-                Stream *s = &m->streams.streams[i];
+                Stream *s = m->streams.streams[i];
                 if ((r = resolve_source(s->cfg->releases, config_dir, &s->releases)) >= 0)
                         r = resolve_source(s->cfg->updates, config_dir, &s->updates);
         }
         return r;
 }
 
+static int new_client(const GraphConfig *c, HttpClient **ret)
+{
+        HttpClientOptions copts = {
+                .connect_timeout_ms = GRAPH_CONNECT_TIMEOUT_MS,
+                .total_timeout_ms = c->fetch_timeout_secs * 1000,
+                .max_body_bytes = c->max_document_bytes,
+        };
+
+        return http_client_new(&copts, ret);
+}
+
+/* ---- reload ---- */
+
+static bool stream_settings_equal(const GraphStreamConfig *a, const GraphStreamConfig *b)
+{
+        if (!streq(a->releases, b->releases) || !streq(a->updates, b->updates) ||
+            a->n_basearches != b->n_basearches)
+                return false;
+        for (size_t i = 0; i < a->n_basearches; i++)
+                if (!streq(a->basearches[i], b->basearches[i]))
+                        return false;
+        return true;
+}
+
+/* Logs, by name, what a reload from old to new does to the streams. */
+static void log_stream_changes(const GraphConfig *old, const GraphConfig *new)
+{
+        for (size_t i = 0; i < new->n_streams; i++) {
+                const GraphStreamConfig *o = graph_config_find_stream(old, new->streams[i].name);
+                if (!o)
+                        log_info("reload: stream %s added", new->streams[i].name);
+                else if (!stream_settings_equal(o, &new->streams[i]))
+                        log_info("reload: stream %s: sources or basearches changed", o->name);
+        }
+        for (size_t i = 0; i < old->n_streams; i++)
+                if (!graph_config_find_stream(new, old->streams[i].name))
+                        log_info("reload: stream %s removed", old->streams[i].name);
+}
+
+/* The sources of every stream of c, resolved (2 per stream: releases, updates). */
+static int resolve_sources(const GraphConfig *c, const char *config_dir, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < c->n_streams; i++) {
+                char *rel = NULL, *upd = NULL;
+                if ((r = resolve_source(c->streams[i].releases, config_dir, &rel)) >= 0 &&
+                    (r = strv_push_owned(&l, &n, rel)) >= 0 &&
+                    (r = resolve_source(c->streams[i].updates, config_dir, &upd)) >= 0)
+                        r = strv_push_owned(&l, &n, upd);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Applies what can change in place; restart-only settings were set back to the running ones. */
+static int apply_reload(Manager *m, GraphConfig *c, const char *config_dir)
+{
+        _cleanup_strv_free_ char **sources = NULL;
+        HttpClient *client = NULL;
+        int r;
+
+        r = resolve_sources(c, config_dir, &sources);
+        if (r >= 0 && (c->fetch_timeout_secs != m->config->fetch_timeout_secs ||
+                       c->max_document_bytes != m->config->max_document_bytes))
+                r = new_client(c, &client);
+        if (r >= 0)
+                r = graph_streams_reconfigure(&m->streams, c, sources,
+                                              c->max_cached_answers != m->config->max_cached_answers);
+        if (r < 0) {
+                http_client_free(client);
+                return r;
+        }
+        free(sources); /* the strings were taken over */
+        sources = NULL;
+        if (client) {
+                http_client_free(m->client);
+                m->client = client;
+        }
+        if (m->refresh_timer && c->refresh_interval_secs != m->config->refresh_interval_secs)
+                r = sd_event_source_set_time_relative(m->refresh_timer,
+                                                      c->refresh_interval_secs * USEC_PER_SEC);
+        if (r < 0)
+                log_warning_errno(r, "reload: cannot re-arm the refresh timer: %m");
+        return 0;
+}
+
+int manager_reload(Manager *m)
+{
+        _cleanup_free_ char *config_dir = NULL;
+        _cleanup_strv_free_ char **restart = NULL;
+        GraphConfig *c = NULL;
+        int r;
+
+        r = load_config(m->opt.config_path, m->opt.explicit_config, &c, &config_dir);
+        if (r < 0) {
+                log_error("reload: the configuration does not load; nothing changed");
+                return r;
+        }
+        if ((r = apply_options(c, &m->opt)) < 0 ||
+            (r = graph_config_keep_restart_settings(m->config, c, &restart)) < 0) {
+                graph_config_free(c);
+                return log_error_errno(r, "reload: nothing changed: %m");
+        }
+        for (char **k = restart; k && *k; k++)
+                log_warning("reload: %s needs a restart (systemctl restart upkeep-graph); the running value "
+                            "stays",
+                            *k);
+        log_stream_changes(m->config, c);
+        r = apply_reload(m, c, config_dir);
+        if (r < 0) {
+                graph_config_free(c);
+                return log_error_errno(r, "reload: nothing changed: %m");
+        }
+        graph_config_free(m->config);
+        m->config = c;
+        if (m->inotify_fd >= 0)
+                watch_input_dirs(m);
+        log_info("reload: configuration applied, %zu streams", m->streams.n_streams);
+        return 0;
+}
+
 int manager_new(const DaemonOptions *opt, Manager **ret)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *config_dir = NULL;
-        HttpClientOptions copts = { .connect_timeout_ms = GRAPH_CONNECT_TIMEOUT_MS };
         int r;
 
         assert(opt && ret);
@@ -272,6 +411,7 @@ int manager_new(const DaemonOptions *opt, Manager **ret)
         if (!m)
                 return log_error_errno(-ENOMEM, "out of memory");
         m->inotify_fd = -EBADF;
+        m->opt = *opt;
         m->reload = (DaemonReload){ .fn = on_sighup, .userdata = m };
         r = daemon_event_new(&m->reload, &m->event);
         if (r < 0)
@@ -281,9 +421,7 @@ int manager_new(const DaemonOptions *opt, Manager **ret)
                 return r;
         if ((r = apply_options(m->config, opt)) < 0 || (r = setup_streams(m, config_dir)) < 0)
                 return log_error_errno(r, "cannot set up the streams: %m");
-        copts.total_timeout_ms = m->config->fetch_timeout_secs * 1000;
-        copts.max_body_bytes = m->config->max_document_bytes;
-        r = http_client_new(&copts, &m->client);
+        r = new_client(m->config, &m->client);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the HTTP client: %m");
         *ret = TAKE_PTR(m);

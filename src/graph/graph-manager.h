@@ -21,6 +21,7 @@
 #define GRAPH_SETTLE_USEC (100 * USEC_PER_MSEC)
 
 typedef struct Manager {
+        DaemonOptions opt; /* the command line: where the configuration is, address and port overrides */
         GraphConfig *config;
         GraphStreams streams;
         HttpClient *client;
@@ -33,8 +34,9 @@ typedef struct Manager {
         int inotify_fd;
 } Manager;
 
-/* The event loop (signals: SIGTERM and SIGINT stop, SIGHUP refreshes), the configuration (with the
- * command line's address and port), the streams and the HTTP client. Logs what fails. */
+/* The event loop (signals: SIGTERM and SIGINT stop, SIGHUP reloads the configuration and refreshes), the
+ * configuration (with the command line's address and port), the streams and the HTTP client. Logs what
+ * fails. */
 int manager_new(const DaemonOptions *opt, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
@@ -42,6 +44,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* Fetches and rebuilds every stream (only_dirty: those whose local inputs changed); a failure is
  * logged and counted, and the stream keeps its last good graph. */
 void manager_refresh_all(Manager *m, bool only_dirty);
+/* Re-reads the configuration file as at start and applies it in place: streams added and removed,
+ * sources and basearches, refresh and cache settings (the refreshes are the caller's). What needs a
+ * restart (the listening socket and its threads) is logged by name and keeps its running value. A file
+ * that does not load changes nothing. Logs what it does; 0, or a negative errno when nothing changed. */
+int manager_reload(Manager *m);
 /* --check-config: loads every stream once and prints a summary. 0 when every stream loaded. */
 int manager_check(Manager *m);
 /* Listens (writing the port to port_file when not NULL), loads every stream, tells systemd it is

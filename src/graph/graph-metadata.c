@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json-util.h"
+#include "strv.h"
 
 /* ---- parsing helpers ---- */
 
@@ -171,6 +172,7 @@ void update_metadata_free(UpdateMetadata *um)
         }
         free(um->entries);
         free(um->stream);
+        strv_free(um->warnings);
         free(um);
 }
 
@@ -192,7 +194,7 @@ static int parse_reason(const json_t *md, const char *key, const char *what, cha
         return dup_str(reason, ret);
 }
 
-static int parse_rollout(const json_t *md, const char *what, UpdateEntry *u, Error *e)
+static int parse_rollout(const json_t *md, const char *what, UpdateEntry *u, UpdateMetadata *um, Error *e)
 {
         char w[ERROR_MESSAGE_MAX];
         json_t *ro = opt_member(md, "rollout");
@@ -215,10 +217,18 @@ static int parse_rollout(const json_t *md, const char *what, UpdateEntry *u, Err
                 r = json_member_number(ro, "start_percentage", true, w, &u->start_percentage, e);
                 if (r < 0)
                         return r;
-                if (!(u->start_percentage >= 0.0 && u->start_percentage <= 1.0))
-                        return error_setf(e, -ERANGE, "%s: field 'start_percentage' is %g, outside [0, 1]",
-                                          w, u->start_percentage);
                 u->has_start_percentage = true;
+                if (!(u->start_percentage >= 0.0 && u->start_percentage <= 1.0)) {
+                        char msg[ERROR_MESSAGE_MAX + 160];
+                        snprintf(msg, sizeof(msg),
+                                 "%s: start_percentage %g is outside [0, 1]; used as given, as "
+                                 "fedora-coreos-cincinnati does (%s)",
+                                 w, u->start_percentage,
+                                 u->start_percentage > 1.0 ? "every node sees the update once it starts"
+                                                           : "no node sees it before the throttle passes 0");
+                        if (strv_push(&um->warnings, &um->n_warnings, msg) < 0)
+                                return -ENOMEM;
+                }
         }
         if (opt_member(ro, "duration_minutes")) {
                 /* Upstream reads a u64; a rollout longer than a million years is certainly a typo. */
@@ -281,7 +291,7 @@ int update_metadata_parse(const char *data, size_t len, UpdateMetadata **ret, Er
                 if (r >= 0)
                         r = parse_reason(md, "deadend", what, &u->deadend_reason, e);
                 if (r >= 0)
-                        r = parse_rollout(md, what, u, e);
+                        r = parse_rollout(md, what, u, um, e);
                 if (r < 0)
                         goto fail;
         }

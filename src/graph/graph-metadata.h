@@ -44,10 +44,16 @@ typedef struct UpdateMetadata {
         char *stream;
         UpdateEntry *entries;
         size_t n_entries;
+        /* What the parser accepted as fedora-coreos-cincinnati does but looks wrong (a start_percentage
+         * outside [0, 1]): NULL-terminated, one message per finding, NULL when none. */
+        char **warnings;
+        size_t n_warnings;
 } UpdateMetadata;
 
 /* Strict parsers. Errors name the release (by position and version) and the field; callers prefix the
- * file name. Unknown fields are ignored. */
+ * file name. Unknown fields are ignored. A start_percentage is any JSON number, as upstream reads it (FCOS
+ * published 100 in 2019; their schema allows 0-100, their spec says 0.0-1.0): one outside [0, 1] is kept
+ * as given, so the graph and its throttling are upstream's, and adds a warning. */
 int release_index_parse(const char *data, size_t len, ReleaseIndex **ret, Error *e);
 void release_index_free(ReleaseIndex *ri);
 int update_metadata_parse(const char *data, size_t len, UpdateMetadata **ret, Error *e);

@@ -17,8 +17,8 @@ static int write_requests(GraphStreams *gs, Buf *b)
         r = metrics_header(b, "upkeep_graph_requests_total", "counter",
                            "Requests to /v1/graph by stream and HTTP status.");
         for (size_t i = 0; r >= 0 && i <= gs->n_streams; i++) {
-                const uint64_t *c = i < gs->n_streams ? gs->streams[i].requests : gs->other_requests;
-                const char *name = i < gs->n_streams ? gs->streams[i].cfg->name : "_other";
+                const uint64_t *c = i < gs->n_streams ? gs->streams[i]->requests : gs->other_requests;
+                const char *name = i < gs->n_streams ? gs->streams[i]->cfg->name : "_other";
                 for (GraphStatus k = 0; r >= 0 && k < _GRAPH_STATUS_MAX; k++) {
                         uint64_t v = LOAD(&c[k]);
                         const char *labels[] = { "stream", name, "code", code, NULL };
@@ -42,14 +42,14 @@ static int write_sizes(GraphStreams *gs, bool edges, Buf *b)
                                edges ? "Edges in the current graph." : "Nodes in the current graph.");
 
         for (size_t i = 0; r >= 0 && i < gs->n_streams; i++) {
-                Stream *s = &gs->streams[i];
+                Stream *s = gs->streams[i];
                 StreamGraph *sg = stream_get(s);
                 for (size_t a = 0; r >= 0 && sg && a < sg->n_arches; a++)
                         for (GraphScheme sc = 0; r >= 0 && sc < _GRAPH_SCHEME_MAX; sc++) {
                                 const Graph *g = stream_graph_view(sg, a, sc)->graph;
                                 const char *labels[] = {
                                         "stream",   s->cfg->name,
-                                        "basearch", s->cfg->basearches[a],
+                                        "basearch", sg->basearches[a],
                                         "scheme",   sc == GRAPH_SCHEME_OCI ? "oci" : "checksum",
                                         NULL
                                 };
@@ -66,25 +66,25 @@ static int write_refreshes(GraphStreams *gs, Buf *b)
                                "When each stream's inputs were last read successfully (unix time).");
 
         for (size_t i = 0; r >= 0 && i < gs->n_streams; i++) {
-                const char *labels[] = { "stream", gs->streams[i].cfg->name, NULL };
+                const char *labels[] = { "stream", gs->streams[i]->cfg->name, NULL };
                 r = metrics_sample(b, "upkeep_graph_last_refresh_timestamp_seconds", labels,
-                                   (double)LOAD(&gs->streams[i].last_refresh));
+                                   (double)LOAD(&gs->streams[i]->last_refresh));
         }
         if (r >= 0)
                 r = metrics_header(b, "upkeep_graph_refresh_failures_total", "counter",
                                    "Refreshes that failed (fetch, parse or validation); the last good graph "
                                    "kept serving.");
         for (size_t i = 0; r >= 0 && i < gs->n_streams; i++) {
-                const char *labels[] = { "stream", gs->streams[i].cfg->name, NULL };
+                const char *labels[] = { "stream", gs->streams[i]->cfg->name, NULL };
                 r = metrics_sample_u64(b, "upkeep_graph_refresh_failures_total", labels,
-                                       LOAD(&gs->streams[i].refresh_failures));
+                                       LOAD(&gs->streams[i]->refresh_failures));
         }
         if (r >= 0)
                 r = metrics_header(b, "upkeep_graph_refreshes_total", "counter", "Successful refreshes.");
         for (size_t i = 0; r >= 0 && i < gs->n_streams; i++) {
-                const char *labels[] = { "stream", gs->streams[i].cfg->name, NULL };
+                const char *labels[] = { "stream", gs->streams[i]->cfg->name, NULL };
                 r = metrics_sample_u64(b, "upkeep_graph_refreshes_total", labels,
-                                       LOAD(&gs->streams[i].refreshes));
+                                       LOAD(&gs->streams[i]->refreshes));
         }
         return r;
 }
@@ -95,15 +95,15 @@ static int write_cache(GraphStreams *gs, Buf *b)
                                "Answers served from the cache (hit) or serialized anew (miss).");
 
         for (size_t i = 0; r >= 0 && i < gs->n_streams; i++) {
-                StreamGraph *sg = stream_get(&gs->streams[i]);
+                StreamGraph *sg = stream_get(gs->streams[i]);
                 uint64_t hits = 0, misses = 0;
                 for (size_t v = 0; sg && v < sg->n_arches * _GRAPH_SCHEME_MAX; v++) {
                         hits += LOAD(&sg->views[v]->hits);
                         misses += LOAD(&sg->views[v]->misses);
                 }
                 stream_graph_unref(sg);
-                const char *hl[] = { "stream", gs->streams[i].cfg->name, "result", "hit", NULL };
-                const char *ml[] = { "stream", gs->streams[i].cfg->name, "result", "miss", NULL };
+                const char *hl[] = { "stream", gs->streams[i]->cfg->name, "result", "hit", NULL };
+                const char *ml[] = { "stream", gs->streams[i]->cfg->name, "result", "miss", NULL };
                 r = metrics_sample_u64(b, "upkeep_graph_cache_lookups_total", hl, hits);
                 if (r >= 0)
                         r = metrics_sample_u64(b, "upkeep_graph_cache_lookups_total", ml, misses);

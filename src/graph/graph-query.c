@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,17 +89,56 @@ static int parse_param(const char *p, const char *stop, size_t n_params, char **
         return 0;
 }
 
+static size_t skip_digits(const char *p)
+{
+        size_t n = 0;
+        while (p[n] >= '0' && p[n] <= '9')
+                n++;
+        return n;
+}
+
+int wariness_parse_lenient(const char *s, double *ret)
+{
+        const char *p = s + (*s == '+' || *s == '-');
+        size_t ni, nf = 0;
+        double w;
+
+        assert(s && ret);
+        if (strcasecmp(p, "inf") == 0 || strcasecmp(p, "infinity") == 0)
+                w = *s == '-' ? -INFINITY : INFINITY;
+        else if (strcasecmp(p, "nan") == 0)
+                w = NAN;
+        else {
+                /* Number ::= ( Digit+ | Digit+ '.' Digit* | Digit* '.' Digit+ ) Exp? */
+                ni = skip_digits(p);
+                p += ni;
+                if (*p == '.') {
+                        nf = skip_digits(p + 1);
+                        p += 1 + nf;
+                }
+                if (ni + nf == 0)
+                        return -EINVAL;
+                if (*p == 'e' || *p == 'E') {
+                        p += 1 + (p[1] == '+' || p[1] == '-');
+                        if (skip_digits(p) == 0)
+                                return -EINVAL;
+                        p += skip_digits(p);
+                }
+                if (*p)
+                        return -EINVAL;
+                w = strtod(s, NULL); /* out of range: ±HUGE_VAL or 0, as upstream gets */
+        }
+        *ret = isnan(w) ? w : CLAMP(w, 0.0, 1.0);
+        return 0;
+}
+
 /* Interprets the values: the wariness, the scheme, and whether the mandatory parameters are there. */
 static int check_values(GraphQuery *q, const char *wariness, const char *oci, GraphQueryError *kind,
                         Error *e)
 {
-        if (wariness) {
-                if (wariness_parse(wariness, &q->wariness) < 0)
-                        return invalid(kind, e,
-                                       "rollout_wariness must be a number between 0 and 1, got '%s'",
-                                       wariness);
+        /* A rollout_wariness that does not parse is ignored (the node_uuid decides), as upstream does. */
+        if (wariness && wariness_parse_lenient(wariness, &q->wariness) >= 0)
                 q->has_wariness = true;
-        }
         if (oci) {
                 if (streq(oci, "true"))
                         q->oci = true;
@@ -175,41 +215,68 @@ static bool range_is(const char *b, const char *e, const char *what)
         return (size_t)(e - b) == n && strncasecmp(b, what, n) == 0;
 }
 
+static bool range_has_prefix(const char *b, const char *e, const char *what)
+{
+        size_t n = strlen(what);
+        return (size_t)(e - b) >= n && strncasecmp(b, what, n) == 0;
+}
+
+static bool range_has_suffix(const char *b, const char *e, const char *what)
+{
+        size_t n = strlen(what);
+        return (size_t)(e - b) >= n && strncasecmp(e - n, what, n) == 0;
+}
+
+/* Whether a JSON answer suits the media range [b, e). */
+static bool range_takes_json(const char *b, const char *e)
+{
+        return range_is(b, e, "*/*") || range_is(b, e, "application/*") ||
+               range_is(b, e, "application/json") || range_has_suffix(b, e, "+json") ||
+               range_has_prefix(b, e, "text/");
+}
+
+/* The q parameter among the parameters [semi, stop) of a media range (1 when none). */
+static double range_quality(const char *semi, const char *stop)
+{
+        double q = 1.0;
+
+        for (const char *s = semi; s && s < stop;) {
+                const char *next = memchr(s + 1, ';', (size_t)(stop - s - 1));
+                const char *pb = s + 1, *pe = next ? next : stop;
+                trim(&pb, &pe);
+                if (pe - pb >= 2 && (pb[0] == 'q' || pb[0] == 'Q') && pb[1] == '=') {
+                        char num[16] = { 0 };
+                        size_t n = MIN((size_t)(pe - pb - 2), sizeof(num) - 1);
+                        double v;
+                        memcpy(num, pb + 2, n);
+                        q = safe_atod(num, &v) >= 0 ? v : 0.0;
+                }
+                s = next;
+        }
+        return q;
+}
+
 bool accept_allows_json(const char *accept)
 {
+        bool any_range = false;
         const char *p = accept;
 
         if (!accept)
-                return true;
-        while (*p == ' ' || *p == '\t')
-                p++;
-        if (!*p)
                 return true;
         while (*p) {
                 const char *comma = strchr(p, ','), *stop = comma ? comma : p + strlen(p);
                 const char *semi = memchr(p, ';', (size_t)(stop - p));
                 const char *tb = p, *te = semi ? semi : stop;
-                double q = 1.0;
+                const char *slash;
 
                 trim(&tb, &te);
-                /* Look for a q parameter among the media range's parameters. */
-                for (const char *s = semi; s && s < stop;) {
-                        const char *next = memchr(s + 1, ';', (size_t)(stop - s - 1));
-                        const char *pb = s + 1, *pe = next ? next : stop;
-                        trim(&pb, &pe);
-                        if (pe - pb >= 2 && (pb[0] == 'q' || pb[0] == 'Q') && pb[1] == '=') {
-                                char num[16] = { 0 };
-                                size_t n = MIN((size_t)(pe - pb - 2), sizeof(num) - 1);
-                                double v;
-                                memcpy(num, pb + 2, n);
-                                q = safe_atod(num, &v) >= 0 ? v : 0.0;
-                        }
-                        s = next;
+                slash = memchr(tb, '/', (size_t)(te - tb));
+                if (slash && slash > tb && slash + 1 < te) { /* a type/subtype */
+                        any_range = true;
+                        if (range_quality(semi, stop) > 0 && range_takes_json(tb, te))
+                                return true;
                 }
-                if (q > 0 && (range_is(tb, te, "application/json") || range_is(tb, te, "application/*") ||
-                              range_is(tb, te, "*/*")))
-                        return true;
                 p = comma ? comma + 1 : stop;
         }
-        return false;
+        return !any_range; /* empty or nothing but garbage: answer JSON */
 }

@@ -34,7 +34,9 @@ static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, 
                 return http_reply_error(reply, 404, "does_not_exist", msg);
         }
         sg = stream_get(s);
-        if (!sg) {
+        /* Just after a reload added the basearch, the stream may still serve the graphs of before. */
+        if (!sg || stream_graph_find_arch(sg, q->basearch, &a) < 0) {
+                stream_graph_unref(sg);
                 snprintf(msg, sizeof(msg), "no graph loaded yet for stream '%s'", q->stream);
                 return http_reply_error(reply, 503, "graph_unavailable", msg);
         }
@@ -53,6 +55,19 @@ static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, 
         return r;
 }
 
+/* A CORS preflight (or any OPTIONS) of /v1/graph: any origin may GET it, as fedora-coreos-cincinnati
+ * allows. The requested headers are allowed as asked; the request outlives the reply's headers. */
+static int reply_options(const GraphRequest *req, HttpReply *reply)
+{
+        reply->status = 204;
+        http_reply_add_header(reply, "Access-Control-Allow-Origin", "*");
+        http_reply_add_header(reply, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+        if (req->cors_request_headers)
+                http_reply_add_header(reply, "Access-Control-Allow-Headers", req->cors_request_headers);
+        http_reply_add_header(reply, "Access-Control-Max-Age", "86400");
+        return 0;
+}
+
 static int reply_graph(GraphStreams *gs, const GraphRequest *req, HttpReply *reply)
 {
         uint64_t *counters = gs->other_requests;
@@ -63,7 +78,7 @@ static int reply_graph(GraphStreams *gs, const GraphRequest *req, HttpReply *rep
         Stream *s;
         int r;
 
-        if (!accept_allows_json(req->accept)) {
+        if (!accept_allows_json(req->accept)) { /* only something else entirely, e.g. "image/png" */
                 r = http_reply_error(reply, 406, "invalid_content_type",
                                      "this server only answers application/json");
                 goto done;
@@ -114,8 +129,8 @@ static int reply_not_ready(GraphStreams *gs, HttpReply *reply)
         char missing[512] = "", msg[600];
 
         for (size_t i = 0; i < gs->n_streams; i++) {
-                StreamGraph *sg = stream_get(&gs->streams[i]);
-                const char *name = gs->streams[i].cfg->name;
+                StreamGraph *sg = stream_get(gs->streams[i]);
+                const char *name = gs->streams[i]->cfg->name;
                 if (!sg && strlen(missing) + strlen(name) + 3 < sizeof(missing)) {
                         strcat(missing, *missing ? ", " : "");
                         strcat(missing, name);
@@ -143,28 +158,53 @@ static int reply_status(GraphStreams *gs, const char *path, HttpReply *reply)
         return reply->owned ? 0 : -ENOMEM;
 }
 
+/* /v1/graph: the graph, or an error, for any origin (CORS); an answer depends on the time (rollouts
+ * progress) and on the inputs, refreshed every few seconds: caches must ask again (docs/graph.md). */
+static int reply_graph_endpoint(GraphStreams *gs, const GraphRequest *req, bool get, HttpReply *reply)
+{
+        int r;
+
+        if (streq(req->method, "OPTIONS")) {
+                graph_count_status(gs->other_requests, 204);
+                return reply_options(req, reply);
+        }
+        if (!get) {
+                graph_count_status(gs->other_requests, 405);
+                http_reply_add_header(reply, "Allow", "GET, HEAD, OPTIONS");
+                r = http_reply_error(reply, 405, "method_not_allowed", "use GET");
+        } else
+                r = reply_graph(gs, req, reply);
+        if (r < 0)
+                return r;
+        http_reply_add_header(reply, "Access-Control-Allow-Origin", "*");
+        http_reply_add_header(reply, "Cache-Control", reply->status == 200 ? "no-cache" : "no-store");
+        return 0;
+}
+
 int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *reply)
 {
         bool get;
+        int r;
 
         assert(gs);
         assert(req && req->method && req->path && req->query);
         assert(reply);
         get = streq(req->method, "GET") || streq(req->method, "HEAD");
         if (streq(req->path, "/v1/graph")) {
-                if (!get) {
-                        graph_count_status(gs->other_requests, 405);
-                        http_reply_add_header(reply, "Allow", "GET, HEAD");
-                        return http_reply_error(reply, 405, "method_not_allowed", "use GET");
-                }
-                return reply_graph(gs, req, reply);
+                graph_streams_read_lock(gs);
+                r = reply_graph_endpoint(gs, req, get, reply);
+                graph_streams_read_unlock(gs);
+                return r;
         }
         if (streq(req->path, "/metrics") || streq(req->path, "/healthz") || streq(req->path, "/readyz")) {
                 if (!get) {
                         http_reply_add_header(reply, "Allow", "GET, HEAD");
                         return http_reply_error(reply, 405, "method_not_allowed", "use GET");
                 }
-                return reply_status(gs, req->path, reply);
+                graph_streams_read_lock(gs);
+                r = reply_status(gs, req->path, reply);
+                graph_streams_read_unlock(gs);
+                return r;
         }
         return http_reply_error(reply, 404, "not_found", "no such endpoint");
 }
@@ -176,6 +216,7 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                 .path = req->path,
                 .query = req->query,
                 .accept = http_request_header(req, "Accept"),
+                .cors_request_headers = http_request_header(req, "Access-Control-Request-Headers"),
                 .now = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC),
         };
 

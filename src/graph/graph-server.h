@@ -14,12 +14,15 @@
 typedef struct GraphRequest {
         const char *method;
         const char *path;
-        const char *query;  /* raw, still percent-encoded; "" when none */
-        const char *accept; /* the Accept header; NULL when absent */
-        int64_t now;        /* unix time, for rollout throttling */
+        const char *query;                /* raw, still percent-encoded; "" when none */
+        const char *accept;               /* the Accept header; NULL when absent */
+        const char *cors_request_headers; /* Access-Control-Request-Headers (preflights); NULL when absent */
+        int64_t now;                      /* unix time, for rollout throttling */
 } GraphRequest;
 
-/* Fills reply (status, content type, body, headers) and counts the request. Returns 0, or a negative
+/* Fills reply (status, content type, body, headers) and counts the request. /v1/graph answers carry
+ * Access-Control-Allow-Origin: * and Cache-Control (no-cache for a graph, no-store for an error);
+ * OPTIONS /v1/graph answers a CORS preflight with 204. Takes gs's read lock. Returns 0, or a negative
  * errno (out of memory) that the server turns into a 500. */
 int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *reply);
 

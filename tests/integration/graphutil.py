@@ -4,6 +4,7 @@ import http.server
 import os
 import pathlib
 import socket
+import subprocess
 import threading
 import time
 
@@ -15,8 +16,29 @@ from daemonutil import Daemon, assert_error  # noqa: F401 (re-exported for the t
 class GraphServer(Daemon):
     name, subdir = "upkeep-graph", "graph"
 
-    def __init__(self, build, workdir, config_text, extra_args=()):
+    def __init__(self, build, workdir, config_text, extra_args=(), listen_from_config=False):
+        """listen_from_config: no --address/--port on the command line; graph.toml says where (port = 0
+        there for any free port), so that a reload sees the file's listen settings."""
+        self.listen_from_config = listen_from_config
         super().__init__(build, workdir, "graph.toml", config_text, extra_args)
+
+    def start(self):
+        if not self.listen_from_config:
+            return super().start()
+        port_file = self.workdir / "port"
+        if port_file.exists():
+            port_file.unlink()
+        self.proc = subprocess.Popen(
+            [str(self.build / "src" / self.subdir / self.name), "-c", str(self.config), "--port-file", str(port_file),
+             *self.extra_args], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start:\n{self.logs()}")
+            time.sleep(0.01)
+        self.port = int(port_file.read_text())
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.session = requests.Session()
 
     def get(self, path, **kw):
         kw.setdefault("timeout", 10)

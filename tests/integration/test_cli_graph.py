@@ -96,3 +96,49 @@ def test_query_matches_server_and_build(build_dir, shared_dir, tmp_path, files):
         assert s.stop() == 0
     p = upkeep(build_dir, "graph", "query", s.base, "--stream", "stable", "--basearch", "x86_64", check=False)
     assert p.returncode == 1 and ("refused" in p.stderr.lower() or "connect" in p.stderr.lower())
+
+
+def test_query_accepts_the_endpoint_url(build_dir, tmp_path, files):
+    """A base URL that already names /v1/graph (as copied from a browser or Zincati's config), with or
+    without a trailing slash, is the endpoint itself, not a base to append v1/graph to."""
+    import shutil
+    shutil.copy(files[0], tmp_path / "releases.json")
+    shutil.copy(files[1], tmp_path / "updates.json")
+    s = GraphServer(build_dir, tmp_path, '[streams.stable]\nreleases = "releases.json"\nupdates = "updates.json"\n'
+                                         'basearches = ["x86_64"]\n')
+    try:
+        s.wait_ready()
+        want = upkeep(build_dir, "graph", "query", s.base, "--stream", "stable", "--basearch", "x86_64").stdout
+        for url in (s.base + "/v1/graph", s.base + "/v1/graph/"):
+            p = upkeep(build_dir, "graph", "query", url, "--stream", "stable", "--basearch", "x86_64", check=False)
+            assert p.returncode == 0, (url, p.stderr)
+            assert p.stdout == want
+    finally:
+        assert s.stop() == 0
+
+
+def test_help_lists_every_verb(build_dir):
+    out = upkeep(build_dir, "--help").stdout
+    for verb in ("graph build", "graph query", "lock status", "lock release", "lock pause", "lock resume",
+                 "status", "update-now"):
+        assert f"\n  {verb} " in out, verb
+
+
+def test_build_warns_about_start_percentage(build_dir, files, tmp_path):
+    """FCOS's testing stream published start_percentage 100 in 2019: accepted as upstream does, with a
+    warning, and the graph throttled with upstream's arithmetic (every node sees it once started)."""
+    releases = json.loads(open(files[0]).read())
+    newest = releases["releases"][-1]["version"]
+    upd = tmp_path / "updates.json"
+    upd.write_text(json.dumps({"stream": "stable", "releases": [
+        {"version": newest, "metadata": {"rollout": {"start_epoch": 1000, "start_percentage": 100,
+                                                     "duration_minutes": 60}}}]}))
+    p = upkeep(build_dir, "graph", "build", "--releases", files[0], "--updates", str(upd), "--basearch", "x86_64",
+               "--wariness", "1.0", "--now", "1001")
+    assert "start_percentage 100 is outside [0, 1]" in p.stderr and str(upd) in p.stderr
+    out = json.loads(p.stdout)
+    assert out["nodes"][25]["metadata"]["org.fedoraproject.coreos.updates.start_value"] == "100"
+    assert [24, 25] in out["edges"]
+    out = json.loads(upkeep(build_dir, "graph", "build", "--releases", files[0], "--updates", str(upd),
+                            "--basearch", "x86_64", "--wariness", "0.1", "--now", "999").stdout)
+    assert [24, 25] not in out["edges"]

@@ -92,8 +92,6 @@ def test_other_arch_and_oci(server):
     ({"stream": "stable"}, 400, "missing_params", "mandatory client parameters missing: basearch"),
     ({"basearch": "x86_64"}, 400, "missing_params", "mandatory client parameters missing: stream"),
     ({"basearch": "", "stream": "stable"}, 400, "missing_params", None),
-    ({"basearch": "x86_64", "stream": "stable", "rollout_wariness": "lots"}, 400, "invalid_params", None),
-    ({"basearch": "x86_64", "stream": "stable", "rollout_wariness": "nan"}, 400, "invalid_params", None),
     ({"basearch": "x86_64", "stream": "stable", "oci": "maybe"}, 400, "invalid_params", None),
     ({"basearch": "x86_64", "stream": "nope"}, 404, "does_not_exist", "unknown stream 'nope'"),
     ({"basearch": "riscv64", "stream": "stable"}, 404, "does_not_exist", None),
@@ -118,11 +116,135 @@ def test_raw_query_errors(server):
 
 def test_accept_header(server):
     q = "/v1/graph?basearch=x86_64&stream=stable"
-    assert_error(server.get(q, headers={"Accept": "text/html"}), 406, "invalid_content_type")
+    # Only a client that accepts something else entirely is refused.
+    assert_error(server.get(q, headers={"Accept": "image/png"}), 406, "invalid_content_type")
     assert_error(server.get(q, headers={"Accept": "application/json;q=0"}), 406, "invalid_content_type")
-    for ok in ("*/*", "application/*", "text/html, application/json;q=0.5", "APPLICATION/JSON"):
-        assert server.get(q, headers={"Accept": ok}).status_code == 200, ok
+    for ok in ("*/*", "application/*", "text/html, application/json;q=0.5", "APPLICATION/JSON", "text/html",
+               "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"):
+        r = server.get(q, headers={"Accept": ok})
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/json", ok
     assert requests.get(server.base + q, headers={"Accept": None}).status_code == 200
+
+
+def test_cors_and_cache_control(server):
+    """A page on any origin may fetch the graph (as from fedora-coreos-cincinnati); caches must ask again."""
+    q = "/v1/graph?basearch=x86_64&stream=stable"
+    r = server.get(q, headers={"Origin": "https://example.org"})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert r.headers["Cache-Control"] == "no-cache"
+    r = server.get("/v1/graph?basearch=x86_64&stream=nope", headers={"Origin": "https://example.org"})
+    assert r.status_code == 404 and r.headers["Access-Control-Allow-Origin"] == "*"
+    assert r.headers["Cache-Control"] == "no-store"
+    r = requests.options(server.base + q, timeout=10, headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-trace-id"})
+    assert r.status_code == 204, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in r.headers["Access-Control-Allow-Methods"]
+    assert r.headers["Access-Control-Allow-Headers"] == "x-trace-id"
+    assert server.metric("upkeep_graph_requests_total", stream="_other", code="204") == 1
+
+
+def test_unparsable_wariness_falls_back_to_uuid(build_dir, fcos):
+    """fedora-coreos-cincinnati ignores a rollout_wariness that is not a float: the node_uuid decides,
+    or without one the hash of "" (0.188). Half-way through a rollout (throttle 0.5)."""
+    write_atomic(fcos / "updates.json", rollout_updates(int(time.time()) - 1800, minutes=60))
+    s = GraphServer(build_dir, fcos, CONFIG.format(interval=30, releases="releases.json", updates="updates.json"))
+    try:
+        s.wait_ready()
+        assert edges_into_newest(s, rollout_wariness="lots") != []
+        assert edges_into_newest(s, rollout_wariness="lots", node_uuid="e0f3745b108f471cbd4883c6fbed8cdd") == []
+        assert edges_into_newest(s, rollout_wariness="0.9") == []
+        # What Rust's f64 parser takes counts, clamped: "nan" stays NaN and hides no rollout.
+        assert edges_into_newest(s, rollout_wariness="NaN") != []
+        assert edges_into_newest(s, rollout_wariness="inf") == []
+    finally:
+        assert s.stop() == 0
+
+
+def test_start_percentage_100_served_with_warning(build_dir, fcos):
+    """FCOS's own 2019 metadata: start_percentage 100 is served as upstream does (everyone sees the
+    rollout once it started), and the daemon logs a warning naming the file."""
+    write_atomic(fcos / "updates.json", rollout_updates(int(time.time()) - 60, minutes=600, start_percentage=100))
+    s = GraphServer(build_dir, fcos, CONFIG.format(interval=30, releases="releases.json", updates="updates.json"))
+    try:
+        s.wait_ready()
+        assert edges_into_newest(s, rollout_wariness="1") != []
+        assert "updates.json" in s.logs() and "start_percentage 100 is outside [0, 1]" in s.logs()
+    finally:
+        assert s.stop() == 0
+
+
+RELOAD_CONFIG = """
+[server]
+address = "127.0.0.1"
+port = {port}
+idle_timeout_secs = 2
+
+[refresh]
+interval_secs = 30
+{streams}"""
+STREAM = """
+[streams.{name}]
+releases = "{name}/releases.json"
+updates = "{name}/updates.json"
+basearches = ["x86_64"]
+"""
+
+
+def wait_for_log(server, text, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and text not in server.logs():
+        time.sleep(0.05)
+    assert text in server.logs(), server.logs()
+
+
+def test_reload_configuration(build_dir, shared_dir, tmp_path, golden):
+    """systemctl reload: graph.toml is read again; streams added and removed are served or not at once, a
+    broken file changes nothing, and a new port is named as needing a restart."""
+    for name in ("stable", "testing"):
+        (tmp_path / name).mkdir()
+        releases = json.loads((shared_dir / FCOS / "releases-2021-01-05.json").read_text())
+        releases["stream"] = name
+        (tmp_path / name / "releases.json").write_text(json.dumps(releases))
+        updates = json.loads((shared_dir / FCOS / "updates-stable-4c055c1.json").read_text())
+        updates["stream"] = name
+        (tmp_path / name / "updates.json").write_text(json.dumps(updates))
+    s = GraphServer(build_dir, tmp_path, RELOAD_CONFIG.format(port=0, streams=STREAM.format(name="stable")),
+                    listen_from_config=True)
+    try:
+        s.wait_ready()
+        assert_error(s.graph(basearch="x86_64", stream="testing"), 404, "does_not_exist")
+        # Two streams.
+        write_atomic(s.config, RELOAD_CONFIG.format(port=0, streams=STREAM.format(name="stable") +
+                                                     STREAM.format(name="testing")))
+        s.proc.send_signal(signal.SIGHUP)
+        wait_for_log(s, "reload: configuration applied, 2 streams")
+        s.wait_ready()  # the refresh that follows the reload
+        for name in ("stable", "testing"):
+            same_graph(s.graph(basearch="x86_64", stream=name, rollout_wariness="1").json(), golden)
+        assert "reload: stream testing added" in s.logs()
+        assert s.metric("upkeep_graph_nodes", stream="testing", basearch="x86_64", scheme="checksum") == 26
+        # A broken file: logged, nothing changes.
+        write_atomic(s.config, "[streams.stable\n")
+        s.proc.send_signal(signal.SIGHUP)
+        wait_for_log(s, "reload: the configuration does not load; nothing changed")
+        for name in ("stable", "testing"):
+            assert s.graph(basearch="x86_64", stream=name).status_code == 200
+        # A new port and one stream fewer: the port needs a restart (the server stays where it is), the
+        # stream goes at once.
+        write_atomic(s.config, RELOAD_CONFIG.format(port=1, streams=STREAM.format(name="testing")))
+        s.proc.send_signal(signal.SIGHUP)
+        wait_for_log(s, "reload: configuration applied, 1 streams")
+        assert f"reload: server.port ({s.port} -> 1) needs a restart" not in s.logs()  # the file said 0
+        assert "reload: server.port (0 -> 1) needs a restart" in s.logs()
+        assert "reload: stream stable removed" in s.logs()
+        assert_error(s.graph(basearch="x86_64", stream="stable"), 404, "does_not_exist")
+        assert s.graph(basearch="x86_64", stream="testing").status_code == 200
+        assert s.metric("upkeep_graph_nodes", stream="stable", basearch="x86_64", scheme="checksum") is None
+    finally:
+        assert s.stop() == 0
 
 
 def test_methods_and_paths(server):

@@ -115,6 +115,39 @@ static void test_errors(void **state)
         expect_error("[streams.s]\nreleases = \"a\\u0000b\"\n", "NUL");
 }
 
+/* What a reload cannot apply is named, and set back to the running value; the rest is left alone. */
+static void test_keep_restart_settings(void **state)
+{
+        static const char a[] = "[server]\nport = 8080\nthreads = 2\n[refresh]\ninterval_secs = 30\n"
+                                "[streams.s]\n";
+        static const char b[] = "[server]\naddress = \"127.0.0.1\"\nport = 9090\nthreads = 2\n"
+                                "idle_timeout_secs = 5\n[refresh]\ninterval_secs = 5\n[streams.s]\n";
+        GraphConfig *old = NULL, *new = NULL;
+        char **warnings = NULL, **restart = NULL;
+        Error e = { { 0 } };
+
+        assert_int_equal(graph_config_parse(a, strlen(a), "graph.toml", &old, &warnings, &e), 0);
+        assert_int_equal(graph_config_parse(a, strlen(a), "graph.toml", &new, &warnings, &e), 0);
+        assert_int_equal(graph_config_keep_restart_settings(old, new, &restart), 0);
+        assert_null(restart);
+        graph_config_free(new);
+
+        assert_int_equal(graph_config_parse(b, strlen(b), "graph.toml", &new, &warnings, &e), 0);
+        assert_int_equal(graph_config_keep_restart_settings(old, new, &restart), 0);
+        assert_int_equal(strv_length(restart), 3);
+        assert_string_equal(restart[0], "server.address (:: -> 127.0.0.1)");
+        assert_string_equal(restart[1], "server.port (8080 -> 9090)");
+        assert_string_equal(restart[2], "server.idle_timeout_secs (30 -> 5)");
+        assert_string_equal(new->address, "::");
+        assert_int_equal(new->port, 8080);
+        assert_int_equal(new->idle_timeout_secs, 30);
+        assert_int_equal(new->threads, 2);
+        assert_int_equal(new->refresh_interval_secs, 5); /* applied in place */
+        strv_free(restart);
+        graph_config_free(new);
+        graph_config_free(old);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -122,6 +155,7 @@ int main(void)
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_warnings),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_keep_restart_settings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

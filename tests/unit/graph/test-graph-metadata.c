@@ -81,8 +81,8 @@ static void test_malformed(void **state)
                      -ERANGE, "field 'duration_minutes' is -1");
         expect_error(ok_r,
                      "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
-                     "{\"start_percentage\":1.5}}}]}",
-                     -ERANGE, "'start_percentage' is 1.5, outside [0, 1]");
+                     "{\"start_percentage\":\"0.5\"}}}]}",
+                     -EINVAL, "field 'start_percentage' must be a number, got string");
         expect_error(ok_r,
                      "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"deadend\":7}}]}",
                      -EINVAL, "metadata.deadend must be an object, got integer");
@@ -155,11 +155,62 @@ static void test_parsed_fields(void **state)
         update_metadata_free(um);
 }
 
+/* fedora-coreos-cincinnati reads start_percentage as any float: FCOS's testing stream published 100 in
+ * 2019. Such a value is kept as given, so the graph and its throttling are upstream's, with a warning. */
+static void test_start_percentage_out_of_range(void **state)
+{
+        const char *releases = "{\"releases\":[" REL("1", "c1") "," REL("2", "c2") "," REL("3", "c3") "]}";
+        const char *updates = "{\"stream\":\"testing\",\"releases\":["
+                              "{\"version\":\"2\",\"metadata\":{\"rollout\":{\"start_epoch\":1000,"
+                              "\"start_percentage\":100,\"duration_minutes\":60}}},"
+                              "{\"version\":\"3\",\"metadata\":{\"rollout\":{\"start_epoch\":1000,"
+                              "\"start_percentage\":-0.5}}}]}";
+        UpdateMetadata *um = NULL;
+        ReleaseIndex *ri = NULL;
+        Error e = { { 0 } };
+        Graph *g = NULL;
+
+        assert_int_equal(update_metadata_parse(updates, strlen(updates), &um, &e), 0);
+        assert_true(um->entries[0].has_start_percentage && um->entries[0].start_percentage == 100.0);
+        assert_true(um->entries[1].start_percentage == -0.5);
+        assert_int_equal(um->n_warnings, 2);
+        assert_non_null(strstr(um->warnings[0], "release 0 (2): metadata.rollout: start_percentage 100 is "
+                                                "outside [0, 1]"));
+        assert_non_null(strstr(um->warnings[1], "start_percentage -0.5 is outside [0, 1]"));
+        assert_null(um->warnings[2]);
+
+        assert_int_equal(release_index_parse(releases, strlen(releases), &ri, &e), 0);
+        assert_int_equal(graph_build(ri, um, "x86_64", GRAPH_SCHEME_CHECKSUM, &g, &e), 0);
+        /* The metadata carries the value as upstream prints it. */
+        for (size_t k = 0; k < g->nodes[1].n_meta; k++)
+                if (strcmp(g->nodes[1].meta_keys[k], META_START_VALUE) == 0)
+                        assert_string_equal(g->nodes[1].meta_values[k], "100");
+        /* Upstream's arithmetic: 100 throttles from 100 down to 1 over the hour, so even the warinest node
+         * sees it once it starts, none before; -0.5 without a duration hides it from everyone. */
+        assert_true(graph_node_throttle(&g->nodes[1], 999) == 0.0);
+        assert_true(graph_node_throttle(&g->nodes[1], 1000) == 100.0);
+        assert_true(graph_node_throttle(&g->nodes[1], 1000 + 1800) == 50.5);
+        assert_true(graph_node_throttle(&g->nodes[1], 1000 + 3601) == 1.0);
+        assert_true(graph_node_throttle(&g->nodes[2], 5000) == -0.5);
+        graph_free(g);
+        release_index_free(ri);
+        update_metadata_free(um);
+
+        /* A document within the convention has no warnings. */
+        updates = "{\"stream\":\"s\",\"releases\":[{\"version\":\"1\",\"metadata\":{\"rollout\":"
+                  "{\"start_percentage\":1}}}]}";
+        assert_int_equal(update_metadata_parse(updates, strlen(updates), &um, &e), 0);
+        assert_int_equal(um->n_warnings, 0);
+        assert_null(um->warnings);
+        update_metadata_free(um);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_parsed_fields),
+                cmocka_unit_test(test_start_percentage_out_of_range),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,18 +54,18 @@ static void test_page(void **state)
         strv_free(warnings);
         assert_int_equal(graph_streams_init(&gs, config, 1700000000), 0);
         for (size_t i = 0; i < gs.n_streams; i++) {
-                assert_non_null(gs.streams[i].releases = strdup("r.json"));
-                assert_non_null(gs.streams[i].updates = strdup("u.json"));
+                assert_non_null(gs.streams[i]->releases = strdup("r.json"));
+                assert_non_null(gs.streams[i]->updates = strdup("u.json"));
         }
-        assert_int_equal(
-                stream_update(&gs.streams[0], 4, releases, strlen(releases), updates, strlen(updates), &e),
-                1);
-        gs.streams[0].last_refresh = 1700000042;
-        gs.streams[0].refreshes = 3;
-        gs.streams[1].refresh_failures = 2;
-        graph_count_status(gs.streams[0].requests, 200);
-        graph_count_status(gs.streams[0].requests, 200);
-        graph_count_status(gs.streams[1].requests, 503);
+        assert_int_equal(stream_update(gs.streams[0], 4, releases, strlen(releases), updates,
+                                       strlen(updates), NULL, &e),
+                         1);
+        gs.streams[0]->last_refresh = 1700000042;
+        gs.streams[0]->refreshes = 3;
+        gs.streams[1]->refresh_failures = 2;
+        graph_count_status(gs.streams[0]->requests, 200);
+        graph_count_status(gs.streams[0]->requests, 200);
+        graph_count_status(gs.streams[1]->requests, 503);
         graph_count_status(gs.other_requests, 404);
         graph_count_status(gs.other_requests, 418);
         histogram_observe(&gs.wariness, 0.25);

@@ -52,12 +52,12 @@ static int setup(void **state)
         strv_free(warnings);
         assert_int_equal(graph_streams_init(&f->gs, f->config, START), 0);
         for (size_t i = 0; i < f->gs.n_streams; i++) {
-                assert_non_null(f->gs.streams[i].releases = strdup("releases.json"));
-                assert_non_null(f->gs.streams[i].updates = strdup("updates.json"));
+                assert_non_null(f->gs.streams[i]->releases = strdup("releases.json"));
+                assert_non_null(f->gs.streams[i]->updates = strdup("updates.json"));
         }
         releases = read_shared("testdata/fcos/releases-2021-01-05.json", &rl);
         updates = read_shared("testdata/fcos/updates-stable-4c055c1.json", &ul);
-        assert_int_equal(stream_update(&f->gs.streams[0], 16, releases, rl, updates, ul, &e), 1);
+        assert_int_equal(stream_update(f->gs.streams[0], 16, releases, rl, updates, ul, NULL, &e), 1);
         *state = f;
         return 0;
 }
@@ -78,13 +78,18 @@ typedef struct Answer {
         const char *content_type;
         char body[1 << 16];
         size_t len;
-        const char *allow;
+        const char *allow, *allow_origin, *cache_control, *allow_methods, *allow_headers;
 } Answer;
 
-static void call(Fixture *f, const char *method, const char *path, const char *query, const char *accept,
-                 int64_t now, Answer *a)
+static void call_cors(Fixture *f, const char *method, const char *path, const char *query,
+                      const char *accept, const char *cors_request_headers, int64_t now, Answer *a)
 {
-        GraphRequest req = { .method = method, .path = path, .query = query, .accept = accept, .now = now };
+        GraphRequest req = { .method = method,
+                             .path = path,
+                             .query = query,
+                             .accept = accept,
+                             .cors_request_headers = cors_request_headers,
+                             .now = now };
         HttpReply reply = { 0 };
         const char *data;
 
@@ -97,11 +102,27 @@ static void call(Fixture *f, const char *method, const char *path, const char *q
         assert_true(a->len < sizeof(a->body));
         if (data)
                 memcpy(a->body, data, a->len);
-        for (size_t i = 0; i < reply.n_headers; i++)
-                if (strcmp(reply.header_names[i], "Allow") == 0)
-                        a->allow = reply.header_values[i];
+        for (size_t i = 0; i < reply.n_headers; i++) {
+                const char *n = reply.header_names[i], *v = reply.header_values[i];
+                if (strcmp(n, "Allow") == 0)
+                        a->allow = v;
+                else if (strcmp(n, "Access-Control-Allow-Origin") == 0)
+                        a->allow_origin = v;
+                else if (strcmp(n, "Cache-Control") == 0)
+                        a->cache_control = v;
+                else if (strcmp(n, "Access-Control-Allow-Methods") == 0)
+                        a->allow_methods = v;
+                else if (strcmp(n, "Access-Control-Allow-Headers") == 0)
+                        a->allow_headers = v;
+        }
         blob_unref(reply.blob);
         free(reply.owned);
+}
+
+static void call(Fixture *f, const char *method, const char *path, const char *query, const char *accept,
+                 int64_t now, Answer *a)
+{
+        call_cors(f, method, path, query, accept, NULL, now, a);
 }
 
 static Answer *get_graph(Fixture *f, const char *query, int64_t now)
@@ -183,7 +204,7 @@ static void test_graph(void **state)
         assert_int_equal(edges_into_newest(get_graph(f, "basearch=x86_64&stream=stable&rollout_wariness=0",
                                                      START - 1)),
                          1);
-        assert_int_equal(f->gs.streams[0].requests[GRAPH_STATUS_200], 6);
+        assert_int_equal(f->gs.streams[0]->requests[GRAPH_STATUS_200], 6);
         assert_true(f->gs.wariness.count == 6);
 }
 
@@ -213,8 +234,6 @@ static void test_errors(void **state)
                      "mandatory client parameters missing: basearch, stream");
         expect_error(get_graph(f, "stream=stable", START), 400, "missing_params",
                      "mandatory client parameters missing: basearch");
-        expect_error(get_graph(f, "basearch=x86_64&stream=stable&rollout_wariness=lots", START), 400,
-                     "invalid_params", NULL);
         expect_error(get_graph(f, "basearch=x86_64&stream=stable&oci=maybe", START), 400, "invalid_params",
                      NULL);
         expect_error(get_graph(f, "basearch=x86_64&stream=st%zzable", START), 400, "invalid_params", NULL);
@@ -225,7 +244,7 @@ static void test_errors(void **state)
         expect_error(get_graph(f, "basearch=x86_64&stream=testing", START), 503, "graph_unavailable",
                      "no graph loaded yet for stream 'testing'");
 
-        call(f, "GET", "/v1/graph", "basearch=x86_64&stream=stable", "text/html", START, &a);
+        call(f, "GET", "/v1/graph", "basearch=x86_64&stream=stable", "image/png", START, &a);
         expect_error(&a, 406, "invalid_content_type", NULL);
         call(f, "GET", "/v1/graph", "basearch=x86_64&stream=stable", "application/json;q=0", START, &a);
         expect_error(&a, 406, "invalid_content_type", NULL);
@@ -236,7 +255,7 @@ static void test_errors(void **state)
 
         call(f, "POST", "/v1/graph", "basearch=x86_64&stream=stable", NULL, START, &a);
         expect_error(&a, 405, "method_not_allowed", NULL);
-        assert_string_equal(a.allow, "GET, HEAD");
+        assert_string_equal(a.allow, "GET, HEAD, OPTIONS");
         call(f, "DELETE", "/metrics", "", NULL, START, &a);
         expect_error(&a, 405, "method_not_allowed", NULL);
         assert_non_null(a.allow);
@@ -246,14 +265,71 @@ static void test_errors(void **state)
         expect_error(&a, 404, "not_found", NULL);
 
         /* Counted by stream when the stream exists, else under _other. */
-        Stream *stable = &f->gs.streams[0], *testing = &f->gs.streams[1];
-        assert_int_equal(f->gs.other_requests[GRAPH_STATUS_400], 5);
+        Stream *stable = f->gs.streams[0], *testing = f->gs.streams[1];
+        assert_int_equal(f->gs.other_requests[GRAPH_STATUS_400], 4);
         assert_int_equal(f->gs.other_requests[GRAPH_STATUS_404], 1);
         assert_int_equal(f->gs.other_requests[GRAPH_STATUS_406], 2);
         assert_int_equal(f->gs.other_requests[GRAPH_STATUS_405], 1); /* /metrics is not counted */
         assert_int_equal(stable->requests[GRAPH_STATUS_404], 1);
         assert_int_equal(stable->requests[GRAPH_STATUS_200], 2);
         assert_int_equal(testing->requests[GRAPH_STATUS_503], 1);
+}
+
+/* What fedora-coreos-cincinnati does for browsers and tools: CORS for any origin, Accept ignored unless
+ * the client wants only something else entirely, an unparsable rollout_wariness ignored. */
+static void test_browsers_and_tools(void **state)
+{
+        Fixture *f = *state;
+        Answer a;
+
+        /* Every /v1/graph answer, errors included, may be read from any origin; caches must ask again. */
+        call(f, "GET", "/v1/graph", "basearch=x86_64&stream=stable",
+             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", START, &a);
+        assert_int_equal(a.status, 200);
+        assert_string_equal(a.content_type, "application/json");
+        assert_string_equal(a.allow_origin, "*");
+        assert_string_equal(a.cache_control, "no-cache");
+        call(f, "GET", "/v1/graph", "basearch=x86_64&stream=stable", "text/html", START, &a);
+        assert_int_equal(a.status, 200);
+        call(f, "GET", "/v1/graph", "basearch=x86_64&stream=nope", NULL, START, &a);
+        expect_error(&a, 404, "does_not_exist", NULL);
+        assert_string_equal(a.allow_origin, "*");
+        assert_string_equal(a.cache_control, "no-store");
+        /* /metrics is not for browsers. */
+        call(f, "GET", "/metrics", "", NULL, START, &a);
+        assert_null(a.allow_origin);
+
+        /* A preflight. */
+        call_cors(f, "OPTIONS", "/v1/graph", "", NULL, "x-requested-with", START, &a);
+        assert_int_equal(a.r, 0);
+        assert_int_equal(a.status, 204);
+        assert_int_equal(a.len, 0);
+        assert_string_equal(a.allow_origin, "*");
+        assert_non_null(strstr(a.allow_methods, "GET"));
+        assert_string_equal(a.allow_headers, "x-requested-with");
+        call(f, "OPTIONS", "/metrics", "", NULL, START, &a);
+        assert_int_equal(a.status, 405);
+
+        /* Half-way through the rollout (throttle 0.5): a wariness that does not parse is ignored, so the
+         * node_uuid decides (0.653: hidden), or without one the hash of "" (0.188: visible). */
+        assert_int_equal(edges_into_newest(get_graph(f,
+                                                     "basearch=x86_64&stream=stable&rollout_wariness=lots&"
+                                                     "node_uuid=e0f3745b108f471cbd4883c6fbed8cdd",
+                                                     START + 86400)),
+                         0);
+        assert_int_equal(edges_into_newest(get_graph(
+                                 f, "basearch=x86_64&stream=stable&rollout_wariness=lots", START + 86400)),
+                         1);
+        assert_int_equal(edges_into_newest(get_graph(
+                                 f, "basearch=x86_64&stream=stable&rollout_wariness=", START + 86400)),
+                         1);
+        /* NaN parses (Rust's syntax) and hides nothing. */
+        assert_int_equal(edges_into_newest(get_graph(f, "basearch=x86_64&stream=stable&rollout_wariness=NaN",
+                                                     START + 3600)),
+                         1);
+        assert_int_equal(edges_into_newest(get_graph(f, "basearch=x86_64&stream=stable&rollout_wariness=inf",
+                                                     START + 3600)),
+                         0);
 }
 
 static void test_health_ready_metrics(void **state)
@@ -283,7 +359,7 @@ static void test_health_ready_metrics(void **state)
         assert_non_null(strstr(a.body, "\nupkeep_graph_rollout_wariness_count 2\n"));
 
         /* Once every stream has a graph, ready. */
-        f->gs.streams[1].current = stream_graph_ref(f->gs.streams[0].current);
+        f->gs.streams[1]->current = stream_graph_ref(f->gs.streams[0]->current);
         call(f, "GET", "/readyz", "", NULL, START, &a);
         assert_int_equal(a.status, 200);
         assert_string_equal(a.body, "{\"status\":\"ok\"}");
@@ -295,6 +371,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_graph, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schemes_and_arches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_browsers_and_tools, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_health_ready_metrics, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

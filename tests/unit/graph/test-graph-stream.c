@@ -47,10 +47,10 @@ static int setup(void **state)
         strv_free(warnings);
         assert_int_equal(graph_streams_init(&f->gs, f->config, 1000), 0);
         for (size_t i = 0; i < f->gs.n_streams; i++) {
-                f->gs.streams[i].releases = strdup("releases.json");
-                f->gs.streams[i].updates = strdup("updates.json");
-                assert_non_null(f->gs.streams[i].releases);
-                assert_non_null(f->gs.streams[i].updates);
+                f->gs.streams[i]->releases = strdup("releases.json");
+                f->gs.streams[i]->updates = strdup("updates.json");
+                assert_non_null(f->gs.streams[i]->releases);
+                assert_non_null(f->gs.streams[i]->updates);
         }
         f->releases = read_shared("testdata/fcos/releases-2021-01-05.json", &f->rlen);
         f->updates = read_shared("testdata/fcos/updates-stable-4c055c1.json", &f->ulen);
@@ -78,13 +78,13 @@ static void test_build_and_keep(void **state)
         StreamGraph *sg, *first;
 
         assert_non_null(s);
-        assert_ptr_equal(graph_streams_find(&f->gs, "testing"), &f->gs.streams[1]);
+        assert_ptr_equal(graph_streams_find(&f->gs, "testing"), f->gs.streams[1]);
         assert_null(graph_streams_find(&f->gs, "nope"));
         assert_null(stream_get(s));
         assert_int_equal(graph_streams_ready(&f->gs), 0);
         assert_int_equal(f->gs.started_at, 1000);
 
-        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 1);
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 1);
         assert_int_equal(graph_streams_ready(&f->gs), 1);
         first = sg = stream_get(s);
         assert_non_null(sg);
@@ -96,7 +96,7 @@ static void test_build_and_keep(void **state)
         stream_graph_unref(sg);
 
         /* The same bytes again: nothing rebuilt, the cached answers stay. */
-        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 0);
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 0);
         sg = stream_get(s);
         assert_ptr_equal(sg, first);
         stream_graph_unref(sg);
@@ -107,7 +107,8 @@ static void expect_kept(Stream *s, const char *rdata, const char *udata, const c
         StreamGraph *before = stream_get(s), *after;
         Error e = { { 0 } };
 
-        assert_int_equal(stream_update(s, 16, rdata, strlen(rdata), udata, strlen(udata), &e), -EINVAL);
+        assert_int_equal(stream_update(s, 16, rdata, strlen(rdata), udata, strlen(udata), NULL, &e),
+                         -EINVAL);
         if (!strstr(e.message, msg))
                 fail_msg("error '%s' does not contain '%s'", e.message, msg);
         after = stream_get(s);
@@ -119,10 +120,10 @@ static void expect_kept(Stream *s, const char *rdata, const char *udata, const c
 static void test_last_good_kept(void **state)
 {
         Fixture *f = *state;
-        Stream *stable = &f->gs.streams[0], *testing = &f->gs.streams[1];
+        Stream *stable = f->gs.streams[0], *testing = f->gs.streams[1];
         Error e = { { 0 } };
 
-        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 1);
+        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 1);
         expect_kept(stable, f->releases, "{\"stream\":\"stable\"", "updates.json: line 1");
         expect_kept(stable, "{\"releases\":7}", f->updates,
                     "releases.json: release index: field 'releases'");
@@ -138,15 +139,15 @@ static void test_last_good_kept(void **state)
 static void test_swap_while_held(void **state)
 {
         Fixture *f = *state;
-        Stream *s = &f->gs.streams[0];
+        Stream *s = f->gs.streams[0];
         const char *small = "{\"releases\":[{\"version\":\"1\",\"commits\":[{\"architecture\":\"x86_64\","
                             "\"checksum\":\"c\"}]}]}";
         StreamGraph *held, *now;
         Error e = { { 0 } };
 
-        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, &e), 1);
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 1);
         held = stream_get(s);
-        assert_int_equal(stream_update(s, 16, small, strlen(small), f->updates, f->ulen, &e), 1);
+        assert_int_equal(stream_update(s, 16, small, strlen(small), f->updates, f->ulen, NULL, &e), 1);
         now = stream_get(s);
         assert_ptr_not_equal(held, now);
         assert_int_equal(stream_graph_view(now, 0, GRAPH_SCHEME_CHECKSUM)->graph->n_nodes, 1);
@@ -178,12 +179,115 @@ static void test_status_counters(void **state)
         }
 }
 
+static GraphConfig *parse_config(const char *toml)
+{
+        GraphConfig *c = NULL;
+        char **warnings = NULL;
+        Error e = { { 0 } };
+
+        assert_int_equal(graph_config_parse(toml, strlen(toml), "graph.toml", &c, &warnings, &e), 0);
+        strv_free(warnings);
+        return c;
+}
+
+static char **sources_of(const GraphConfig *c, const char *suffix)
+{
+        char **l = calloc(2 * c->n_streams + 1, sizeof(char *));
+        char buf[256];
+
+        assert_non_null(l);
+        for (size_t i = 0; i < c->n_streams; i++) {
+                snprintf(buf, sizeof(buf), "%s%s", c->streams[i].releases, suffix);
+                assert_non_null(l[2 * i] = strdup(buf));
+                snprintf(buf, sizeof(buf), "%s%s", c->streams[i].updates, suffix);
+                assert_non_null(l[2 * i + 1] = strdup(buf));
+        }
+        return l;
+}
+
+/* A reload: kept streams keep their graphs and counters (stale when their sources or basearches
+ * changed), new ones start empty, removed ones go; requests see the new set. */
+static void test_reconfigure(void **state)
+{
+        Fixture *f = *state;
+        Stream *stable = graph_streams_find(&f->gs, "stable"),
+               *testing = graph_streams_find(&f->gs, "testing");
+        GraphConfig *c;
+        Error e = { { 0 } };
+        char **src;
+        size_t a;
+
+        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 1);
+        assert_int_equal(stream_update(testing, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e),
+                         -EINVAL);
+        graph_count_status(stable->requests, 200);
+
+        /* stable loses aarch64, testing goes, next comes. */
+        c = parse_config("[streams.next]\nbasearches = [\"x86_64\"]\n"
+                         "[streams.stable]\nreleases = \"r.json\"\nupdates = \"u.json\"\n"
+                         "basearches = [\"x86_64\"]\n");
+        src = sources_of(c, "");
+        assert_int_equal(graph_streams_reconfigure(&f->gs, c, src, false), 0);
+        for (size_t i = 0; i < 4; i++)
+                assert_null(src[i]); /* taken over */
+        free(src);
+        graph_config_free(f->config);
+        f->config = c;
+
+        assert_int_equal(f->gs.n_streams, 2);
+        assert_null(graph_streams_find(&f->gs, "testing"));
+        assert_ptr_equal(graph_streams_find(&f->gs, "stable"), stable);
+        assert_ptr_equal(f->gs.streams[1], stable);
+        assert_ptr_equal(stable->cfg, &c->streams[1]);
+        assert_string_equal(stable->releases, "r.json");
+        assert_true(stable->stale);
+        assert_int_equal(stable->requests[GRAPH_STATUS_200], 1);
+        /* Until rebuilt it serves the graphs it has, aarch64 included; then only x86_64. */
+        StreamGraph *sg = stream_get(stable);
+        assert_int_equal(stream_graph_find_arch(sg, "aarch64", &a), 0);
+        stream_graph_unref(sg);
+        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 1);
+        assert_false(stable->stale);
+        sg = stream_get(stable);
+        assert_int_equal(stream_graph_find_arch(sg, "aarch64", &a), -ENOENT);
+        assert_int_equal(stream_graph_find_arch(sg, "x86_64", &a), 0);
+        stream_graph_unref(sg);
+        Stream *next = graph_streams_find(&f->gs, "next");
+        assert_non_null(next);
+        assert_null(stream_get(next));
+        assert_string_equal(next->updates, "/var/lib/upkeep/graph/next/updates.json");
+
+        /* The same settings again: nothing stale, the graph is kept; all_stale (cache size) rebuilds. */
+        c = parse_config("[streams.next]\nbasearches = [\"x86_64\"]\n"
+                         "[streams.stable]\nreleases = \"r.json\"\nupdates = \"u.json\"\n"
+                         "basearches = [\"x86_64\"]\n");
+        src = sources_of(c, "");
+        assert_int_equal(graph_streams_reconfigure(&f->gs, c, src, false), 0);
+        free(src);
+        graph_config_free(f->config);
+        f->config = c;
+        assert_false(stable->stale);
+        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 0);
+        src = sources_of(c, "");
+        assert_int_equal(graph_streams_reconfigure(&f->gs, c, src, true), 0);
+        free(src);
+        assert_true(stable->stale);
+        /* A moved source makes it stale too. */
+        assert_int_equal(stream_update(stable, 16, f->releases, f->rlen, f->updates, f->ulen, NULL, &e), 1);
+        src = sources_of(c, ".new");
+        assert_int_equal(graph_streams_reconfigure(&f->gs, c, src, false), 0);
+        free(src);
+        assert_true(stable->stale);
+        assert_string_equal(stable->updates, "u.json.new");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_build_and_keep, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_last_good_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_swap_while_held, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reconfigure, setup, teardown),
                 cmocka_unit_test(test_status_counters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
