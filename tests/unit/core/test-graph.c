@@ -15,23 +15,13 @@
 #include "fileio.h"
 #include "graph.h"
 #include "json-util.h"
-
-static char *read_shared(const char *rel, size_t *len)
-{
-        const char *dir = getenv("UPKEEP_SHARED");
-        char path[1024];
-        char *data = NULL;
-
-        snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared", rel);
-        assert_int_equal(read_full_file(path, 64 << 20, &data, len), 0);
-        return data;
-}
+#include "test-util.h"
 
 static void test_golden_round_trip(void **state)
 {
         size_t gl;
         _cleanup_free_ char *golden_text =
-                read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
+                test_read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
         json_t *golden = NULL, *ours = NULL;
         Buf b = BUF_INIT(1 << 20);
         Graph *g = NULL;

@@ -14,23 +14,14 @@
 #include "fileio.h"
 #include "graph-build.h"
 #include "json-util.h"
-
-static char *read_shared(const char *rel, size_t *len)
-{
-        const char *dir = getenv("UPKEEP_SHARED");
-        char path[1024];
-        char *data = NULL;
-
-        snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared", rel);
-        assert_int_equal(read_full_file(path, 64 << 20, &data, len), 0);
-        return data;
-}
+#include "graph-test-util.h"
+#include "test-util.h"
 
 static Graph *build_fcos(const char *arch, GraphScheme scheme)
 {
         size_t rl, ul;
-        _cleanup_free_ char *r = read_shared("testdata/fcos/releases-2021-01-05.json", &rl);
-        _cleanup_free_ char *u = read_shared("testdata/fcos/updates-stable-4c055c1.json", &ul);
+        _cleanup_free_ char *r = test_read_shared("testdata/fcos/releases-2021-01-05.json", &rl);
+        _cleanup_free_ char *u = test_read_shared("testdata/fcos/updates-stable-4c055c1.json", &ul);
         ReleaseIndex *ri = NULL;
         UpdateMetadata *um = NULL;
         Graph *g = NULL;
@@ -49,7 +40,7 @@ static void test_golden_graph(void **state)
         Graph *g = build_fcos("x86_64", GRAPH_SCHEME_CHECKSUM);
         size_t gl;
         _cleanup_free_ char *golden_text =
-                read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
+                test_read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
         json_t *golden = NULL, *ours = NULL;
         Buf b = BUF_INIT(1 << 20);
         Error e;
@@ -143,25 +134,6 @@ static void test_oci_scheme(void **state)
         assert_string_equal(g->nodes[0].meta_values[1], "oci");
         graph_free(g);
 }
-
-static Graph *build_inline(const char *releases, const char *updates, Error *e, int *ret)
-{
-        ReleaseIndex *ri = NULL;
-        UpdateMetadata *um = NULL;
-        Graph *g = NULL;
-        int r = release_index_parse(releases, strlen(releases), &ri, e);
-        if (r >= 0)
-                r = update_metadata_parse(updates, strlen(updates), &um, e);
-        if (r >= 0)
-                r = graph_build(ri, um, "x86_64", GRAPH_SCHEME_CHECKSUM, &g, e);
-        release_index_free(ri);
-        update_metadata_free(um);
-        *ret = r;
-        return g;
-}
-
-#define REL(v, c)                                                                                           \
-        "{\"version\":\"" v "\",\"commits\":[{\"architecture\":\"x86_64\",\"checksum\":\"" c "\"}]}"
 
 static void test_barriers_rollouts_deadends(void **state)
 {

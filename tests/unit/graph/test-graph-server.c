@@ -16,20 +16,10 @@
 #include "fileio.h"
 #include "graph-server.h"
 #include "json-util.h"
+#include "test-util.h"
 
 /* The newest release of the 2021 index is rolled out from START over two days. */
 #define START INT64_C(1609860600)
-
-static char *read_shared(const char *rel, size_t *len)
-{
-        const char *dir = getenv("UPKEEP_SHARED");
-        char path[1024];
-        char *data = NULL;
-
-        snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared", rel);
-        assert_int_equal(read_full_file(path, 64 << 20, &data, len), 0);
-        return data;
-}
 
 typedef struct Fixture {
         GraphConfig *config;
@@ -55,8 +45,8 @@ static int setup(void **state)
                 assert_non_null(f->gs.streams[i]->releases = strdup("releases.json"));
                 assert_non_null(f->gs.streams[i]->updates = strdup("updates.json"));
         }
-        releases = read_shared("testdata/fcos/releases-2021-01-05.json", &rl);
-        updates = read_shared("testdata/fcos/updates-stable-4c055c1.json", &ul);
+        releases = test_read_shared("testdata/fcos/releases-2021-01-05.json", &rl);
+        updates = test_read_shared("testdata/fcos/updates-stable-4c055c1.json", &ul);
         assert_int_equal(stream_update(f->gs.streams[0], 16, releases, rl, updates, ul, NULL, &e), 1);
         *state = f;
         return 0;
@@ -167,7 +157,7 @@ static void test_graph(void **state)
         Fixture *f = *state;
         size_t gl;
         _cleanup_free_ char *golden_text =
-                read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
+                test_read_shared("testdata/fcos/golden-graph-2021-01-05.x86_64.json", &gl);
         _cleanup_json_ json_t *golden = NULL, *ours = NULL;
         Error e = { { 0 } };
         Answer *a;

@@ -14,17 +14,7 @@
 
 #include "fileio.h"
 #include "graph-stream.h"
-
-static char *read_shared(const char *rel, size_t *len)
-{
-        const char *dir = getenv("UPKEEP_SHARED");
-        char path[1024];
-        char *data = NULL;
-
-        snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared", rel);
-        assert_int_equal(read_full_file(path, 64 << 20, &data, len), 0);
-        return data;
-}
+#include "test-util.h"
 
 typedef struct Fixture {
         GraphConfig *config;
@@ -52,8 +42,8 @@ static int setup(void **state)
                 assert_non_null(f->gs.streams[i]->releases);
                 assert_non_null(f->gs.streams[i]->updates);
         }
-        f->releases = read_shared("testdata/fcos/releases-2021-01-05.json", &f->rlen);
-        f->updates = read_shared("testdata/fcos/updates-stable-4c055c1.json", &f->ulen);
+        f->releases = test_read_shared("testdata/fcos/releases-2021-01-05.json", &f->rlen);
+        f->updates = test_read_shared("testdata/fcos/updates-stable-4c055c1.json", &f->ulen);
         *state = f;
         return 0;
 }
