@@ -4,6 +4,7 @@
 #include "agent-config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,7 +223,7 @@ static int config_init(AgentConfig *c)
                 .steady_interval_secs = AGENT_DEFAULT_STEADY_INTERVAL_SECS,
                 .updates_enabled = true,
                 .strategy = AGENT_STRATEGY_IMMEDIATE,
-                .os_backend = AGENT_OS_BACKEND_OSTREE,
+                .os_backend = AGENT_OS_BACKEND_AUTO,
                 .reboot_method = AGENT_REBOOT_LOGIND,
         };
         if (!(c->group = strdup("default")) || !(c->time_zone = strdup("UTC")) ||
@@ -240,24 +241,42 @@ static int config_init(AgentConfig *c)
 typedef struct AgentParse {
         AgentConfig c;
         int64_t steady_interval_secs;
+        char *strategy; /* "" is Zincati's default strategy */
 } AgentParse;
 
 static const char *check_interval(const void *field)
 {
-        int64_t v = *(const int64_t *)field;
-        return v >= 1 && v <= UINT32_MAX ? NULL : "must be an integer between 1 and 4294967295";
+        /* Zincati takes any non-zero u64 (TOML integers stop at 2^63-1); the engine caps the timer */
+        return *(const int64_t *)field >= 1 ? NULL : "must be a positive integer";
 }
 
+/* "" keeps the default group, as in Zincati */
 static const char *check_group(const void *field)
 {
-        return agent_group_valid(*(char *const *)field) ? NULL : "must match ^[a-zA-Z0-9.-]+$";
+        const char *g = *(char *const *)field;
+        return !*g || agent_group_valid(g) ? NULL : "must match ^[a-zA-Z0-9.-]+$";
 }
 
+/* "" is Zincati's default strategy (immediate) */
+static const char *check_strategy(const void *field)
+{
+        const char *s = *(char *const *)field;
+
+        if (!*s)
+                return NULL;
+        for (size_t i = 0; strategy_names[i]; i++)
+                if (streq(s, strategy_names[i]))
+                        return NULL;
+        return "must be one of immediate, fleet_lock, periodic";
+}
+
+/* "" keeps the machine's own uuid, as in Zincati */
 static const char *check_node_uuid(const void *field)
 {
         char id[33];
-        return parse_id128(*(char *const *)field, id) >= 0 ? NULL
-                                                           : "must be a 128-bit id of 32 hexadecimal digits";
+        return !**(char *const *)field || parse_id128(*(char *const *)field, id) >= 0
+                       ? NULL
+                       : "must be a 128-bit id of 32 hexadecimal digits";
 }
 
 static const char *check_wariness(const void *field)
@@ -378,6 +397,7 @@ static int parse_windows(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, c
 static const char *const os_backend_names[] = {
         [AGENT_OS_BACKEND_OSTREE] = "ostree",
         [AGENT_OS_BACKEND_RPM_OSTREE] = "rpm-ostree",
+        [AGENT_OS_BACKEND_AUTO] = "auto",
         NULL,
 };
 
@@ -430,7 +450,7 @@ static const ConfigKey agent_keys[_K_MAX] = {
         [K_CINCINNATI_URL] = STRING("cincinnati.base_url", c.cincinnati_base_url), /* checked when used */
         [K_ENABLED] = KEY("updates.enabled", CONFIG_BOOL, c.updates_enabled),
         [K_ALLOW_DOWNGRADE] = KEY("updates.allow_downgrade", CONFIG_BOOL, c.allow_downgrade),
-        [K_STRATEGY] = KEY("updates.strategy", CONFIG_ENUM, c.strategy, .names = strategy_names),
+        [K_STRATEGY] = STRING("updates.strategy", strategy, .check = check_strategy),
         [K_FLEET_LOCK_URL] = STRING("updates.fleet_lock.base_url", c.fleet_lock_base_url), /* when used */
         [K_ONLY_IN_WINDOWS] =
                 KEY("updates.fleet_lock.only_in_periodic_windows", CONFIG_BOOL, c.only_in_periodic_windows),
@@ -598,9 +618,20 @@ static int finish(Merge *m)
                 c->steady_interval_secs = (uint64_t)m->p.steady_interval_secs;
         if (m->where[K_NODE_UUID].set) {
                 char id[33];
-                if (parse_id128(c->node_uuid, id) >= 0) /* it is: checked above */
-                        strcpy(c->node_uuid, id);       /* 32 characters over 32 or 36 */
+                if (!*c->node_uuid) {
+                        free(c->node_uuid);
+                        c->node_uuid = NULL;
+                } else if (parse_id128(c->node_uuid, id) >= 0) /* it is: checked above */
+                        strcpy(c->node_uuid, id);              /* 32 characters over 32 or 36 */
         }
+        if (!*c->group) {
+                free(c->group);
+                if (!(c->group = strdup("default")))
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; m->p.strategy && strategy_names[i]; i++)
+                if (streq(m->p.strategy, strategy_names[i]))
+                        c->strategy = (AgentStrategy)i;
         c->has_rollout_wariness = m->where[K_WARINESS].set;
         r = finish_updates(m);
         if (r < 0)
@@ -627,6 +658,30 @@ static int merge_fragment(Merge *m, const AgentFragment *f)
         return config_parse_table(&m->x, root, NULL, agent_keys, _K_MAX, &m->p, m->where);
 }
 
+/* Merges and validates the fragments into m (cleared by the caller with merge_done()). */
+static int merge_all(const AgentFragment *fragments, size_t n, Merge *m)
+{
+        int r;
+
+        if (n > AGENT_CONFIG_MAX_FRAGMENTS)
+                return error_setf(m->x.e, -E2BIG, "more than %d configuration fragments",
+                                  AGENT_CONFIG_MAX_FRAGMENTS);
+        r = config_init(&m->p.c);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = merge_fragment(m, &fragments[i]);
+        if (r >= 0)
+                r = finish(m);
+        return r;
+}
+
+static void merge_done(Merge *m)
+{
+        free(m->p.strategy);
+        m->p.strategy = NULL;
+        config_take_warnings(&m->x, NULL);
+        config_clear(&m->p.c);
+}
+
 int agent_config_merge(const AgentFragment *fragments, size_t n, AgentConfig **ret, char ***ret_warnings,
                        Error *e)
 {
@@ -634,23 +689,93 @@ int agent_config_merge(const AgentFragment *fragments, size_t n, AgentConfig **r
         AgentConfig *c = NULL;
         int r;
 
-        if (n > AGENT_CONFIG_MAX_FRAGMENTS)
-                return error_setf(e, -E2BIG, "more than %d configuration fragments",
-                                  AGENT_CONFIG_MAX_FRAGMENTS);
-        r = config_init(&m.p.c);
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = merge_fragment(&m, &fragments[i]);
-        if (r >= 0)
-                r = finish(&m);
+        r = merge_all(fragments, n, &m);
         if (r >= 0 && !(c = malloc(sizeof(*c))))
                 r = -ENOMEM;
         if (r < 0) {
-                config_take_warnings(&m.x, NULL);
-                config_clear(&m.p.c);
+                merge_done(&m);
                 return r;
         }
+        free(m.p.strategy);
         *c = m.p.c;
         *ret = c;
         config_take_warnings(&m.x, ret_warnings);
         return 0;
+}
+
+/* A string as a TOML basic string. */
+static int put_toml_string(Buf *out, const char *s)
+{
+        int r = buf_putc(out, '"');
+
+        for (; r >= 0 && *s; s++)
+                r = *s == '"' || *s == '\\'                  ? buf_printf(out, "\\%c", *s)
+                    : (unsigned char)*s < 0x20 || *s == 0x7f ? buf_printf(out, "\\u%04x", (unsigned char)*s)
+                                                             : buf_putc(out, *s);
+        return r >= 0 ? buf_putc(out, '"') : r;
+}
+
+/* The merged value of key k (fields read from the merge's target, as the table stores them). */
+static int put_value(Buf *out, const Merge *m, KeyId id)
+{
+        const ConfigKey *k = &agent_keys[id];
+        const char *field = (const char *)&m->p + k->offset;
+        int r = 0;
+
+        if (id == K_STEADY_INTERVAL)
+                return buf_printf(out, "%" PRIu64, m->p.c.steady_interval_secs);
+        if (id == K_STRATEGY)
+                return put_toml_string(out, agent_strategy_to_string(m->p.c.strategy));
+        if (id == K_WINDOWS)
+                return buf_printf(out, "%zu window(s)", m->p.c.n_windows);
+        if (id == K_WARINESS && !m->p.c.has_rollout_wariness)
+                return buf_puts(out, "(unset: the server decides)");
+        switch (k->type) {
+        case CONFIG_BOOL:
+                return buf_puts(out, *(const bool *)field ? "true" : "false");
+        case CONFIG_FLOAT:
+                return buf_printf(out, "%g", *(const double *)field);
+        case CONFIG_ENUM:
+                return put_toml_string(out, k->names[*(const int *)field]);
+        case CONFIG_STRINGS:
+        case CONFIG_STRINGS_OR_EMPTY: {
+                char *const *l = *(char *const *const *)field;
+                if (!l)
+                        return buf_puts(out, "(unset)");
+                r = buf_putc(out, '[');
+                for (size_t i = 0; r >= 0 && l[i]; i++) {
+                        if (i > 0)
+                                r = buf_puts(out, ", ");
+                        if (r >= 0)
+                                r = put_toml_string(out, l[i]);
+                }
+                return r >= 0 ? buf_putc(out, ']') : r;
+        }
+        default: {
+                const char *v = *(const char *const *)field;
+                return v ? put_toml_string(out, v) : buf_puts(out, "(unset)");
+        }
+        }
+}
+
+int agent_config_describe(const AgentFragment *fragments, size_t n, Buf *out, Error *e)
+{
+        Merge m = { .x = { .e = e, .defer_checks = true } };
+        size_t start = out->len;
+        int r;
+
+        r = merge_all(fragments, n, &m);
+        for (KeyId id = 0; r >= 0 && id < _K_MAX; id++) {
+                const ConfigSource *w = &m.where[id];
+                r = buf_printf(out, "%s = ", agent_keys[id].name);
+                if (r >= 0)
+                        r = put_value(out, &m, id);
+                if (r >= 0)
+                        r = w->set ? buf_printf(out, "  # %s:%u\n", w->file, w->line)
+                                   : buf_puts(out, "  # default\n");
+        }
+        merge_done(&m);
+        if (r < 0)
+                buf_truncate(out, start);
+        return r;
 }

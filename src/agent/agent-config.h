@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "calendar.h"
 #include "error.h"
 
@@ -48,6 +49,7 @@ typedef enum AgentStrategy {
 typedef enum AgentOsBackend {
         AGENT_OS_BACKEND_OSTREE,
         AGENT_OS_BACKEND_RPM_OSTREE,
+        AGENT_OS_BACKEND_AUTO, /* rpm-ostree where it manages the host, else ostree (os-detect.h) */
 } AgentOsBackend;
 
 typedef enum AgentRebootMethod {
@@ -87,7 +89,7 @@ typedef struct AgentConfig {
         Calendar *calendar;
 
         /* Upkeep's keys ([upkeep]) */
-        AgentOsBackend os_backend;       /* os_backend, "ostree" ("ostree" | "rpm-ostree") */
+        AgentOsBackend os_backend;       /* os_backend, "auto" ("ostree" | "rpm-ostree" | "auto") */
         char *sysroot;                   /* sysroot, "/" */
         char *osname;                    /* osname, NULL: the booted deployment's */
         char *remote;                    /* remote, "origin" */
@@ -117,6 +119,12 @@ typedef struct AgentFragment {
 int agent_config_merge(const AgentFragment *fragments, size_t n, AgentConfig **ret, char ***ret_warnings,
                        Error *e);
 void agent_config_free(AgentConfig *c);
+
+/* `upkeep-agent --check-config`: merges the fragments as agent_config_merge() does and, when they are
+ * valid, appends one line per key to out: "name = value  # FILE:LINE" (the fragment that set it) or
+ * "name = value  # default". The values are the merged ones (strings quoted as in TOML; the windows as
+ * their count). Errors as agent_config_merge()'s, -ENOBUFS at out's cap; out is unchanged on failure. */
+int agent_config_describe(const AgentFragment *fragments, size_t n, Buf *out, Error *e);
 
 static inline void agent_config_freep(AgentConfig **c)
 {

@@ -45,6 +45,7 @@ struct Engine {
         char **ttys;      /* terminals of the interactive sessions last seen */
         bool finalized_pending_reboot; /* finalize done, the reboot itself failed: retry only the reboot */
         char finalized_payload[AGENT_PAYLOAD_MAX + 1];
+        char failure_metric_kind[64]; /* of the last failed worker call: Zincati's error kind, or "" */
         AgentMotd motd;
 
         pthread_t thread;
@@ -172,6 +173,7 @@ static void publish_machine(Engine *e)
         e->snap.deploy_failures = e->machine.stage_failures;
         e->snap.finalize_attempts = e->machine.finalize_attempts;
         e->snap.finalize_failures = e->machine.finalize_failures;
+        e->snap.postponed_finalizations = e->machine.postponements_total;
         pthread_mutex_unlock(&e->lock);
         if (changed)
                 daemon_notifyf("STATUS=%s", text);
@@ -203,6 +205,7 @@ static int call(Engine *e, WorkerCommand command, json_t *args, unsigned timeout
 
         if (ret_kind)
                 *ret_kind = _WORKER_ERROR_INVALID;
+        e->failure_metric_kind[0] = 0;
         r = worker_request_format(command, args, e->os, &text, err);
         if (r < 0)
                 return r;
@@ -211,6 +214,8 @@ static int call(Engine *e, WorkerCommand command, json_t *args, unsigned timeout
                 return r;
         r = worker_result_check(res, ret_kind, err);
         if (r < 0) {
+                snprintf(e->failure_metric_kind, sizeof e->failure_metric_kind, "%s",
+                         worker_result_metric_kind(res) ?: "");
                 json_decref(res);
                 return r;
         }
@@ -247,8 +252,10 @@ static void remember_failed(Engine *e, const char *payload)
 
 /* ---- the graph ---- */
 
-static void check_error(Engine *e, AgentCheckErrorKind kind, const char *fmt, ...) _printf_(3, 4);
-static void check_error(Engine *e, AgentCheckErrorKind kind, const char *fmt, ...)
+/* A failed check, counted by category and by Zincati's kind (metric_kind; NULL: the category's). */
+static void check_error(Engine *e, AgentCheckErrorKind kind, const char *metric_kind, const char *fmt, ...)
+        _printf_(4, 5);
+static void check_error(Engine *e, AgentCheckErrorKind kind, const char *metric_kind, const char *fmt, ...)
 {
         char msg[AGENT_TEXT_MAX];
         va_list ap;
@@ -259,6 +266,8 @@ static void check_error(Engine *e, AgentCheckErrorKind kind, const char *fmt, ..
         log_warning("update check failed: %s", msg);
         pthread_mutex_lock(&e->lock);
         e->snap.check_errors[kind]++;
+        agent_snapshot_count_check_error(&e->snap,
+                                         metric_kind ? metric_kind : agent_check_error_metric_kind(kind));
         pthread_mutex_unlock(&e->lock);
         set_error(e, "update check: %s", msg);
         set_check_result(e, "error: %s", msg);
@@ -329,7 +338,8 @@ static void decide_update(Engine *e, const WorkerCheckResult *c, AgentInput *in,
         char v[AGENT_VERSION_MAX + 1], p[AGENT_PAYLOAD_MAX + 1];
 
         if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX || strlen(tp) > AGENT_PAYLOAD_MAX) {
-                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "target release has a bad version or payload");
+                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "client_failed_node_parsing",
+                            "target release has a bad version or payload");
                 return;
         }
         agent_text_copy(v, sizeof v, tv);
@@ -337,7 +347,7 @@ static void decide_update(Engine *e, const WorkerCheckResult *c, AgentInput *in,
         keep->version = strdup(v);
         keep->payload = strdup(p);
         if (!keep->version || !keep->payload) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "out of memory");
+                check_error(e, AGENT_CHECK_ERROR_IDENTITY, NULL, "out of memory");
                 return;
         }
         in->check = AGENT_CHECK_UPDATE;
@@ -370,7 +380,7 @@ static void decide(Engine *e, const WorkerCheckResult *c, const WorkerDeployment
                 decide_update(e, c, in, keep);
                 break;
         default:
-                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "the worker sent an unknown decision");
+                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, NULL, "the worker sent an unknown decision");
         }
 }
 
@@ -387,13 +397,14 @@ static void do_check(Engine *e, bool force, AgentInput *in, CheckKeep *keep)
         in->check = AGENT_CHECK_ERROR;
         r = call(e, WORKER_COMMAND_CHECK, check_request(e, force), WORKER_TIMEOUT_SEC, &res, &kind, &err);
         if (r < 0) {
-                check_error(e, check_error_kind(kind), "%s", err.message);
+                check_error(e, check_error_kind(kind),
+                            e->failure_metric_kind[0] ? e->failure_metric_kind : NULL, "%s", err.message);
                 return;
         }
         worker_check_result_parse(res, &c);
         log_debug("GET %s", c.url ?: "?");
         if (!publish_deployments(e, c.deployments, &booted)) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, "no booted deployment found");
+                check_error(e, AGENT_CHECK_ERROR_IDENTITY, NULL, "no booted deployment found");
                 return;
         }
         pthread_mutex_lock(&e->lock);
@@ -464,7 +475,7 @@ static int fleet_lock(Engine *e, AgentLockApi api)
                 return 0;
         }
         worker_lock_result_parse(res, &l);
-        if (l.status != 200) {
+        if (l.status < 200 || l.status > 299) { /* any 2xx is a success, as in Zincati */
                 lock_refused(e, api, path, &l);
                 return 0;
         }
@@ -611,6 +622,9 @@ static void run_tick(Engine *e, bool force)
         AgentAction a;
         int r;
 
+        pthread_mutex_lock(&e->lock); /* Zincati's last_refresh_timestamp: every tick, success or not */
+        e->snap.last_tick_usec = (int64_t)now_usec(CLOCK_REALTIME);
+        pthread_mutex_unlock(&e->lock);
         for (;;) {
                 in.jitter = jitter();
                 r = agent_machine_step(&e->machine, &in, (int64_t)now_usec(CLOCK_REALTIME), &a);
@@ -737,6 +751,7 @@ static void init_snapshot(Engine *e)
         snprintf(sn->os_backend, sizeof sn->os_backend, "%s",
                  c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree");
         sn->updates_enabled = c->updates_enabled;
+        sn->allow_downgrade = c->allow_downgrade;
         sn->lock_state = e->uses_lock ? AGENT_LOCK_UNKNOWN : AGENT_LOCK_UNUSED;
         if (c->calendar) {
                 Buf w = BUF_INIT(sizeof sn->windows);
@@ -782,12 +797,11 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
         }
         e->fstrategy = finalize_strategy(c);
         e->uses_lock = c->strategy == AGENT_STRATEGY_FLEET_LOCK;
-        r = agent_machine_init(
-                &e->machine,
-                &(AgentMachineConfig){ .updates_enabled = c->updates_enabled,
-                                       .steady_interval_usec =
-                                               (int64_t)c->steady_interval_secs * (int64_t)USEC_PER_SEC },
-                (int64_t)now_usec(CLOCK_REALTIME));
+        r = agent_machine_init(&e->machine,
+                               &(AgentMachineConfig){ .updates_enabled = c->updates_enabled,
+                                                      .steady_interval_usec = agent_steady_interval_usec(
+                                                              c->steady_interval_secs) },
+                               (int64_t)now_usec(CLOCK_REALTIME));
         if (r < 0) {
                 engine_free(e);
                 return error_setf(err, r, "agent.timing.steady_interval_secs out of range");

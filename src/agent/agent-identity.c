@@ -273,6 +273,8 @@ int graph_request_url(const char *base_url, const Identity *id, Buf *out)
                 if (r >= 0)
                         r = put_form_value(out, params[i].value);
         }
+        if (r >= 0 && id->oci)
+                r = buf_puts(out, "&oci=true");
         if (r >= 0 && id->has_rollout_wariness)
                 r = buf_printf(out, "&rollout_wariness=%.6f", id->rollout_wariness);
         if (r < 0) {

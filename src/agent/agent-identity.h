@@ -19,7 +19,8 @@ typedef struct Identity {
         char *platform;
         char *stream;
         char *os_version;
-        char *os_checksum;
+        char *os_checksum; /* the booted commit, or the booted image with its digest when oci */
+        bool oci;          /* booted from a container image: Zincati's "oci=true" */
         bool has_rollout_wariness;
         double rollout_wariness; /* in [0, 1] when has_rollout_wariness */
 } Identity;
@@ -50,7 +51,8 @@ int agent_url_join(const char *base_url, const char *rel, Buf *out);
  * "v1/graph" as an RFC 3986 relative reference (the base's query and fragment dropped, its last path
  * segment replaced, dot segments removed), then the query basearch, os_version, group, node_uuid,
  * platform, stream, os_checksum (form-urlencoded like Zincati's HTTP client: alphanumerics and "*-._"
- * as is, space as '+', the rest %XX) and rollout_wariness with six decimals when set. NULL fields are
+ * as is, space as '+', the rest %XX), "oci=true" when id->oci (Zincati's image hosts; the graph server
+ * then answers with image payloads) and rollout_wariness with six decimals when set. NULL fields are
  * sent empty. -EINVAL when base_url is not "scheme://authority…" or the wariness is not in [0, 1];
  * -ENOBUFS when out's cap is reached. out is unchanged on failure. */
 int graph_request_url(const char *base_url, const Identity *id, Buf *out);

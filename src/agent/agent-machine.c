@@ -336,6 +336,12 @@ static int check_now(int64_t now_usec)
         return now_usec < 0 || now_usec > AGENT_NOW_MAX_USEC ? -ERANGE : 0;
 }
 
+int64_t agent_steady_interval_usec(uint64_t secs)
+{
+        const uint64_t max_secs = (uint64_t)AGENT_STEADY_INTERVAL_MAX_USEC / 1000000;
+        return (int64_t)(secs < max_secs ? secs : max_secs) * 1000000;
+}
+
 int agent_machine_init(AgentMachine *m, const AgentMachineConfig *cfg, int64_t now_usec)
 {
         AgentMachineConfig c = { .updates_enabled = true, .steady_interval_usec = 0 };

@@ -30,7 +30,9 @@
 #define AGENT_MAX_POSTPONEMENTS 10           /* finalization postponements for logged-in users */
 #define AGENT_POSTPONE_USEC (60 * 1000000LL) /* between postponements */
 #define AGENT_STEADY_INTERVAL_DEFAULT_USEC (300 * 1000000LL)
-#define AGENT_STEADY_INTERVAL_MAX_USEC (7 * 24 * 3600 * 1000000LL)
+/* The longest steady interval a timer is set for (100 years): Zincati takes any u64 number of seconds; the
+ * engine caps a longer one here, where now + interval + jitter cannot overflow. */
+#define AGENT_STEADY_INTERVAL_MAX_USEC (100LL * 366 * 24 * 3600 * 1000000LL)
 #define AGENT_END_INTERVAL_USEC (3 * 3600 * 1000000LL)
 #define AGENT_NOW_MAX_USEC (INT64_C(1) << 62) /* now_usec must be in [0, this] */
 
@@ -92,7 +94,7 @@ typedef struct AgentRelease {
 
 typedef struct AgentMachineConfig {
         bool updates_enabled;         /* [updates] enabled; false: report steady state, then idle */
-        int64_t steady_interval_usec; /* 0: the default (300 s); else 1 s .. 7 days */
+        int64_t steady_interval_usec; /* 0: the default (300 s); else 1 s .. 100 years */
 } AgentMachineConfig;
 
 /* Strings are NUL-terminated, printable (no byte below 0x20 nor 0x7f, so they are safe in an sd_notify
@@ -143,6 +145,9 @@ typedef struct AgentMachine {
         uint64_t stage_attempts, stage_failures, targets_abandoned;
         uint64_t finalize_attempts, finalize_failures, postponements_total;
 } AgentMachine;
+
+/* [agent.timing] steady_interval_secs in µs, capped at AGENT_STEADY_INTERVAL_MAX_USEC. */
+int64_t agent_steady_interval_usec(uint64_t secs);
 
 /* A machine in START, awaiting its first tick. cfg NULL: updates enabled, default interval. -EINVAL
  * for an interval out of range, -ERANGE for now_usec out of range. */

@@ -20,8 +20,8 @@ static const char *const check_error_names[_AGENT_CHECK_ERROR_MAX] = {
 };
 
 static const char *const lock_api_names[_AGENT_LOCK_API_MAX] = {
-        [AGENT_LOCK_API_PRE_REBOOT] = "pre_reboot",
-        [AGENT_LOCK_API_STEADY_STATE] = "steady_state",
+        [AGENT_LOCK_API_PRE_REBOOT] = "pre-reboot", /* Zincati's label values */
+        [AGENT_LOCK_API_STEADY_STATE] = "steady-state",
 };
 
 static const char *const lock_state_names[_AGENT_LOCK_STATE_MAX] = {
@@ -32,6 +32,17 @@ static const char *const lock_state_names[_AGENT_LOCK_STATE_MAX] = {
 const char *agent_check_error_name(AgentCheckErrorKind k)
 {
         return (unsigned)k < _AGENT_CHECK_ERROR_MAX ? check_error_names[k] : NULL;
+}
+
+const char *agent_check_error_metric_kind(AgentCheckErrorKind k)
+{
+        static const char *const kinds[_AGENT_CHECK_ERROR_MAX] = {
+                [AGENT_CHECK_ERROR_CONNECTION] = "client_failed_request",
+                [AGENT_CHECK_ERROR_HTTP_STATUS] = "generic_http",
+                [AGENT_CHECK_ERROR_GRAPH_PARSE] = "client_failed_json_decoding",
+                [AGENT_CHECK_ERROR_IDENTITY] = "identity", /* Upkeep's: Zincati does not get that far */
+        };
+        return (unsigned)k < _AGENT_CHECK_ERROR_MAX ? kinds[k] : "identity";
 }
 
 const char *agent_lock_api_name(AgentLockApi a)
@@ -79,7 +90,8 @@ void agent_snapshot_init(AgentSnapshot *s)
         memset(s, 0, sizeof *s);
         s->next_window_start = s->next_window_end = -1;
         s->last_state_change_usec = -1;
-        s->last_check_usec = s->last_refresh_usec = s->last_error_usec = s->lock_changed_usec = -1;
+        s->last_check_usec = s->last_refresh_usec = s->last_tick_usec = s->last_error_usec =
+                s->lock_changed_usec = -1;
 }
 
 void agent_text_copy(char *dst, size_t cap, const char *s)
@@ -116,9 +128,11 @@ void agent_text_copy(char *dst, size_t cap, const char *s)
         dst[n] = 0;
 }
 
-void agent_snapshot_count_lock_error(AgentSnapshot *s, AgentLockApi api, const char *kind)
+/* Counts kind (lower-cased, [a-z0-9_] kept, the rest '_'; "" is "unknown") for api in table t of *n
+ * entries; beyond the cap the last slot becomes "other". */
+static void count_error(AgentLockErrorCount *t, size_t *n_entries, AgentLockApi api, const char *kind)
 {
-        char k[sizeof s->lock_errors[0].kind];
+        char k[sizeof t[0].kind];
         size_t n = 0;
 
         for (const char *p = kind ? kind : ""; *p && n + 1 < sizeof k; p++) {
@@ -130,14 +144,13 @@ void agent_snapshot_count_lock_error(AgentSnapshot *s, AgentLockApi api, const c
         k[n] = 0;
         if (n == 0)
                 strcpy(k, "unknown");
-        for (size_t i = 0; i < s->n_lock_errors; i++)
-                if (s->lock_errors[i].api == api && streq(s->lock_errors[i].kind, k)) {
-                        s->lock_errors[i].count++;
+        for (size_t i = 0; i < *n_entries; i++)
+                if (t[i].api == api && streq(t[i].kind, k)) {
+                        t[i].count++;
                         return;
                 }
-        if (s->n_lock_errors == AGENT_SNAPSHOT_MAX_LOCK_ERRORS) {
-                /* the last slot becomes "other" for everything that does not fit */
-                AgentLockErrorCount *o = &s->lock_errors[AGENT_SNAPSHOT_MAX_LOCK_ERRORS - 1];
+        if (*n_entries == AGENT_SNAPSHOT_MAX_LOCK_ERRORS) {
+                AgentLockErrorCount *o = &t[AGENT_SNAPSHOT_MAX_LOCK_ERRORS - 1];
                 if (!streq(o->kind, "other")) {
                         strcpy(o->kind, "other");
                         o->api = api;
@@ -145,10 +158,20 @@ void agent_snapshot_count_lock_error(AgentSnapshot *s, AgentLockApi api, const c
                 o->count++;
                 return;
         }
-        s->lock_errors[s->n_lock_errors].api = api;
-        strcpy(s->lock_errors[s->n_lock_errors].kind, k);
-        s->lock_errors[s->n_lock_errors].count = 1;
-        s->n_lock_errors++;
+        t[*n_entries].api = api;
+        strcpy(t[*n_entries].kind, k);
+        t[*n_entries].count = 1;
+        (*n_entries)++;
+}
+
+void agent_snapshot_count_lock_error(AgentSnapshot *s, AgentLockApi api, const char *kind)
+{
+        count_error(s->lock_errors, &s->n_lock_errors, api, kind);
+}
+
+void agent_snapshot_count_check_error(AgentSnapshot *s, const char *kind)
+{
+        count_error(s->check_error_kinds, &s->n_check_error_kinds, 0, kind);
 }
 
 /* ISO 8601 UTC, or NULL for "never". */
@@ -251,10 +274,11 @@ static int metrics_check(const AgentSnapshot *s, Buf *out)
 
         M("cincinnati_update_checks_total", "counter", "Update checks against the graph server.");
         U("cincinnati_update_checks_total", NULL, s->checks);
-        M("cincinnati_update_checks_errors_total", "counter", "Failed update checks, by kind.");
-        for (int k = 0; k < _AGENT_CHECK_ERROR_MAX; k++)
+        M("cincinnati_update_checks_errors_total", "counter", "Failed update checks, by Zincati's kind.");
+        for (size_t i = 0; i < s->n_check_error_kinds; i++)
                 U("cincinnati_update_checks_errors_total",
-                  ((const char *[]){ "kind", check_error_names[k], NULL }), s->check_errors[k]);
+                  ((const char *[]){ "kind", s->check_error_kinds[i].kind, NULL }),
+                  s->check_error_kinds[i].count);
         M("cincinnati_booted_release_is_deadend", "gauge", "Whether the booted release is a dead-end.");
         U("cincinnati_booted_release_is_deadend", NULL, s->dead_end ? 1 : 0);
         M("cincinnati_graph_nodes_count", "gauge", "Nodes of the last graph received.");
@@ -289,6 +313,11 @@ static int metrics_updates(const AgentSnapshot *s, Buf *out)
         U("os_finalize_attempts_total", NULL, s->finalize_attempts);
         M("os_finalize_failures_total", "counter", "Failed attempts to finalize a staged release.");
         U("os_finalize_failures_total", NULL, s->finalize_failures);
+        M("finalization_successes", "counter", "Staged releases finalized.");
+        U("finalization_successes", NULL,
+          s->finalize_attempts > s->finalize_failures ? s->finalize_attempts - s->finalize_failures : 0);
+        M("postponed_finalizations_total", "counter", "Finalizations postponed for logged-in users.");
+        U("postponed_finalizations_total", NULL, s->postponed_finalizations);
         M("strategy_fleet_lock_requests_total", "counter", "FleetLock requests, by API.");
         for (int a = 0; a < _AGENT_LOCK_API_MAX; a++)
                 U("strategy_fleet_lock_requests_total", ((const char *[]){ "api", lock_api_names[a], NULL }),
@@ -300,15 +329,17 @@ static int metrics_updates(const AgentSnapshot *s, Buf *out)
                                      s->lock_errors[i].kind, NULL }),
                   s->lock_errors[i].count);
         M("last_refresh_timestamp", "gauge",
-          "When the last update check succeeded (seconds since the epoch).");
+          "When the agent last ran its update logic, whatever the outcome (seconds since the epoch).");
         V("last_refresh_timestamp", NULL,
-          s->last_refresh_usec >= 0 ? (double)(s->last_refresh_usec / 1000000) : 0);
+          s->last_tick_usec >= 0 ? (double)(s->last_tick_usec / 1000000) : 0);
         M("latest_state_change_timestamp", "gauge",
           "When the agent last changed state (seconds since the epoch).");
         V("latest_state_change_timestamp", NULL,
           s->last_state_change_usec >= 0 ? (double)(s->last_state_change_usec / 1000000) : 0);
         M("updates_enabled", "gauge", "Whether auto-updates are enabled.");
         U("updates_enabled", NULL, s->updates_enabled ? 1 : 0);
+        M("updates_allow_downgrade", "gauge", "Whether downgrades are allowed.");
+        U("updates_allow_downgrade", NULL, s->allow_downgrade ? 1 : 0);
         M("updates_strategy_mode", "gauge", "The update strategy in force.");
         for (size_t i = 0; i < ELEMENTSOF(strategies); i++)
                 U("updates_strategy_mode", ((const char *[]){ "strategy", strategies[i], NULL }),
@@ -364,6 +395,15 @@ static const char *str_or_dash(const json_t *obj, const char *key)
         const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
         return s && *s ? s : "-";
+}
+
+/* A payload as shown: an image reference by the start of its digest, a checksum as is (cut by the caller).
+ */
+static const char *short_payload(const char *p)
+{
+        const char *at = strchr(p, '@');
+        const char *colon = at ? strchr(at, ':') : NULL;
+        return colon ? colon + 1 : p;
 }
 
 static int put_field(Buf *out, const char *label, const char *value)
@@ -465,12 +505,16 @@ int agent_status_format(const json_t *st, Buf *out)
                 r = put_deployment(out, "Rollback:", json_object_get(deps, "rollback"));
         if (json_is_object(target)) {
                 snprintf(line, sizeof line, "%s (%.12s)", str_or_dash(target, "version"),
-                         str_or_dash(target, "payload"));
+                         short_payload(str_or_dash(target, "payload")));
                 F("Target:", line);
         }
         if (r >= 0)
                 r = put_strategy(out, strat, lock);
-        snprintf(line, sizeof line, "%s: %s", str_or_dash(check, "time"), str_or_dash(check, "result"));
+        if (!json_is_string(json_object_get(check, "time")))
+                snprintf(line, sizeof line, "none yet (the first check has not run)");
+        else
+                snprintf(line, sizeof line, "%s: %s", str_or_dash(check, "time"),
+                         str_or_dash(check, "result"));
         F("Last check:", line);
         if (json_is_object(dead))
                 F("Dead-end:", str_or_dash(dead, "reason"));

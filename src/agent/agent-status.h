@@ -102,7 +102,9 @@ typedef struct AgentSnapshot {
         int64_t last_check_usec; /* -1 never */
         char last_check_result[AGENT_TEXT_MAX];
         int64_t last_refresh_usec; /* last successful check; -1 never */
-        int64_t last_error_usec;   /* -1 never */
+        int64_t last_tick_usec;  /* the start of the last tick, as Zincati's last_refresh_timestamp; -1 never
+                                  */
+        int64_t last_error_usec; /* -1 never */
         char last_error[AGENT_TEXT_MAX];
 
         /* the fleet lock */
@@ -121,8 +123,14 @@ typedef struct AgentSnapshot {
 
         /* counters */
         uint64_t checks, check_errors[_AGENT_CHECK_ERROR_MAX];
+        /* the failed checks by Zincati's kind (generic_http_NNN, the server's kind, client_failed_*,
+         * identity); api unused; kinds beyond the cap are counted as "other" */
+        AgentLockErrorCount check_error_kinds[AGENT_SNAPSHOT_MAX_LOCK_ERRORS];
+        size_t n_check_error_kinds;
         uint64_t graph_nodes, graph_edges, ignored_targets;
         uint64_t deploy_attempts, deploy_failures, finalize_attempts, finalize_failures;
+        uint64_t postponed_finalizations; /* finalizations postponed for logged-in users */
+        bool allow_downgrade;             /* [updates] allow_downgrade */
         uint64_t lock_requests[_AGENT_LOCK_API_MAX];
         AgentLockErrorCount lock_errors[AGENT_SNAPSHOT_MAX_LOCK_ERRORS];
         size_t n_lock_errors; /* kinds beyond the cap are counted as "other" */
@@ -136,10 +144,15 @@ void agent_text_copy(char *dst, size_t cap, const char *s);
 
 /* Counts one fleet lock error of kind (sanitized to [a-z0-9_], "other" when the table is full). */
 void agent_snapshot_count_lock_error(AgentSnapshot *s, AgentLockApi api, const char *kind);
+/* Counts a failed check under Zincati's kind (sanitized as for lock errors). */
+void agent_snapshot_count_check_error(AgentSnapshot *s, const char *kind);
 
 const char *agent_lock_state_name(AgentLockState s); /* "unused", "unknown", "held", ... */
 const char *agent_check_error_name(AgentCheckErrorKind k);
-const char *agent_lock_api_name(AgentLockApi a); /* "pre_reboot", "steady_state" */
+/* Zincati's kind of a failed check of that category when the worker named none: "client_failed_request",
+ * "generic_http", "client_failed_json_decoding", "identity" (Upkeep's own). */
+const char *agent_check_error_metric_kind(AgentCheckErrorKind k);
+const char *agent_lock_api_name(AgentLockApi a); /* "pre-reboot", "steady-state" (Zincati's labels) */
 
 /* The "status" member of the status reply. NULL on allocation failure. */
 json_t *agent_status_to_json(const AgentSnapshot *s);

@@ -42,15 +42,26 @@ int os_backend_status(OsBackend *b, OsStatus *ret, Error *e)
         return b->ops->status(b, ret, e);
 }
 
+/* rpm-ostree also deploys container images by digest (Cincinnati's "oci" scheme); libostree only commits. */
+static bool payload_valid(const OsBackend *b, const char *payload)
+{
+        return os_checksum_valid(payload) || (b->kind == OS_BACKEND_RPM_OSTREE && os_image_digest(payload));
+}
+
+static const char *payload_expected(const OsBackend *b)
+{
+        return b->kind == OS_BACKEND_RPM_OSTREE ? "neither a commit checksum (64 lower-case hex digits) nor "
+                                                  "an image with a sha256 digest"
+                                                : "not a commit checksum (64 lower-case hex digits)";
+}
+
 int os_backend_stage(OsBackend *b, const char *checksum, const char *version, bool allow_downgrade,
                      OsProgressFn progress, void *userdata, Error *e)
 {
         if (!b)
                 return error_setf(e, -EINVAL, "stage: missing backend");
-        if (!os_checksum_valid(checksum))
-                return error_setf(e, -EINVAL,
-                                  "stage of '%s': not a commit checksum (64 lower-case hex digits)",
-                                  strna(checksum));
+        if (!payload_valid(b, checksum))
+                return error_setf(e, -EINVAL, "stage of '%s': %s", strna(checksum), payload_expected(b));
         return b->ops->stage(b, checksum, version, allow_downgrade, progress, userdata, e);
 }
 
@@ -58,10 +69,8 @@ int os_backend_finalize(OsBackend *b, const char *checksum, Error *e)
 {
         if (!b)
                 return error_setf(e, -EINVAL, "finalize: missing backend");
-        if (!os_checksum_valid(checksum))
-                return error_setf(e, -EINVAL,
-                                  "finalize of '%s': not a commit checksum (64 lower-case hex digits)",
-                                  strna(checksum));
+        if (!payload_valid(b, checksum))
+                return error_setf(e, -EINVAL, "finalize of '%s': %s", strna(checksum), payload_expected(b));
         return b->ops->finalize(b, checksum, e);
 }
 

@@ -87,6 +87,10 @@ int os_backend_status(OsBackend *b, OsStatus *ret, Error *e);
  * sysroot lock is taken (-EBUSY when another process holds it, also for os_backend_finalize()); no
  * booted deployment is -ENOENT; libostree's errors keep their errno where GIO has one (a commit the
  * remote lacks is -ENOENT, a refused signature -EKEYREJECTED), else -EIO.
+ * rpm-ostree also takes an image with its digest ("quay.io/fedora/fedora-coreos@sha256:<64 hex>", the
+ * OCI graph's payload) where checksum is named: it is deployed by digest as Zincati does
+ * (`rpm-ostree deploy --lock-finalization sha256:<digest> [--disallow-downgrade]`), compared by digest
+ * with the deployments' images, and finalized by digest (`finalize-deployment sha256:<digest>`).
  * rpm-ostree: `rpm-ostree deploy --lock-finalization --skip-branch-check revision=<checksum>
  * [--disallow-downgrade]`, then `status --json` must show a staged deployment of that checksum (else
  * -EIO) and version (else -EBADMSG; rpm-ostree has then already staged it, locked: it is never finalized

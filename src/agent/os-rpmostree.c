@@ -1,8 +1,9 @@
 /* os-rpmostree.c — the OS layer over the rpm-ostree command, as Zincati drives it on Fedora CoreOS:
- * `status --json` for the deployments, `deploy --lock-finalization` to stage, `finalize-deployment` to
- * finalize and reboot (see os-backend.h and the spec's "Driving rpm-ostree"). Commands run without a
- * shell (posix_spawn), with RPMOSTREE_CLIENT_ID set, stdout captured up to 4 MiB, the end of stderr kept
- * for the error message, and a timeout that kills the command's process group. */
+ * `status --json` for the deployments, `deploy --lock-finalization` to stage (a commit by revision, a
+ * container image by digest), `finalize-deployment` to finalize and reboot (see os-backend.h and the spec's
+ * "Driving rpm-ostree"). Commands run without a shell (posix_spawn), with RPMOSTREE_CLIENT_ID set, stdout
+ * captured up to 4 MiB, the end of stderr kept for the error message, and a timeout that kills the command's
+ * process group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -336,34 +337,47 @@ static int rpmostree_backend_status(OsBackend *base, OsStatus *ret, Error *e)
         return run_status(backend_of(base), ret, e);
 }
 
-static int rpmostree_backend_stage(OsBackend *base, const char *checksum, const char *version,
-                                   bool allow_downgrade, OsProgressFn progress, void *userdata, Error *e)
+/* A payload as named in messages (cut to 12 characters there): an image by its digest's hex digits. */
+static const char *short_id(const char *payload)
 {
-        RpmOstreeBackend *b = backend_of(base);
+        const char *digest = os_image_digest(payload);
+        return digest ? digest + 7 : payload;
+}
+
+/* Whether deployment d (may be NULL) is of payload: its image digest for an image reference, else its
+ * commit. */
+static bool deployment_is(const OsDeployment *d, const char *payload)
+{
+        const char *digest = os_image_digest(payload);
+
+        if (!d)
+                return false;
+        if (digest)
+                return d->image && streq_ptr(os_image_digest(d->image), digest);
+        return streq(d->checksum, payload);
+}
+
+/* Zincati's deploy command: a commit by revision, an image by its digest. */
+static int deploy(RpmOstreeBackend *b, const char *payload, bool allow_downgrade, Error *e)
+{
         _cleanup_free_ char *revision = NULL;
-        _cleanup_(os_status_done) OsStatus s = { 0 };
+        const char *digest = os_image_digest(payload);
         CommandResult res;
         char *argv[8];
         size_t n = 0;
         int r;
 
-        r = run_status(b, &s, e);
-        if (r < 0)
-                return error_prefixf(e, r, "stage of %.12s…", checksum);
-        if (s.booted && streq(s.booted->checksum, checksum))
-                return error_setf(e, -EALREADY, "stage of %.12s…: that commit is booted", checksum);
-        if (s.staged && streq(s.staged->checksum, checksum) &&
-            (!version || streq_ptr(s.staged->version, version)))
-                return 0;
-        os_status_done(&s);
-
-        if (asprintf(&revision, "revision=%s", checksum) < 0)
-                return error_setf(e, -ENOMEM, "stage of %.12s…: out of memory", checksum);
+        if (!digest && asprintf(&revision, "revision=%s", payload) < 0)
+                return error_setf(e, -ENOMEM, "stage of %.12s…: out of memory", payload);
         argv[n++] = b->path;
         argv[n++] = (char *)"deploy";
         argv[n++] = (char *)"--lock-finalization";
-        argv[n++] = (char *)"--skip-branch-check";
-        argv[n++] = revision;
+        if (digest)
+                argv[n++] = (char *)digest;
+        else {
+                argv[n++] = (char *)"--skip-branch-check";
+                argv[n++] = revision;
+        }
         if (!allow_downgrade)
                 argv[n++] = (char *)"--disallow-downgrade";
         argv[n] = NULL;
@@ -371,40 +385,64 @@ static int rpmostree_backend_stage(OsBackend *base, const char *checksum, const 
         if (r < 0 && res.err_len > 0 && memmem(res.err, res.err_len, "chronologically older", 21))
                 r = -EPERM;
         command_result_done(&res);
+        return r;
+}
+
+static int rpmostree_backend_stage(OsBackend *base, const char *checksum, const char *version,
+                                   bool allow_downgrade, OsProgressFn progress, void *userdata, Error *e)
+{
+        RpmOstreeBackend *b = backend_of(base);
+        _cleanup_(os_status_done) OsStatus s = { 0 };
+        int r;
+
+        r = run_status(b, &s, e);
+        if (r < 0)
+                return error_prefixf(e, r, "stage of %.12s…", short_id(checksum));
+        if (deployment_is(s.booted, checksum))
+                return error_setf(e, -EALREADY, "stage of %.12s…: that release is booted",
+                                  short_id(checksum));
+        if (deployment_is(s.staged, checksum) && (!version || streq_ptr(s.staged->version, version)))
+                return 0;
+        os_status_done(&s);
+
+        r = deploy(b, checksum, allow_downgrade, e);
         if (r < 0)
                 return r;
 
         r = run_status(b, &s, e);
         if (r < 0)
-                return error_prefixf(e, r, "stage of %.12s…: verifying", checksum);
+                return error_prefixf(e, r, "stage of %.12s…: verifying", short_id(checksum));
         if (!s.staged)
                 return error_setf(e, -EIO,
                                   "stage of %.12s…: rpm-ostree shows no staged deployment after deploy",
-                                  checksum);
-        if (!streq(s.staged->checksum, checksum))
-                return error_setf(e, -EIO, "stage of %.12s…: rpm-ostree staged %.12s… instead", checksum,
-                                  s.staged->checksum);
+                                  short_id(checksum));
+        if (!deployment_is(s.staged, checksum))
+                return error_setf(e, -EIO, "stage of %.12s…: rpm-ostree staged %.12s… instead",
+                                  short_id(checksum), short_id(os_deployment_payload(s.staged)));
         if (version && !streq_ptr(s.staged->version, version))
                 return error_setf(e, -EBADMSG,
                                   "stage of %.12s…: the staged deployment has version '%s', expected '%s'",
-                                  checksum, strna(s.staged->version), version);
+                                  short_id(checksum), strna(s.staged->version), version);
         return 0;
 }
 
+/* finalize-deployment takes the commit checksum, or the image digest for an image (as Zincati). */
 static int rpmostree_backend_finalize(OsBackend *base, const char *checksum, Error *e)
 {
         RpmOstreeBackend *b = backend_of(base);
         _cleanup_(os_status_done) OsStatus s = { 0 };
-        char *argv[] = { b->path, (char *)"finalize-deployment", (char *)checksum, NULL };
+        const char *digest = os_image_digest(checksum);
+        char *argv[] = { b->path, (char *)"finalize-deployment", (char *)(digest ? digest : checksum),
+                         NULL };
         CommandResult res;
         int r;
 
         r = run_status(b, &s, e);
         if (r < 0)
-                return error_prefixf(e, r, "finalize of %.12s…", checksum);
-        if (!s.staged || !streq(s.staged->checksum, checksum))
-                return error_setf(e, -ENOENT, "finalize of %.12s…: no staged deployment of that commit",
-                                  checksum);
+                return error_prefixf(e, r, "finalize of %.12s…", short_id(checksum));
+        if (!deployment_is(s.staged, checksum))
+                return error_setf(e, -ENOENT, "finalize of %.12s…: no staged deployment of that release",
+                                  short_id(checksum));
         r = run(b, argv, &res, e);
         command_result_done(&res);
         return r;

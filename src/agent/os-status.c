@@ -1,7 +1,9 @@
 /* os-status.c — deployment roles and the parser of `rpm-ostree status --json` (see os-status.h). */
 #include "os-status.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ static void deployment_done(OsDeployment *d)
         free(d->checksum);
         free(d->version);
         free(d->stream);
+        free(d->image);
         *d = (OsDeployment){ .serial = -1 };
 }
 
@@ -76,6 +79,101 @@ bool os_checksum_valid(const char *s)
         return n == 64;
 }
 
+const char *os_deployment_payload(const OsDeployment *d)
+{
+        assert(d);
+        return d->image ? d->image : d->checksum;
+}
+
+static bool digest_valid(const char *d)
+{
+        return d && strncmp(d, "sha256:", 7) == 0 && os_checksum_valid(d + 7);
+}
+
+const char *os_image_digest(const char *s)
+{
+        const char *at = s ? strchr(s, '@') : NULL;
+
+        if (!at || at == s || !digest_valid(at + 1))
+                return NULL;
+        return at + 1;
+}
+
+/* s after prefix, or NULL when s does not start with it. */
+static const char *skip_prefix(const char *s, const char *prefix)
+{
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* The image name of an ostree image reference: after "ostree-…:", its ostree remote ("ostree-remote-…")
+ * and its transport ("registry:", "docker://"). NULL when it is not one. */
+static const char *image_name(const char *ref)
+{
+        static const struct {
+                const char *prefix;
+                bool remote, registry;
+        } kinds[] = {
+                { "ostree-unverified-image:", false, false }, { "ostree-unverified-registry:", false, true },
+                { "ostree-image-signed:", false, false },     { "ostree-remote-image:", true, false },
+                { "ostree-remote-registry:", true, true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                const char *p = skip_prefix(ref, kinds[i].prefix);
+                if (!p)
+                        continue;
+                if (kinds[i].remote) {
+                        p = strchr(p, ':');
+                        if (!p)
+                                return NULL;
+                        p++;
+                }
+                if (kinds[i].registry)
+                        return p;
+                if (skip_prefix(p, "docker://"))
+                        return p + 9;
+                if (skip_prefix(p, "registry:"))
+                        return p + 9;
+                return NULL; /* oci:, oci-archive:, containers-storage: have no registry name */
+        }
+        return NULL;
+}
+
+int os_image_with_digest(const char *container_image_reference, const char *digest, char **ret)
+{
+        const char *name, *slash, *end, *colon;
+        const char *prefix = "";
+        char *s;
+
+        assert(container_image_reference);
+        assert(ret);
+        name = image_name(container_image_reference);
+        if (!name || !*name || !digest_valid(digest))
+                return -EINVAL;
+        end = strchr(name, '@');
+        if (!end)
+                end = name + strlen(name);
+        slash = memchr(name, '/', (size_t)(end - name));
+        colon = memrchr(name, ':', (size_t)(end - name));
+        if (colon && (!slash || colon > slash)) /* a tag (a ':' before the first '/' is a port) */
+                end = colon;
+        if (end == name)
+                return -EINVAL;
+        if (!slash) /* "fedora" on Docker Hub */
+                prefix = "docker.io/library/";
+        else if (!memchr(name, '.', (size_t)(slash - name)) && !memchr(name, ':', (size_t)(slash - name)) &&
+                 strncmp(name, "localhost/", 10) != 0)
+                prefix = "docker.io/";
+        for (const char *p = name; p < end; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                        return -EINVAL;
+        if (asprintf(&s, "%s%.*s@%s", prefix, (int)(end - name), name, digest) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 /* Strings are NUL-free: json_parse_strict() rejects "\u0000". */
 
 /* A member that may be absent or null (both: *ret = NULL, 0), else must have the type check() accepts. */
@@ -129,6 +227,58 @@ static int dup_string(const json_t *v, char **ret)
         return 0;
 }
 
+/* The string at path (keys) inside the JSON document held by meta's string member `key`; NULL when
+ * any of it is absent, not of that shape, or empty. */
+static char *nested_string(const json_t *meta, const char *key, const char *const *path)
+{
+        _cleanup_json_ json_t *doc = NULL;
+        const json_t *v = json_object_get(meta, key), *j;
+        Error ignored = {};
+
+        if (!json_is_string(v) ||
+            json_parse_strict(json_string_value(v), json_string_length(v), &doc, &ignored) < 0)
+                return NULL;
+        j = doc;
+        for (; *path; path++)
+                j = json_is_object(j) ? json_object_get(j, *path) : NULL;
+        if (!json_is_string(j) || json_string_length(j) == 0)
+                return NULL;
+        return strndup(json_string_value(j), json_string_length(j));
+}
+
+/* Zincati's stream of a container image deployment: the image's "com.coreos.stream" label, else its
+ * manifest's "fedora-coreos.stream" annotation. */
+static char *image_stream(const json_t *meta)
+{
+        char *s = nested_string(meta, "ostree.container.image-config",
+                                (const char *const[]){ "config", "Labels", "com.coreos.stream", NULL });
+        return s ? s
+                 : nested_string(meta, "ostree.manifest",
+                                 (const char *const[]){ "annotations", "fedora-coreos.stream", NULL });
+}
+
+static int parse_image(const json_t *j, size_t i, OsDeployment *d, Error *e)
+{
+        json_t *ref, *digest;
+        int r;
+
+        if ((r = optional_member(j, "container-image-reference", is_string, i, "a string", &ref, e)) < 0 ||
+            (r = optional_member(j, "container-image-reference-digest", is_string, i, "a string", &digest,
+                                 e)) < 0)
+                return r;
+        if (!ref || !digest)
+                return 0;
+        r = os_image_with_digest(json_string_value(ref), json_string_value(digest), &d->image);
+        if (r == -EINVAL)
+                return error_setf(e, r,
+                                  "deployments[%zu].container-image-reference: '%s' with digest '%s' is not "
+                                  "a registry image with a sha256 digest",
+                                  i, json_string_value(ref), json_string_value(digest));
+        if (r < 0)
+                return error_setf(e, r, "deployments[%zu]: out of memory", i);
+        return 0;
+}
+
 static int parse_deployment(const json_t *j, size_t i, const char *stream_key, OsDeployment *d, Error *e)
 {
         json_t *booted, *staged, *checksum, *base, *version, *meta, *osname, *serial, *timestamp;
@@ -177,7 +327,9 @@ static int parse_deployment(const json_t *j, size_t i, const char *stream_key, O
         if (dup_string(base ? base : checksum, &d->checksum) < 0 || dup_string(version, &d->version) < 0 ||
             dup_string(stream, &d->stream) < 0 || dup_string(osname, &d->osname) < 0)
                 return error_setf(e, -ENOMEM, "deployments[%zu]: out of memory", i);
-        return 0;
+        if (!d->stream && meta)
+                d->stream = image_stream(meta);
+        return parse_image(j, i, d, e);
 }
 
 int rpmostree_parse_status(const char *json, size_t len, const char *stream_metadata_key, OsStatus *ret,

@@ -56,6 +56,14 @@ static int fail(int r, WorkerErrorKind kind, const char *msg)
         return 0;
 }
 
+/* A failed graph request, with the kind Zincati counts it as. */
+static void fail_graph(int r, WorkerErrorKind kind, const char *metric_kind, const char *msg)
+{
+        char *line = NULL;
+        int k = worker_failure_format_metric(r, kind, metric_kind, msg, &line);
+        put_line(k, line);
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
         const json_t *v = json_object_get(o, k);
@@ -93,11 +101,12 @@ static json_t *deployments_json(const OsStatus *st)
 
         for (size_t i = 0; a && i < st->n_deployments; i++) {
                 const OsDeployment *d = &st->deployments[i];
-                json_array_append_new(a, json_pack("{s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:b,s:b,s:b}", "osname",
-                                                   d->osname, "checksum", d->checksum, "version", d->version,
-                                                   "stream", d->stream, "timestamp",
-                                                   (json_int_t)d->timestamp, "serial", d->serial, "booted",
-                                                   d->booted, "staged", d->staged, "rollback", d->rollback));
+                json_array_append_new(a,
+                                      json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:b,s:b,s:b}", "osname",
+                                                d->osname, "checksum", d->checksum, "image", d->image,
+                                                "version", d->version, "stream", d->stream, "timestamp",
+                                                (json_int_t)d->timestamp, "serial", d->serial, "booted",
+                                                d->booted, "staged", d->staged, "rollback", d->rollback));
         }
         return a;
 }
@@ -155,6 +164,26 @@ static WorkerDecision decision(TargetDecision d)
         return (size_t)d < ELEMENTSOF(decisions) ? decisions[d] : WORKER_DECISION_DOWNGRADE_REFUSED;
 }
 
+/* A graph answer other than 2xx: the server's error kind when its body is Cincinnati's error object
+ * ({"kind": ..., "value": ...}), else Zincati's generic_http_NNN. */
+static void http_failure(const char *base, const HttpResponse *resp)
+{
+        _cleanup_json_ json_t *j = NULL;
+        char body[128] = "", kind[64], msg[WORKER_MESSAGE_MAX];
+        Error ignored = {};
+        size_t n = 0;
+
+        for (const char *c = resp->body ? resp->body : ""; *c && n + 1 < sizeof body; c++)
+                body[n++] = (*c < 0x20 || *c == 0x7f) ? ' ' : *c;
+        body[n] = 0;
+        snprintf(msg, sizeof msg, "%s answered HTTP %ld: %s", base, resp->status, body);
+        snprintf(kind, sizeof kind, "generic_http_%ld", resp->status);
+        if (resp->body && json_parse_strict(resp->body, resp->body_len, &j, &ignored) >= 0 &&
+            jstr(j, "kind") && *jstr(j, "kind") && jstr(j, "value"))
+                snprintf(kind, sizeof kind, "%s", jstr(j, "kind"));
+        fail_graph(-EPROTO, WORKER_ERROR_HTTP_STATUS, kind, msg);
+}
+
 /* The graph server's answer to this node (its identity and booted deployment): *ret_g, with the URL asked
  * in url. On failure the failure line is written and a negative errno returned. */
 static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Graph **ret_g)
@@ -178,7 +207,8 @@ static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Gr
         id.platform = (char *)jstr(p, "platform");
         id.stream = booted->stream;
         id.os_version = booted->version;
-        id.os_checksum = booted->checksum;
+        id.os_checksum = (char *)os_deployment_payload(booted);
+        id.oci = booted->image != NULL;
         if (json_is_number(json_object_get(p, "rollout_wariness"))) {
                 id.has_rollout_wariness = true;
                 id.rollout_wariness = json_number_value(json_object_get(p, "rollout_wariness"));
@@ -198,19 +228,13 @@ static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Gr
                                 &e);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "%s: %s", base, e.message);
-                fail(r, WORKER_ERROR_CONNECTION, msg);
-        } else if (resp.status != 200) {
-                char body[128] = "";
-                size_t n = 0;
-                for (const char *c = resp.body ? resp.body : ""; *c && n + 1 < sizeof body; c++)
-                        body[n++] = (*c < 0x20 || *c == 0x7f) ? ' ' : *c;
-                body[n] = 0;
-                snprintf(msg, sizeof msg, "%s answered HTTP %ld: %s", base, resp.status, body);
-                fail(-EPROTO, WORKER_ERROR_HTTP_STATUS, msg);
+                fail_graph(r, WORKER_ERROR_CONNECTION, "client_failed_request", msg);
+        } else if (resp.status < 200 || resp.status > 299) { /* any 2xx is a success, as in Zincati */
+                http_failure(base, &resp);
                 r = -EPROTO;
         } else if ((r = graph_parse_json(resp.body, resp.body_len, ret_g, &e)) < 0) {
                 snprintf(msg, sizeof msg, "%s sent a bad graph: %s", base, e.message);
-                fail(r, WORKER_ERROR_GRAPH_PARSE, msg);
+                fail_graph(r, WORKER_ERROR_GRAPH_PARSE, "client_failed_json_decoding", msg);
         }
         http_response_done(&resp);
         http_client_free(http);
@@ -228,12 +252,12 @@ static int choose(const json_t *p, const OsStatus *st, const Graph *g, TargetCho
 
         for (size_t i = 0; r >= 0 && i < st->n_deployments; i++)
                 if (!st->deployments[i].staged && st->deployments[i].checksum)
-                        r = strv_push(&deny, &n_deny, st->deployments[i].checksum);
+                        r = strv_push(&deny, &n_deny, os_deployment_payload(&st->deployments[i]));
         for (size_t i = 0; r >= 0 && i < json_array_size(failed); i++)
                 if (json_is_string(json_array_get(failed, i)))
                         r = strv_push(&deny, &n_deny, json_string_value(json_array_get(failed, i)));
         if (r >= 0)
-                r = agent_choose_target(g, st->booted->checksum, deny,
+                r = agent_choose_target(g, os_deployment_payload(st->booted), deny,
                                         json_is_true(json_object_get(p, "allow_downgrade")), ret);
         if (r < 0)
                 fail(r, WORKER_ERROR_IDENTITY, "choosing a target: out of memory");
@@ -336,7 +360,8 @@ static int cmd_lock(const json_t *req)
         {
                 const char *kind = NULL, *value = NULL;
                 Error jerr = {};
-                if (resp.status != 200 && json_parse_strict(resp.body, resp.body_len, &reply, &jerr) >= 0 &&
+                if ((resp.status < 200 || resp.status > 299) &&
+                    json_parse_strict(resp.body, resp.body_len, &reply, &jerr) >= 0 &&
                     json_is_object(reply)) {
                         kind = jstr(reply, "kind");
                         value = jstr(reply, "value");
@@ -401,16 +426,21 @@ int main(int argc, char **argv)
         Error e = {};
 
         daemon_seed_hash_keys();
-        /* the agent's action dies with the agent (a download in flight is safe to interrupt) */
-        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() == 1)
-                return fail(-ESRCH, _WORKER_ERROR_INVALID, "the agent is gone"), 2;
-        if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "--version"))) {
+        /* --help and --version answer whoever asks (a shell whose parent is PID 1 too) */
+        if (argc > 1 && streq(argv[1], "--help")) {
                 printf("upkeep-agent-worker " UPKEEP_VERSION
                        ": performs one action for upkeep-agent; reads a "
                        "JSON request on stdin (see docs/agent.md)\n");
                 return 0;
         }
+        if (argc > 1 && streq(argv[1], "--version")) {
+                printf("upkeep-agent-worker " UPKEEP_VERSION "\n");
+                return 0;
+        }
+        /* the agent's action dies with the agent (a download in flight is safe to interrupt) */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+                return fail(-ESRCH, _WORKER_ERROR_INVALID, "the agent is gone"), 2;
         if (read_full_fd(STDIN_FILENO, WORKER_REQUEST_MAX, &data, &len) < 0)
                 return fail(-EIO, _WORKER_ERROR_INVALID, "cannot read the request (at most 1 MiB on stdin)"),
                        2;

@@ -28,6 +28,7 @@
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
+#include "os-detect.h"
 #include "macros.h"
 #include "strutil.h"
 #include "strv.h"
@@ -62,6 +63,8 @@ static void usage(void)
                "usage: upkeep-agent [options]\n\n"
                "  -r, --root DIR   read the configuration directories under DIR (default $UPKEEP_AGENT_ROOT "
                "or /)\n"
+               "      --check-config  print the merged configuration, each value with the fragment it\n"
+               "                   came from (or \"default\"), and exit: 0 when it is valid, else 1\n"
                "  -v, --verbose    log debug messages\n"
                "  -h, --help       show this help\n"
                "      --version    show the version\n\n"
@@ -122,12 +125,33 @@ static int check_os(const char *worker, const AgentConfig *c)
         return 0;
 }
 
-static int load_config(const char *root, AgentConfig **ret)
+/* [upkeep] os_backend = "auto" (the default): rpm-ostree where it manages the host (os-detect.h), under
+ * the same root as the configuration. */
+static void choose_backend(const char *root, AgentConfig *c)
+{
+        OsDetectProbe p;
+
+        if (c->os_backend != AGENT_OS_BACKEND_AUTO)
+                return;
+        if (!root || !*root)
+                root = getenv("UPKEEP_AGENT_ROOT");
+        os_detect_probe(root, c, &p);
+        c->os_backend = os_detect_choose(c, &p);
+        log_debug("OS backend %s (detected: %s/run/ostree-booted %s, rpm-ostree D-Bus service %s, "
+                  "executable %s)",
+                  c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree", root ? root : "",
+                  p.ostree_booted ? "present" : "absent", p.rpmostree_dbus ? "present" : "absent",
+                  p.rpmostree_binary ? "present" : "absent");
+}
+
+/* The configuration fragments under root, in merge order: *ret_files (for dropin_files_free()) and
+ * *ret_frags pointing into them. */
+static int collect_fragments(const char *root, DropinFile **ret_files, size_t *ret_n,
+                             AgentFragment **ret_frags)
 {
         DropinFile *files = NULL;
+        AgentFragment *frags;
         size_t n = 0;
-        _cleanup_free_ AgentFragment *frags = NULL;
-        char **warnings = NULL;
         Error e = {};
         int r;
 
@@ -144,12 +168,64 @@ static int load_config(const char *root, AgentConfig **ret)
                         (AgentFragment){ .path = files[i].path, .data = files[i].data, .len = files[i].len };
                 log_debug("configuration fragment %s", files[i].path);
         }
+        *ret_files = files;
+        *ret_n = n;
+        *ret_frags = frags;
+        return 0;
+}
+
+static int load_config(const char *root, AgentConfig **ret)
+{
+        DropinFile *files = NULL;
+        size_t n = 0;
+        _cleanup_free_ AgentFragment *frags = NULL;
+        char **warnings = NULL;
+        Error e = {};
+        int r;
+
+        if (collect_fragments(root, &files, &n, &frags) < 0)
+                return -EINVAL;
         r = agent_config_merge(frags, n, ret, &warnings, &e);
         dropin_files_free(files, n);
         if (r < 0)
                 return log_error_errno(r, "configuration: %s", e.message);
         daemon_log_warnings(warnings);
+        choose_backend(root, *ret);
         return 0;
+}
+
+/* --check-config: the merged configuration, each value with the fragment it came from; 0 or 1. */
+static int check_config(const char *root)
+{
+        _cleanup_agent_config_ AgentConfig *c = NULL;
+        DropinFile *files = NULL;
+        size_t n = 0;
+        _cleanup_free_ AgentFragment *frags = NULL;
+        Buf out = BUF_INIT(1u << 20);
+        Error e = {};
+        int r;
+
+        if (collect_fragments(root, &files, &n, &frags) < 0)
+                return EXIT_FAILURE;
+        for (size_t i = 0; i < n; i++)
+                printf("# fragment %s\n", files[i].path);
+        r = agent_config_describe(frags, n, &out, &e);
+        if (r >= 0)
+                r = agent_config_merge(frags, n, &c, NULL, &e);
+        dropin_files_free(files, n);
+        if (r < 0) {
+                buf_free(&out);
+                log_error_errno(r, "configuration: %s", e.message);
+                return EXIT_FAILURE;
+        }
+        fwrite(out.data, 1, out.len, stdout);
+        buf_free(&out);
+        if (c->os_backend == AGENT_OS_BACKEND_AUTO) {
+                choose_backend(root, c);
+                printf("# os_backend \"auto\" chooses %s on this host\n",
+                       c->os_backend == AGENT_OS_BACKEND_RPM_OSTREE ? "rpm-ostree" : "ostree");
+        }
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static int node_uuid(const AgentConfig *c, char ret[33])
@@ -371,17 +447,16 @@ static void serve_metrics(int lfd, Engine *engine)
         close(fd);
 }
 
-/* Parses the command line: 1 to go on (*ret_root set), 0 to exit successfully, -EINVAL. */
+/* Parses the command line: 1 to go on (*ret_root set), 2 for --check-config, 0 to exit successfully,
+ * -EINVAL. */
 static int parse_argv(int argc, char **argv, const char **ret_root)
 {
         static const struct option options[] = {
-                { "root", required_argument, NULL, 'r' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 0x100 },
-                {},
+                { "root", required_argument, NULL, 'r' }, { "check-config", no_argument, NULL, 0x101 },
+                { "verbose", no_argument, NULL, 'v' },    { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 0x100 },  {},
         };
-        int c;
+        int c, mode = 1;
 
         while ((c = getopt_long(argc, argv, "r:vh", options, NULL)) >= 0)
                 switch (c) {
@@ -397,6 +472,9 @@ static int parse_argv(int argc, char **argv, const char **ret_root)
                 case 0x100:
                         printf("upkeep-agent " UPKEEP_VERSION "\n");
                         return 0;
+                case 0x101:
+                        mode = 2;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -404,7 +482,7 @@ static int parse_argv(int argc, char **argv, const char **ret_root)
                 log_error("unexpected argument '%s'", argv[optind]);
                 return -EINVAL;
         }
-        return 1;
+        return mode;
 }
 
 /* Who this node is: its uuid, architecture, platform, and the time zone of its update windows. */
@@ -524,6 +602,8 @@ int main(int argc, char **argv)
         r = parse_argv(argc, argv, &root);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (r == 2)
+                return check_config(root);
         if (load_config(root, &a.config) < 0 || identify(&a) < 0)
                 return EXIT_FAILURE;
         a.worker = worker_path();

@@ -166,12 +166,26 @@ int worker_success_format(json_t *result, char **ret)
 
 int worker_failure_format(int error, WorkerErrorKind kind, const char *message, char **ret)
 {
+        return worker_failure_format_metric(error, kind, NULL, message, ret);
+}
+
+int worker_failure_format_metric(int error, WorkerErrorKind kind, const char *metric_kind,
+                                 const char *message, char **ret)
+{
         json_t *j = json_pack("{s:b,s:s,s:i}", "ok", false, "error", message ? message : "failed", "errno",
                               error < 0 ? -error : error);
 
         if (j && kind >= 0 && worker_error_kind_to_string(kind))
                 json_object_set_new(j, "error_kind", json_string(worker_error_kind_to_string(kind)));
+        if (j && metric_kind && *metric_kind)
+                json_object_set_new(j, "metric_kind", json_string(metric_kind));
         return format_line(j, ret);
+}
+
+const char *worker_result_metric_kind(const json_t *result)
+{
+        const json_t *v = json_object_get(result, "metric_kind");
+        return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
 }
 
 int worker_line_parse(const char *line, size_t len, WorkerProgress *ret_progress, json_t **ret_result,

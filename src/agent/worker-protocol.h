@@ -85,6 +85,11 @@ int worker_progress_format(const WorkerProgress *p, char **ret);
 int worker_success_format(json_t *result, char **ret);
 /* {"ok":false,"error":message,"errno":-error[,"error_kind":kind]}; kind < 0: none. */
 int worker_failure_format(int error, WorkerErrorKind kind, const char *message, char **ret);
+/* The same with "metric_kind": the failure's kind as Zincati counts it in
+ * zincati_cincinnati_update_checks_errors_total ("generic_http_503", the server's own kind,
+ * "client_failed_request", ...); NULL or "": none. */
+int worker_failure_format_metric(int error, WorkerErrorKind kind, const char *metric_kind,
+                                 const char *message, char **ret);
 
 /* Parses one line of the worker's output (len bytes, newline excluded). Returns 0 for a progress line
  * (*ret_progress set), 1 for a result line (*ret_result, the caller's, is the object), -EBADMSG for what
@@ -98,6 +103,8 @@ int worker_line_parse(const char *line, size_t len, WorkerProgress *ret_progress
  * else -EIO), with e carrying its message ("the worker failed" when it has none) and *ret_kind (may be
  * NULL) its error kind (-EINVAL when none or unknown). */
 int worker_result_check(const json_t *result, WorkerErrorKind *ret_kind, Error *e);
+/* A failure's "metric_kind" (borrowed), or NULL when it has none. */
+const char *worker_result_metric_kind(const json_t *result);
 
 /* One deployment of a "deployments" member; strings borrowed from the result (NULL when absent). */
 typedef struct WorkerDeployment {

@@ -252,7 +252,8 @@ def test_servers_down_or_garbage(build_dir, tmp_path, os3):
              lock_url=doc.url + "/")
     n.start()
     try:
-        n.wait_for(lambda: n.metric("upkeep_agent_cincinnati_update_checks_errors_total", kind="connection") >= 2,
+        n.wait_for(lambda: (n.metric("upkeep_agent_cincinnati_update_checks_errors_total",
+                                     kind="client_failed_request") or 0) >= 2,
                    timeout=30, what="connection errors")
         # garbage graph
         n.stop()
@@ -260,7 +261,8 @@ def test_servers_down_or_garbage(build_dir, tmp_path, os3):
         n.write_config(agent_config(graph_url=doc.url + "/", lock_url=doc.url + "/", sysroot=n.sysroot,
                                     node_dir=n.dir, node_uuid=n.uuid))
         n.start()
-        n.wait_for(lambda: n.metric("upkeep_agent_cincinnati_update_checks_errors_total", kind="graph_parse") >= 2,
+        n.wait_for(lambda: (n.metric("upkeep_agent_cincinnati_update_checks_errors_total",
+                                     kind="client_failed_json_decoding") or 0) >= 2,
                    timeout=30, what="graph parse errors")
         # a real graph, but the lock server answers garbage to pre-reboot and steady-state
         doc.routes["/v1/graph"] = (200, json.dumps({
@@ -270,7 +272,7 @@ def test_servers_down_or_garbage(build_dir, tmp_path, os3):
         doc.post_routes = {"/v1/steady-state": (200, b""), "/v1/pre-reboot": (500, b"<html>oops</html>")}
         n.wait_for(lambda: n.status()["deployments"]["staged"] is not None, timeout=60, what="staged")
         # (the error counter appears with the first error of its kind)
-        n.wait_for(lambda: (n.metric("upkeep_agent_strategy_fleet_lock_errors_total", api="pre_reboot",
+        n.wait_for(lambda: (n.metric("upkeep_agent_strategy_fleet_lock_errors_total", **{"api": "pre-reboot"},
                                      kind="http_status") or 0) >= 2, timeout=30, what="lock errors")
         assert n.reboots() == 0 and [d.index for d in n.deployments()][0] == 0
         assert n.status()["lock"]["state"] == "error"
@@ -359,7 +361,7 @@ def test_fleet_lock_inside_periodic_windows(build_dir, tmp_path, os3, graph, loc
             st = n.status()
             assert st["state"] == "update_staged" and st["strategy"]["in_window"] is False, st
             assert n.reboots() == 0 and n.booted_index() == 1
-            assert (n.metric("upkeep_agent_strategy_fleet_lock_requests_total", api="pre_reboot") or 0) == 0
+            assert (n.metric("upkeep_agent_strategy_fleet_lock_requests_total", **{"api": "pre-reboot"}) or 0) == 0
             assert "outside maintenance window" in st["status_text"] or st["lock"]["state"] != "held", st
     finally:
         stop_all([n])

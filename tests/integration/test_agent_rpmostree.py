@@ -119,3 +119,33 @@ def test_sd_notify(build_dir, tmp_path, monkeypatch):
     while not any("STOPPING=1" in m for m in messages):
         messages.append(sock.recv(4096).decode())
     sock.close()
+
+
+def test_backend_detected(build_dir, tmp_path, monkeypatch):
+    """No os_backend line: a root with /run/ostree-booted and rpm-ostree's D-Bus service gets the rpm-ostree
+    backend (Zincati's fragments alone work on Fedora CoreOS); the same root without them gets libostree."""
+    cur, new, doc, log = fake_fcos(tmp_path, monkeypatch)
+    config = agent_config(graph_url=doc.url + "/", sysroot="/", node_dir=tmp_path / "auto",
+                          node_uuid="0" * 31 + "4", strategy="immediate") + f'rpm_ostree_path = "{FAKE}"\n'
+    n = Node(build_dir, tmp_path, "auto", None, None, 0, config_text=config)
+    root = n.dir / "root"
+    (root / "run").mkdir(parents=True, exist_ok=True)
+    (root / "run" / "ostree-booted").write_text("")
+    service = root / "usr/share/dbus-1/system-services/org.projectatomic.rpmostree1.service"
+    service.parent.mkdir(parents=True, exist_ok=True)
+    service.write_text("[D-BUS Service]\nName=org.projectatomic.rpmostree1\n")
+    n.start(supervise=False)
+    try:
+        n.wait_for(lambda: log.exists() and "[status] [--json]" in log.read_text(), timeout=30, what="rpm-ostree")
+        n.wait_for(lambda: n.status()["deployments"]["backend"] == "rpm-ostree", timeout=30, what="backend")
+    finally:
+        assert n.stop() == 0
+    # not booted from OSTree: libostree, which finds no booted deployment here and says so
+    (root / "run" / "ostree-booted").unlink()
+    log.write_text("")
+    n.start(supervise=False)
+    n.proc.wait(timeout=30)
+    doc.close()
+    assert n.proc.returncode == 1
+    assert "ostree backend" in n.logs(), n.logs()
+    assert log.read_text() == ""

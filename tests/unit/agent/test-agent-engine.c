@@ -111,6 +111,34 @@ static Engine *start(const AgentConfig *c)
         return e;
 }
 
+/* Zincati takes any positive interval: the longest TOML integer still starts the engine (capped timer). */
+static void test_longest_interval(void **state)
+{
+        char toml[1024];
+        AgentConfig *c = NULL;
+        Engine *e = NULL;
+        Error err = {};
+
+        snprintf(toml, sizeof toml,
+                 "[agent.timing]\nsteady_interval_secs = 9223372036854775807\n"
+                 "[cincinnati]\nbase_url = \"http://127.0.0.1:1\"\n"
+                 "[upkeep]\nmotd_dir = \"%s\"\n",
+                 motd_dir);
+        assert_int_equal(agent_config_merge(
+                                 &(AgentFragment){ .path = "test.toml", .data = toml, .len = strlen(toml) },
+                                 1, &c, NULL, &err),
+                         0);
+        assert_int_equal(engine_new(&(EngineSetup){ .config = c,
+                                                    .worker_path = worker,
+                                                    .node_uuid = "0123456789abcdef0123456789abcdef",
+                                                    .basearch = "x86_64",
+                                                    .platform = "qemu" },
+                                    &e, &err),
+                         0);
+        engine_free(e);
+        agent_config_free(c);
+}
+
 typedef bool (*SnapshotTest)(const AgentSnapshot *s);
 
 /* Waits up to 20 s for the engine's snapshot to pass test; the last snapshot is left in *s. */
@@ -217,8 +245,9 @@ static bool check_failed(const AgentSnapshot *s)
         return false;
 }
 
-/* One failed check with the worker's answer; returns which counter moved (the others must not). */
-static AgentCheckErrorKind failed_check(const char *answer, const char *error)
+/* One failed check with the worker's answer; returns which counter moved (the others must not), and the
+ * one kind counted for the metrics must be metric_kind (Zincati's). */
+static AgentCheckErrorKind failed_check(const char *answer, const char *error, const char *metric_kind)
 {
         _cleanup_agent_config_ AgentConfig *c = config("");
         AgentSnapshot *s = malloc(sizeof *s);
@@ -237,6 +266,9 @@ static AgentCheckErrorKind failed_check(const char *answer, const char *error)
                 }
         assert_string_equal(s->last_error, error);
         assert_int_equal(s->state, AGENT_STATE_REPORTED_STEADY);
+        assert_int_equal(s->n_check_error_kinds, 1);
+        assert_string_equal(s->check_error_kinds[0].kind, metric_kind);
+        assert_true(s->check_error_kinds[0].count == 1);
         free(s);
         return kind;
 }
@@ -245,31 +277,39 @@ static void test_check_errors_by_kind(void **state)
 {
         assert_int_equal(failed_check("{\"ok\":false,\"error\":\"refused\",\"errno\":111,\"error_kind\":"
                                       "\"connection\"}",
-                                      "update check: refused"),
+                                      "update check: refused", "client_failed_request"),
                          AGENT_CHECK_ERROR_CONNECTION);
         assert_int_equal(failed_check("{\"ok\":false,\"error\":\"HTTP 500\",\"errno\":71,\"error_kind\":"
                                       "\"http_status\"}",
-                                      "update check: HTTP 500"),
+                                      "update check: HTTP 500", "generic_http"),
                          AGENT_CHECK_ERROR_HTTP_STATUS);
         assert_int_equal(failed_check("{\"ok\":false,\"error\":\"bad graph\",\"errno\":22,\"error_kind\":"
                                       "\"graph_parse\"}",
-                                      "update check: bad graph"),
+                                      "update check: bad graph", "client_failed_json_decoding"),
                          AGENT_CHECK_ERROR_GRAPH_PARSE);
+        /* the worker's Zincati kind: generic_http_NNN or the server's own kind */
+        assert_int_equal(failed_check("{\"ok\":false,\"error\":\"HTTP 503\",\"errno\":71,\"error_kind\":"
+                                      "\"http_status\",\"metric_kind\":\"failed_upstream_fetch\"}",
+                                      "update check: HTTP 503", "failed_upstream_fetch"),
+                         AGENT_CHECK_ERROR_HTTP_STATUS);
         /* other kinds, or none, are the node's own ("identity") */
         assert_int_equal(
                 failed_check("{\"ok\":false,\"error\":\"no sysroot\",\"errno\":2,\"error_kind\":\"os\"}",
-                             "update check: no sysroot"),
+                             "update check: no sysroot", "identity"),
                 AGENT_CHECK_ERROR_IDENTITY);
         assert_int_equal(failed_check("{\"ok\":true," DEPLOYMENTS ",\"decision\":\"sideways\"}",
-                                      "update check: the worker sent an unknown decision"),
+                                      "update check: the worker sent an unknown decision",
+                                      "client_failed_json_decoding"),
                          AGENT_CHECK_ERROR_GRAPH_PARSE);
         assert_int_equal(failed_check("{\"ok\":true," DEPLOYMENTS ",\"decision\":\"update\",\"target\":"
                                       "{\"version\":\"\",\"payload\":\"c2\"}}",
-                                      "update check: target release has a bad version or payload"),
+                                      "update check: target release has a bad version or payload",
+                                      "client_failed_node_parsing"),
                          AGENT_CHECK_ERROR_GRAPH_PARSE);
-        assert_int_equal(
-                failed_check("garbage", "update check: the worker wrote a line that is not a JSON object"),
-                AGENT_CHECK_ERROR_IDENTITY);
+        assert_int_equal(failed_check("garbage",
+                                      "update check: the worker wrote a line that is not a JSON object",
+                                      "identity"),
+                         AGENT_CHECK_ERROR_IDENTITY);
 }
 
 static bool checked_once(const AgentSnapshot *s)
@@ -358,6 +398,7 @@ static int teardown(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup(test_longest_interval, setup_test),
                 cmocka_unit_test_setup(test_update_staged_and_finalized, setup_test),
                 cmocka_unit_test_setup(test_dead_end_motd, setup_test),
                 cmocka_unit_test_setup(test_check_errors_by_kind, setup_test),

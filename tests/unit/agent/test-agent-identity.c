@@ -177,6 +177,24 @@ static void test_url_join(void **state)
         identity_done(&id);
 }
 
+/* A container image host sends its image with digest as os_checksum and oci=true (Zincati's identity). */
+static void test_url_oci(void **state)
+{
+        Identity id = sample();
+
+        (void)state;
+        free(id.os_checksum);
+        id.os_checksum = strdup("quay.io/fedora/fedora-coreos@sha256:"
+                                "ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087");
+        id.oci = true;
+        check_url("https://h/", &id,
+                  "https://h/v1/graph?basearch=x86_64&os_version=33.20201201.3.0&group=default"
+                  "&node_uuid=de35106b6ec24688b63afddaa156679b&platform=qemu&stream=stable"
+                  "&os_checksum=quay.io%2Ffedora%2Ffedora-coreos%40sha256%3A"
+                  "ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087&oci=true");
+        identity_done(&id);
+}
+
 static void test_url_query(void **state)
 {
         Identity id = sample();
@@ -238,10 +256,9 @@ static void test_url_query(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_uuid),
-                cmocka_unit_test(test_platform),
-                cmocka_unit_test(test_url_join),
-                cmocka_unit_test(test_url_query),
+                cmocka_unit_test(test_uuid),     cmocka_unit_test(test_platform),
+                cmocka_unit_test(test_url_join), cmocka_unit_test(test_url_query),
+                cmocka_unit_test(test_url_oci),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -692,6 +692,13 @@ static void test_bad_inputs(void **state)
         assert_int_equal(agent_machine_init(&m, NULL, 0), 0);
         assert_true(m.config.updates_enabled);
         assert_int_equal(m.config.steady_interval_usec, STEADY);
+
+        /* any interval Zincati takes fits the timer: capped at the maximum, which runs at the latest now */
+        assert_true(agent_steady_interval_usec(300) == 300 * SEC);
+        assert_true(agent_steady_interval_usec(UINT64_MAX) == AGENT_STEADY_INTERVAL_MAX_USEC);
+        assert_true(agent_steady_interval_usec(INT64_MAX) == AGENT_STEADY_INTERVAL_MAX_USEC);
+        c.steady_interval_usec = agent_steady_interval_usec(UINT64_MAX);
+        assert_int_equal(agent_machine_init(&m, &c, AGENT_NOW_MAX_USEC), 0);
 }
 
 /* The transition table, one row per (state, input) pair the machine accepts. */

@@ -96,6 +96,7 @@ static void fill(AgentSnapshot *s)
         strcpy(s->download_version, "40.2");
         s->checks = 3;
         s->check_errors[AGENT_CHECK_ERROR_CONNECTION] = 1;
+        agent_snapshot_count_check_error(s, "client_failed_request");
         s->lock_requests[AGENT_LOCK_API_PRE_REBOOT] = 4;
         agent_snapshot_count_lock_error(s, AGENT_LOCK_API_PRE_REBOOT, "failed_lock_semaphore_full");
         agent_snapshot_count_lock_error(s, AGENT_LOCK_API_PRE_REBOOT, "failed_lock_semaphore_full");
@@ -161,8 +162,9 @@ static void test_metrics(void **state)
         assert_non_null(strstr(b.data, "# TYPE upkeep_agent_cincinnati_update_checks_total counter\n"
                                        "upkeep_agent_cincinnati_update_checks_total 3\n"));
         assert_non_null(strstr(
-                b.data, "upkeep_agent_cincinnati_update_checks_errors_total{kind=\"connection\"} 1\n"));
-        assert_non_null(strstr(b.data, "upkeep_agent_strategy_fleet_lock_errors_total{api=\"pre_reboot\","
+                b.data,
+                "upkeep_agent_cincinnati_update_checks_errors_total{kind=\"client_failed_request\"} 1\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_strategy_fleet_lock_errors_total{api=\"pre-reboot\","
                                        "kind=\"failed_lock_semaphore_full\"} 2\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_updates_strategy_mode{strategy=\"fleet_lock\"} 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_updates_strategy_mode{strategy=\"immediate\"} 0\n"));
@@ -172,6 +174,23 @@ static void test_metrics(void **state)
         assert_non_null(strstr(b.data, "upkeep_agent_state{state=\"update_staged\"} 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_download_bytes 12345\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_identity_rollout_wariness NaN\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_updates_allow_downgrade 0\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_postponed_finalizations_total 0\n"));
+        /* Zincati's last_refresh_timestamp is the last tick, even when no check ever succeeded */
+        assert_true(s.last_refresh_usec < 0);
+        assert_non_null(strstr(b.data, "upkeep_agent_last_refresh_timestamp 0\n"));
+        b.len = 0;
+        s.last_tick_usec = 1764570123LL * 1000000 + 5;
+        s.allow_downgrade = true;
+        s.postponed_finalizations = 4;
+        s.finalize_attempts = 3;
+        s.finalize_failures = 1;
+        assert_int_equal(agent_metrics_write(&s, &b), 0);
+        assert_int_equal(buf_putc(&b, 0), 0);
+        assert_non_null(strstr(b.data, "upkeep_agent_last_refresh_timestamp 1764570123\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_updates_allow_downgrade 1\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_postponed_finalizations_total 4\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_finalization_successes 2\n"));
         buf_free(&b);
 }
 
@@ -226,6 +245,20 @@ static void test_format(void **state)
         assert_non_null(strstr(b.data, "Booted:         -\n"));
         buf_free(&b);
         assert_int_equal(agent_status_format(json_object_get(junk, "node"), &b), -EINVAL);
+
+        /* before the first check; an image target is shown by its digest */
+        json_decref(j);
+        agent_snapshot_init(&s);
+        s.has_target = true;
+        strcpy(s.target.version, "43.20251110.3.1");
+        strcpy(s.target.payload, "quay.io/fedora/fedora-coreos@sha256:7b7b7b7b7b7b7b7b7b7b");
+        j = agent_status_to_json(&s);
+        b = BUF_INIT(1 << 20);
+        assert_int_equal(agent_status_format(j, &b), 0);
+        assert_int_equal(buf_putc(&b, 0), 0);
+        assert_non_null(strstr(b.data, "Last check:     none yet (the first check has not run)\n"));
+        assert_non_null(strstr(b.data, "Target:         43.20251110.3.1 (7b7b7b7b7b7b)\n"));
+        buf_free(&b);
 }
 
 int main(void)

@@ -29,6 +29,12 @@
 #define V3 "22dd61b72810283c57ec83b9bc9ba3ba5398a612c1394c3ddb524ec306d599a2" /* 38.20230806.3.0 */
 #define V2_LAYERED "289c211333f212100a510fe880850239cb1ddd1486528378a7fae5ebbdfcaff8"
 #define V3_LAYERED "8cff4f7de4a58adb21f1c8129c4bd4e274a38e1ae24a2cb33ba41df18f2f5d65"
+/* Zincati's FCOS 43.20251024.3.0 status sample (oci-booted.json) and the release staged after it */
+#define OCI_COMMIT "36ff46d732a070a1bf10f7157f764e316f99a836dcdbf56702798e5042411fe9"
+#define OCI_DIGEST "sha256:ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087"
+#define OCI_IMAGE "quay.io/fedora/fedora-coreos@" OCI_DIGEST
+#define OCI_NEW_DIGEST "sha256:7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b"
+#define OCI_NEW_IMAGE "quay.io/fedora/fedora-coreos@" OCI_NEW_DIGEST
 
 static char datadir[PATH_MAX];
 static char fake[PATH_MAX + 32];
@@ -220,6 +226,91 @@ static void test_parse_booted(void **state)
         assert_true(s.booted->booted);
         assert_false(s.booted->staged);
         assert_false(s.booted->rollback);
+}
+
+/* A container image host: no commit metadata stream, the image's reference and digest. */
+static void test_parse_oci(void **state)
+{
+        static const char *const files[] = { "oci-booted.json", "oci-annotation.json" };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_(os_status_done) OsStatus s = { 0 };
+                _cleanup_free_ char *d = NULL;
+                size_t len;
+                Error e = { { 0 } };
+
+                d = data_file(files[i], &len);
+                assert_int_equal(rpmostree_parse_status(d, len, NULL, &s, &e), 0);
+                assert_int_equal(s.n_deployments, 1);
+                assert_string_equal(s.booted->checksum, OCI_COMMIT);
+                assert_string_equal(s.booted->version, "43.20251024.3.0");
+                /* the manifest's fedora-coreos.stream annotation (no com.coreos.stream label here) */
+                assert_string_equal(s.booted->stream, "stable");
+                assert_string_equal(s.booted->image, OCI_IMAGE);
+                assert_string_equal(os_deployment_payload(s.booted), OCI_IMAGE);
+        }
+        {
+                _cleanup_(os_status_done) OsStatus s = { 0 };
+                _cleanup_free_ char *d = NULL;
+                size_t len;
+                Error e = { { 0 } };
+
+                /* the com.coreos.stream label wins over the annotation; checksum hosts have no image */
+                d = data_file("oci-staged.json", &len);
+                assert_int_equal(rpmostree_parse_status(d, len, NULL, &s, &e), 0);
+                assert_string_equal(s.staged->image, OCI_NEW_IMAGE);
+                assert_string_equal(s.staged->version, "43.20251110.3.1");
+                assert_string_equal(s.staged->stream, "stable");
+                free(d);
+                os_status_done(&s);
+                d = data_file("booted.json", &len);
+                assert_int_equal(rpmostree_parse_status(d, len, NULL, &s, &e), 0);
+                assert_null(s.booted->image);
+                assert_string_equal(os_deployment_payload(s.booted), V1);
+        }
+}
+
+static void expect_image(const char *ref, const char *digest, const char *want)
+{
+        _cleanup_free_ char *got = NULL;
+        int r = os_image_with_digest(ref, digest, &got);
+
+        if (!want) {
+                assert_int_equal(r, -EINVAL);
+                assert_null(got);
+                return;
+        }
+        assert_int_equal(r, 0);
+        assert_string_equal(got, want);
+}
+
+static void test_image_references(void **state)
+{
+        expect_image("ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable", OCI_DIGEST,
+                     OCI_IMAGE);
+        expect_image("ostree-remote-image:fedora:registry:quay.io/fedora/fedora-coreos:stable", OCI_DIGEST,
+                     OCI_IMAGE);
+        expect_image("ostree-remote-registry:fedora:quay.io/fedora/fedora-coreos", OCI_DIGEST, OCI_IMAGE);
+        expect_image("ostree-unverified-registry:quay.io/fedora/fedora-coreos@" OCI_NEW_DIGEST, OCI_DIGEST,
+                     OCI_IMAGE);
+        expect_image("ostree-unverified-image:docker://localhost:5000/fcos:testing", OCI_DIGEST,
+                     "localhost:5000/fcos@" OCI_DIGEST);
+        expect_image("ostree-unverified-registry:fedora/fcos:1", OCI_DIGEST,
+                     "docker.io/fedora/fcos@" OCI_DIGEST);
+        expect_image("ostree-unverified-registry:fcos", OCI_DIGEST, "docker.io/library/fcos@" OCI_DIGEST);
+        /* no registry name, or no sha256 digest */
+        expect_image("ostree-unverified-image:oci:/var/fcos", OCI_DIGEST, NULL);
+        expect_image("quay.io/fedora/fedora-coreos:stable", OCI_DIGEST, NULL);
+        expect_image("ostree-remote-image:fedora", OCI_DIGEST, NULL);
+        expect_image("ostree-unverified-registry:", OCI_DIGEST, NULL);
+        expect_image("ostree-unverified-registry:quay.io/x:1", "sha512:ab", NULL);
+        expect_image("ostree-unverified-registry:quay.io/x:1", OCI_COMMIT, NULL);
+
+        assert_string_equal(os_image_digest(OCI_IMAGE), OCI_DIGEST);
+        assert_null(os_image_digest(OCI_COMMIT));
+        assert_null(os_image_digest("@" OCI_DIGEST));
+        assert_null(os_image_digest("quay.io/x@sha256:ABCD"));
+        assert_null(os_image_digest(NULL));
 }
 
 static void test_parse_booted_rollback(void **state)
@@ -572,6 +663,48 @@ static void test_stage(void **state)
         os_backend_free(b);
 }
 
+/* An image is deployed and finalized by digest, as Zincati does (cli_deploy.rs, cli_finalize.rs). */
+static void test_stage_and_finalize_oci(void **state)
+{
+        OsBackend *b;
+        Error e = { { 0 } };
+
+        use_status("oci-booted.json");
+        b = open_fake(NULL, 0);
+        deploy_status("oci-staged.json");
+        assert_int_equal(os_backend_stage(b, OCI_NEW_IMAGE, "43.20251110.3.1", false, NULL, NULL, &e), 0);
+        expect_log("client=upkeep-agent argv: [status] [--json]\n"
+                   "client=upkeep-agent argv: [deploy] [--lock-finalization] [" OCI_NEW_DIGEST
+                   "] [--disallow-downgrade]\n"
+                   "client=upkeep-agent argv: [status] [--json]\n");
+        clear_log();
+        assert_int_equal(os_backend_finalize(b, OCI_NEW_IMAGE, &e), 0);
+        expect_log("client=upkeep-agent argv: [status] [--json]\n"
+                   "client=upkeep-agent argv: [finalize-deployment] [" OCI_NEW_DIGEST "]\n");
+
+        /* the booted image, an image staged elsewhere, an image for a checksum host */
+        use_status("oci-booted.json");
+        clear_log();
+        assert_int_equal(os_backend_stage(b, OCI_IMAGE, NULL, false, NULL, NULL, &e), -EALREADY);
+        assert_int_equal(os_backend_finalize(b, OCI_NEW_IMAGE, &e), -ENOENT);
+        expect_log("client=upkeep-agent argv: [status] [--json]\n"
+                   "client=upkeep-agent argv: [status] [--json]\n");
+        deploy_status("staged.json");
+        clear_log();
+        assert_int_equal(os_backend_stage(b, OCI_NEW_IMAGE, NULL, true, NULL, NULL, &e), -EIO);
+        assert_non_null(strstr(e.message, "staged"));
+        expect_log("client=upkeep-agent argv: [status] [--json]\n"
+                   "client=upkeep-agent argv: [deploy] [--lock-finalization] [" OCI_NEW_DIGEST "]\n"
+                   "client=upkeep-agent argv: [status] [--json]\n");
+        /* a tag is not a digest: nothing run */
+        clear_log();
+        assert_int_equal(
+                os_backend_stage(b, "quay.io/fedora/fedora-coreos:stable", NULL, true, NULL, NULL, &e),
+                -EINVAL);
+        expect_log("");
+        os_backend_free(b);
+}
+
 static void test_stage_layered(void **state)
 {
         OsBackend *b;
@@ -752,6 +885,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_booted),
+                cmocka_unit_test(test_parse_oci),
+                cmocka_unit_test(test_image_references),
                 cmocka_unit_test(test_parse_booted_rollback),
                 cmocka_unit_test(test_parse_staged),
                 cmocka_unit_test(test_parse_layered),
@@ -763,6 +898,7 @@ int main(void)
                 cmocka_unit_test_setup(test_open_from_path, setup),
                 cmocka_unit_test_setup(test_status, setup),
                 cmocka_unit_test_setup(test_stage, setup),
+                cmocka_unit_test_setup(test_stage_and_finalize_oci, setup),
                 cmocka_unit_test_setup(test_stage_layered, setup),
                 cmocka_unit_test_setup(test_stage_verification, setup),
                 cmocka_unit_test_setup(test_command_failure, setup),

@@ -206,6 +206,21 @@ static void test_failure_line(void **state)
         assert_int_equal(read_line(plain, &p, &k), 1);
         assert_int_equal(worker_result_check(k, &kind, &e), -ESRCH);
         assert_int_equal(kind, _WORKER_ERROR_INVALID);
+        assert_null(worker_result_metric_kind(k));
+        assert_null(worker_result_metric_kind(j));
+
+        /* Zincati's kind of a failed graph request travels as "metric_kind" */
+        {
+                _cleanup_free_ char *m = NULL;
+                _cleanup_json_ json_t *mj = NULL;
+                assert_int_equal(worker_failure_format_metric(-EPROTO, WORKER_ERROR_HTTP_STATUS,
+                                                              "generic_http_503", "answered HTTP 503", &m),
+                                 0);
+                assert_int_equal(read_line(m, &p, &mj), 1);
+                assert_int_equal(worker_result_check(mj, &kind, &e), -EPROTO);
+                assert_int_equal(kind, WORKER_ERROR_HTTP_STATUS);
+                assert_string_equal(worker_result_metric_kind(mj), "generic_http_503");
+        }
 }
 
 static void check_result(const char *text, int error, WorkerErrorKind kind, const char *message)
