@@ -1,9 +1,13 @@
-/* fileio.c — bounded whole-file reads (see fileio.h). */
+/* fileio.c — bounded whole-file reads and atomic whole-file writes (see fileio.h). */
 #include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -52,4 +56,57 @@ int read_full_file(const char *path, size_t max, char **ret_data, size_t *ret_le
         if (fd < 0)
                 return negative_errno();
         return read_full_fd(fd, max, ret_data, ret_len);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, Error *e)
+{
+        char tmp[PATH_MAX], dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (slash)
+                snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+        else
+                snprintf(dir, sizeof dir, ".");
+        if (snprintf(tmp, sizeof tmp, "%s/.#%s.XXXXXX", dir, slash ? slash + 1 : path) >= (int)sizeof tmp)
+                return error_setf(e, -ENAMETOOLONG, "writing %s: %m", path);
+        if (mode == WRITE_FILE_KEEP_MODE)
+                mode = stat(path, &st) == 0 ? st.st_mode & 07777 : 0644;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return error_setf(e, negative_errno(), "writing %s: creating a temporary file in %s: %m",
+                                  path, dir);
+        r = fchmod(fd, mode) < 0 ? negative_errno() : write_all(fd, data, len);
+        if (r == 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r == 0 && close(TAKE_FD(fd)) < 0)
+                r = negative_errno();
+        if (r == 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                (void)unlink(tmp);
+                return error_setf(e, r, "writing %s: %m", path);
+        }
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL))
+                return error_setf(e, negative_errno(), "writing %s: syncing %s: %m", path, dir);
+        return 0;
 }

@@ -6,9 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -83,11 +86,72 @@ static void test_read_full_fd(void **state)
         assert_int_equal(read_full_fd(-1, 10, &d, &n), -EBADF);
 }
 
+static size_t count_entries(const char *dir)
+{
+        DIR *d = opendir(dir);
+        size_t n = 0;
+
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n += de->d_name[0] != '.' || (de->d_name[1] && de->d_name[1] != '.');
+        closedir(d);
+        return n;
+}
+
+/* The new contents replace the file whole, with the mode asked for or the old one, and no temporary file
+ * is left; a failed write leaves the old file as it was. */
+static void test_write_file_atomic(void **state)
+{
+        char dir[] = "/tmp/upkeep-fileio-XXXXXX", path[512], sub[512];
+        char *data = NULL;
+        struct stat st;
+        size_t len;
+        Error e = {};
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/f", dir);
+        assert_int_equal(write_file_atomic(path, "one", 3, WRITE_FILE_KEEP_MODE, &e), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644); /* new file: 0644 */
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_int_equal(write_file_atomic(path, "two!", 4, WRITE_FILE_KEEP_MODE, &e), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600); /* kept */
+        assert_int_equal(read_full_file(path, 64, &data, &len), 0);
+        assert_int_equal(len, 4);
+        assert_memory_equal(data, "two!", 4);
+        free(data);
+        assert_int_equal(write_file_atomic(path, "3", 1, 0640, &e), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        assert_int_equal(count_entries(dir), 1);
+
+        /* a directory in the way: rename fails, the temporary file is removed, e names the path */
+        snprintf(sub, sizeof(sub), "%s/d", dir);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        assert_true(write_file_atomic(sub, "x", 1, 0644, &e) < 0);
+        assert_non_null(strstr(e.message, sub));
+        assert_int_equal(count_entries(dir), 2);
+        /* a missing directory */
+        snprintf(sub, sizeof(sub), "%s/missing/f", dir);
+        assert_int_equal(write_file_atomic(sub, "x", 1, 0644, &e), -ENOENT);
+        assert_non_null(strstr(e.message, "creating a temporary file"));
+        assert_int_equal(read_full_file(path, 64, &data, &len), 0);
+        assert_memory_equal(data, "3", 1);
+        free(data);
+
+        snprintf(sub, sizeof(sub), "%s/d", dir);
+        assert_int_equal(rmdir(sub), 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_full_file),
                 cmocka_unit_test(test_read_full_fd),
+                cmocka_unit_test(test_write_file_atomic),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
