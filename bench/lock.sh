@@ -7,7 +7,8 @@
 # A client is one keep-alive connection with its own id alternating pre-reboot and steady-state; the group
 # has 16 slots so every answer should be 200: any other answer counts as an error. For upkeep-lock, "per
 # write" is how many requests each backend write carried (SQLite: per transaction, i.e. per fsync; etcd:
-# per compare-and-swap), from its metrics.
+# per compare-and-swap), from its metrics. After each backend's runs, upkeep-lock's peak resident memory
+# (VmHWM in /proc/PID/status) is printed.
 #
 # usage: bench/lock.sh [BUILD_DIR]   (env: DURATION=10s)
 set -euo pipefail
@@ -47,8 +48,13 @@ TOML
         "$build/src/lock/upkeep-lock" -c "$work/$1.toml" --address 127.0.0.1 --port 0 --port-file "$work/$1.port" \
                 2>"$work/$1.log" &
         pids+=($!)
+        lock_pid=$!
         for _ in $(seq 200); do [ -s "$work/$1.port" ] && break; sleep 0.05; done
         port=$(cat "$work/$1.port")
+}
+
+peak_rss() { # $1 label: upkeep-lock's peak resident memory so far
+        echo "$1 peak RSS: $(awk '/^VmHWM:/{printf "%.1f MiB", $2 / 1024}' "/proc/$lock_pid/status")"
 }
 
 writes() { # $1 url: "writes updates" from upkeep-lock's metrics
@@ -86,8 +92,10 @@ start_lock sqlite "[backend]
 type = \"sqlite\"
 sqlite_path = \"$work/lock.db\""
 for c in 1 16; do run "upkeep-lock (SQLite)" "http://127.0.0.1:$port" "$c" bench/lock.lua lock; done
+peak_rss "upkeep-lock (SQLite)"
 start_lock etcd "[etcd3]
 endpoints = [\"http://127.0.0.1:$cport\"]"
 for c in 1 16; do run "upkeep-lock (etcd3)" "http://127.0.0.1:$port" "$c" bench/lock.lua lock; done
+peak_rss "upkeep-lock (etcd3)"
 for c in 1 16; do ETCD_OP=put run "etcd raw put (JSON gateway)" "http://127.0.0.1:$cport" "$c" bench/etcd-raw.lua; done
 for c in 1 16; do ETCD_OP=txn run "etcd raw CAS txn (JSON gw)" "http://127.0.0.1:$cport" "$c" bench/etcd-raw.lua; done

@@ -170,7 +170,11 @@ static int admin_action(Manager *m, Group *g, const char *action, const LockRequ
         else
                 log_notice("group %s: admin %s", g->cfg->name,
                            op.pause ? "paused reboots" : "resumed reboots");
-        r = buf_printf(&b, "{\"group\":\"%s\",\"action\":\"%s\"", g->cfg->name, action);
+        r = buf_puts(&b, "{\"group\":");
+        if (r >= 0)
+                r = buf_put_json_string(&b, g->cfg->name, strlen(g->cfg->name));
+        if (r >= 0)
+                r = buf_printf(&b, ",\"action\":\"%s\"", action);
         if (r >= 0 && op.release_id)
                 r = buf_printf(&b, ",\"released\":%s", op.released ? "true" : "false");
         if (r >= 0)
@@ -178,30 +182,81 @@ static int admin_action(Manager *m, Group *g, const char *action, const LockRequ
         return admin_reply(m, r, &e, &b, reply);
 }
 
+/* Percent-decodes a URL path into out (at most n bytes with the NUL; '+' stays '+', as in any path).
+ * -EINVAL for a malformed escape or %00, -ENAMETOOLONG when it does not fit. */
+static int path_unescape(const char *s, char *out, size_t n)
+{
+        size_t j = 0;
+
+        for (; *s; s++) {
+                char c = *s;
+                if (c == '%') {
+                        int hi = unhexchar(s[1]), lo = hi < 0 ? -1 : unhexchar(s[2]);
+                        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                                return -EINVAL;
+                        c = (char)(hi * 16 + lo);
+                        s += 2;
+                }
+                if (j + 1 >= n)
+                        return -ENAMETOOLONG;
+                out[j++] = c;
+        }
+        out[j] = 0;
+        return 0;
+}
+
+/* "/NAME" or "/NAME/ACTION" after /v1/groups, percent-decoded (so a name may hold '/', as %2F): the
+ * whole of it when it names a group, else the last segment is the action. */
+static Group *admin_find_group(Generation *gen, const char *rest, const char **ret_action)
+{
+        const char *slash = strrchr(rest + 1, '/');
+        char name[LOCK_GROUP_NAME_MAX + 1];
+        Group *g = strlen(rest + 1) <= LOCK_GROUP_NAME_MAX ? generation_find_group(gen, rest + 1) : NULL;
+
+        *ret_action = "";
+        if (g || !slash || (size_t)(slash - rest - 1) > LOCK_GROUP_NAME_MAX)
+                return g;
+        memcpy(name, rest + 1, (size_t)(slash - rest - 1));
+        name[slash - rest - 1] = 0;
+        *ret_action = slash + 1;
+        return generation_find_group(gen, name);
+}
+
 int lock_admin_handle(Manager *m, Generation *gen, const LockRequest *req, HttpReply *reply)
 {
-        const char *rest = req->path + strlen("/v1/groups");
-        char name[256], action[32] = "", msg[600];
+        const char *rest, *action;
+        char decoded[2 * LOCK_GROUP_NAME_MAX], msg[600];
         Group *g;
+        int r;
 
         if (!gen->admin_token)
-                return http_reply_error(reply, 404, "not_found",
-                                        "the admin API is off (no admin token configured)");
+                return http_reply_error(
+                        reply, 404, "not_found",
+                        "the admin API is off (no admin token configured, none generated: see [auth] "
+                        "generate_admin_token and the log)");
         if (!bearer_matches(req->authorization, gen->admin_token)) {
                 http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
                 return http_reply_error(reply, 401, "unauthorized",
                                         "the admin API needs the admin bearer token");
         }
+        r = path_unescape(req->path + strlen("/v1/groups"), decoded, sizeof(decoded));
+        if (r < 0)
+                return http_reply_error(reply, 404, "not_found",
+                                        r == -EINVAL ? "no such endpoint (bad percent-encoding)"
+                                                     : "no such endpoint");
+        rest = decoded;
         if (!*rest || streq(rest, "/")) {
                 if (!streq(req->method, "GET"))
                         return reply_method_not_allowed(reply, "GET", "use GET");
                 return admin_list(m, gen, reply);
         }
-        if (rest[0] != '/' || sscanf(rest, "/%255[^/]/%31s", name, action) < 1 || strchr(action, '/'))
+        if (rest[0] != '/')
                 return http_reply_error(reply, 404, "not_found", "no such endpoint");
-        g = generation_find_group(gen, name);
+        g = admin_find_group(gen, rest, &action);
         if (!g) {
-                snprintf(msg, sizeof(msg), "unknown group '%s'", name);
+                size_t n = *action ? (size_t)(action - rest - 2) : strlen(rest + 1);
+                snprintf(msg, sizeof(msg), "unknown group '%.*s'", (int)MIN(n, (size_t)LOCK_GROUP_NAME_MAX),
+                         rest + 1);
                 return http_reply_error(reply, 404, "unknown_group", msg);
         }
         if (!*action) {

@@ -48,6 +48,29 @@ void lock_config_free(LockConfig *c)
         free(c);
 }
 
+int lock_config_generated_token_path(const LockConfig *c, char **ret)
+{
+        const char *slash;
+        char *p;
+
+        assert(c);
+        assert(ret);
+        if (c->admin_token || c->admin_token_file || !c->generate_admin_token) {
+                *ret = NULL;
+                return 0;
+        }
+        slash = strrchr(c->sqlite_path, '/');
+        if (!slash)
+                p = strdup(LOCK_GENERATED_TOKEN_NAME);
+        else if (asprintf(&p, "%.*s/" LOCK_GENERATED_TOKEN_NAME, (int)(slash - c->sqlite_path),
+                          c->sqlite_path) < 0)
+                p = NULL;
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *name)
 {
         for (size_t i = 0; i < c->n_groups; i++)
@@ -123,11 +146,12 @@ int lock_config_restart_keys(const LockConfig *running, const LockConfig *next, 
 static int config_init(LockConfig *c)
 {
         *c = (LockConfig){
-                .port = 9090,
+                .port = LOCK_DEFAULT_PORT,
                 .threads = 2, /* requests waiting for a write hold no thread: threads only parse and send */
                 .status_port = 2222,
                 .etcd_timeout_ms = 3000,
                 .backend = LOCK_BACKEND_SQLITE,
+                .generate_admin_token = true,
         };
         if (!(c->address = strdup("::")) || !(c->status_address = strdup("127.0.0.1")) ||
             !(c->sqlite_path = strdup(LOCK_DEFAULT_SQLITE_PATH)) || !(c->default_group = strdup("default")))
@@ -189,8 +213,9 @@ static const char *check_endpoints(const void *field)
 
 static const char *check_group_name(const void *field)
 {
-        return lock_group_name_valid(*(char *const *)field) ? NULL
-                                                            : "must be 1-255 characters of [a-zA-Z0-9.-]";
+        return lock_group_name_valid(*(char *const *)field)
+                       ? NULL
+                       : "must be 1-255 bytes of UTF-8 without control characters";
 }
 
 static int keep_lock(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key, void *target)
@@ -235,6 +260,8 @@ static const ConfigKey lock_keys[] = {
         CONFIG_KEY("status.enabled", CONFIG_BOOL, LockParse, c.status_enabled),
         CONFIG_KEY("status.address", CONFIG_ADDRESS, LockParse, c.status_address),
         CONFIG_KEY("status.port", CONFIG_INT, LockParse, c.status_port, .min = 0, .max = 65535),
+        /* in Airlock's example; Airlock reads it and serves its status endpoint over plain HTTP anyway */
+        CONFIG_KEY("status.tls", CONFIG_BOOL, LockParse, c.status_tls),
         CONFIG_KEY("etcd3.endpoints", CONFIG_STRINGS, LockParse, c.etcd_endpoints, .max = 32,
                    CONFIG_COUNT(LockParse, c.n_etcd_endpoints), .check = check_endpoints),
         CONFIG_KEY("etcd3.transaction_timeout_ms", CONFIG_INT, LockParse, c.etcd_timeout_ms, .min = 1,
@@ -247,6 +274,7 @@ static const ConfigKey lock_keys[] = {
         CONFIG_KEY("backend.sqlite_path", CONFIG_STRING, LockParse, c.sqlite_path),
         CONFIG_KEY("auth.admin_token", CONFIG_STRING, LockParse, c.admin_token),
         CONFIG_KEY("auth.admin_token_file", CONFIG_STRING, LockParse, c.admin_token_file),
+        CONFIG_KEY("auth.generate_admin_token", CONFIG_BOOL, LockParse, c.generate_admin_token),
         CONFIG_KEY_CUSTOM("lock", keep_lock),
 };
 
@@ -325,7 +353,7 @@ static const ConfigKey group_keys[] = {
 static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t index,
                        const GroupPolicy *defaults)
 {
-        char prefix[96];
+        char prefix[300];
         const TomlValue *name = toml_table_get(t, "name");
         LockGroupConfig *g = NULL;
         int r;
@@ -334,37 +362,72 @@ static int parse_group(ConfigCtx *x, LockConfig *c, const TomlValue *t, size_t i
         if (toml_type(t) != TOML_TABLE)
                 return config_bad(x, t, prefix, "must be a table");
         if (!name || toml_type(name) != TOML_STRING || !lock_group_name_valid(toml_string(name, NULL)))
-                return config_bad(x, name ? name : t, prefix,
-                                  "needs a name of 1-255 characters of [a-zA-Z0-9.-] (the FleetLock group)");
-        /* Names are unique in the list (checked by the caller); an entry may name the default group,
-         * which exists already, to configure it. */
-        g = (LockGroupConfig *)lock_config_find_group(c, toml_string(name, NULL));
-        if (!g && (r = group_add(c, toml_string(name, NULL), defaults, &g)) < 0)
+                return config_bad(
+                        x, name ? name : t, prefix,
+                        "needs a name (the FleetLock group) of 1-255 bytes of UTF-8 without control "
+                        "characters");
+        /* Names are unique here: the caller skips entries a later one or the default group overrides. */
+        r = group_add(c, toml_string(name, NULL), defaults, &g);
+        if (r < 0)
                 return r == -E2BIG ? config_bad(x, t, prefix, "too many groups") : r;
         snprintf(prefix, sizeof(prefix), "lock.groups[%s]", g->name);
         return config_parse_table(x, t, prefix, group_keys, ELEMENTSOF(group_keys), g, NULL);
 }
 
-/* Whether [[lock.groups]] entry i names a group an earlier entry named. */
-static bool group_listed_before(const TomlValue *groups, size_t i)
+/* The name of [[lock.groups]] entry i, or NULL when it has none (parse_group reports that). */
+static const char *entry_name(const TomlValue *groups, size_t i)
 {
-        const TomlValue *gt = toml_array_get(groups, i);
-        const TomlValue *name = toml_type(gt) == TOML_TABLE ? toml_table_get(gt, "name") : NULL;
+        const TomlValue *t = toml_array_get(groups, i);
+        const TomlValue *name = toml_type(t) == TOML_TABLE ? toml_table_get(t, "name") : NULL;
 
-        for (size_t j = 0; name && toml_type(name) == TOML_STRING && j < i; j++) {
-                const TomlValue *other = toml_table_get(toml_array_get(groups, j), "name");
-                if (other && toml_type(other) == TOML_STRING &&
-                    streq(toml_string(other, NULL), toml_string(name, NULL)))
-                        return true;
-        }
-        return false;
+        return name && toml_type(name) == TOML_STRING ? toml_string(name, NULL) : NULL;
 }
 
-/* [lock], then the groups: the default one always exists (as in Airlock); an entry may configure it. */
+/* The index of a later [[lock.groups]] entry with the same name as entry i, or 0 when none. */
+static size_t entry_overridden_by(const TomlValue *groups, size_t i)
+{
+        const char *name = entry_name(groups, i);
+
+        for (size_t j = toml_array_size(groups); name && j > i + 1; j--)
+                if (streq_ptr(entry_name(groups, j - 1), name))
+                        return j - 1;
+        return 0;
+}
+
+/* Airlock fills a map from the entries in order, then sets the default group from [lock]: a later entry
+ * with the same name replaces an earlier one, and an entry naming the default group is replaced whole
+ * (its slots and every other key). Returns 1 (with a warning) when entry i is skipped, 0 when not. */
+static int entry_skipped(ConfigCtx *x, const LockParse *p, size_t i)
+{
+        const char *name = entry_name(p->groups, i);
+        const TomlValue *name_value;
+        size_t j;
+        int r;
+
+        if (!name || !lock_group_name_valid(name))
+                return 0; /* parse_group reports it */
+        name_value = toml_table_get(toml_array_get(p->groups, i), "name");
+        j = entry_overridden_by(p->groups, i);
+        if (j > 0)
+                r = config_warnf(x,
+                                 "%s:%u: lock.groups[%zu]: group '%s' is listed again in lock.groups[%zu], "
+                                 "which replaces this entry (as in Airlock)",
+                                 x->file, toml_line(name_value), i, name, j);
+        else if (streq(name, p->c.default_group))
+                r = config_warnf(x,
+                                 "%s:%u: lock.groups[%zu]: '%s' is the default group, which [lock] "
+                                 "default_slots, default_max_hold_secs and default_settle_secs configure: "
+                                 "this entry is ignored (as in Airlock)",
+                                 x->file, toml_line(name_value), i, name);
+        else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+/* [lock], then the groups: the default one always exists, configured by [lock] only (as in Airlock). */
 static int parse_lock(ConfigCtx *x, LockParse *p)
 {
         LockGroupConfig *g;
-        char key[128];
         int r;
 
         if (p->lock) {
@@ -377,11 +440,11 @@ static int parse_lock(ConfigCtx *x, LockParse *p)
         if (r < 0)
                 return r;
         for (size_t i = 0; p->groups && i < toml_array_size(p->groups); i++) {
-                /* Each name once; the default group may be listed once to configure it. */
-                if (group_listed_before(p->groups, i)) {
-                        snprintf(key, sizeof(key), "lock.groups[%zu]", i);
-                        return config_bad(x, toml_table_get(toml_array_get(p->groups, i), "name"), key,
-                                          "group listed twice");
+                r = entry_skipped(x, p, i);
+                if (r != 0) {
+                        if (r < 0)
+                                return r;
+                        continue;
                 }
                 r = parse_group(x, &p->c, toml_array_get(p->groups, i), i, &p->defaults);
                 if (r < 0)

@@ -15,6 +15,10 @@
 #define LOCK_CONFIG_DEFAULT_PATH "/etc/upkeep/lock.toml"
 #define LOCK_DEFAULT_SQLITE_PATH "/var/lib/upkeep/lock/lock.db"
 #define LOCK_MAX_GROUPS 1024
+#define LOCK_GENERATED_TOKEN_NAME "admin.token"
+/* Where the generated admin token is on defaults (beside the default database); `upkeep lock` reads it. */
+#define LOCK_ADMIN_TOKEN_DEFAULT "/var/lib/upkeep/lock/admin.token"
+#define LOCK_DEFAULT_PORT 3333 /* Airlock's example's, which Zincati fragments point at */
 
 typedef enum LockBackendType {
         LOCK_BACKEND_SQLITE,
@@ -50,6 +54,7 @@ typedef struct LockConfig {
         bool status_enabled;
         char *status_address;
         uint16_t status_port;
+        bool status_tls; /* accepted, as Airlock does, and without effect: the status listener is HTTP */
         /* [backend] */
         LockBackendType backend;
         char *sqlite_path;
@@ -59,8 +64,9 @@ typedef struct LockConfig {
         unsigned etcd_timeout_ms;
         char *etcd_cert_path, *etcd_key_path, *etcd_ca_path;
         /* [auth] */
-        char *admin_token;      /* inline (discouraged) */
-        char *admin_token_file; /* read by the daemon */
+        char *admin_token;         /* inline (discouraged) */
+        char *admin_token_file;    /* read by the daemon */
+        bool generate_admin_token; /* without either: a token generated at the first start (default) */
         /* [lock] */
         char *default_group;
         LockGroupConfig *groups; /* the default group first */
@@ -68,12 +74,16 @@ typedef struct LockConfig {
 } LockConfig;
 
 /* The configuration used when no file exists: SQLite, one group "default" with one slot, listening on
- * [::]:9090, no admin API. */
+ * [::]:3333 (LOCK_DEFAULT_PORT), the admin API with a generated token. */
 int lock_config_default(LockConfig **ret);
 /* Errors name the file, line, key and reason; unknown keys become warnings in *ret_warnings. */
 int lock_config_parse(const char *data, size_t len, const char *filename, LockConfig **ret,
                       char ***ret_warnings, Error *e);
 void lock_config_free(LockConfig *c);
+/* Where the generated admin token lives: admin.token next to the SQLite database (whatever the backend,
+ * so /var/lib/upkeep/lock/admin.token by default), in *ret; NULL when the configuration sets a token or
+ * turns generation off. 0 or -ENOMEM. */
+int lock_config_generated_token_path(const LockConfig *c, char **ret);
 const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *name);
 
 /* The keys whose values differ between the configuration a daemon started with and a newer one, among

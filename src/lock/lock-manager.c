@@ -11,6 +11,7 @@
 
 #include "etcd.h"
 #include "fileio.h"
+#include "lock-admin-token.h"
 #include "log.h"
 #include "strutil.h"
 #include "time-util.h"
@@ -373,14 +374,50 @@ static int setup_windows(Group *g)
         return 0;
 }
 
-static int generation_admin_token(Generation *gen)
+/* The configured token, else the generated one: read from its file, which is written first when
+ * m->generate_admin_token (a running daemon; not --check-config nor tests) and it does not exist yet. */
+static int generation_admin_token(Manager *m, Generation *gen)
 {
         const LockConfig *config = gen->config->config;
+        _cleanup_free_ char *path = NULL;
+        Error e = { { 0 } };
+        int r;
 
         if (config->admin_token_file)
                 return read_secret(config->admin_token_file, &gen->admin_token);
         if (config->admin_token && !(gen->admin_token = strdup(config->admin_token)))
                 return log_error_errno(ENOMEM, "out of memory");
+        if (lock_config_generated_token_path(config, &path) < 0)
+                return log_error_errno(ENOMEM, "out of memory");
+        if (!path)
+                return 0;
+        r = admin_token_load(path, m->generate_admin_token, &gen->admin_token, &e);
+        if (r < 0) {
+                /* The FleetLock service does not need it: it runs on, without the admin API. */
+                log_warning_errno(r, "admin API off: %s", e.message);
+                return r == -ENOMEM ? r : 0;
+        }
+        if (r > 0)
+                log_notice("admin API on: generated its token in %s (sudo upkeep lock status reads it; "
+                           "[auth] generate_admin_token = false turns this off)",
+                           path);
+        return 0;
+}
+
+int manager_generate_admin_token(Manager *m)
+{
+        _cleanup_free_ char *path = NULL;
+        Generation *gen;
+
+        assert(m);
+        assert(!m->server);
+        gen = m->gen;
+        m->generate_admin_token = true;
+        if (lock_config_generated_token_path(gen->config->config, &path) < 0)
+                return log_error_errno(ENOMEM, "out of memory");
+        if (!path || !gen->admin_token)
+                return path ? generation_admin_token(m, gen) : 0;
+        log_info("admin API on: its token is in %s", path);
         return 0;
 }
 
@@ -414,7 +451,7 @@ static int generation_new(Manager *m, ConfigRef *config, Generation **ret)
                         goto fail;
                 }
         }
-        r = generation_admin_token(gen);
+        r = generation_admin_token(m, gen);
         if (r < 0)
                 goto fail;
         *ret = gen;
@@ -542,9 +579,12 @@ void manager_print_summary(const Manager *m)
 {
         const LockConfig *c = m->boot->config;
         const Generation *gen = m->gen;
+        _cleanup_free_ char *token_path = NULL;
 
-        printf("configuration OK: listening on [%s]:%u%s, %u HTTP threads, admin API %s\n", c->address,
-               c->port, c->tls ? " (TLS)" : "", c->threads, gen->admin_token ? "on" : "off");
+        (void)lock_config_generated_token_path(c, &token_path);
+        printf("configuration OK: listening on [%s]:%u%s, %u HTTP threads, admin API %s%s%s\n", c->address,
+               c->port, c->tls ? " (TLS)" : "", c->threads, gen->admin_token || token_path ? "on" : "off",
+               token_path ? ", token in " : "", token_path ?: "");
         if (c->backend == LOCK_BACKEND_SQLITE)
                 printf("backend: sqlite, %s\n", c->sqlite_path);
         else {

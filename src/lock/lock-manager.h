@@ -80,6 +80,7 @@ typedef struct Manager {
         uint64_t backend_errors;                                /* atomic */
         uint64_t reloads[2];                                    /* atomic: [done, failed] */
         bool last_reload_failed;                                /* atomic */
+        bool generate_admin_token; /* write the generated token's file when missing (a running daemon) */
         int64_t started_at;
 } Manager;
 
@@ -94,6 +95,10 @@ int manager_new(LockConfig *config, Manager **ret);
 int manager_set_backend(Manager *m, LockBackend *backend);
 /* Sets up the backend the boot configuration names (SQLite or etcd3). Errors are logged. */
 int manager_open_backend(Manager *m);
+/* A daemon about to serve: from now on, the generated admin token (lock_config_generated_token_path) is
+ * written when its file is missing, now and at reloads. Call before the HTTP servers start. Errors are
+ * logged. */
+int manager_generate_admin_token(Manager *m);
 /* Stops the HTTP servers and frees everything no request holds any more. */
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

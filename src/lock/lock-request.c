@@ -50,8 +50,10 @@ int fleetlock_request_parse(const char *body, size_t len, FleetLockRequest *ret,
                                   "bytes",
                                   SEMAPHORE_MAX_ID);
         if (!lock_group_name_valid(group))
-                return error_setf(e, -EINVAL,
-                                  "client_params.group must match ^[a-zA-Z0-9.-]+$ (at most 255 bytes)");
+                return error_setf(
+                        e, -EINVAL,
+                        "client_params.group must be a non-empty UTF-8 string of at most 255 bytes "
+                        "without control characters");
         i2 = strdup(id);
         g2 = strdup(group);
         if (!i2 || !g2) {

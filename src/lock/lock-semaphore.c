@@ -112,39 +112,37 @@ static size_t utf8_len(const unsigned char *p)
         return k + 1;
 }
 
-bool semaphore_valid_id(const char *id)
+/* Whether s is non-empty, valid UTF-8 without control characters (C0, DEL, C1), and at most max bytes. */
+static bool printable_utf8(const char *s, size_t max)
 {
         size_t n = 0;
 
-        if (!id || !*id)
+        if (!s || !*s)
                 return false;
-        for (const unsigned char *p = (const unsigned char *)id; *p;) {
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
                 size_t k;
-                if (*p < 0x20 || *p == 0x7f)
+                if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
                         return false;
                 k = utf8_len(p);
                 if (k == 0)
                         return false;
                 p += k;
                 n += k;
-                if (n > SEMAPHORE_MAX_ID)
+                if (n > max)
                         return false;
         }
         return true;
 }
 
+bool semaphore_valid_id(const char *id)
+{
+        return printable_utf8(id, SEMAPHORE_MAX_ID);
+}
+
+/* Airlock accepts any non-empty group name; Upkeep refuses only what no key, label or log line can carry. */
 bool lock_group_name_valid(const char *group)
 {
-        size_t n = 0;
-
-        if (!group || !*group)
-                return false;
-        for (const char *p = group; *p; p++, n++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '.' || *p == '-') ||
-                    n >= 255)
-                        return false;
-        return true;
+        return printable_utf8(group, LOCK_GROUP_NAME_MAX);
 }
 
 static int holder_insert(Semaphore *s, size_t at, const char *id, int64_t since)
@@ -244,6 +242,18 @@ int semaphore_unlock(Semaphore *s, const char *id, int64_t now)
         return 1;
 }
 
+/* The "holders" array, or NULL (no holders) when it is null or absent: Airlock (Go) reads both so. */
+static int holders_member(json_t *root, json_t **ret, Error *e)
+{
+        json_t *h = json_object_get(root, "holders");
+
+        if (!h || json_is_null(h)) {
+                *ret = NULL;
+                return 0;
+        }
+        return json_member_array(root, "holders", true, "semaphore", ret, e);
+}
+
 int semaphore_parse(const char *data, size_t len, Semaphore *ret, Error *e)
 {
         _cleanup_json_ json_t *root = NULL;
@@ -259,10 +269,11 @@ int semaphore_parse(const char *data, size_t len, Semaphore *ret, Error *e)
         if (r < 0)
                 return r;
         r = json_member_int(root, "total_slots", true, "semaphore", 0, SEMAPHORE_MAX_SLOTS, &slots, e);
-        if (r >= 0)
-                r = json_member_array(root, "holders", true, "semaphore", &holders, e);
         if (r < 0)
                 return r == -ENOENT ? -EINVAL : r;
+        r = holders_member(root, &holders, e);
+        if (r < 0)
+                return r;
         if (json_array_size(holders) > SEMAPHORE_MAX_HOLDERS)
                 return error_setf(e, -E2BIG, "semaphore: more than %d holders", SEMAPHORE_MAX_HOLDERS);
         up = json_object_get(root, "upkeep");

@@ -17,6 +17,7 @@
 
 #define SEMAPHORE_MAX_HOLDERS 10000
 #define SEMAPHORE_MAX_ID 256
+#define LOCK_GROUP_NAME_MAX 255
 #define SEMAPHORE_MAX_SLOTS 10000
 #define SEMAPHORE_VALUE_MAX (2u * 1024u * 1024u)
 
@@ -58,8 +59,9 @@ int semaphore_copy(const Semaphore *s, Semaphore *ret);
 /* Index of id among the holders, or -1. */
 ssize_t semaphore_find(const Semaphore *s, const char *id);
 
-/* Validates a holder id (non-empty, at most SEMAPHORE_MAX_ID bytes, printable UTF-8 without control
- * characters) and a group name (^[a-zA-Z0-9.-]+$, at most 255 bytes). */
+/* Validates a holder id (non-empty, at most SEMAPHORE_MAX_ID bytes, UTF-8 without control characters)
+ * and a group name (the same, at most LOCK_GROUP_NAME_MAX bytes: as in Airlock, any non-empty name, but
+ * no control characters, which no etcd key, log line or label should carry). */
 bool semaphore_valid_id(const char *id);
 bool lock_group_name_valid(const char *group);
 

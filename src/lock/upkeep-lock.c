@@ -105,7 +105,8 @@ int main(int argc, char **argv)
         if (lo.check_only)
                 return check_config(m);
         reload.userdata = m;
-        if (manager_open_backend(m) < 0 || lock_server_start(m, opt.port_file) < 0)
+        if (manager_open_backend(m) < 0 || manager_generate_admin_token(m) < 0 ||
+            lock_server_start(m, opt.port_file) < 0)
                 return EXIT_FAILURE;
 
         manager_sweep(m);

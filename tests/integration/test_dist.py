@@ -94,7 +94,8 @@ def test_example_lock_config_runs(build_dir, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0 and p.stderr == "", p.stderr
     assert p.stdout.splitlines() == [
-        "configuration OK: listening on [::]:9090, 2 HTTP threads, admin API off",
+        "configuration OK: listening on [::]:3333, 2 HTTP threads, admin API on, token in "
+        "/var/lib/upkeep/lock/admin.token",
         "backend: sqlite, /var/lib/upkeep/lock/lock.db", "group default: 1 slot"]
     s = LockServer(build_dir, tmp_path, (DIST / "lock.toml").read_text(),
                    extra_args=["--sqlite", str(tmp_path / "lock.db")])

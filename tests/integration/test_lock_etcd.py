@@ -73,6 +73,26 @@ def test_airlock_layout(build_dir, tmp_path, etcd):
         assert s.stop() == 0
 
 
+def test_airlock_group_names_and_null_holders(build_dir, tmp_path, etcd):
+    """Names Airlock accepts reach etcd under Airlock's own key (Go's url.QueryEscape); a value Airlock
+    wrote with "holders": null is an empty semaphore."""
+    extra = '[[lock.groups]]\nname = "my_workers"\n[[lock.groups]]\nname = "eu west/2"\n' \
+            '[[lock.groups]]\nname = \'say "hi"\'\n[[lock.groups]]\nname = "Z\u00fcrich"\n'
+    s = LockServer(build_dir, tmp_path, config(etcd, extra=extra))
+    try:
+        for group, escaped in [("my_workers", "my_workers"), ("eu west/2", "eu+west%2F2"),
+                               ('say "hi"', "say+%22hi%22"), ("Z\u00fcrich", "Z%C3%BCrich")]:
+            assert s.lock("n1", group, zincati=False).status_code == 200, group
+            assert stored(etcd, escaped)["holders"] == ["n1"], group
+            label = group.replace("\\", "\\\\").replace('"', '\\"')  # Prometheus' escaping
+            assert s.metric("upkeep_lock_holders", group=label) == 1, group
+        assert etcd.etcdctl("put", KEY.format("workers"), '{"total_slots":2,"holders":null}').returncode == 0
+        assert s.lock("n2", "workers").status_code == 200
+        assert stored(etcd, "workers")["holders"] == ["n2"]
+    finally:
+        assert s.stop() == 0
+
+
 def test_resize_when_slots_change(build_dir, tmp_path, etcd):
     assert etcd.etcdctl("put", KEY.format("default"), '{"total_slots":1,"holders":["a"]}').returncode == 0
     s = LockServer(build_dir, tmp_path, config(etcd, slots=3))

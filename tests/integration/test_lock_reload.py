@@ -131,7 +131,7 @@ default_slots = 1
         assert s.lock("n1").status_code == 200
         bad = [
             ("[lock]\ndefault_slots = 2\n[lock\n", "lock.toml"),  # broken TOML
-            (good.replace("default_slots = 1", "default_slots = 2\n[[lock.groups]]\nname = \"default\"\n"
+            (good.replace("default_slots = 1", "default_slots = 2\n[[lock.groups]]\nname = \"db\"\n"
                           "time_zone = \"Nowhere/Atlantis\"\n[[lock.groups.window]]\ndays = [\"Mon\"]\n"
                           "start_time = \"01:00\"\nlength_minutes = 60"), "Nowhere/Atlantis"),
             (good.replace(f'admin_token = "{T1}"', f'admin_token_file = "{tmp_path}/missing.token"'),

@@ -92,7 +92,9 @@ def test_zincati_and_airlock_shaped_requests(server):
     ("true", "{not json", "invalid_request", 400),
     ("true", '{"client_params": {"id": "", "group": "default"}}', "invalid_request", 400),
     ("true", '{"client_params": {"id": "a", "group": ""}}', "invalid_request", 400),
-    ("true", '{"client_params": {"id": "a", "group": "bad group"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": "bad\\ngroup"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": "bad\\u0001group"}}', "invalid_request", 400),
+    ("true", '{"client_params": {"id": "a", "group": "no such group"}}', "unknown_group", 404),
     ("true", '{"client_params": {"id": "a"}}', "invalid_request", 400),
     ("true", '{"client_params": {"id": 7, "group": "default"}}', "invalid_request", 400),
     ("true", '{"client_params": "x"}', "invalid_request", 400),
@@ -169,10 +171,65 @@ def test_admin_api(server):
 
 
 def test_admin_api_off_without_token(build_dir, tmp_path):
-    s = LockServer(build_dir, tmp_path, f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path}/l.db"\n')
+    s = LockServer(build_dir, tmp_path, f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path}/l.db"\n'
+                   "[auth]\ngenerate_admin_token = false\n")
     try:
         assert_error(s.admin("GET", "", "anything"), 404, "not_found")
         assert s.lock("a").status_code == 200
+        assert not (tmp_path / "admin.token").exists()
+    finally:
+        assert s.stop() == 0
+
+
+def test_group_names_as_airlock_accepts(build_dir, tmp_path):
+    """Any non-empty name without control characters, as in Airlock: FleetLock, the admin API (the name
+    percent-encoded in the path, '/' included), JSON and metrics."""
+    cfg = f'[backend]\nsqlite_path = "{tmp_path}/l.db"\n[auth]\nadmin_token = "{TOKEN}"\n' \
+          '[lock]\ndefault_group_name = "my_workers"\n[[lock.groups]]\nname = "eu/west 2"\n' \
+          '[[lock.groups]]\nname = \'say "hi"\'\n'
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        for group in ["my_workers", "eu/west 2", 'say "hi"']:
+            assert s.lock("n1", group, zincati=False).status_code == 200, group
+        r = s.admin("GET", "/eu%2Fwest%202", TOKEN)
+        assert r.status_code == 200 and r.json()["name"] == "eu/west 2", r.text
+        r = s.admin("POST", "/say%20%22hi%22/pause", TOKEN)
+        assert r.status_code == 200 and r.json() == {"group": 'say "hi"', "action": "pause"}, r.text
+        assert [g["name"] for g in s.admin("GET", "", TOKEN).json()["groups"]] == \
+            ["my_workers", "eu/west 2", 'say "hi"']
+        assert s.metric("upkeep_lock_paused", group='say \\"hi\\"') == 1
+        assert s.metric("upkeep_lock_holders", group="eu/west 2") == 1
+        assert_error(s.lock("n1", "a\tb", zincati=False), 400, "invalid_request")
+    finally:
+        assert s.stop() == 0
+
+
+def test_admin_token_generated_on_defaults(build_dir, tmp_path):
+    """Without a configured token, the first start writes one next to the database (0600, 64 hex digits)
+    and the admin API takes it; the next start reads the same one; a configured token wins."""
+    cfg = f'[backend]\nsqlite_path = "{tmp_path}/l.db"\n'
+    path = tmp_path / "admin.token"
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        token = path.read_text()
+        assert token.endswith("\n") and len(token) == 65 and set(token[:-1]) <= set("0123456789abcdef")
+        assert path.stat().st_mode & 0o7777 == 0o600
+        assert f"admin API on: generated its token in {path}" in s.logs()
+        assert_error(s.admin("GET", "", "anything"), 401, "unauthorized")
+        assert s.admin("GET", "", token.strip()).status_code == 200
+    finally:
+        assert s.stop() == 0
+    s = LockServer(build_dir, tmp_path, cfg)
+    try:
+        assert path.read_text() == token
+        assert f"admin API on: its token is in {path}" in s.logs()
+        assert s.admin("GET", "/default", token.strip()).status_code == 200
+    finally:
+        assert s.stop() == 0
+    s = LockServer(build_dir, tmp_path, cfg + f'[auth]\nadmin_token = "{TOKEN}"\n')
+    try:
+        assert s.admin("GET", "", TOKEN).status_code == 200
+        assert_error(s.admin("GET", "", token.strip()), 401, "unauthorized")
     finally:
         assert s.stop() == 0
 
@@ -184,10 +241,9 @@ type = "sqlite"
 sqlite_path = "{tmp_path}/l.db"
 [auth]
 admin_token = "{TOKEN}"
-[[lock.groups]]
-name = "default"
-max_hold_secs = 2
-settle_secs = 2
+[lock]
+default_max_hold_secs = 2
+default_settle_secs = 2
 """
     s = LockServer(build_dir, tmp_path, cfg)
     try:
@@ -578,6 +634,33 @@ def test_cli_lock_commands(build_dir, sqlite_server, tmp_path):
     assert p.returncode == 1 and "unknown_group" in p.stderr
     p = upkeep(build_dir, "lock", "release", "default", "--url", server.base)
     assert p.returncode == 1 and "usage" in p.stderr
+
+
+def test_cli_group_names_and_hints(build_dir, tmp_path):
+    """Airlock's group names reach the admin API whole (the CLI percent-encodes them, the server decodes),
+    and an admin API that is off or refuses the token gets a hint that says what to do."""
+    config = BASE_CONFIG.format(db=tmp_path / "lock.db", token=TOKEN) + \
+        '\n[[lock.groups]]\nname = "edge nodes/eu%1"\nslots = 1\n'
+    server = LockServer(build_dir, tmp_path, config)
+    try:
+        env = {"UPKEEP_ADMIN_TOKEN": TOKEN}
+        assert upkeep(build_dir, "lock", "pause", "edge nodes/eu%1", "--url", server.base, env=env).returncode == 0
+        assert_error(server.lock("x", "edge nodes/eu%1"), 423, "group_paused")
+        p = upkeep(build_dir, "lock", "status", "edge nodes/eu%1", "--url", server.base, env=env)
+        assert p.returncode == 0 and "edge nodes/eu%1" in p.stdout and "yes" in p.stdout, p.stdout + p.stderr
+        assert upkeep(build_dir, "lock", "resume", "edge nodes/eu%1", "--url", server.base, env=env).returncode == 0
+        assert server.lock("x", "edge nodes/eu%1").status_code == 200
+        p = upkeep(build_dir, "lock", "status", "--url", server.base, env={"UPKEEP_ADMIN_TOKEN": "wrong"})
+        assert p.returncode == 1 and "401" in p.stderr and "token was refused" in p.stderr, p.stderr
+    finally:
+        assert server.stop() == 0
+    off = LockServer(build_dir, tmp_path, f'[backend]\nsqlite_path = "{tmp_path / "off.db"}"\n'
+                     '[auth]\ngenerate_admin_token = false\n')
+    try:
+        p = upkeep(build_dir, "lock", "status", "--url", off.base, env={"UPKEEP_ADMIN_TOKEN": TOKEN})
+        assert p.returncode == 1 and "404" in p.stderr and "admin API may be off" in p.stderr, p.stderr
+    finally:
+        assert off.stop() == 0
 
 
 def test_tls_service(build_dir, tmp_path):

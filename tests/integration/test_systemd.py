@@ -147,16 +147,18 @@ def sanitizer_dropin(binary, unit, workdir):
 def fleetlock(c, endpoint, node):
     return c.curl("-X", "POST", "-H", "fleet-lock-protocol: true",
                   "-d", json.dumps({"client_params": {"id": node, "group": "default"}}),
-                  f"http://127.0.0.1:9090/v1/{endpoint}")
+                  f"http://127.0.0.1:3333/v1/{endpoint}")
 
 
 def test_lock_unit(rootfs, build_dir, tmp_path):
     etc = tmp_path / "etc"
     etc.mkdir()
-    # The shipped example (every key at its default), with an admin token for the checks below.
+    # The shipped example (every key at its default: a generated admin token), then with an admin token
+    # of its own for the checks below.
     config = (REPO / "dist" / "lock.toml").read_text()
-    assert "default_slots = 1" in config and "\n[auth]" not in config
-    (etc / "lock.toml").write_text(config + '\n[auth]\nadmin_token = "t0ken"\n')
+    assert "default_slots = 1" in config and "\nadmin_token" not in config
+    (etc / "lock.toml").write_text(config)
+    config = config.replace("[auth]\n", '[auth]\nadmin_token = "t0ken"\n')
     binary = pathlib.Path(build_dir) / "src/lock/upkeep-lock"
     c = Container(rootfs, tmp_path, [
         (binary, "/usr/bin/upkeep-lock"),
@@ -171,6 +173,15 @@ def test_lock_unit(rootfs, build_dir, tmp_path):
         # StateDirectory= made the database's directory, owned by the account sysusers created.
         stat = c.run("stat", "-c", "%U %a", "/var/lib/upkeep/lock", "/var/lib/upkeep/lock/lock.db").stdout
         assert stat.split("\n")[:2] == ["upkeep-lock 700", "upkeep-lock 600"], stat
+        # The admin API works on the defaults: its generated token, the service user's, read by root.
+        token_file = "/var/lib/upkeep/lock/admin.token"
+        assert c.run("stat", "-c", "%U %a %s", token_file).stdout.strip() == "upkeep-lock 600 65"
+        token = c.run("cat", token_file).stdout.strip()
+        assert len(token) == 64 and set(token) <= set("0123456789abcdef"), token
+        assert f"admin API on: generated its token in {token_file}" in c.journal("upkeep-lock")
+        code, body = c.curl("-H", f"Authorization: Bearer {token}",
+                            "http://127.0.0.1:3333/v1/groups/default")
+        assert code == 200, body
         pid = c.show("upkeep-lock", "MainPID")["MainPID"]
         assert c.run("stat", "-c", "%U", f"/proc/{pid}").stdout.strip() == "upkeep-lock"
 
@@ -179,8 +190,7 @@ def test_lock_unit(rootfs, build_dir, tmp_path):
         assert code == 423 and json.loads(body)["kind"] == "failed_lock_semaphore_full"
 
         # systemctl reload: the new slot count applies at once; a broken file changes nothing.
-        (etc / "lock.toml").write_text(config.replace("default_slots = 1", "default_slots = 2") +
-                                       '\n[auth]\nadmin_token = "t0ken"\n')
+        (etc / "lock.toml").write_text(config.replace("default_slots = 1", "default_slots = 2"))
         assert "default_slots = 2" in (etc / "lock.toml").read_text()
         c.run("systemctl", "reload", "upkeep-lock")
         assert fleetlock(c, "pre-reboot", "b")[0] == 200
@@ -196,14 +206,14 @@ def test_lock_unit(rootfs, build_dir, tmp_path):
         assert code == 423, body  # still two slots, both held
 
         # A crash: Restart=on-failure brings it back with the holders on disk.
-        (etc / "lock.toml").write_text(config + '\n[auth]\nadmin_token = "t0ken"\n')
+        (etc / "lock.toml").write_text(config)
         c.run("systemctl", "kill", "-s", "KILL", "upkeep-lock")
         deadline = time.monotonic() + 20
         while c.show("upkeep-lock", "NRestarts")["NRestarts"] != "1":
             assert time.monotonic() < deadline, c.run("systemctl", "status", "upkeep-lock", check=False).stdout
             time.sleep(0.2)
         c.wait_active("upkeep-lock")
-        code, body = c.curl("-H", "Authorization: Bearer t0ken", "http://127.0.0.1:9090/v1/groups/default")
+        code, body = c.curl("-H", "Authorization: Bearer t0ken", "http://127.0.0.1:3333/v1/groups/default")
         assert code == 200, body
         assert sorted(h["id"] for h in json.loads(body)["holders"]) == ["a", "b"]
 

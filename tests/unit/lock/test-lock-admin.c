@@ -18,6 +18,11 @@ static const char config[] =
         "[[lock.groups]]\nname = \"default\"\n"
         "[[lock.groups]]\nname = \"db\"\nslots = 2\npaused = true\nmax_hold_secs = 60\n";
 #define AUTH "Bearer sesame"
+static const char odd_names[] = "[auth]\nadmin_token = \"sesame\"\n"
+                                "[lock]\ndefault_group_name = \"my_workers\"\n"
+                                "[[lock.groups]]\nname = \"eu/west 2\"\n"
+                                "[[lock.groups]]\nname = 'say \"hi\" \\o/'\n"
+                                "[[lock.groups]]\nname = \"Z\xc3\xbcrich\"\n";
 
 static void test_off_and_auth(void **state)
 {
@@ -162,12 +167,58 @@ static void test_backend_down(void **state)
         fixture_free(f);
 }
 
+/* Group names as Airlock accepts them: in the (percent-decoded) path, even with '/', and escaped in the
+ * JSON answers. */
+static void test_group_names(void **state)
+{
+        LockFixture *f = fixture_new(odd_names, NULL);
+        Manager *m = f->m;
+        Answer a;
+
+        assert_int_equal(fleetlock(m, true, "eu/west 2", "n1", NULL, false).status, 200);
+        a = get(m, "/v1/groups/eu/west 2", AUTH);
+        assert_int_equal(a.status, 200);
+        assert_contains(a.body, "{\"name\":\"eu/west 2\",\"slots\":1,\"holders\":[{\"id\":\"n1\"");
+        a = post(m, "/v1/groups/eu/west 2/release", "{\"id\":\"n1\"}", AUTH);
+        assert_int_equal(a.status, 200);
+        assert_string_equal(a.body, "{\"group\":\"eu/west 2\",\"action\":\"release\",\"released\":true}");
+        a = post(m, "/v1/groups/say \"hi\" \\o//pause", NULL, AUTH);
+        assert_int_equal(a.status, 200);
+        assert_string_equal(a.body, "{\"group\":\"say \\\"hi\\\" \\\\o/\",\"action\":\"pause\"}");
+        a = get(m, "/v1/groups/my_workers", AUTH);
+        assert_int_equal(a.status, 200);
+        a = get(m, "/v1/groups", AUTH);
+        assert_contains(a.body, "\"name\":\"Z\xc3\xbcrich\"");
+        assert_contains(a.body, "\"name\":\"say \\\"hi\\\" \\\\o/\"");
+        /* as the HTTP server hands them over: percent-encoded ('+' is not a space in a path) */
+        a = post(m, "/v1/groups/say%20%22hi%22%20%5Co%2F/resume", NULL, AUTH);
+        assert_int_equal(a.status, 200);
+        assert_contains(a.body, "\"action\":\"resume\"");
+        a = get(m, "/v1/groups/eu%2Fwest%202", AUTH);
+        assert_int_equal(a.status, 200);
+        assert_contains(a.body, "{\"name\":\"eu/west 2\"");
+        a = get(m, "/v1/groups/Z%C3%BCrich", AUTH);
+        assert_int_equal(a.status, 200);
+        a = get(m, "/v1/groups/eu%2Fwest+2", AUTH);
+        assert_int_equal(a.status, 404);
+        a = get(m, "/v1/groups/eu%2", AUTH);
+        assert_int_equal(a.status, 404);
+        assert_contains(a.body, "bad percent-encoding");
+        a = get(m, "/v1/groups/a%00b", AUTH);
+        assert_int_equal(a.status, 404);
+        a = get(m, "/v1/groups/eu/east", AUTH);
+        assert_int_equal(a.status, 404);
+        assert_contains(a.body, "unknown group 'eu'");
+        fixture_free(f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_off_and_auth), cmocka_unit_test(test_routes),
                 cmocka_unit_test(test_state),        cmocka_unit_test(test_release),
                 cmocka_unit_test(test_pause_resume), cmocka_unit_test(test_backend_down),
+                cmocka_unit_test(test_group_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,17 +9,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "lock-config.h"
+#include "macros.h"
 
+/* Airlock's dist/examples/config.toml, with [etcd3]'s optional keys added. */
 static const char airlock[] = "[status]\n"
                               "enabled = true\n"
                               "address = \"127.0.0.1\"\n"
                               "port = 2222\n"
+                              "tls = false\n"
                               "[service]\n"
                               "address = \"127.0.0.1\"\n"
                               "port = 3333\n"
@@ -89,7 +94,7 @@ static void test_defaults(void **state)
         assert_int_equal(lock_config_default(&c), 0);
         assert_int_equal(c->backend, LOCK_BACKEND_SQLITE);
         assert_string_equal(c->sqlite_path, "/var/lib/upkeep/lock/lock.db");
-        assert_int_equal(c->port, 9090);
+        assert_int_equal(c->port, 3333); /* Airlock's example's port, which Zincati fragments name */
         assert_int_equal(c->threads, 2);
         assert_int_equal(c->n_groups, 1);
         assert_string_equal(c->groups[0].name, "default");
@@ -133,7 +138,9 @@ static void test_upkeep_keys(void **state)
         assert_true(c->tls);
         assert_int_equal(c->threads, 3);
         assert_int_equal(c->n_groups, 2);
-        assert_true(c->groups[0].policy.slots == 1); /* the default group, configured by its entry */
+        /* As in Airlock, [lock] configures the default group: its [[lock.groups]] entry is ignored whole. */
+        assert_true(c->groups[0].policy.slots == 3);
+        assert_true(c->groups[0].policy.max_hold_secs == 3600);
         const LockGroupConfig *g = lock_config_find_group(c, "db");
         assert_true(g->policy.slots == 3);
         assert_true(g->policy.max_hold_secs == 3600);
@@ -146,7 +153,8 @@ static void test_upkeep_keys(void **state)
         assert_string_equal(g->windows[0].start_time, "22:00");
         assert_true(g->windows[0].length_minutes == 120);
         assert_non_null(w);
-        assert_non_null(strstr(w[0], "unknown key 'lock.groups[db].window[0].colour' ignored"));
+        assert_non_null(strstr(w[0], "lock.toml:18: lock.groups[0]: 'default' is the default group"));
+        assert_non_null(strstr(w[1], "unknown key 'lock.groups[db].window[0].colour' ignored"));
         strv_free(w);
         lock_config_free(c);
 }
@@ -169,12 +177,12 @@ static void test_errors(void **state)
         expect_error("[service]\nport = 1\n[status]\nport = 1.5\n", "lock.toml:4: status.port");
         expect_error("[auth]\nadmin_token = \"a\"\nadmin_token_file = \"b\"\n", "not both");
         expect_error("[lock]\ndefault_slots = 0\n", "lock.default_slots");
-        expect_error("[lock]\ndefault_group_name = \"a b\"\n", "lock.default_group_name");
         expect_error("[[lock.groups]]\nslots = 1\n", "lock.groups[0]: needs a name");
-        expect_error("[[lock.groups]]\nname = \"a/b\"\n", "needs a name");
-        expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups]]\nname = \"a\"\n",
-                     "lock.toml:4: lock.groups[1]: group "
-                     "listed twice");
+        expect_error("[[lock.groups]]\nname = \"\"\n", "needs a name");
+        expect_error("[[lock.groups]]\nname = \"a\\nb\"\n", "without control characters");
+        expect_error("[[lock.groups]]\nname = \"a\\u0001b\"\n", "without control characters");
+        expect_error("[[lock.groups]]\nname = \"a\\u0085b\"\n", "without control characters");
+        expect_error("[lock]\ndefault_group_name = \"a\\tb\"\n", "lock.default_group_name");
         expect_error("[[lock.groups]]\nname = \"a\"\nslots = -1\n", "lock.groups[a].slots");
         expect_error("[[lock.groups]]\nname = \"a\"\n[[lock.groups.window]]\ndays = [\"mon\"]\n",
                      "needs days, start_time and length_minutes");
@@ -185,6 +193,122 @@ static void test_errors(void **state)
         expect_error("[[lock.groups]]\nname = \"a\"\nclient_tokens = [\"\"]\n", "non-empty strings");
         expect_error("lock = 1\n", "lock: must be a table");
         expect_error("[lock\n", "lock.toml:1:");
+}
+
+/* Airlock's [lock] semantics: it fills a map from [[lock.groups]] in order (a later entry with the same
+ * name replaces an earlier one), then sets the default group from default_slots, whatever an entry said. */
+static void test_airlock_groups(void **state)
+{
+        char **w = NULL;
+        LockConfig *c =
+                parse("[lock]\ndefault_slots = 5\n"
+                      "[[lock.groups]]\nname = \"default\"\nslots = 1\nmax_hold_secs = 60\npaused = true\n"
+                      "[[lock.groups]]\nname = \"a\"\nslots = 2\n"
+                      "[[lock.groups]]\nname = \"a\"\nslots = 3\n",
+                      &w);
+
+        assert_int_equal(c->n_groups, 2);
+        assert_string_equal(c->groups[0].name, "default");
+        assert_true(c->groups[0].policy.slots == 5);
+        assert_true(c->groups[0].policy.max_hold_secs == 0);
+        assert_false(c->groups[0].policy.paused);
+        assert_true(lock_config_find_group(c, "a")->policy.slots == 3);
+        assert_non_null(w);
+        assert_non_null(strstr(w[0], "lock.toml:4: lock.groups[0]: 'default' is the default group"));
+        assert_non_null(strstr(w[0], "ignored (as in Airlock)"));
+        assert_non_null(strstr(w[1], "lock.toml:9: lock.groups[1]: group 'a' is listed again in "
+                                     "lock.groups[2], which replaces this entry"));
+        assert_null(w[2]);
+        strv_free(w);
+        lock_config_free(c);
+
+        /* default_group_name moves the default: an entry for the old name is an ordinary group. */
+        w = NULL;
+        c = parse("[lock]\ndefault_group_name = \"main\"\n[[lock.groups]]\nname = \"default\"\nslots = 4\n"
+                  "[[lock.groups]]\nname = \"main\"\nslots = 9\n",
+                  &w);
+        assert_int_equal(c->n_groups, 2);
+        assert_string_equal(c->groups[0].name, "main");
+        assert_true(c->groups[0].policy.slots == 1);
+        assert_true(lock_config_find_group(c, "default")->policy.slots == 4);
+        assert_non_null(w);
+        assert_non_null(strstr(w[0], "lock.groups[1]: 'main' is the default group"));
+        strv_free(w);
+        lock_config_free(c);
+}
+
+/* Airlock accepts any non-empty group name: so does Upkeep, but for control characters. */
+static void test_group_names(void **state)
+{
+        static const char *const names[] = { "my_workers",  "a b",           "eu/west", "say \"hi\"",
+                                             "back\\slash", "Zürich-ß-日本", "default" };
+        char text[512];
+        char **w = NULL;
+        LockConfig *c;
+
+        snprintf(text, sizeof(text),
+                 "[lock]\ndefault_group_name = \"my_workers\"\n"
+                 "[[lock.groups]]\nname = \"a b\"\n[[lock.groups]]\nname = \"eu/west\"\n"
+                 "[[lock.groups]]\nname = 'say \"hi\"'\n[[lock.groups]]\nname = 'back\\slash'\n"
+                 "[[lock.groups]]\nname = \"Zürich-ß-日本\"\n[[lock.groups]]\nname = \"default\"\n");
+        c = parse(text, &w);
+        assert_null(w);
+        assert_int_equal(c->n_groups, ELEMENTSOF(names));
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                assert_non_null(lock_config_find_group(c, names[i]));
+        lock_config_free(c);
+}
+
+static void test_status_tls(void **state)
+{
+        char **w = NULL;
+        LockConfig *c = parse("[status]\nenabled = true\ntls = true\n", &w);
+
+        assert_null(w); /* a key of Airlock's, not an unknown one */
+        assert_true(c->status_tls);
+        lock_config_free(c);
+        expect_error("[status]\ntls = \"no\"\n", "status.tls: must be true or false");
+}
+
+static void test_generated_token_path(void **state)
+{
+        char *p = NULL;
+        LockConfig *c = NULL;
+
+        assert_int_equal(lock_config_default(&c), 0);
+        assert_true(c->generate_admin_token);
+        assert_int_equal(lock_config_generated_token_path(c, &p), 0);
+        assert_string_equal(p, LOCK_ADMIN_TOKEN_DEFAULT); /* where `upkeep lock` looks */
+        free(p);
+        lock_config_free(c);
+
+        c = parse("[backend]\nsqlite_path = \"/tmp/x/l.db\"\n", NULL);
+        assert_int_equal(lock_config_generated_token_path(c, &p), 0);
+        assert_string_equal(p, "/tmp/x/admin.token");
+        free(p);
+        lock_config_free(c);
+        c = parse("[backend]\nsqlite_path = \"l.db\"\n", NULL);
+        assert_int_equal(lock_config_generated_token_path(c, &p), 0);
+        assert_string_equal(p, "admin.token");
+        free(p);
+        lock_config_free(c);
+
+        /* A configured token wins; generate_admin_token = false turns the admin API off. */
+        p = (char *)1;
+        c = parse("[auth]\nadmin_token = \"t\"\n", NULL);
+        assert_int_equal(lock_config_generated_token_path(c, &p), 0);
+        assert_null(p);
+        lock_config_free(c);
+        p = (char *)1;
+        c = parse("[auth]\nadmin_token_file = \"/etc/t\"\n", NULL);
+        assert_int_equal(lock_config_generated_token_path(c, &p), 0);
+        assert_null(p);
+        lock_config_free(c);
+        p = (char *)1;
+        c = parse("[auth]\ngenerate_admin_token = false\n", NULL);
+        assert_int_equal(lock_config_generated_token_path(c, &p), 0);
+        assert_null(p);
+        lock_config_free(c);
 }
 
 /* The keys a reload could not apply, between a and the configuration in text (NULL when none). */
@@ -277,6 +401,8 @@ int main(void)
                 cmocka_unit_test(test_airlock_unchanged), cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_upkeep_keys),       cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_restart_keys),      cmocka_unit_test(test_restart_keys_null),
+                cmocka_unit_test(test_airlock_groups),    cmocka_unit_test(test_group_names),
+                cmocka_unit_test(test_status_tls),        cmocka_unit_test(test_generated_token_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

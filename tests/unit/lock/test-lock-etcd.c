@@ -360,6 +360,55 @@ static void test_unchanged_confirmed(void **state)
         fake_stop(f);
 }
 
+/* A key Airlock (Go) wrote with "holders": null is an empty semaphore, not a broken one. */
+static void test_null_holders(void **state)
+{
+        FakeEtcd *f = fake_start();
+        LockBackend *b = backend_for(f->url);
+        Op op = { .id = "n1" };
+        Semaphore s;
+        Error e = { { 0 } };
+
+        pthread_mutex_lock(&f->lock);
+        fake_put(f, KEY_DEFAULT, "{\"total_slots\":1,\"holders\":null}");
+        pthread_mutex_unlock(&f->lock);
+        assert_int_equal(b->ops->get(b, "default", &s, &e), 0);
+        assert_int_equal(s.n_holders, 0);
+        semaphore_done(&s);
+        assert_int_equal(lock_backend_update(b, "default", 1, apply, &op, NULL, &e), 0);
+        assert_int_equal(op.decision, LOCK_GRANTED);
+        assert_non_null(strstr(fake_find(f, KEY_DEFAULT)->value, "\"total_slots\":1,\"holders\":[\"n1\"]"));
+        lock_backend_free(b);
+        fake_stop(f);
+}
+
+/* Group names reach the key as Airlock writes them: Go's url.QueryEscape. */
+static void test_key_escaping(void **state)
+{
+        static const struct {
+                const char *group, *key;
+        } cases[] = {
+                { "my_workers", "com.coreos.airlock/groups/my_workers/v1/semaphore" },
+                { "eu west/2", "com.coreos.airlock/groups/eu+west%2F2/v1/semaphore" },
+                { "say \"hi\"", "com.coreos.airlock/groups/say+%22hi%22/v1/semaphore" },
+                { "Z\xc3\xbcrich~.-", "com.coreos.airlock/groups/Z%C3%BCrich~.-/v1/semaphore" },
+                { "a+b&c=d%", "com.coreos.airlock/groups/a%2Bb%26c%3Dd%25/v1/semaphore" },
+        };
+        FakeEtcd *f = fake_start();
+        LockBackend *b = backend_for(f->url);
+        Error e = { { 0 } };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                Op op = { .id = "n1" };
+                assert_int_equal(lock_backend_update(b, cases[i].group, 1, apply, &op, NULL, &e), 0);
+                assert_int_equal(op.decision, LOCK_GRANTED);
+                if (!fake_find(f, cases[i].key))
+                        fail_msg("no key %s", cases[i].key);
+        }
+        lock_backend_free(b);
+        fake_stop(f);
+}
+
 static void test_errors(void **state)
 {
         FakeEtcd *f = fake_start();
@@ -404,10 +453,9 @@ static void test_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_layout_and_cas),
-                cmocka_unit_test(test_conflict),
-                cmocka_unit_test(test_unchanged_confirmed),
-                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_layout_and_cas),      cmocka_unit_test(test_conflict),
+                cmocka_unit_test(test_unchanged_confirmed), cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_null_holders),        cmocka_unit_test(test_key_escaping),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,8 @@ static void test_bad(void **state)
         expect_bad("{\"client_params\":{\"group\":\"g\"}}", "missing field 'id'");
         expect_bad("{\"client_params\":{\"id\":\"a\"}}", "missing field 'group'");
         expect_bad("{\"client_params\":{\"id\":\"\",\"group\":\"g\"}}", "client_params.id");
-        expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g_h\"}}", "client_params.group");
+        expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\\nh\"}}", "client_params.group");
+        expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\\u0085h\"}}", "client_params.group");
         expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\"},\"client_params\":{}}", "duplicate");
         char *big = malloc(70000);
         memset(big, ' ', 69999);

@@ -145,6 +145,16 @@ static void test_stored_form(void **state)
         semaphore_done(&c);
         semaphore_done(&s);
         buf_free(&b);
+
+        /* Airlock (Go) reads "holders": null, or none, as no holders */
+        const char *null_holders = "{\"total_slots\":3,\"holders\":null}",
+                   *no_holders = "{\"total_slots\":3}";
+        assert_int_equal(semaphore_parse(null_holders, strlen(null_holders), &s, &e), 0);
+        assert_true(s.total_slots == 3 && s.n_holders == 0);
+        semaphore_done(&s);
+        assert_int_equal(semaphore_parse(no_holders, strlen(no_holders), &s, &e), 0);
+        assert_true(s.total_slots == 3 && s.n_holders == 0);
+        semaphore_done(&s);
 }
 
 static void expect_bad(const char *v, int err, const char *msg)
@@ -186,9 +196,17 @@ static void test_names(void **state)
         assert_true(lock_group_name_valid("default"));
         assert_true(lock_group_name_valid("worker-pool.eu-1"));
         assert_false(lock_group_name_valid(""));
-        assert_false(lock_group_name_valid("a b"));
-        assert_false(lock_group_name_valid("a_b"));
-        assert_false(lock_group_name_valid("a/b"));
+        /* Airlock accepts any non-empty name; Upkeep refuses control characters and bad UTF-8 only */
+        assert_true(lock_group_name_valid("a b"));
+        assert_true(lock_group_name_valid("my_workers"));
+        assert_true(lock_group_name_valid("a/b"));
+        assert_true(lock_group_name_valid("say \"hi\" \\o/"));
+        assert_true(lock_group_name_valid("Z\xc3\xbcrich-\xe6\x97\xa5\xe6\x9c\xac"));
+        assert_false(lock_group_name_valid("a\nb"));
+        assert_false(lock_group_name_valid("a\tb"));
+        assert_false(lock_group_name_valid("a\x7f"));
+        assert_false(lock_group_name_valid("a\xc2\x85"));
+        assert_false(lock_group_name_valid("bad\xff"));
         char long_name[300];
         memset(long_name, 'a', sizeof(long_name) - 1);
         long_name[sizeof(long_name) - 1] = 0;

@@ -22,6 +22,12 @@ static const char two_groups[] = "[service]\nthreads = 4\n"
                                  "[[lock.groups]]\nname = \"db\"\npaused = true\n"
                                  "[[lock.groups]]\nname = \"secure\"\nclient_tokens = [\"t1\", \"t2\"]\n";
 
+static const char odd_names[] = "[auth]\nadmin_token = \"sesame\"\n"
+                                "[lock]\ndefault_group_name = \"my_workers\"\n"
+                                "[[lock.groups]]\nname = \"eu/west 2\"\n"
+                                "[[lock.groups]]\nname = 'say \"hi\" \\o/'\n"
+                                "[[lock.groups]]\nname = \"Z\xc3\xbcrich\"\n";
+
 static uint64_t requests(Manager *m, FleetLockEndpoint endpoint, unsigned status)
 {
         return m->requests[endpoint][lock_counted_code_index(status)];
@@ -146,8 +152,10 @@ static void test_settle(void **state_)
 
 static void test_window(void **state_)
 {
-        /* Open one minute a day, at midnight UTC. */
-        static const char toml[] = "[[lock.groups]]\nname = \"default\"\ntime_zone = \"UTC\"\n"
+        /* Open one minute a day, at midnight UTC. [lock] alone configures the default group (as in Airlock):
+         * windows for Zincati's group "default" need another default_group_name. */
+        static const char toml[] = "[lock]\ndefault_group_name = \"base\"\n"
+                                   "[[lock.groups]]\nname = \"default\"\ntime_zone = \"UTC\"\n"
                                    "[[lock.groups.window]]\n"
                                    "days = [\"Mon\", \"Tue\", \"Wed\", \"Thu\", \"Fri\", \"Sat\", \"Sun\"]\n"
                                    "start_time = \"00:00\"\nlength_minutes = 1\n";
@@ -225,13 +233,35 @@ static void test_status_endpoints(void **state_)
         fixture_free(f);
 }
 
+/* Group names as Airlock accepts them: served, and escaped in /metrics' label values. */
+static void test_group_names(void **state_)
+{
+        LockFixture *f = fixture_new(odd_names, NULL);
+        Manager *m = f->m;
+        Answer a;
+
+        assert_int_equal(fleetlock(m, true, "my_workers", "n1", NULL, false).status, 200);
+        assert_int_equal(fleetlock(m, true, "eu/west 2", "n1", NULL, false).status, 200);
+        assert_int_equal(fleetlock(m, true, "say \\\"hi\\\" \\\\o/", "n1", NULL, false).status, 200);
+        assert_int_equal(fleetlock(m, true, "Z\xc3\xbcrich", "n1", NULL, false).status, 200);
+        a = fleetlock(m, true, "a\\nb", "n1", NULL, false);
+        assert_int_equal(a.status, 400);
+        assert_contains(a.body, "without control characters");
+        a = get(m, "/metrics", NULL);
+        assert_contains(a.body, "upkeep_lock_holders{group=\"my_workers\"} 1\n");
+        assert_contains(a.body, "upkeep_lock_holders{group=\"eu/west 2\"} 1\n");
+        assert_contains(a.body, "upkeep_lock_holders{group=\"say \\\"hi\\\" \\\\o/\"} 1\n");
+        assert_contains(a.body, "upkeep_lock_holders{group=\"Z\xc3\xbcrich\"} 1\n");
+        fixture_free(f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lock_unlock),      cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_client_tokens),    cmocka_unit_test(test_settle),
                 cmocka_unit_test(test_window),           cmocka_unit_test(test_backend_down),
-                cmocka_unit_test(test_status_endpoints),
+                cmocka_unit_test(test_status_endpoints), cmocka_unit_test(test_group_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

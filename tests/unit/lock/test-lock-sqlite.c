@@ -271,9 +271,9 @@ static void test_create(void **state)
         strv_free(names);
 
         /* invalid group names are refused before touching the database */
-        assert_int_equal(lock_backend_update(b, "bad/group", 1, fn_add, &a, NULL, &e), -EINVAL);
+        assert_int_equal(lock_backend_update(b, "bad\ngroup", 1, fn_add, &a, NULL, &e), -EINVAL);
         assert_int_equal(lock_backend_update(b, "", 1, fn_add, &a, NULL, &e), -EINVAL);
-        assert_int_equal(b->ops->get(b, "bad group", &s, &e), -EINVAL);
+        assert_int_equal(b->ops->get(b, "bad\tgroup", &s, &e), -EINVAL);
         assert_int_equal(b->stats.errors, 0);
         /* NULLs the contract forbids are programmer errors */
         assert_aborts(lock_backend_update(b, NULL, 1, fn_add, &a, NULL, &e));
@@ -422,6 +422,33 @@ static void test_persisted(void **state)
         assert_int_equal(b->ops->get(b, "workers", &s, &e), 0);
         assert_string_equal(s.holders[3].id, u.id);
         semaphore_done(&s);
+        lock_backend_free(b);
+}
+
+/* Group names as Airlock accepts them (quotes, spaces, '/', UTF-8) are bound parameters: stored and read
+ * back as they are, also when the database is opened again (which checks every stored name). */
+static void test_group_names(void **state)
+{
+        static const char *const names[] = { "it's \"x\"; DROP TABLE holders; --", "my_workers", "eu/west 2",
+                                             "Z\xc3\xbcrich" };
+        Fixture *f = *state;
+        LockBackend *b = open_backend(f->path);
+        Semaphore s = {};
+        Error e = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                HolderArg a = { "n1", 10 + (int64_t)i };
+                assert_int_equal(lock_backend_update(b, names[i], 2, fn_add, &a, NULL, &e), 0);
+        }
+        lock_backend_free(b);
+        b = open_backend(f->path);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                assert_int_equal(b->ops->get(b, names[i], &s, &e), 0);
+                assert_holders(&s, (const char *const[]){ "n1" }, (const int64_t[]){ 10 + (int64_t)i }, 1);
+                semaphore_done(&s);
+        }
+        assert_int_equal(lock_backend_update(b, "a\nb", 2, fn_add, &(HolderArg){ "n1", 1 }, NULL, &e),
+                         -EINVAL);
         lock_backend_free(b);
 }
 
@@ -745,10 +772,10 @@ static void test_edited_by_hand(void **state)
 
         /* an invalid group name in the table */
         char **names = NULL;
-        raw_exec(f->path, "INSERT INTO groups (name, total_slots) VALUES ('bad name', 1)");
+        raw_exec(f->path, "INSERT INTO groups (name, total_slots) VALUES ('bad' || char(10) || 'name', 1)");
         assert_int_equal(lock_backend_sqlite_list_groups(b, &names, &e), -EBADMSG);
         assert_null(names);
-        raw_exec(f->path, "DELETE FROM groups WHERE name = 'bad name'");
+        raw_exec(f->path, "DELETE FROM groups WHERE name = 'bad' || char(10) || 'name'");
         assert_int_equal(lock_backend_sqlite_list_groups(b, &names, &e), 0);
         strv_free(names);
         lock_backend_free(b);
@@ -863,7 +890,7 @@ static void test_batch_entry_fails_alone(void **state)
         u[0] = entry("a", fn_add, &n1);
         u[1] = entry("refused", fn_add_then_fail, NULL);
         u[2] = entry("broken", fn_add, &n2);
-        u[3] = entry("bad/name", fn_add, &n2);
+        u[3] = entry("bad\nname", fn_add, &n2);
         u[4] = entry("orphan", fn_add, &n4);
         u[5] = entry("b", fn_add, &n2);
         assert_int_equal(lock_backend_update_many(b, u, 6, &e), 0);
@@ -1064,6 +1091,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_noop_writes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_rolls_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_persisted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_names, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_one_process_per_database, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sigkill, setup, teardown),
