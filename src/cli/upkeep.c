@@ -8,6 +8,7 @@
  *   upkeep status [--socket PATH] [--json]
  *   upkeep update-now [--socket PATH] [--json]
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include "buf.h"
 #include "fileio.h"
 #include "json-util.h"
+#include "lock-config.h"
 #include "config.h"
 #include "graph-build.h"
 #include "graph-metadata.h"
@@ -353,8 +355,10 @@ static void lock_usage(FILE *f)
                    "  upkeep lock pause GROUP             stop granting slots in GROUP\n"
                    "  upkeep lock resume GROUP            grant slots again\n"
                    "options:\n"
-                   "  --url URL            upkeep-lock's address (default http://127.0.0.1:9090)\n"
-                   "  --token-file PATH    the admin token (or $UPKEEP_ADMIN_TOKEN)\n"
+                   "  --url URL            upkeep-lock's address (default http://127.0.0.1:3333)\n"
+                   "  --token-file PATH    the admin token (or $UPKEEP_ADMIN_TOKEN; "
+                   "default " LOCK_ADMIN_TOKEN_DEFAULT
+                   ", the token upkeep-lock generates at its first start, readable by root)\n"
                    "  --json               print the server's JSON answer\n");
 }
 
@@ -426,7 +430,8 @@ static int print_groups(const char *body, size_t len)
         return 0;
 }
 
-/* The admin token: from token_file, else $UPKEEP_ADMIN_TOKEN, else none (*ret = NULL). */
+/* The admin token: from token_file, else $UPKEEP_ADMIN_TOKEN, else the token upkeep-lock generates on its
+ * defaults (LOCK_ADMIN_TOKEN_DEFAULT) when this user may read it, else none (*ret = NULL). */
 static int lock_read_token(const char *token_file, char **ret)
 {
         _cleanup_free_ char *token = NULL;
@@ -434,16 +439,35 @@ static int lock_read_token(const char *token_file, char **ret)
         size_t n;
         int r;
 
-        if (token_file) {
-                r = read_full_file(token_file, 4096, &token, &n);
-                if (r < 0)
-                        return log_error_errno(r, "%s: %m", token_file);
-                while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
-                        token[--n] = 0;
-        } else if ((env = getenv("UPKEEP_ADMIN_TOKEN")) && !(token = strdup(env)))
-                return log_error_errno(ENOMEM, "out of memory");
+        if ((env = getenv("UPKEEP_ADMIN_TOKEN")) && !token_file) {
+                if (!(token = strdup(env)))
+                        return log_error_errno(ENOMEM, "out of memory");
+                *ret = TAKE_PTR(token);
+                return 0;
+        }
+        r = read_full_file(token_file ? token_file : LOCK_ADMIN_TOKEN_DEFAULT, 4096, &token, &n);
+        if (r < 0 && token_file)
+                return log_error_errno(r, "%s: %m", token_file);
+        if (r < 0) { /* no generated token here (another host, not root): ask without one */
+                *ret = NULL;
+                return 0;
+        }
+        while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
+                token[--n] = 0;
         *ret = TAKE_PTR(token);
         return 0;
+}
+
+/* Appends "/" and the group name percent-encoded (every byte but A-Za-z0-9-._~), as upkeep-lock decodes it:
+ * Airlock's group names may hold '/', spaces or '%'. */
+static int put_group(Buf *url, const char *group)
+{
+        int r = buf_putc(url, '/');
+
+        for (const unsigned char *p = (const unsigned char *)group; r >= 0 && *p; p++)
+                r = (isalnum(*p) || strchr("-._~", *p)) ? buf_putc(url, (char)*p)
+                                                        : buf_printf(url, "%%%02X", *p);
+        return r;
 }
 
 /* The URL (base + /v1/groups...) and body of the request for verb and its arguments argv[0..argc). */
@@ -458,9 +482,11 @@ static int lock_build_request(const char *base, const char *verb, int argc, char
         if (r < 0)
                 return r;
         if (streq(verb, "status") && argc <= 1)
-                return argc == 1 ? buf_printf(url, "/%s", argv[0]) : 0;
+                return argc == 1 ? put_group(url, argv[0]) : 0;
         if (streq(verb, "release") && argc == 2) {
-                r = buf_printf(url, "/%s/release", argv[0]);
+                r = put_group(url, argv[0]);
+                if (r >= 0)
+                        r = buf_puts(url, "/release");
                 if (r >= 0)
                         r = buf_puts(body, "{\"id\":");
                 if (r >= 0)
@@ -469,10 +495,30 @@ static int lock_build_request(const char *base, const char *verb, int argc, char
                         r = buf_putc(body, '}');
                 return r;
         }
-        if ((streq(verb, "pause") || streq(verb, "resume")) && argc == 1)
-                return buf_printf(url, "/%s/%s", argv[0], verb);
+        if ((streq(verb, "pause") || streq(verb, "resume")) && argc == 1) {
+                r = put_group(url, argv[0]);
+                return r < 0 ? r : buf_printf(url, "/%s", verb);
+        }
         lock_usage(stderr);
         return -EINVAL;
+}
+
+/* What to do about an admin API that is off (404 on /v1/groups) or refuses the token (401). */
+static const char *lock_hint(long status, const char *token)
+{
+        if (status == 401 && !token)
+                return "\nupkeep-lock's admin API needs a token: give --token-file or $UPKEEP_ADMIN_TOKEN; "
+                       "on the "
+                       "lock server's host, sudo upkeep lock status reads " LOCK_ADMIN_TOKEN_DEFAULT;
+        if (status == 401)
+                return "\nthe admin token was refused: is it the one upkeep-lock has (admin_token, "
+                       "admin_token_file "
+                       "or " LOCK_ADMIN_TOKEN_DEFAULT ")?";
+        if (status == 404)
+                return "\nupkeep-lock's admin API may be off: it is on with admin_token, admin_token_file "
+                       "or the "
+                       "token it generates at first start (" LOCK_ADMIN_TOKEN_DEFAULT ")";
+        return "";
 }
 
 /* Sends the request and prints the answer (a status table, or the server's JSON). */
@@ -496,10 +542,9 @@ static int lock_call(const char *verb, const Buf *url, const Buf *body, const ch
         if (r < 0)
                 log_error_errno(r, "%s", e.message);
         else if (resp.status != 200)
-                r = log_error_errno(
-                        EPROTO, "%s: HTTP %ld: %s%s", url->data, resp.status,
-                        resp.body_len ? resp.body : "(empty body)",
-                        resp.status == 401 && !token ? " (give --token-file or $UPKEEP_ADMIN_TOKEN)" : "");
+                r = log_error_errno(EPROTO, "%s: HTTP %ld: %s%s", url->data, resp.status,
+                                    resp.body_len ? resp.body : "(empty body)",
+                                    lock_hint(resp.status, token));
         else if (json || !streq(verb, "status"))
                 printf("%s\n", resp.body);
         else
@@ -520,7 +565,7 @@ static int lock_cmd(int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *base = "http://127.0.0.1:9090", *token_file = NULL, *verb;
+        const char *base = "http://127.0.0.1:3333", *token_file = NULL, *verb;
         _cleanup_free_ char *token = NULL;
         Buf url = BUF_INIT(8192), body = BUF_INIT(4096);
         bool json = false;

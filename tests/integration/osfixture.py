@@ -34,6 +34,7 @@ Layout of DIR after build:
 import argparse
 import dataclasses
 import datetime
+import fcntl
 import http.server
 import json
 import os
@@ -431,6 +432,22 @@ def parse_status(text):
     return out
 
 
+def admin_status(path):
+    """`ostree admin status` of a sysroot, read under a shared lock on the sysroot's lock file, which
+    libostree holds exclusively (an OFD lock, which conflicts with this POSIX one) while it deploys or
+    cleans up. Without it the reader can run in the middle of an agent's write and fail: the fleet tests did
+    under load."""
+    lock = pathlib.Path(path) / "ostree/lock"
+    if not lock.exists():
+        return ostree("admin", "status", f"--sysroot={path}")
+    with open(lock, "r+") as f:
+        fcntl.lockf(f, fcntl.LOCK_SH)
+        try:
+            return ostree("admin", "status", f"--sysroot={path}")
+        finally:
+            fcntl.lockf(f, fcntl.LOCK_UN)
+
+
 def sysroot_status(path, releases=None):
     """The sysroot's deployments in boot order (the first is the default) as Deployment records.
     releases: a Fixture, or a list of checksums (oldest first), to map checksums to release indices;
@@ -443,7 +460,7 @@ def sysroot_status(path, releases=None):
     else:
         by_csum = None
     out = []
-    for d in parse_status(ostree("admin", "status", f"--sysroot={path}")):
+    for d in parse_status(admin_status(path)):
         if d["version"] is None:  # not printed: read the commit itself
             v = ostree("show", f"--repo={path / 'ostree/repo'}", "--print-metadata-key=version", d["checksum"],
                        check=False).strip()
