@@ -50,3 +50,10 @@ static inline double now_seconds(clockid_t clock)
 {
         return (double)now_nsec(clock) / (double)NSEC_PER_SEC;
 }
+
+/* The wall clock in whole seconds since the epoch, as the decisions that compare with wall-clock data
+ * (holder ages, windows, rollouts) take it. */
+static inline int64_t now_unix(void)
+{
+        return (int64_t)(now_nsec(CLOCK_REALTIME) / NSEC_PER_SEC);
+}

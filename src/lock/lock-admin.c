@@ -11,6 +11,7 @@
 #include "lock-request.h"
 #include "log.h"
 #include "strutil.h"
+#include "time-util.h"
 
 /* Appends one group's state as JSON. */
 static int group_json(Manager *m, Group *g, int64_t now, Buf *b, Error *e)
@@ -114,7 +115,7 @@ static int reply_method_not_allowed(HttpReply *reply, const char *allow, const c
 static int admin_list(Manager *m, Generation *gen, HttpReply *reply)
 {
         Buf b = BUF_INIT(16u << 20);
-        int64_t now = (int64_t)time(NULL);
+        int64_t now = now_unix();
         Error e = { { 0 } };
         int r;
 
@@ -135,7 +136,7 @@ static int admin_show(Manager *m, Group *g, HttpReply *reply)
 {
         Buf b = BUF_INIT(16u << 20);
         Error e = { { 0 } };
-        int r = group_json(m, g, (int64_t)time(NULL), &b, &e);
+        int r = group_json(m, g, now_unix(), &b, &e);
 
         return admin_reply(m, r, &e, &b, reply);
 }
@@ -144,7 +145,7 @@ static int admin_show(Manager *m, Group *g, HttpReply *reply)
 static int admin_action(Manager *m, Group *g, const char *action, const LockRequest *req, HttpReply *reply)
 {
         _cleanup_free_ char *id = NULL;
-        AdminOp op = { .pause = -1, .now = (int64_t)time(NULL) };
+        AdminOp op = { .pause = -1, .now = now_unix() };
         Buf b = BUF_INIT(16u << 20);
         Error e = { { 0 } };
         int r;

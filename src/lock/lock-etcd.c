@@ -19,6 +19,7 @@
 #include "etcd.h"
 #include "lock-backend.h"
 #include "macros.h"
+#include "time-util.h"
 
 #define MAX_ATTEMPTS 100
 #define MAX_CACHED_GROUPS 4096
@@ -351,7 +352,7 @@ int lock_backend_etcd_new(const EtcdOptions *o, LockBackend **ret, Error *e)
         if (!b)
                 return error_setf(e, -ENOMEM, "out of memory");
         b->base.ops = &etcd_ops;
-        b->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)b;
+        b->seed = (unsigned)now_nsec(CLOCK_REALTIME) ^ (unsigned)(uintptr_t)b; /* backoff jitter only */
         pthread_mutex_init(&b->lock, NULL);
         r = etcd_new(o, &b->etcd, e);
         if (r < 0) {

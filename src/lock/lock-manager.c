@@ -479,7 +479,7 @@ int manager_new(LockConfig *config, Manager **ret)
                 return log_error_errno(ENOMEM, "out of memory");
         }
         pthread_mutex_init(&m->gen_lock, NULL);
-        m->started_at = (int64_t)time(NULL);
+        m->started_at = now_unix();
         histogram_init(&m->latency, bounds, ELEMENTSOF(bounds));
         m->boot = config_ref_new(config);
         if (!m->boot)
@@ -656,7 +656,7 @@ void manager_sweep(Manager *m)
 
         for (size_t i = 0; i < gen->n_groups; i++) {
                 Group *g = &gen->groups[i];
-                LockOp op = { .policy = &g->cfg->policy, .now = (int64_t)time(NULL) };
+                LockOp op = { .policy = &g->cfg->policy, .now = now_unix() };
                 Error e = { { 0 } };
 
                 if (!g->cfg->policy.max_hold_secs)

@@ -88,7 +88,7 @@ static int fleetlock_check(Manager *m, Generation *gen, const LockRequest *req, 
                 .policy = &g->cfg->policy,
                 .id = call->fr.id,
                 .lock = endpoint == ENDPOINT_PRE_REBOOT,
-                .now = (int64_t)time(NULL),
+                .now = now_unix(),
         };
         call->op.in_window = group_window_open(g, call->op.now);
         *ret_call = call;
@@ -269,7 +269,7 @@ static int reply_metrics(Manager *m, Generation *gen, HttpReply *reply)
         for (size_t i = 0; i < _ENDPOINT_MAX; i++)
                 for (size_t k = 0; k < LOCK_N_COUNTED_CODES; k++)
                         lm.requests[i][k] = __atomic_load_n(&m->requests[i][k], __ATOMIC_RELAXED);
-        gather_groups(m, gen, (int64_t)time(NULL), gm);
+        gather_groups(m, gen, now_unix(), gm);
         manager_batch_stats(m, &bs);
         lm.writes = bs.writes;
         lm.write_updates = bs.updates;
