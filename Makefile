@@ -1,7 +1,7 @@
 # Thin wrapper: `make demo` and `make check` install their own dependencies, build and run.
 BUILD ?= build
 
-.PHONY: all deps build demo check bench clean
+.PHONY: all deps build demo check check-vm bench clean
 
 all: build
 
@@ -17,6 +17,11 @@ demo: build
 
 check: deps
 	./scripts/check
+
+# A real OSTree OS booted by GRUB under qemu (TCG): the image is built once and cached in /var/tmp/upkeep-vm
+# (about 7-10 minutes the first time), then each scenario boots a throw-away overlay (tests/vm/README.md).
+check-vm: build
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/vm/test_vm_boot.py
 
 bench: build
 	./scripts/install-deps --bench
