@@ -10,34 +10,13 @@
 #include "agent-motd.h"
 #include "agent-target.h"
 #include "buf.h"
+#include "fileio.h"
 
 void agent_motd_init(AgentMotd *m, const char *dir)
 {
         assert(m);
         assert(dir);
         *m = (AgentMotd){ .dir = dir, .state = -1 };
-}
-
-static int write_atomic(const char *path, const Buf *text, Error *e)
-{
-        char tmp[PATH_MAX + 16];
-        int fd, r = 0;
-
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return error_setf(e, -errno, "writing %s: %m", tmp);
-        if (write(fd, text->data, text->len) != (ssize_t)text->len)
-                r = negative_errno();
-        if (close(fd) < 0 && r == 0)
-                r = negative_errno();
-        if (r == 0 && rename(tmp, path) < 0)
-                r = negative_errno();
-        if (r < 0) {
-                (void)unlink(tmp);
-                return error_setf(e, r, "writing %s: %m", path);
-        }
-        return 0;
 }
 
 int agent_motd_update(AgentMotd *m, bool deadend, const char *reason, Error *e)
@@ -63,7 +42,7 @@ int agent_motd_update(AgentMotd *m, bool deadend, const char *reason, Error *e)
                 return error_setf(e, r, "the dead-end message: %m");
         }
         (void)mkdir(m->dir, 0755);
-        r = write_atomic(path, &text, e);
+        r = write_file_atomic(path, text.data, text.len, 0644, e);
         buf_free(&text);
         return r;
 }

@@ -15,6 +15,7 @@
 #include "macros.h"
 #include "time-util.h"
 #include "worker-call.h"
+#include "fileio.h"
 
 extern char **environ;
 
@@ -23,21 +24,6 @@ typedef struct Reader {
         void *userdata;
         json_t *result; /* the last result line (there is one) */
 } Reader;
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t)k;
-        }
-        return 0;
-}
 
 /* Handles the complete lines at the start of b; keeps the rest. */
 static int take_lines(Buf *b, Reader *rd, Error *e)
@@ -161,7 +147,7 @@ int worker_call(const char *path, const char *request, unsigned timeout_sec, pid
                 __atomic_store_n(pid_slot, pid, __ATOMIC_SEQ_CST);
 
         /* the request is small (a few KiB): the pipe takes it whole before the worker reads */
-        r = write_all(in, request, strlen(request));
+        r = loop_write(in, request, strlen(request));
         close(in);
         if (r == -EPIPE) /* it exited without reading: what it wrote and its exit status tell why */
                 r = 0;

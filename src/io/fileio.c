@@ -58,8 +58,10 @@ int read_full_file(const char *path, size_t max, char **ret_data, size_t *ret_le
         return read_full_fd(fd, max, ret_data, ret_len);
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int loop_write(int fd, const void *data, size_t n)
 {
+        const char *p = data;
+
         while (n > 0) {
                 ssize_t k = write(fd, p, n);
 
@@ -94,7 +96,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         if (fd < 0)
                 return error_setf(e, negative_errno(), "writing %s: creating a temporary file in %s: %m",
                                   path, dir);
-        r = fchmod(fd, mode) < 0 ? negative_errno() : write_all(fd, data, len);
+        r = fchmod(fd, mode) < 0 ? negative_errno() : loop_write(fd, data, len);
         if (r == 0 && fsync(fd) < 0)
                 r = negative_errno();
         if (r == 0 && close(TAKE_FD(fd)) < 0)

@@ -12,6 +12,9 @@ int read_full_file(const char *path, size_t max, char **ret_data, size_t *ret_le
 /* Same, from an open descriptor (read to EOF). */
 int read_full_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
 
+/* Writes all n bytes to fd, retrying short writes and EINTR. 0 or a negative errno. */
+int loop_write(int fd, const void *p, size_t n);
+
 /* For write_file_atomic(): keep the mode of the file being replaced (0644 for a new one). */
 #define WRITE_FILE_KEEP_MODE ((mode_t)-1)
 /* Replaces path with len bytes of data so that a crash leaves either the old or the new file, whole: a

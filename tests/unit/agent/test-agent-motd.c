@@ -97,8 +97,8 @@ static void test_write_fails(void **state)
         agent_motd_init(&m, bad);
         assert_int_equal(agent_motd_update(&m, true, "x", &e), -ENOTDIR);
         assert_non_null(strstr(e.message, "writing "));
-        assert_non_null(strstr(e.message, "not-a-dir/85-upkeep-deadend.motd.tmp"));
-        assert_int_equal(m.state, 1); /* tried again next time */
+        assert_non_null(strstr(e.message, "not-a-dir/85-upkeep-deadend.motd")); /* the file it was writing */
+        assert_int_equal(m.state, 1);                                           /* tried again next time */
 }
 
 static int setup(void **state)
