@@ -18,7 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(s, data, size);
         s[size] = 0;
         if (graph_query_parse(s, &q, &kind, &e) == 0) {
-                if (!q.basearch || !q.stream || !(q.wariness >= 0.0 && q.wariness <= 1.0))
+                /* wariness: clamped to [0, 1], or NaN for "nan", which upstream also lets through */
+                if (!q.basearch || !q.stream ||
+                    !((q.wariness >= 0.0 && q.wariness <= 1.0) || q.wariness != q.wariness))
                         abort();
                 graph_query_done(&q);
         }

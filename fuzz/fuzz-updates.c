@@ -1,5 +1,6 @@
 /* fuzz-updates.c — libFuzzer target: the update metadata parser, then graph construction, throttling
  * at several times, and every writer, over a fixed release index. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++) {
                         double th;
                         for (size_t k = 0; k < g->n_rollouts; k++) {
-                                th = graph_node_throttle(&g->nodes[g->rollouts[k]], times[t]);
-                                if (!(th >= 0.0 && th <= 1.0) && !(th != th))
-                                        abort(); /* a throttle is a share of the fleet */
+                                const GraphNode *n = &g->nodes[g->rollouts[k]];
+                                bool in_range = !n->has_start_value ||
+                                                (n->start_value >= 0.0 && n->start_value <= 1.0);
+                                th = graph_node_throttle(n, times[t]);
+                                /* A throttle is a share of the fleet when the start is one; upstream takes
+                                 * any start_percentage (100 in 2019's metadata) and throttles with it, and
+                                 * so do we. */
+                                if (in_range && !(th >= 0.0 && th <= 1.0) && !(th != th))
+                                        abort();
                         }
                         graph_hidden_nodes(g, 0.5, times[t], hidden);
                         (void)graph_hidden_mask(g, 0.5, times[t]);
