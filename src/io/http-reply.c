@@ -1,8 +1,9 @@
-/* http-reply.c — the JSON error bodies of the HTTP server and its handlers' reply helpers (see
- * http-reply.h). */
+/* http-reply.c — the JSON error bodies of the HTTP server (as text, and as ready MHD responses) and its
+ * handlers' reply helpers (see http-reply.h). */
 #include "http-reply.h"
 
 #include <errno.h>
+#include <microhttpd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,31 @@ int http_error_body(Buf *b, const char *kind, const char *value)
         if (r >= 0)
                 r = buf_putc(b, '}');
         return r;
+}
+
+struct MHD_Response *http_error_response(const char *kind, const char *value, bool close)
+{
+        Buf b = BUF_INIT(HTTP_ERROR_BODY_MAX);
+        struct MHD_Response *resp;
+        char *body;
+        size_t n;
+
+        if (http_error_body(&b, kind, value) < 0) {
+                buf_free(&b);
+                return NULL;
+        }
+        body = buf_steal(&b, &n);
+        resp = MHD_create_response_from_buffer_with_free_callback(n, body, free);
+        if (!resp) {
+                free(body);
+                return NULL;
+        }
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+            (close && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
+                MHD_destroy_response(resp);
+                return NULL;
+        }
+        return resp;
 }
 
 void http_reply_clear_body(HttpReply *reply)

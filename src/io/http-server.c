@@ -13,8 +13,9 @@
  *     request target alone is over the cap) with a JSON body. What does not fit is refused by MHD
  *     itself, before the handler: 431 (header lines) or 414 (request line) with MHD's own small HTML
  *     body and "Connection: close"; MHD stops reading, so the close usually reaches the client as a
- *     reset after the answer. A request target packed with thousands of query arguments overflows the
- *     pool while MHD parses them: MHD then drops the request without any answer; see on_uri().
+ *     reset after the answer. MHD never parses the query (see on_uri()); more than MAX_QUERY_ARGS
+ *     arguments get 400.
+ *   - framing (request smuggling): see check_framing(); 400 or 501 and the connection is closed.
  *   - body: a Content-Length above max_body_bytes is refused before the body is read (413, and MHD
  *     closes the connection since it answered early); a chunked body is counted as it arrives,
  *     discarded once past the cap and answered 413 when it ends (the connection stays usable). If it
@@ -34,6 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -48,16 +50,22 @@
 #define DEFAULT_MAX_HEADER_BYTES ((size_t)8 * 1024)
 #define DEFAULT_MAX_BODY_BYTES ((size_t)64 * 1024)
 /* MHD's per-connection memory pool holds the read buffer (it starts at half the pool), one record of
- * about 64 bytes per header line and per query argument, and the response header. 2 × the header cap
- * + 4 KiB lets a request at the cap carry about sixty header lines and arguments. MHD zeroes the whole
- * pool before each request of a kept-alive connection, so its size is a per-request cost: measured,
- * a 36 KiB pool cost 9% of the graph server's CPU in memset() alone. */
+ * about 64 bytes per header line (not per query argument: see on_uri()), and the response header. 2 × the
+ * header cap + 4 KiB lets a request at the cap carry about sixty header lines. MHD zeroes the whole pool
+ * before each request of a kept-alive connection, so its size is a per-request cost: measured, a 36 KiB
+ * pool cost 9% of the graph server's CPU in memset() alone. */
 #define POOL_MIN ((size_t)8 * 1024)
 #define POOL_SLACK ((size_t)4096)
 /* The pool is allocated per connection: keep it sane. */
 #define MAX_HEADER_BYTES_LIMIT ((size_t)1024 * 1024)
 /* How much of an over-long chunked body is read and thrown away so that a 413 can still be sent. */
 #define BODY_DRAIN_MAX ((size_t)1024 * 1024)
+/* Requests with more query arguments get 400 (the target's length is capped by max_header_bytes). */
+#define MAX_QUERY_ARGS 256
+/* The characters of an RFC 9110 token (header names are tokens). */
+#define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* The most MHD options http_server_start() passes, MHD_OPTION_END included. */
 #define SERVER_OPTIONS_MAX 16
 
@@ -96,8 +104,9 @@ typedef struct Request {
         RequestState state;
         bool active; /* between the URI callback and the completion callback */
         bool target_too_long;
-        char *target; /* path NUL query NUL: inline_target or heap_target */
-        char *query;  /* points into target */
+        bool too_many_args; /* more than MAX_QUERY_ARGS */
+        char *target;       /* path NUL query NUL: inline_target or heap_target */
+        char *query;        /* points into target */
         char *heap_target;
         size_t heap_size;
         Blob *held; /* the blob behind a shared response being sent, kept until the request completes */
@@ -118,7 +127,6 @@ typedef struct SharedResponse {
 /* A canned JSON error response, built once per server and shared by all connections. */
 typedef struct CannedError {
         struct MHD_Response *response;
-        char body[192];
 } CannedError;
 
 struct HttpServer {
@@ -150,22 +158,8 @@ const char *http_request_header(const HttpRequest *req, const char *name)
 
 static int canned_error_init(CannedError *c, const char *kind, const char *value)
 {
-        Buf b = BUF_INIT(sizeof(c->body) - 1);
-        int r = http_error_body(&b, kind, value);
-
-        if (r < 0) {
-                buf_free(&b);
-                return r == -ENOBUFS ? -EINVAL : r;
-        }
-        memcpy(c->body, b.data, b.len + 1);
-        c->response = MHD_create_response_from_buffer(b.len, c->body, MHD_RESPMEM_PERSISTENT);
-        buf_free(&b);
-        if (!c->response)
-                return -ENOMEM;
-        if (MHD_add_response_header(c->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
-            MHD_YES)
-                return -ENOMEM;
-        return 0;
+        c->response = http_error_response(kind, value, false);
+        return c->response ? 0 : -ENOMEM;
 }
 
 static void canned_error_done(CannedError *c)
@@ -184,29 +178,16 @@ static enum MHD_Result queue_canned(struct MHD_Connection *c, Request *r, const 
 }
 
 /* Queues a freshly built JSON error; falls back to the canned 500 when memory is short. */
+/* Queues a freshly built JSON error (and closes the connection after it when close is set); falls back
+ * to the canned 500 when memory is short. */
 static enum MHD_Result queue_error(HttpServer *s, struct MHD_Connection *c, Request *r, unsigned status,
-                                   const char *kind, const char *value)
+                                   const char *kind, const char *value, bool close)
 {
-        Buf b = BUF_INIT(HTTP_ERROR_BODY_MAX);
-        struct MHD_Response *resp;
+        struct MHD_Response *resp = http_error_response(kind, value, close);
         enum MHD_Result ret;
-        char *body;
-        size_t n;
 
-        if (http_error_body(&b, kind, value) < 0) {
-                buf_free(&b);
+        if (!resp)
                 return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
-        }
-        body = buf_steal(&b, &n);
-        resp = MHD_create_response_from_buffer_with_free_callback(n, body, free);
-        if (!resp) {
-                free(body);
-                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
-        }
-        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) {
-                MHD_destroy_response(resp);
-                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
-        }
         if (r)
                 r->state = REQUEST_ANSWERED;
         ret = MHD_queue_response(c, status, resp);
@@ -264,7 +245,7 @@ static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Requ
         if (reply->status < 100 || reply->status > 999 || reply->n_headers > HTTP_REPLY_MAX_HEADERS) {
                 http_reply_clear_body(reply);
                 return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                                   "handler produced an invalid reply");
+                                   "handler produced an invalid reply", false);
         }
 
         if (reply->blob && reply->content_type && reply->n_headers == 0 &&
@@ -312,7 +293,7 @@ static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Requ
 bad_header:
         MHD_destroy_response(resp);
         return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                           "handler produced an invalid reply header");
+                           "handler produced an invalid reply header", false);
 }
 
 static const char *format_peer(struct MHD_Connection *c, char *buf, size_t n)
@@ -346,7 +327,7 @@ static enum MHD_Result answer(HttpServer *s, struct MHD_Connection *c, Request *
                 http_reply_clear_body(reply);
                 snprintf(value, sizeof(value), "request handler failed: %s",
                          strerrordesc_np(-k) ?: "unknown error");
-                return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error", value);
+                return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error", value, false);
         }
         return queue_reply(s, c, r, reply);
 }
@@ -461,16 +442,67 @@ static size_t request_head_size(struct MHD_Connection *c, const Request *r, cons
         return total;
 }
 
+/* What check_framing() needs to know of the header lines, duplicates included. */
+typedef struct HeaderScan {
+        unsigned n_length;   /* Content-Length lines */
+        unsigned n_encoding; /* Transfer-Encoding lines */
+        bool bad_name;       /* a name that is not an RFC 9110 token */
+} HeaderScan;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+        HeaderScan *h = cls;
+
+        h->bad_name = h->bad_name || key_size == 0 || strspn(key, TOKEN_CHARS) != key_size;
+        h->n_length += (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0);
+        h->n_encoding += (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0);
+        return MHD_YES;
+}
+
+/* Refuses the request shapes that let a body be read two ways (request smuggling): header names that are
+ * not tokens ("Transfer-Encoding : chunked" is not Transfer-Encoding to MHD), more than one Content-Length
+ * (even identical ones), a Content-Length with a Transfer-Encoding; and transfer codings other than
+ * chunked, which MHD would wait for until the idle timeout. The connection is closed after the answer. */
+static enum MHD_Result check_framing(HttpServer *s, struct MHD_Connection *c, Request *r, bool *refused)
+{
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        const char *why = NULL;
+        HeaderScan h = {};
+
+        MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &h);
+        if (r->too_many_args)
+                why = "request target has more than " STR(MAX_QUERY_ARGS) " query arguments";
+        else if (h.bad_name)
+                why = "header name with whitespace or a character not allowed in a token";
+        else if (h.n_length > 1)
+                why = "more than one Content-Length header";
+        else if (h.n_length > 0 && h.n_encoding > 0)
+                why = "both Content-Length and Transfer-Encoding";
+        *refused = why || h.n_encoding > 1 || (te && strcasecmp(te, "chunked") != 0);
+        if (why)
+                return queue_error(s, c, r, MHD_HTTP_BAD_REQUEST, "bad_request", why, true);
+        if (*refused)
+                return queue_error(s, c, r, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented",
+                                   "only the chunked transfer coding is supported", true);
+        return MHD_YES;
+}
+
 static enum MHD_Result on_headers(HttpServer *s, struct MHD_Connection *c, Request *r, const char *method,
                                   const char *version)
 {
         const char *cl, *te;
         uint64_t length = 0;
+        enum MHD_Result ret;
+        bool refused;
 
         if (r->target_too_long)
                 return queue_canned(c, r, &s->target_too_long, MHD_HTTP_URI_TOO_LONG);
         if (request_head_size(c, r, method, version) > s->max_header_bytes)
                 return queue_canned(c, r, &s->headers_too_large, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE);
+        ret = check_framing(s, c, r, &refused);
+        if (refused)
+                return ret;
 
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -542,19 +574,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_NO;
 }
 
-static size_t count_args(const char *uri, size_t n)
-{
-        const char *q = memchr(uri, '?', n);
-        size_t k = 0;
-
-        if (!q)
-                return 0;
-        for (q++; *q; q++)
-                if (*q == '&')
-                        k++;
-        return k + 1;
-}
-
 static void request_end(HttpServer *s, Request *r)
 {
         if (!r->active)
@@ -570,8 +589,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         HttpServer *s = cls;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         Request *r = ci ? ci->socket_context : NULL;
-        size_t n = strlen(uri), plen;
-        const char *q;
+        size_t n = strlen(uri), plen, args = 0;
+        char *q;
 
         if (!r) /* the connection callback could not allocate it */
                 return NULL;
@@ -594,6 +613,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
                 r->target = r->heap_target;
         }
         q = memchr(uri, '?', n);
+        for (const char *a = q; a && *a; a++)
+                args += *a == '&';
         plen = q ? (size_t)(q - uri) : n;
         memcpy(r->target, uri, plen);
         r->target[plen] = 0;
@@ -609,13 +630,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         r->active = true;
         __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
 
-        /* MHD 0.9.75 stores one pool record per query argument. A target packed with more arguments
-         * than the pool can hold makes MHD give up on the request without answering (and without
-         * calling the completion callback), and the connection may then linger until its
-         * timeout: shorten that timeout for such requests. (Harmless for a legitimate request: it is
-         * still served, only the connection's idle time is shorter.) */
-        if (count_args(uri, r->target_len) > s->pool_size / 128)
-                MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1U);
+        r->too_many_args = q && args >= MAX_QUERY_ARGS;
+        /* MHD 0.9.75 would now parse the query into one record per argument in the connection's memory
+         * pool, and give up on a request with more than the pool holds without answering it. The
+         * adapter never asks MHD for arguments (handlers get the raw query): hide them from MHD by
+         * ending the query where it starts. uri points into MHD's writable read buffer. */
+        q = memchr(uri, '?', r->target_len);
+        if (q)
+                q[1] = '\0';
         return r;
 }
 

@@ -2,8 +2,9 @@
  *
  * One handler callback answers every request; it runs on the server's thread(s) and must not block.
  * The adapter enforces the caps (request line + headers, body size, connections, idle timeout), answers
- * requests it rejects itself (oversized, malformed) with a JSON error body, binds to port 0 and reports
- * the port it got, and stops gracefully: stop accepting, finish what is in flight, then close. */
+ * requests it rejects itself (oversized, malformed, ambiguously framed: see http-server.c) with a JSON
+ * error body, binds to port 0 and reports the port it got, and stops gracefully: stop accepting, finish
+ * what is in flight, then close. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,5 +1,6 @@
 /* test-http-reply.c — unit tests for src/io/http-reply.c: JSON error bodies (escaping, invalid UTF-8
- * replaced, the cap), replacing a reply's body, and the extra headers' cap. */
+ * replaced, the cap), the ready MHD error responses' headers, replacing a reply's body, and the extra
+ * headers' cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <microhttpd.h>
 
 #include "blob.h"
 #include "buf.h"
@@ -114,12 +116,29 @@ static void test_reply_headers(void **state)
         }
 }
 
+static void test_error_response(void **state)
+{
+        struct MHD_Response *resp = http_error_response("bad_request", "no", true);
+
+        /* With close: MHD closes the connection after it. */
+        assert_non_null(resp);
+        assert_string_equal(MHD_get_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE), "application/json");
+        assert_string_equal(MHD_get_response_header(resp, MHD_HTTP_HEADER_CONNECTION), "close");
+        MHD_destroy_response(resp);
+
+        resp = http_error_response("payload_too_large", "big", false);
+        assert_non_null(resp);
+        assert_string_equal(MHD_get_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE), "application/json");
+        assert_null(MHD_get_response_header(resp, MHD_HTTP_HEADER_CONNECTION));
+        MHD_destroy_response(resp);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_reply_error_escaping),  cmocka_unit_test(test_error_body),
                 cmocka_unit_test(test_reply_error_too_large), cmocka_unit_test(test_reply_clear_body_blob),
-                cmocka_unit_test(test_reply_headers),
+                cmocka_unit_test(test_reply_headers),         cmocka_unit_test(test_error_response),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
