@@ -9,6 +9,7 @@
 
 #include "agent-machine.h"
 #include "macros.h"
+#include "strutil.h"
 
 static const char *const state_names[_AGENT_STATE_MAX] = {
         [AGENT_STATE_START] = "start",
@@ -88,29 +89,9 @@ int strategy_can_finalize(FinalizeStrategy kind, bool in_window, bool lock_grant
         return reason ? 0 : 1;
 }
 
-/* 0, or -EINVAL (NULL when required, empty when required, control bytes), -E2BIG (over max). */
-static int check_string(const char *s, size_t max, bool required)
-{
-        size_t n;
-
-        if (!s)
-                return required ? -EINVAL : 0;
-        n = strnlen(s, max + 1);
-        if (n > max)
-                return -E2BIG;
-        if (n == 0 && required)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c < 0x20 || c == 0x7f)
-                        return -EINVAL;
-        }
-        return 0;
-}
-
 static void copy_string(char *dst, const char *src)
 {
-        size_t n = src ? strlen(src) : 0; /* validated by check_string() against dst's cap */
+        size_t n = src ? strlen(src) : 0; /* validated by string_check_plain() against dst's cap */
 
         memcpy(dst, src ? src : "", n);
         dst[n] = '\0';
@@ -131,12 +112,12 @@ static int check_input(const AgentMachine *m, const AgentInput *in)
         case AGENT_INPUT_CHECKED:
                 switch (in->check) {
                 case AGENT_CHECK_UPDATE:
-                        r = check_string(in->version, AGENT_VERSION_MAX, true);
+                        r = string_check_plain(in->version, AGENT_VERSION_MAX, true);
                         if (r < 0)
                                 return r;
-                        return check_string(in->payload, AGENT_PAYLOAD_MAX, true);
+                        return string_check_plain(in->payload, AGENT_PAYLOAD_MAX, true);
                 case AGENT_CHECK_DEAD_END:
-                        return check_string(in->reason, AGENT_REASON_MAX, false);
+                        return string_check_plain(in->reason, AGENT_REASON_MAX, false);
                 case AGENT_CHECK_NO_UPDATE:
                 case AGENT_CHECK_ERROR:
                         return 0;
@@ -144,7 +125,7 @@ static int check_input(const AgentMachine *m, const AgentInput *in)
                         return -EINVAL;
                 }
         case AGENT_INPUT_CAN_FINALIZE:
-                return check_string(in->reason, AGENT_REASON_MAX, false);
+                return string_check_plain(in->reason, AGENT_REASON_MAX, false);
         default:
                 return 0;
         }

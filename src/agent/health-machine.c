@@ -10,6 +10,7 @@
 
 #include "health-machine.h"
 #include "macros.h"
+#include "strutil.h"
 
 static const char *const state_names[_HEALTH_STATE_MAX] = {
         [HEALTH_STATE_IDLE] = "idle",
@@ -92,36 +93,16 @@ bool health_state_is_terminal(HealthState s)
         return s >= HEALTH_STATE_STEADY;
 }
 
-/* 0, or -EINVAL (NULL or empty when required, control bytes), -E2BIG (over max). */
-static int check_string(const char *s, size_t max, bool required)
-{
-        size_t n;
-
-        if (!s)
-                return required ? -EINVAL : 0;
-        n = strnlen(s, max + 1);
-        if (n > max)
-                return -E2BIG;
-        if (n == 0 && required)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c < 0x20 || c == 0x7f)
-                        return -EINVAL;
-        }
-        return 0;
-}
-
 int health_record_validate(const HealthRecord *r)
 {
         int k;
 
         assert(r);
         /* The arrays are one byte over their cap: a missing NUL shows as a string over the cap. */
-        if ((k = check_string(r->to_checksum, HEALTH_CHECKSUM_MAX, true)) < 0 ||
-            (k = check_string(r->from_checksum, HEALTH_CHECKSUM_MAX, true)) < 0 ||
-            (k = check_string(r->to_version, HEALTH_VERSION_MAX, false)) < 0 ||
-            (k = check_string(r->from_version, HEALTH_VERSION_MAX, false)) < 0)
+        if ((k = string_check_plain(r->to_checksum, HEALTH_CHECKSUM_MAX, true)) < 0 ||
+            (k = string_check_plain(r->from_checksum, HEALTH_CHECKSUM_MAX, true)) < 0 ||
+            (k = string_check_plain(r->to_version, HEALTH_VERSION_MAX, false)) < 0 ||
+            (k = string_check_plain(r->from_version, HEALTH_VERSION_MAX, false)) < 0)
                 return k;
         if (streq(r->to_checksum, r->from_checksum))
                 return -EINVAL;
@@ -236,7 +217,7 @@ static int on_start(HealthMachine *m, const HealthEvent *ev, uint64_t now, Healt
 {
         int r;
 
-        r = check_string(ev->booted_checksum, HEALTH_CHECKSUM_MAX, true);
+        r = string_check_plain(ev->booted_checksum, HEALTH_CHECKSUM_MAX, true);
         if (r < 0)
                 return r;
         if ((unsigned)ev->grub >= _HEALTH_GRUB_MAX)
@@ -310,7 +291,7 @@ static int on_checks(HealthMachine *m, const HealthEvent *ev, uint64_t now, Heal
 
         if ((unsigned)ev->verdict >= _HEALTH_VERDICT_MAX)
                 return -EINVAL;
-        r = check_string(ev->failed, HEALTH_FAILED_MAX, false);
+        r = string_check_plain(ev->failed, HEALTH_FAILED_MAX, false);
         if (r < 0)
                 return r;
 

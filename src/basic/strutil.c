@@ -212,3 +212,22 @@ bool url_escapes_valid(const char *s, size_t n)
         }
         return true;
 }
+
+int string_check_plain(const char *s, size_t max, bool required)
+{
+        size_t n;
+
+        if (!s)
+                return required ? -EINVAL : 0;
+        n = strnlen(s, max + 1);
+        if (n > max)
+                return -E2BIG;
+        if (n == 0 && required)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c < 0x20 || c == 0x7f)
+                        return -EINVAL;
+        }
+        return 0;
+}

@@ -15,6 +15,9 @@ int safe_atod(const char *s, double *ret);
 /* The value of a hexadecimal digit, or -1. */
 int unhexchar(char c);
 bool startswith(const char *s, const char *prefix);
+/* Whether s is a plain one-line string of at most max bytes: 0, -EINVAL for NULL or "" when required or
+ * for a control byte (below 0x20, or DEL), -E2BIG when longer than max. NULL is fine when not required. */
+int string_check_plain(const char *s, size_t max, bool required);
 bool endswith(const char *s, const char *suffix);
 /* Formats d in the shortest decimal form that reads back as the same double, never using an exponent
  * (what Rust's f64 Display prints): 0 → "0", 1 → "1", 0.5 → "0.5", 1e-7 → "0.0000001". */

@@ -113,13 +113,25 @@ static void test_prefix_suffix_hex(void **state)
         assert_true(u == 7);
 }
 
+static void test_string_check_plain(void **state)
+{
+        assert_int_equal(string_check_plain("abc", 3, true), 0);
+        assert_int_equal(string_check_plain("abcd", 3, true), -E2BIG);
+        assert_int_equal(string_check_plain(NULL, 3, true), -EINVAL);
+        assert_int_equal(string_check_plain(NULL, 3, false), 0);
+        assert_int_equal(string_check_plain("", 3, true), -EINVAL);
+        assert_int_equal(string_check_plain("", 3, false), 0);
+        assert_int_equal(string_check_plain("a\nb", 8, false), -EINVAL);
+        assert_int_equal(string_check_plain("a\x7f", 8, false), -EINVAL);
+        assert_int_equal(string_check_plain("caf\xc3\xa9", 8, true), 0); /* UTF-8 is not a control byte */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_safe_parsers),
-                cmocka_unit_test(test_format_double),
-                cmocka_unit_test(test_url_unescape),
-                cmocka_unit_test(test_prefix_suffix_hex),
+                cmocka_unit_test(test_safe_parsers),       cmocka_unit_test(test_format_double),
+                cmocka_unit_test(test_url_unescape),       cmocka_unit_test(test_prefix_suffix_hex),
+                cmocka_unit_test(test_string_check_plain),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
