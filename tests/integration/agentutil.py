@@ -51,6 +51,21 @@ def agent_config(graph_url, sysroot, node_dir, node_uuid, *, strategy="fleet_loc
     return "\n".join(lines) + "\n" + extra
 
 
+def _group_alive(pgid):
+    """True while any process of group PGID is still running (zombies do not count)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
 class Node:
     """One host: a sysroot booted on a release and its agent, supervised."""
 
@@ -89,7 +104,7 @@ class Node:
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([str(self.build / "src" / "agent" / "upkeep-agent"), "--root",
                                       str(self.dir / "root"), "--verbose"], stdout=log, stderr=subprocess.STDOUT,
-                                     env=env)
+                                     env=env, start_new_session=True)
         log.close()
         self.boots += 1
 
@@ -142,8 +157,18 @@ class Node:
         if self._supervisor:
             self._supervisor.join(timeout=5)
             self._supervisor = None
-        self.proc.send_signal(signal.SIGKILL)
+        # as systemd's KillMode=control-group does: SIGKILL the agent and its worker together, then wait
+        # until the worker is really gone, so no writer is left behind the test's back
+        pgid = self.proc.pid
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _group_alive(pgid):
+            time.sleep(0.02)
+        assert not _group_alive(pgid), f"{self.name}: the agent's worker outlived SIGKILL"
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
