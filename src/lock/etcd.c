@@ -1,5 +1,6 @@
 /* etcd.c — the etcd3 client adapter over the v3 JSON gateway (see etcd.h): endpoint failover around one
- * kept-alive HttpClient per endpoint; request bodies and answers are built and parsed by etcd-json.c. */
+ * kept-alive connection per endpoint (etcd-http.h: libcurl, loaded only when an etcd client is created);
+ * request bodies and answers are built and parsed by etcd-json.c. */
 #include "etcd.h"
 
 #include <assert.h>
@@ -10,7 +11,7 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "http-client.h"
+#include "etcd-http.h"
 #include "macros.h"
 
 /* Room for a value of ETCD_VALUE_MAX base64-encoded, the key three times and the JSON around them. */
@@ -19,7 +20,7 @@
 
 typedef struct Endpoint {
         char *base; /* without trailing '/' */
-        HttpClient *http;
+        EtcdHttp *http;
 } Endpoint;
 
 struct Etcd {
@@ -30,14 +31,12 @@ struct Etcd {
         Endpoint ep[];
 };
 
-static const char *const json_headers[] = { "Content-Type: application/json", NULL };
-
 Etcd *etcd_free(Etcd *c)
 {
         if (!c)
                 return NULL;
         for (size_t i = 0; i < c->n; i++) {
-                http_client_free(c->ep[i].http);
+                etcd_http_free(c->ep[i].http);
                 free(c->ep[i].base);
         }
         buf_free(&c->req);
@@ -84,7 +83,7 @@ static int endpoint_parse(const char *s, char **ret)
 int etcd_new(const EtcdOptions *o, Etcd **ret, Error *e)
 {
         _cleanup_(etcd_freep) Etcd *c = NULL;
-        HttpClientOptions ho;
+        EtcdHttpOptions ho;
         unsigned timeout;
         int r;
 
@@ -107,15 +106,13 @@ int etcd_new(const EtcdOptions *o, Etcd **ret, Error *e)
         }
         c->req = BUF_INIT(REQUEST_MAX);
 
-        ho = (HttpClientOptions){
+        ho = (EtcdHttpOptions){
                 .connect_timeout_ms = timeout,
                 .total_timeout_ms = timeout,
                 .max_body_bytes = ETCD_RESPONSE_MAX,
-                .max_redirects = -1,
                 .ca_file = o->ca_file,
                 .client_cert = o->client_cert,
                 .client_key = o->client_key,
-                .no_proxy = true, /* etcd members are reached directly, never through a proxy */
         };
         for (size_t i = 0; i < o->n_endpoints; i++) {
                 r = endpoint_parse(o->endpoints[i], &c->ep[i].base);
@@ -128,9 +125,9 @@ int etcd_new(const EtcdOptions *o, Etcd **ret, Error *e)
                                 "'%.200s'",
                                 i + 1, strna(o->endpoints[i]));
                 c->n = i + 1;
-                r = http_client_new(&ho, &c->ep[i].http);
+                r = etcd_http_new(&ho, &c->ep[i].http, e);
                 if (r < 0)
-                        return error_setf(e, r, "etcd: cannot create an HTTP client for %s", c->ep[i].base);
+                        return r;
         }
         *ret = TAKE_PTR(c);
         return 0;
@@ -163,7 +160,7 @@ static void append_message(char *all, size_t size, const char *msg)
 
 /* POSTs c->req to path, trying each endpoint once from the current one. On success (HTTP 200) returns 0,
  * the answer and the endpoint that gave it (for messages). Called with the lock held. */
-static int perform(Etcd *c, const char *path, HttpResponse *ret, const char **ret_base, Error *e)
+static int perform(Etcd *c, const char *path, EtcdHttpResponse *ret, const char **ret_base, Error *e)
 {
         char all[ERROR_MESSAGE_MAX] = "";
         int last = -EIO;
@@ -172,13 +169,12 @@ static int perform(Etcd *c, const char *path, HttpResponse *ret, const char **re
                 size_t i = (c->current + k) % c->n;
                 Endpoint *ep = &c->ep[i];
                 char url[ETCD_ENDPOINT_MAX + PATH_MAX_LEN];
-                HttpResponse resp = {};
+                EtcdHttpResponse resp = {};
                 Error ee = {};
                 int r, code;
 
                 snprintf(url, sizeof(url), "%s%s", ep->base, path);
-                r = http_client_request(ep->http, "POST", url, json_headers, c->req.data, c->req.len, &resp,
-                                        &ee);
+                r = etcd_http_post(ep->http, url, c->req.data, c->req.len, &resp, &ee);
                 if (r < 0) {
                         if (!transport_failover(r))
                                 return error_setf(e, r, "etcd: %s", ee.message);
@@ -193,7 +189,7 @@ static int perform(Etcd *c, const char *path, HttpResponse *ret, const char **re
                         return 0;
                 }
                 r = etcd_json_parse_error(resp.status, resp.body, resp.body_len, &code, &ee);
-                http_response_done(&resp);
+                etcd_http_response_done(&resp);
                 if (code == ETCD_GRPC_UNAVAILABLE) {
                         char m[ERROR_MESSAGE_MAX];
                         snprintf(m, sizeof(m), "%s%s: %s", ep->base, path, ee.message);
@@ -240,7 +236,7 @@ static int check_args(Etcd *c, const char *key, Error *e)
 
 int etcd_get(Etcd *c, const char *key, EtcdKv *ret, Error *e)
 {
-        HttpResponse resp = {};
+        EtcdHttpResponse resp = {};
         const char *base = NULL;
         int r;
 
@@ -252,7 +248,7 @@ int etcd_get(Etcd *c, const char *key, EtcdKv *ret, Error *e)
         if (r < 0)
                 return r;
         r = etcd_json_parse_range(resp.body, resp.body_len, key, ret, e);
-        http_response_done(&resp);
+        etcd_http_response_done(&resp);
         if (r < 0 && r != -ENOENT)
                 return error_prefixf(e, r, "etcd %s", base);
         return r;
@@ -261,7 +257,7 @@ int etcd_get(Etcd *c, const char *key, EtcdKv *ret, Error *e)
 int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected, const void *value,
                     size_t len, EtcdTxnResult *ret, Error *e)
 {
-        HttpResponse resp = {};
+        EtcdHttpResponse resp = {};
         const char *base = NULL;
         int r;
 
@@ -279,7 +275,7 @@ int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected,
         if (r < 0)
                 return r;
         r = etcd_json_parse_txn(resp.body, resp.body_len, key, ret, e);
-        http_response_done(&resp);
+        etcd_http_response_done(&resp);
         if (r < 0)
                 return error_prefixf(e, r, "etcd %s", base);
         return 0;
@@ -287,7 +283,7 @@ int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected,
 
 int etcd_put(Etcd *c, const char *key, const void *value, size_t len, int64_t *ret_revision, Error *e)
 {
-        HttpResponse resp = {};
+        EtcdHttpResponse resp = {};
         const char *base = NULL;
         int r;
 
@@ -301,7 +297,7 @@ int etcd_put(Etcd *c, const char *key, const void *value, size_t len, int64_t *r
         if (r < 0)
                 return r;
         r = etcd_json_parse_put(resp.body, resp.body_len, ret_revision, e);
-        http_response_done(&resp);
+        etcd_http_response_done(&resp);
         if (r < 0)
                 return error_prefixf(e, r, "etcd %s", base);
         return 0;
@@ -309,7 +305,7 @@ int etcd_put(Etcd *c, const char *key, const void *value, size_t len, int64_t *r
 
 int etcd_delete(Etcd *c, const char *key, Error *e)
 {
-        HttpResponse resp = {};
+        EtcdHttpResponse resp = {};
         const char *base = NULL;
         int64_t deleted = 0;
         int r;
@@ -321,7 +317,7 @@ int etcd_delete(Etcd *c, const char *key, Error *e)
         if (r < 0)
                 return r;
         r = etcd_json_parse_delete(resp.body, resp.body_len, NULL, &deleted, e);
-        http_response_done(&resp);
+        etcd_http_response_done(&resp);
         if (r < 0)
                 return error_prefixf(e, r, "etcd %s", base);
         return deleted > 0 ? 0 : -ENOENT;
@@ -329,7 +325,7 @@ int etcd_delete(Etcd *c, const char *key, Error *e)
 
 int etcd_status(Etcd *c, EtcdStatus *ret, Error *e)
 {
-        HttpResponse resp = {};
+        EtcdHttpResponse resp = {};
         const char *base = NULL;
         EtcdStatus s;
         int r;
@@ -339,7 +335,7 @@ int etcd_status(Etcd *c, EtcdStatus *ret, Error *e)
         if (r < 0)
                 return r;
         r = etcd_json_parse_status(resp.body, resp.body_len, &s, e);
-        http_response_done(&resp);
+        etcd_http_response_done(&resp);
         if (r < 0)
                 return error_prefixf(e, r, "etcd %s", base);
         if (s.leader == 0)

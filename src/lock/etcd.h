@@ -17,8 +17,9 @@
  * threads but serves one request at a time. Threads that need parallel requests use one Etcd each.
  *
  * Errors: 0 or a negative errno, with e naming the endpoint, the request and the field or etcd's message:
- * transport failures as http-client.h (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EPROTO), a malformed
- * answer -EPROTO, etcd's own errors as mapped by etcd_json_parse_error() (etcd-json.h). Never logs. */
+ * transport failures as etcd-http.h (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EPROTO), a malformed
+ * answer -EPROTO, libcurl missing (etcd_new(), message naming the library) -ELIBACC, etcd's own errors as
+ * mapped by etcd_json_parse_error() (etcd-json.h). Never logs. */
 #pragma once
 
 #include <stdbool.h>
