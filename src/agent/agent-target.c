@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "macros.h"
+#include "strutil.h"
 
 static const char *str_or_empty(const char *s)
 {
@@ -136,8 +137,10 @@ int agent_choose_target(const Graph *g, const char *booted_checksum, char *const
 
 int agent_deadend_motd(const char *reason, Buf *out)
 {
+        char clean[1024]; /* the graph server's text, on one line, without escapes or bidi controls */
+
         if (!out)
                 return -EINVAL;
-        return buf_printf(out, "This release is a dead-end and will not further auto-update: %s\n",
-                          str_or_empty(reason));
+        (void)text_clean(clean, sizeof clean, str_or_empty(reason), strlen(str_or_empty(reason)), 0);
+        return buf_printf(out, "This release is a dead-end and will not further auto-update: %s\n", clean);
 }

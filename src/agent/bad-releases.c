@@ -9,6 +9,7 @@
 
 #include "bad-releases.h"
 #include "json-util.h"
+#include "strutil.h"
 #include "strv.h"
 
 static const char *const outcome_names[_BAD_RELEASE_OUTCOME_MAX] = {
@@ -34,85 +35,25 @@ BadReleaseOutcome bad_release_outcome_from_string(const char *s)
         return _BAD_RELEASE_OUTCOME_INVALID;
 }
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes; no overlong form, surrogate or code point
- * past U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+/* A copy of s cleaned by text_clean() (control characters become spaces or '?', invalid UTF-8 bytes '?'),
+ * cut to at most max bytes at a character boundary. */
+static char *clean_copy(const char *s, size_t max)
 {
-        size_t len;
-        unsigned cp;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                len = 2, cp = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                len = 3, cp = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                len = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff)
-                return 0;
-        return len;
-}
-
-/* A control character, C0, DEL or C1 (U+0080 to U+009F), as the len bytes at s. */
-static bool is_control(const unsigned char *s, size_t len)
-{
-        return (len == 1 && (s[0] < 0x20 || s[0] == 0x7f)) || (len == 2 && s[0] == 0xc2 && s[1] < 0xa0);
-}
-
-/* A copy of s with control characters made spaces and invalid UTF-8 bytes made '?', cut to at most max
- * bytes at a character boundary. */
-static char *clean_text(const char *s, size_t max)
-{
-        size_t n = strlen(s), o = 0;
+        size_t n = strlen(s);
         char *out = malloc(MIN(n, max) + 1);
 
         if (!out)
                 return NULL;
-        for (size_t i = 0; i < n;) {
-                const unsigned char *c = (const unsigned char *)s + i;
-                size_t len = utf8_len(c, n - i);
-
-                if (o + MAX(len, (size_t)1) > max)
-                        break;
-                if (len == 0 || is_control(c, len)) {
-                        out[o++] = len == 0 ? '?' : ' ';
-                        i += MAX(len, (size_t)1);
-                        continue;
-                }
-                memcpy(out + o, c, len);
-                o += len;
-                i += len;
-        }
-        out[o] = '\0';
+        text_clean(out, MIN(n, max) + 1, s, n, 0);
         return out;
 }
 
-/* Whether s is within max bytes, valid UTF-8 and free of control characters (what clean_text() keeps). */
-static bool text_is_clean(const char *s, size_t max)
+/* Whether s is within max bytes and what text_clean() keeps as it is. */
+static bool clean_within(const char *s, size_t max)
 {
         size_t n = strlen(s);
 
-        if (n > max)
-                return false;
-        for (size_t i = 0; i < n;) {
-                size_t len = utf8_len((const unsigned char *)s + i, n - i);
-
-                if (len == 0 || is_control((const unsigned char *)s + i, len))
-                        return false;
-                i += len;
-        }
-        return true;
+        return n <= max && text_is_clean(s, n, 0);
 }
 
 static int check_key(const char *what, const char *field, const char *s, size_t max, Error *e)
@@ -121,7 +62,7 @@ static int check_key(const char *what, const char *field, const char *s, size_t 
                 return error_setf(e, -EINVAL, "%s%s: empty", what, field);
         if (strlen(s) > max)
                 return error_setf(e, -EINVAL, "%s%s: longer than %zu bytes", what, field, max);
-        if (!text_is_clean(s, max))
+        if (!clean_within(s, max))
                 return error_setf(e, -EINVAL, "%s%s: invalid UTF-8 or a control character", what, field);
         return 0;
 }
@@ -172,12 +113,12 @@ static int make_entry(const char *version, const char *checksum, BadReleaseOutco
 
         b.version = strdup(version);
         b.checksum = strdup(checksum);
-        b.reason = clean_text(reason ? reason : "", BAD_RELEASE_REASON_MAX);
+        b.reason = clean_copy(reason ? reason : "", BAD_RELEASE_REASON_MAX);
         b.checks = calloc(1, sizeof(char *));
         if (!b.version || !b.checksum || !b.reason || !b.checks)
                 r = -ENOMEM;
         for (size_t i = 0; r == 0 && i < MIN(n_checks, (size_t)BAD_RELEASE_CHECKS_MAX); i++) {
-                char *name = clean_text(checks[i], BAD_RELEASE_CHECK_NAME_MAX);
+                char *name = clean_copy(checks[i], BAD_RELEASE_CHECK_NAME_MAX);
 
                 r = name ? strv_push_owned(&b.checks, &b.n_checks, name) : -ENOMEM;
         }
@@ -315,7 +256,7 @@ static int decode_checks(const json_t *obj, const char *what, BadRelease *b, Err
                 if (!json_is_string(v))
                         return error_setf(e, -EINVAL, "%s: checks[%zu] must be a string, got %s", what, i,
                                           json_type_name(v));
-                if (!text_is_clean(json_string_value(v), BAD_RELEASE_CHECK_NAME_MAX))
+                if (!clean_within(json_string_value(v), BAD_RELEASE_CHECK_NAME_MAX))
                         return error_setf(
                                 e, -EINVAL,
                                 "%s: checks[%zu]: longer than %d bytes or holds a control character", what,
@@ -347,7 +288,7 @@ static int decode_entry(const json_t *obj, const char *what, BadRelease *b, Erro
                 r = error_setf(e, -EINVAL, "%s: unknown outcome \"%.64s\"", what, outcome);
         if (r == 0 && (r = json_member_string(obj, "reason", false, what, &reason, e)) == -ENOENT)
                 r = 0;
-        if (r == 0 && !text_is_clean(reason, BAD_RELEASE_REASON_MAX))
+        if (r == 0 && !clean_within(reason, BAD_RELEASE_REASON_MAX))
                 r = error_setf(e, -EINVAL, "%s: reason: longer than %d bytes or holds a control character",
                                what, BAD_RELEASE_REASON_MAX);
         if (r == 0)

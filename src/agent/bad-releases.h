@@ -62,8 +62,10 @@ typedef struct BadReleases {
 #define BAD_RELEASES_INIT ((BadReleases){ .entries = NULL, .n_entries = 0 })
 
 /* Records a failed release. version and checksum are required: non-empty, valid UTF-8 without control
- * characters, within their caps (else -EINVAL with e). reason and the check names are cleaned (control
- * characters become spaces, invalid UTF-8 becomes '?') and cut to their caps at a character boundary;
+ * characters (C0, DEL, C1, bidi controls, noncharacters: what text_clean() replaces), within their caps
+ * (else -EINVAL with e). reason and the check names are cleaned by text_clean() (strutil.h: line breaks
+ * and tabs become spaces, other controls and invalid UTF-8 bytes '?') and cut to their caps at a
+ * character boundary;
  * checks beyond BAD_RELEASE_CHECKS_MAX are dropped. An entry with the same version or checksum is
  * replaced; the new entry is the newest and the oldest is dropped beyond BAD_RELEASES_MAX. -ENOMEM; l is
  * unchanged on failure. */

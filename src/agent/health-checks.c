@@ -270,59 +270,17 @@ int health_hooks_discover(const char *root, HealthHookKind kind, HealthCheckList
 
 /* ---- output ---- */
 
-/* The length of the valid, printable UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_printable(const unsigned char *s, size_t n)
-{
-        uint32_t cp;
-        size_t len;
-
-        if (s[0] < 0x80)
-                return (s[0] >= 0x20 && s[0] != 0x7f) || s[0] == '\n' || s[0] == '\t';
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                len = 2, cp = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                len = 3, cp = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                len = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-                return 0;
-        return len;
-}
-
 size_t health_clean_output(const char *in, size_t n, char *out)
 {
-        const unsigned char *s = (const unsigned char *)in;
-        size_t o = 0;
-
         assert(in || n == 0);
         assert(out);
-        for (size_t i = 0; i < n;) {
-                size_t k = utf8_printable(s + i, n - i);
-                if (k == 0) {
-                        i++;
-                        continue;
-                }
-                memcpy(out + o, s + i, k);
-                o += k;
-                i += k;
-        }
-        out[o] = '\0';
-        return o;
+        return text_clean(out, n + 1, in, n, TEXT_CLEAN_MULTILINE);
 }
 
 typedef struct Tail {
         char data[HEALTH_OUTPUT_MAX];
         size_t len;
+        bool cut; /* the start was dropped, maybe in the middle of a character */
 } Tail;
 
 static void tail_append(Tail *t, const char *p, size_t n)
@@ -330,15 +288,32 @@ static void tail_append(Tail *t, const char *p, size_t n)
         if (n >= sizeof(t->data)) {
                 memcpy(t->data, p + n - sizeof(t->data), sizeof(t->data));
                 t->len = sizeof(t->data);
+                t->cut = true;
                 return;
         }
         if (t->len + n > sizeof(t->data)) {
                 size_t drop = t->len + n - sizeof(t->data);
                 memmove(t->data, t->data + drop, t->len - drop);
                 t->len -= drop;
+                t->cut = true;
         }
         memcpy(t->data + t->len, p, n);
         t->len += n;
+}
+
+/* Cleans the tail into a new string: the rest of a character cut at the start is left out, not shown as
+ * '?'. */
+static char *tail_clean(const Tail *t)
+{
+        size_t skip = 0;
+        char *s;
+
+        while (t->cut && skip < 3 && skip < t->len && ((unsigned char)t->data[skip] & 0xc0) == 0x80)
+                skip++;
+        s = malloc(t->len - skip + 1);
+        if (s)
+                health_clean_output(t->data + skip, t->len - skip, s);
+        return s;
 }
 
 /* ---- processes ---- */
@@ -503,10 +478,9 @@ static int run_process(char *const *argv, bool search_path, uint64_t timeout_use
         if (w.out >= 0)
                 close(w.out);
 
-        res->output = malloc(t->len + 1);
+        res->output = tail_clean(t);
         if (!res->output)
                 return -ENOMEM;
-        health_clean_output(t->data, t->len, res->output);
         if (!w.lost && WIFEXITED(w.status))
                 res->exit_status = WEXITSTATUS(w.status);
         else if (!w.lost && WIFSIGNALED(w.status))

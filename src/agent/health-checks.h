@@ -27,8 +27,8 @@
  * greenboot's behaviour (the default, its "strict" required.d and "relaxed" wanted.d): the first
  * required failure skips the remaining required checks (counted in n_skipped, absent from the results);
  * wanted checks still run and their failures are only recorded. HealthRunOptions.run_all runs every check
- * whatever fails. Output tails are cleaned to printable UTF-8 (plus \n and \t) before they are
- * stored. Library code: nothing is logged; the caller logs the results. */
+ * whatever fails. Output tails are cleaned (health_clean_output()) before they are stored. Library code:
+ * nothing is logged; the caller logs the results. */
 #pragma once
 
 #include <stdbool.h>
@@ -133,9 +133,9 @@ void health_results_done(HealthResults *r);
 /* The system bus: org.freedesktop.systemd1 GetUnit(unit) then the unit's ActiveState. */
 int health_unit_state_sd_bus(const char *unit, char *ret_state, size_t size, void *userdata, Error *e);
 
-/* Copies the printable UTF-8 of in[0..n) to out (at least n + 1 bytes), dropping control characters
- * (C0 but \n and \t, DEL, C1), invalid or overlong sequences, surrogates and code points over U+10FFFF.
- * Returns the length written (NUL-terminated). */
+/* Cleans in[0..n) into out (at least n + 1 bytes) with text_clean(..., TEXT_CLEAN_MULTILINE) (strutil.h):
+ * \n and \t are kept, other line breaks become ' ', other control characters (C0, DEL, C1), bidi controls,
+ * noncharacters and each byte of invalid UTF-8 become '?'. Returns the length written (NUL-terminated). */
 size_t health_clean_output(const char *in, size_t n, char *out);
 /* Splits an http:// URL into host (brackets of an IPv6 literal removed), port (default "80") and path
  * (default "/"), each into a new string. -EPROTONOSUPPORT for https:// and other schemes, -EINVAL for a

@@ -1,12 +1,15 @@
-/* strutil.c — strict number parsing and string helpers (see strutil.h). */
+/* strutil.c — strict number parsing, string helpers and the text cleaner (see strutil.h). */
 #include "strutil.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "macros.h"
 
 int safe_atou64(const char *s, uint64_t *ret)
 {
@@ -230,4 +233,103 @@ int string_check_plain(const char *s, size_t max, bool required)
                         return -EINVAL;
         }
         return 0;
+}
+
+/* Decodes the UTF-8 sequence at s (n > 0 bytes left): its length with the code point in *ret_cp, or 0 for
+ * invalid UTF-8 (stray continuation, truncated, overlong, surrogate, past U+10FFFF). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
+{
+        size_t len;
+        uint32_t cp;
+
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, cp = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3, cp = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        *ret_cp = cp;
+        return len;
+}
+
+typedef enum TextClass {
+        TEXT_KEEP,
+        TEXT_SPACE, /* a line break or tab: ' ' */
+        TEXT_BAD,   /* any other control, bidi control, noncharacter or invalid byte: '?' */
+} TextClass;
+
+static TextClass text_classify(uint32_t cp, TextCleanFlags flags)
+{
+        if ((cp == '\n' || cp == '\t') && (flags & TEXT_CLEAN_MULTILINE))
+                return TEXT_KEEP;
+        if ((cp >= '\t' && cp <= '\r') || cp == 0x85 || cp == 0x2028 || cp == 0x2029)
+                return TEXT_SPACE;
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+                return TEXT_BAD;
+        if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069))
+                return TEXT_BAD;
+        if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
+                return TEXT_BAD;
+        return TEXT_KEEP;
+}
+
+/* The class of the character at s (n > 0 bytes left) and, in *ret_len, how many bytes it takes. */
+static TextClass text_next(const unsigned char *s, size_t n, TextCleanFlags flags, size_t *ret_len)
+{
+        uint32_t cp;
+        size_t k = utf8_decode(s, n, &cp);
+
+        *ret_len = MAX(k, (size_t)1);
+        return k == 0 ? TEXT_BAD : text_classify(cp, flags);
+}
+
+size_t text_clean(char *dst, size_t cap, const char *src, size_t len, TextCleanFlags flags)
+{
+        const unsigned char *s = (const unsigned char *)src;
+        size_t o = 0;
+
+        assert(dst || cap == 0);
+        assert(src || len == 0);
+        if (cap == 0)
+                return 0;
+        for (size_t i = 0, k; i < len; i += k) {
+                TextClass c = text_next(s + i, len - i, flags, &k);
+                size_t w = c == TEXT_KEEP ? k : 1;
+
+                if (w > cap - 1 - o)
+                        break;
+                if (c == TEXT_KEEP)
+                        memmove(dst + o, s + i, k);
+                else
+                        dst[o] = c == TEXT_SPACE ? ' ' : '?';
+                o += w;
+        }
+        dst[o] = '\0';
+        return o;
+}
+
+bool text_is_clean(const char *s, size_t len, TextCleanFlags flags)
+{
+        assert(s || len == 0);
+        for (size_t i = 0, k; i < len; i += k)
+                if (text_next((const unsigned char *)s + i, len - i, flags, &k) != TEXT_KEEP)
+                        return false;
+        return true;
 }

@@ -1,5 +1,6 @@
-/* strutil.h — strict parsing of numbers and small string helpers. Every parser rejects empty input,
- * trailing garbage, leading whitespace and overflow, and writes its result only on success. */
+/* strutil.h — strict parsing of numbers, small string helpers and the one cleaner of outside text. Every
+ * parser rejects empty input, trailing garbage, leading whitespace and overflow, and writes its result only
+ * on success. */
 #pragma once
 
 #include <stdbool.h>
@@ -27,3 +28,23 @@ int format_double_shortest(double d, char *out, size_t outlen);
 int url_unescape(const char *s, size_t n, char **ret);
 /* Whether url_unescape() would accept these n bytes, without decoding them. */
 bool url_escapes_valid(const char *s, size_t n);
+
+typedef enum TextCleanFlags {
+        TEXT_CLEAN_MULTILINE = 1 << 0, /* keep '\n' and '\t' (output tails shown as several lines) */
+} TextCleanFlags;
+
+/* The one cleaner of text from outside (the network, check scripts, files) on its way to a terminal, a log
+ * line, the MOTD or a file a person reads. Copies the len bytes of src to dst (cap bytes with the NUL):
+ *   - TAB, LF, VT, FF, CR, NEL (U+0085) and U+2028/U+2029 (line and paragraph separators) become ' ';
+ *   - the other C0 controls (NUL and ESC too), DEL, the other C1 controls (U+0080 to U+009F), the bidi
+ *     controls (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) and the noncharacters
+ *     (U+FDD0 to U+FDEF, U+xxFFFE, U+xxFFFF) become '?';
+ *   - every byte of invalid UTF-8 (a stray continuation byte, a truncated, overlong or surrogate sequence,
+ *     a code point past U+10FFFF) becomes '?'.
+ * With TEXT_CLEAN_MULTILINE, '\n' and '\t' are kept. The output is valid UTF-8 free of all the above, never
+ * longer than the input, and cleaning it again changes nothing. It stops before the first character that
+ * does not fit (a sequence is never split). Always NUL-terminates when cap > 0; dst may be src (in-place).
+ * Returns the bytes written, without the NUL. */
+size_t text_clean(char *dst, size_t cap, const char *src, size_t len, TextCleanFlags flags);
+/* Whether text_clean() would keep the len bytes of s as they are (valid UTF-8, nothing it replaces). */
+bool text_is_clean(const char *s, size_t len, TextCleanFlags flags);

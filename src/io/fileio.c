@@ -1,9 +1,12 @@
-/* fileio.c — bounded whole-file reads and atomic whole-file writes (see fileio.h). */
+/* fileio.c — bounded whole-file reads, atomic whole-file writes and secret files' permissions (see
+ * fileio.h). */
 #include "fileio.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +114,98 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL))
                 return error_setf(e, negative_errno(), "writing %s: syncing %s: %m", path, dir);
         return 0;
+}
+
+int secret_stat_check(const struct stat *st, uid_t uid, gid_t gid, const char *path, Error *e)
+{
+        unsigned mode;
+        bool our_group;
+
+        assert(st);
+        assert(path);
+        mode = st->st_mode & 07777;
+        our_group = st->st_gid == 0 || st->st_gid == gid;
+        if (st->st_mode & S_IWOTH)
+                return error_setf(
+                        e, -EPERM,
+                        "%s is writable by others (mode %04o): refusing the secret in it; chmod o-w %s",
+                        path, mode, path);
+        if (st->st_uid != 0 && st->st_uid != uid)
+                return error_setf(
+                        e, -EPERM,
+                        "%s is owned by uid %u, neither root nor this process's user (uid %u): refusing the "
+                        "secret in it; chown root %s",
+                        path, (unsigned)st->st_uid, (unsigned)uid, path);
+        if ((st->st_mode & S_IWGRP) && !our_group)
+                return error_setf(e, -EPERM,
+                                  "%s is writable by group %u (mode %04o), not this process's: refusing the "
+                                  "secret in it; chmod g-w %s",
+                                  path, (unsigned)st->st_gid, mode, path);
+        if (st->st_mode & S_IROTH) {
+                (void)error_setf(e, -EACCES,
+                                 "%s holds a secret and is readable by others (mode %04o); chmod o-rwx %s",
+                                 path, mode, path);
+                return 1;
+        }
+        if ((st->st_mode & S_IRGRP) && !our_group) {
+                (void)error_setf(
+                        e, -EACCES,
+                        "%s holds a secret and is readable by group %u (mode %04o), not this process's; "
+                        "chmod g-rwx %s",
+                        path, (unsigned)st->st_gid, mode, path);
+                return 1;
+        }
+        return 0;
+}
+
+int secret_file_check(int fd, const char *path, Error *e)
+{
+        struct stat st;
+
+        assert(fd >= 0);
+        if (fstat(fd, &st) < 0)
+                return error_setf(e, negative_errno(), "%s: %m", path);
+        return secret_stat_check(&st, geteuid(), getegid(), path, e);
+}
+
+int read_secret_file(const char *path, size_t max, char **ret_data, size_t *ret_len, Error *warn, Error *e)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        Error w = { { 0 } };
+        int r, checked;
+
+        assert(path);
+        if (fd < 0)
+                return error_setf(e, negative_errno(), "%s: %m", path);
+        checked = secret_file_check(fd, path, &w);
+        if (checked < 0 && e)
+                *e = w;
+        if (checked < 0)
+                return checked;
+        if (checked > 0 && warn)
+                *warn = w;
+        r = read_full_fd(fd, max, ret_data, ret_len);
+        if (r == -EFBIG)
+                return error_setf(e, r, "%s: larger than %zu bytes", path, max);
+        if (r < 0)
+                return error_setf(e, r, "%s: %m", path);
+        return checked;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *buf = strdup(path);
+
+        if (!buf)
+                return -ENOMEM;
+        for (char *p = buf + 1;; p++)
+                if (*p == '/' || *p == 0) {
+                        char c = *p;
+                        *p = 0;
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        if (!c)
+                                return 0;
+                        *p = c;
+                }
 }

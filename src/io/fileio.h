@@ -1,7 +1,9 @@
-/* fileio.h — bounded reads of whole files, and whole files replaced atomically. */
+/* fileio.h — bounded reads of whole files, whole files replaced atomically, and who may read or change a
+ * file holding a secret. */
 #pragma once
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -22,3 +24,20 @@ int loop_write(int fd, const void *p, size_t n);
  * renamed over path, then the directory is fsync'd. On failure path is untouched, the temporary file is
  * removed, and e says which step failed where. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, Error *e);
+
+/* Whether a file holding a secret (a token, a configuration with a token in it), with the status st, is
+ * safe for a process running as uid and gid. Returns -EPERM with e filled when another user could change
+ * the secret: the file is writable by others, owned by neither root nor uid, or writable by a group other
+ * than gid and root's. Returns 1 with e filled (a warning naming the file, its mode and the chmod to run)
+ * when another user could read it: readable by others, or by a group other than gid and root's (mode 0640
+ * with the service's group is the documented way to let the service read a file root owns). Else 0. */
+int secret_stat_check(const struct stat *st, uid_t uid, gid_t gid, const char *path, Error *e);
+/* The same for the open file fd, for this process (effective uid and gid); fstat's error with e filled. */
+int secret_file_check(int fd, const char *path, Error *e);
+/* Reads a file holding a secret (at most max bytes, see read_full_file()) after secret_file_check() on the
+ * descriptor it reads: 0, or 1 with warn filled; a negative errno with e filled ("PATH: ..."), -EPERM when
+ * the file is refused. */
+int read_secret_file(const char *path, size_t max, char **ret_data, size_t *ret_len, Error *warn, Error *e);
+
+/* mkdir -p: path and its missing parents, each created with mode. 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);

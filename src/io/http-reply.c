@@ -1,5 +1,6 @@
-/* http-reply.c — the JSON error bodies of the HTTP server (as text, and as ready MHD responses) and its
- * handlers' reply helpers (see http-reply.h). */
+/* http-reply.c — the JSON error bodies of the HTTP server (as text, and as ready MHD responses), the
+ * MHD responses for handlers' replies (shared per blob) and the handlers' reply helpers (see
+ * http-reply.h). */
 #include "http-reply.h"
 
 #include <errno.h>
@@ -144,4 +145,101 @@ int http_reply_add_header(HttpReply *reply, const char *name, const char *value)
         reply->header_values[reply->n_headers] = value;
         reply->n_headers++;
         return 0;
+}
+
+static void blob_release(void *cls)
+{
+        blob_unref(cls);
+}
+
+/* A ready-made MHD response for a blob, kept with the blob (see blob.h) so that every request answered
+ * with the same blob reuses it: no allocation and no header formatting per request. (Sending the bytes
+ * from a sealed memfd with sendfile() was measured slower here than one sendmsg() from memory.) Requests
+ * hold a reference to the blob until they complete, so the response never outlives its bytes. */
+typedef struct SharedResponse {
+        BlobAttachment base;
+        struct MHD_Response *response;
+        char content_type[64];
+} SharedResponse;
+
+static void shared_response_free(BlobAttachment *a)
+{
+        SharedResponse *sr = (SharedResponse *)a;
+        MHD_destroy_response(sr->response);
+        free(sr);
+}
+
+/* The blob's shared response for this content type, created on first use. NULL when it cannot be. */
+static struct MHD_Response *shared_response(Blob *b, const char *content_type)
+{
+        SharedResponse *sr = (SharedResponse *)blob_attachment(b), *mine;
+
+        if (sr)
+                return streq(sr->content_type, content_type) ? sr->response : NULL;
+        if (strlen(content_type) >= sizeof(mine->content_type))
+                return NULL;
+        mine = calloc(1, sizeof(*mine));
+        if (!mine)
+                return NULL;
+        mine->base.free = shared_response_free;
+        strcpy(mine->content_type, content_type);
+        /* The blob outlives the response's use: every request answered with it holds the blob. */
+        mine->response = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_PERSISTENT);
+        if (!mine->response ||
+            MHD_add_response_header(mine->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
+                if (mine->response)
+                        MHD_destroy_response(mine->response);
+                free(mine);
+                return NULL;
+        }
+        sr = (SharedResponse *)blob_attach(b, &mine->base);
+        if (sr != mine) /* another thread attached one first: use theirs */
+                shared_response_free(&mine->base);
+        return streq(sr->content_type, content_type) ? sr->response : NULL;
+}
+
+int http_reply_response(HttpReply *reply, struct MHD_Response **ret, Blob **ret_held)
+{
+        struct MHD_Response *resp;
+
+        if (reply->blob && reply->content_type && reply->n_headers == 0 &&
+            (resp = shared_response(reply->blob, reply->content_type))) {
+                *ret_held = TAKE_PTR(reply->blob);
+                free(TAKE_PTR(reply->owned));
+                *ret = resp;
+                return 1;
+        }
+        if (reply->blob) {
+                Blob *b = TAKE_PTR(reply->blob);
+
+                free(TAKE_PTR(reply->owned));
+                resp = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, blob_release,
+                                                                              b);
+                if (!resp)
+                        blob_unref(b);
+        } else if (reply->owned) {
+                char *o = TAKE_PTR(reply->owned);
+
+                resp = MHD_create_response_from_buffer_with_free_callback(reply->owned_len, o, free);
+                if (!resp)
+                        free(o);
+        } else
+                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return -ENOMEM;
+
+        if (reply->content_type &&
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type) != MHD_YES)
+                goto bad_header;
+        for (size_t i = 0; i < reply->n_headers; i++)
+                if (!reply->header_names[i] || !reply->header_values[i] ||
+                    MHD_add_response_header(resp, reply->header_names[i], reply->header_values[i]) !=
+                            MHD_YES)
+                        goto bad_header;
+        *ret = resp;
+        return 0;
+
+bad_header:
+        MHD_destroy_response(resp);
+        return -EINVAL;
 }

@@ -20,8 +20,10 @@
  *     closes the connection since it answered early); a chunked body is counted as it arrives,
  *     discarded once past the cap and answered 413 when it ends (the connection stays usable). If it
  *     keeps going for more than BODY_DRAIN_MAX bytes past the cap the connection is closed unanswered.
- *   - connections: MHD_OPTION_CONNECTION_LIMIT; idle time: MHD_OPTION_CONNECTION_TIMEOUT (a slow or
- *     half-open client is closed once it has sent nothing for that long).
+ *   - connections: MHD_OPTION_CONNECTION_LIMIT overall; per client address and a deadline for receiving
+ *     each request, however slowly it trickles in: http-guard.h (refused or late connections are closed
+ *     unanswered); idle time: MHD_OPTION_CONNECTION_TIMEOUT (a client that sends nothing for that long).
+ *   - TLS: a GnuTLS priority string, by default TLS 1.2/1.3 with ECDHE/DHE and AEAD ciphers only.
  * Answers are never queued on MHD's first call for a request: MHD 0.9.75 closes the connection after
  * any response queued then, so only refusals are. */
 #include "http-server.h"
@@ -40,13 +42,20 @@
 #include <time.h>
 
 #include "buf.h"
+#include "http-guard.h"
 #include "http-reply.h"
 #include "macros.h"
 #include "strutil.h"
 #include "time-util.h"
 
-#define DEFAULT_MAX_CONNECTIONS 1024U
+#define DEFAULT_MAX_CONNECTIONS 4096U
+#define DEFAULT_PER_ADDRESS 32U
 #define DEFAULT_IDLE_TIMEOUT_SEC 30U
+#define DEFAULT_REQUEST_TIMEOUT_SEC 10U
+/* TLS 1.2 and 1.3 only, ECDHE/DHE key exchange (forward secrecy), AEAD ciphers only (GCM, ChaCha20). */
+#define DEFAULT_TLS_PRIORITIES                                                                              \
+        "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:"           \
+        "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD"
 #define DEFAULT_MAX_HEADER_BYTES ((size_t)8 * 1024)
 #define DEFAULT_MAX_BODY_BYTES ((size_t)64 * 1024)
 /* MHD's per-connection memory pool holds the read buffer (it starts at half the pool), one record of
@@ -67,7 +76,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 /* The most MHD options http_server_start() passes, MHD_OPTION_END included. */
-#define SERVER_OPTIONS_MAX 16
+#define SERVER_OPTIONS_MAX 20
 
 typedef enum RequestState {
         REQUEST_NEW,       /* headers received, handler not called yet */
@@ -111,18 +120,9 @@ typedef struct Request {
         size_t heap_size;
         Blob *held; /* the blob behind a shared response being sent, kept until the request completes */
         HttpDeferred deferred;
+        GuardConn guard;
         char inline_target[256];
 } Request;
-
-/* A ready-made MHD response for a blob, kept with the blob (see blob.h) so that every request answered
- * with the same blob reuses it: no allocation and no header formatting per request. (Sending the bytes
- * from a sealed memfd with sendfile() was measured slower here than one sendmsg() from memory.) Requests
- * hold a reference to the blob until they complete, so the response never outlives its bytes. */
-typedef struct SharedResponse {
-        BlobAttachment base;
-        struct MHD_Response *response;
-        char content_type[64];
-} SharedResponse;
 
 /* A canned JSON error response, built once per server and shared by all connections. */
 typedef struct CannedError {
@@ -136,6 +136,7 @@ struct HttpServer {
         size_t max_header_bytes;
         size_t max_body_bytes;
         size_t pool_size;
+        unsigned max_connections;
         uint16_t port;
         unsigned long in_flight; /* atomic: requests between the URI callback and completion */
         bool allow_deferred;
@@ -147,6 +148,9 @@ struct HttpServer {
         CannedError headers_too_large; /* 431 */
         CannedError target_too_long;   /* 414 */
         CannedError no_memory;         /* 500 */
+        HttpGuard guard;
+        bool started;
+        char start_error[256]; /* libmicrohttpd's first complaint while starting */
 };
 
 const char *http_request_header(const HttpRequest *req, const char *name)
@@ -177,7 +181,6 @@ static enum MHD_Result queue_canned(struct MHD_Connection *c, Request *r, const 
         return MHD_queue_response(c, status, e->response);
 }
 
-/* Queues a freshly built JSON error; falls back to the canned 500 when memory is short. */
 /* Queues a freshly built JSON error (and closes the connection after it when close is set); falls back
  * to the canned 500 when memory is short. */
 static enum MHD_Result queue_error(HttpServer *s, struct MHD_Connection *c, Request *r, unsigned status,
@@ -195,105 +198,36 @@ static enum MHD_Result queue_error(HttpServer *s, struct MHD_Connection *c, Requ
         return ret;
 }
 
-static void blob_release(void *cls)
-{
-        blob_unref(cls);
-}
-
-static void shared_response_free(BlobAttachment *a)
-{
-        SharedResponse *sr = (SharedResponse *)a;
-        MHD_destroy_response(sr->response);
-        free(sr);
-}
-
-/* The blob's shared response for this content type, created on first use. NULL when it cannot be. */
-static struct MHD_Response *shared_response(Blob *b, const char *content_type)
-{
-        SharedResponse *sr = (SharedResponse *)blob_attachment(b), *mine;
-
-        if (sr)
-                return streq(sr->content_type, content_type) ? sr->response : NULL;
-        if (strlen(content_type) >= sizeof(mine->content_type))
-                return NULL;
-        mine = calloc(1, sizeof(*mine));
-        if (!mine)
-                return NULL;
-        mine->base.free = shared_response_free;
-        strcpy(mine->content_type, content_type);
-        /* The blob outlives the response's use: every request answered with it holds the blob. */
-        mine->response = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_PERSISTENT);
-        if (!mine->response ||
-            MHD_add_response_header(mine->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
-                if (mine->response)
-                        MHD_destroy_response(mine->response);
-                free(mine);
-                return NULL;
-        }
-        sr = (SharedResponse *)blob_attach(b, &mine->base);
-        if (sr != mine) /* another thread attached one first: use theirs */
-                shared_response_free(&mine->base);
-        return streq(sr->content_type, content_type) ? sr->response : NULL;
-}
-
 /* Turns the handler's reply into an MHD response and queues it. Consumes the reply's body. */
 static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Request *r, HttpReply *reply)
 {
         struct MHD_Response *resp;
         enum MHD_Result ret;
+        Blob *held = NULL;
+        int k;
 
         if (reply->status < 100 || reply->status > 999 || reply->n_headers > HTTP_REPLY_MAX_HEADERS) {
                 http_reply_clear_body(reply);
                 return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                                    "handler produced an invalid reply", false);
         }
-
-        if (reply->blob && reply->content_type && reply->n_headers == 0 &&
-            (resp = shared_response(reply->blob, reply->content_type))) {
-                /* The request keeps the blob (and so the response's bytes) until it completes. */
+        k = http_reply_response(reply, &resp, &held);
+        if (k == -ENOMEM)
+                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        if (k < 0)
+                return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                                   "handler produced an invalid reply header", false);
+        r->state = REQUEST_ANSWERED;
+        if (k > 0) {
+                /* The blob's shared response: the request keeps the blob (and so the response's bytes)
+                 * until it completes. */
                 blob_unref(r->held);
-                r->held = TAKE_PTR(reply->blob);
-                free(TAKE_PTR(reply->owned));
-                r->state = REQUEST_ANSWERED;
+                r->held = held;
                 return MHD_queue_response(c, reply->status, resp);
         }
-        if (reply->blob) {
-                Blob *b = TAKE_PTR(reply->blob);
-
-                free(TAKE_PTR(reply->owned));
-                resp = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, blob_release,
-                                                                              b);
-                if (!resp)
-                        blob_unref(b);
-        } else if (reply->owned) {
-                char *o = TAKE_PTR(reply->owned);
-
-                resp = MHD_create_response_from_buffer_with_free_callback(reply->owned_len, o, free);
-                if (!resp)
-                        free(o);
-        } else
-                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-                return queue_canned(c, r, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
-
-        if (reply->content_type &&
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type) != MHD_YES)
-                goto bad_header;
-        for (size_t i = 0; i < reply->n_headers; i++)
-                if (!reply->header_names[i] || !reply->header_values[i] ||
-                    MHD_add_response_header(resp, reply->header_names[i], reply->header_values[i]) !=
-                            MHD_YES)
-                        goto bad_header;
-
-        r->state = REQUEST_ANSWERED;
         ret = MHD_queue_response(c, reply->status, resp);
         MHD_destroy_response(resp);
         return ret;
-
-bad_header:
-        MHD_destroy_response(resp);
-        return queue_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                           "handler produced an invalid reply header", false);
 }
 
 static const char *format_peer(struct MHD_Connection *c, char *buf, size_t n)
@@ -518,17 +452,11 @@ static enum MHD_Result on_headers(HttpServer *s, struct MHD_Connection *c, Reque
         return MHD_YES;
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                 const char *version, const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+static enum MHD_Result access_step(HttpServer *s, struct MHD_Connection *c, Request *r, const char *method,
+                                   const char *version, const char *upload_data, size_t *upload_data_size)
 {
-        HttpServer *s = cls;
-        Request *r = *con_cls;
         size_t n = *upload_data_size;
         int k;
-
-        if (!r) /* the URI callback could not allocate the request */
-                return queue_canned(c, NULL, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
 
         switch (r->state) {
         case REQUEST_NEW:
@@ -572,6 +500,38 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 return MHD_YES;
         }
         return MHD_NO;
+}
+
+/* Accept policy: refuses a connection from an address that has its limit open already. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+        HttpServer *s = cls;
+
+        return http_guard_accept(&s->guard, sa) ? MHD_YES : MHD_NO;
+}
+
+static void guard_open(HttpServer *s, struct MHD_Connection *c, Request *r)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+        http_guard_open(&s->guard, &r->guard, ci ? ci->connect_fd : -1, ai ? ai->client_addr : NULL);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+        HttpServer *s = cls;
+        Request *r = *con_cls;
+        enum MHD_Result ret;
+
+        if (!r) /* the URI callback could not allocate the request */
+                return queue_canned(c, NULL, &s->no_memory, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        ret = access_step(s, c, r, method, version, upload_data, upload_data_size);
+        if (r->state >= REQUEST_DEFERRED)
+                http_guard_received(&s->guard, &r->guard);
+        return ret;
 }
 
 static void request_end(HttpServer *s, Request *r)
@@ -644,11 +604,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+        HttpServer *s = cls;
         Request *r = *con_cls;
 
-        if (r)
-                request_end(cls, r);
+        if (!r)
+                return;
+        request_end(s, r);
         *con_cls = NULL;
+        /* The next request's deadline runs from the end of this one. */
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                http_guard_rearm(&s->guard, &r->guard);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -661,6 +626,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 if (r) {
                         r->body = BUF_INIT(0);
                         r->deferred.server = cls;
+                        guard_open(cls, c, r);
                 }
                 *socket_context = r;
                 return;
@@ -668,6 +634,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         r = *socket_context;
         if (!r)
                 return;
+        http_guard_close(&((HttpServer *)cls)->guard, &r->guard);
         /* Requests MHD dropped without completing them end here. */
         request_end(cls, r);
         http_reply_clear_body(&r->deferred.reply);
@@ -685,6 +652,7 @@ static void server_free(HttpServer *s)
         canned_error_done(&s->headers_too_large);
         canned_error_done(&s->target_too_long);
         canned_error_done(&s->no_memory);
+        http_guard_done(&s->guard);
         pthread_mutex_destroy(&s->defer_lock);
         free(s->tls_cert);
         free(s->tls_key);
@@ -738,6 +706,20 @@ static int listen_address(const char *address, uint16_t port, struct sockaddr_st
         return 0;
 }
 
+/* Keeps libmicrohttpd's first complaint while the server starts (the reason MHD_start_daemon() fails). */
+_printf_(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        HttpServer *s = cls;
+        size_t n;
+
+        if (__atomic_load_n(&s->started, __ATOMIC_ACQUIRE) || s->start_error[0])
+                return;
+        vsnprintf(s->start_error, sizeof(s->start_error), fmt, ap);
+        n = strlen(s->start_error);
+        while (n > 0 && (s->start_error[n - 1] == '\n' || s->start_error[n - 1] == '.'))
+                s->start_error[--n] = 0;
+}
+
 /* The server's state before MHD starts: limits, its copy of the TLS key pair, the canned errors. */
 static int server_new(const HttpServerConfig *config, HttpServer **ret, Error *e)
 {
@@ -747,6 +729,12 @@ static int server_new(const HttpServerConfig *config, HttpServer **ret, Error *e
         if (!s)
                 return error_setf(e, -ENOMEM, "HTTP server: out of memory");
         pthread_mutex_init(&s->defer_lock, NULL);
+        s->max_connections = config->max_connections ?: DEFAULT_MAX_CONNECTIONS;
+        r = http_guard_init(&s->guard, s->max_connections,
+                            config->max_connections_per_address ?: DEFAULT_PER_ADDRESS,
+                            config->request_timeout_sec ?: DEFAULT_REQUEST_TIMEOUT_SEC);
+        if (r < 0)
+                return error_setf(e, r, "HTTP server: out of memory");
         s->handler = config->handler;
         s->userdata = config->userdata;
         s->allow_deferred = config->allow_deferred;
@@ -778,9 +766,9 @@ static void server_options(HttpServer *s, const HttpServerConfig *config, struct
         size_t n = 0;
 
 #define OPT(o, v, p) (opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
+        OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s); /* first: MHD logs about later options */
         OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->pool_size, NULL);
-        OPT(MHD_OPTION_CONNECTION_LIMIT,
-            config->max_connections ? config->max_connections : DEFAULT_MAX_CONNECTIONS, NULL);
+        OPT(MHD_OPTION_CONNECTION_LIMIT, s->max_connections, NULL);
         OPT(MHD_OPTION_CONNECTION_TIMEOUT,
             config->idle_timeout_sec ? config->idle_timeout_sec : DEFAULT_IDLE_TIMEOUT_SEC, NULL);
         OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, s);
@@ -792,6 +780,8 @@ static void server_options(HttpServer *s, const HttpServerConfig *config, struct
         if (s->tls_cert) {
                 OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert);
                 OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key);
+                OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+                    (void *)(config->tls_priorities ?: DEFAULT_TLS_PRIORITIES));
         }
         OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
@@ -808,7 +798,7 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
          * ready at once than it fetches per epoll_wait() (128): it goes back to an unbounded wait with
          * requests sitting unread in their sockets (reproduced with a bare MHD server and 256 wrk
          * connections). Its poll mode serves the same load at the same speed and has no such stall. */
-        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC;
+        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
         const union MHD_DaemonInfo *info;
         int r;
 
@@ -835,16 +825,23 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         r = server_new(config, &s, e);
         if (r < 0)
                 return r;
+        r = http_guard_start(&s->guard);
+        if (r < 0)
+                return error_setf(e, r, "HTTP server: cannot start a thread: %m");
         server_options(s, config, &ss, opts);
         errno = 0;
-        s->daemon = MHD_start_daemon(flags, config->port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+        s->daemon = MHD_start_daemon(flags, config->port, on_accept, s, on_access, s, MHD_OPTION_ARRAY, opts,
                                      MHD_OPTION_END);
+        if (!s->daemon && strstr(s->start_error, "priorit"))
+                return error_setf(e, -EINVAL, "HTTP server: TLS priorities '%s' rejected: %s",
+                                  config->tls_priorities ?: DEFAULT_TLS_PRIORITIES, s->start_error);
         if (!s->daemon) {
                 r = errno > 0 ? -errno : -EIO;
-                return error_setf(e, r, "HTTP server: cannot listen on %s%s%s:%u: %m",
+                return error_setf(e, r, "HTTP server: cannot listen on %s%s%s:%u: %m%s%s",
                                   strchr(address, ':') ? "[" : "", address, strchr(address, ':') ? "]" : "",
-                                  config->port);
+                                  config->port, s->start_error[0] ? ": " : "", s->start_error);
         }
+        __atomic_store_n(&s->started, true, __ATOMIC_RELEASE);
         info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : config->port;
 

@@ -1,7 +1,8 @@
 /* http-server.h — Upkeep's HTTP server adapter over libmicrohttpd.
  *
  * One handler callback answers every request; it runs on the server's thread(s) and must not block.
- * The adapter enforces the caps (request line + headers, body size, connections, idle timeout), answers
+ * The adapter enforces the caps (request line + headers, body size, connections overall and per client
+ * address, a deadline for receiving each request, idle timeout), answers
  * requests it rejects itself (oversized, malformed, ambiguously framed: see http-server.c) with a JSON
  * error body, binds to port 0 and reports the port it got, and stops gracefully: stop accepting, finish
  * what is in flight, then close. */
@@ -66,15 +67,27 @@ HttpDeferred *http_request_defer(const HttpRequest *req);
 void http_deferred_finish(HttpDeferred *d, int r, HttpReply *reply);
 
 typedef struct HttpServerConfig {
-        const char *address;       /* numeric IPv4 or IPv6 address; NULL = "::" (dual-stack) */
-        uint16_t port;             /* 0 = any free port */
-        unsigned threads;          /* 1 = one event-loop thread; more = a pool of them */
-        unsigned max_connections;  /* default 1024 when 0 */
+        const char *address;      /* numeric IPv4 or IPv6 address; NULL = "::" (dual-stack) */
+        uint16_t port;            /* 0 = any free port */
+        unsigned threads;         /* 1 = one event-loop thread; more = a pool of them */
+        unsigned max_connections; /* default 4096 when 0 */
+        /* Open connections per client address (an IPv4 address, or an IPv6 /64: one site's network);
+         * more are closed as soon as they are accepted. Default 32 when 0; max_connections or more turns
+         * it off in effect (behind a reverse proxy). */
+        unsigned max_connections_per_address;
+        /* A request (line, headers and body) must arrive whole within this many seconds of the
+         * connection's opening or of the end of the previous response, however it trickles in;
+         * otherwise the connection is closed without an answer. This also bounds how long a kept-alive
+         * connection waits for its next request. Default 10 when 0. */
+        unsigned request_timeout_sec;
         unsigned idle_timeout_sec; /* connections idle this long are closed; default 30 when 0 */
         size_t max_header_bytes;   /* request line + headers; default 8 KiB when 0 */
         size_t max_body_bytes;     /* larger bodies get 413; default 64 KiB when 0 */
         const char *tls_cert_pem;  /* PEM contents (not paths); both NULL = plain HTTP */
         const char *tls_key_pem;
+        /* GnuTLS priority string; NULL = TLS 1.2 and 1.3 with ECDHE/DHE and AEAD ciphers only. A string
+         * GnuTLS rejects fails http_server_start() with -EINVAL and an error saying so. */
+        const char *tls_priorities;
         bool allow_deferred; /* handlers may use http_request_defer() */
         HttpHandler handler;
         void *userdata;

@@ -17,16 +17,14 @@
 
 #define ADMIN_TOKEN_FILE_MAX 4096
 
-static int token_read(const char *path, char **ret, Error *e)
+static int token_read(const char *path, char **ret, Error *warn, Error *e)
 {
         _cleanup_free_ char *data = NULL;
         size_t len;
-        int r = read_full_file(path, ADMIN_TOKEN_FILE_MAX, &data, &len);
+        int r = read_secret_file(path, ADMIN_TOKEN_FILE_MAX, &data, &len, warn, e);
 
-        if (r == -ENOENT)
-                return r;
         if (r < 0)
-                return error_setf(e, r, "%s: %m", path);
+                return r;
         while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
                 data[--len] = 0;
         if (len == 0 || strlen(data) != len || strchr(data, '\n'))
@@ -85,13 +83,13 @@ static int token_create(const char *path, char **ret, Error *e)
         return *ret ? 0 : -ENOMEM;
 }
 
-int admin_token_load(const char *path, bool create, char **ret, Error *e)
+int admin_token_load_warn(const char *path, bool create, char **ret, Error *warn, Error *e)
 {
         int r;
 
         assert(path);
         assert(ret);
-        r = token_read(path, ret, e);
+        r = token_read(path, ret, warn, e);
         if (r != -ENOENT)
                 return r;
         if (!create) {
@@ -100,6 +98,11 @@ int admin_token_load(const char *path, bool create, char **ret, Error *e)
         }
         r = token_create(path, ret, e);
         if (r == -EEXIST)
-                return token_read(path, ret, e);
+                return token_read(path, ret, warn, e);
         return r < 0 ? r : 1;
+}
+
+int admin_token_load(const char *path, bool create, char **ret, Error *e)
+{
+        return admin_token_load_warn(path, create, ret, NULL, e);
 }

@@ -14,3 +14,7 @@
  * when the file does not exist and create is false. Returns 1 when it created the file, 0 when not, or a
  * negative errno with e filled (-EINVAL: the file is not one line of text). */
 int admin_token_load(const char *path, bool create, char **ret, Error *e);
+/* The same, with the file's permissions checked (read_secret_file(), fileio.h): -EPERM with e filled when
+ * others may change the token; when others may read it, the token is read and warn (which may be NULL)
+ * filled with a warning (else warn is left as it is). */
+int admin_token_load_warn(const char *path, bool create, char **ret, Error *warn, Error *e);

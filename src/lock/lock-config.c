@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config-util.h"
+#include "lock-request.h"
 #include "macros.h"
 #include "strutil.h"
 
@@ -17,6 +18,7 @@ static void config_clear(LockConfig *c)
         free(c->address);
         free(c->tls_cert_path);
         free(c->tls_key_path);
+        free(c->tls_priorities);
         free(c->status_address);
         free(c->sqlite_path);
         strv_free(c->etcd_endpoints);
@@ -25,6 +27,8 @@ static void config_clear(LockConfig *c)
         free(c->etcd_ca_path);
         free(c->admin_token);
         free(c->admin_token_file);
+        free(c->node_tokens_file);
+        lock_node_tokens_free(c->node_tokens);
         free(c->default_group);
         for (size_t i = 0; i < c->n_groups; i++) {
                 LockGroupConfig *g = &c->groups[i];
@@ -110,6 +114,12 @@ int lock_config_restart_keys(const LockConfig *running, const LockConfig *next, 
                 { "[service] tls_cert_path", !opt_same(a->tls_cert_path, b->tls_cert_path) },
                 { "[service] tls_key_path", !opt_same(a->tls_key_path, b->tls_key_path) },
                 { "[service] threads", a->threads != b->threads },
+                { "[service] max_connections", a->max_connections != b->max_connections },
+                { "[service] max_connections_per_address",
+                  a->max_connections_per_address != b->max_connections_per_address },
+                { "[service] request_timeout_secs", a->request_timeout_secs != b->request_timeout_secs },
+                { "[service] tls_priorities", !opt_same(a->tls_priorities, b->tls_priorities) },
+                { "[auth] node_tokens_file", !opt_same(a->node_tokens_file, b->node_tokens_file) },
                 { "[status] enabled", a->status_enabled != b->status_enabled },
                 { "[status] address", !opt_same(a->status_address, b->status_address) },
                 { "[status] port", a->status_port != b->status_port },
@@ -148,6 +158,9 @@ static int config_init(LockConfig *c)
         *c = (LockConfig){
                 .port = LOCK_DEFAULT_PORT,
                 .threads = 2, /* requests waiting for a write hold no thread: threads only parse and send */
+                .max_connections = 4096,
+                .max_connections_per_address = 32,
+                .request_timeout_secs = 10,
                 .status_port = 2222,
                 .etcd_timeout_ms = 3000,
                 .backend = LOCK_BACKEND_SQLITE,
@@ -257,6 +270,13 @@ static const ConfigKey lock_keys[] = {
         CONFIG_KEY("service.tls_cert_path", CONFIG_STRING, LockParse, c.tls_cert_path),
         CONFIG_KEY("service.tls_key_path", CONFIG_STRING, LockParse, c.tls_key_path),
         CONFIG_KEY("service.threads", CONFIG_INT, LockParse, c.threads, .min = 1, .max = 64),
+        CONFIG_KEY("service.max_connections", CONFIG_INT, LockParse, c.max_connections, .min = 1,
+                   .max = 100000),
+        CONFIG_KEY("service.max_connections_per_address", CONFIG_INT, LockParse,
+                   c.max_connections_per_address, .min = 1, .max = 100000),
+        CONFIG_KEY("service.request_timeout_secs", CONFIG_INT, LockParse, c.request_timeout_secs, .min = 1,
+                   .max = 3600),
+        CONFIG_KEY("service.tls_priorities", CONFIG_STRING, LockParse, c.tls_priorities),
         CONFIG_KEY("status.enabled", CONFIG_BOOL, LockParse, c.status_enabled),
         CONFIG_KEY("status.address", CONFIG_ADDRESS, LockParse, c.status_address),
         CONFIG_KEY("status.port", CONFIG_INT, LockParse, c.status_port, .min = 0, .max = 65535),
@@ -275,6 +295,7 @@ static const ConfigKey lock_keys[] = {
         CONFIG_KEY("auth.admin_token", CONFIG_STRING, LockParse, c.admin_token),
         CONFIG_KEY("auth.admin_token_file", CONFIG_STRING, LockParse, c.admin_token_file),
         CONFIG_KEY("auth.generate_admin_token", CONFIG_BOOL, LockParse, c.generate_admin_token),
+        CONFIG_KEY("auth.node_tokens_file", CONFIG_STRING, LockParse, c.node_tokens_file),
         CONFIG_KEY_CUSTOM("lock", keep_lock),
 };
 
@@ -510,4 +531,106 @@ int lock_config_parse(const char *data, size_t len, const char *filename, LockCo
         *ret = c;
         config_take_warnings(&x, ret_warnings);
         return 0;
+}
+
+void lock_node_tokens_free(LockNodeTokens *t)
+{
+        if (!t)
+                return;
+        for (size_t i = 0; i < t->n; i++) {
+                free(t->items[i].node);
+                free(t->items[i].token);
+        }
+        free(t->items);
+        free(t);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(LockNodeTokens *, lock_node_tokens_free);
+
+/* The next field of a line: printable ASCII up to a space or tab, NULL when there is none. */
+static char *next_field(const char **p, const char *end)
+{
+        const char *start;
+
+        while (*p < end && (**p == ' ' || **p == '\t'))
+                (*p)++;
+        start = *p;
+        while (*p<end &&* * p> ' ' && **p < 0x7f)
+                (*p)++;
+        return *p > start ? strndup(start, (size_t)(*p - start)) : NULL;
+}
+
+/* Adds the entry of one line (from p to end), checking it against the ones before. */
+static int node_tokens_add(LockNodeTokens *t, const char *p, const char *end, const char *filename,
+                           unsigned line, Error *e)
+{
+        _cleanup_free_ char *node = next_field(&p, end), *token = next_field(&p, end);
+        LockNodeToken *items;
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+                p++;
+        if (!node || !token || p < end)
+                return error_setf(e, -EINVAL, "%s:%u: expected NODE_ID TOKEN (printable, no spaces)",
+                                  filename, line);
+        if (strlen(token) < LOCK_NODE_TOKEN_MIN_LEN)
+                return error_setf(e, -EINVAL, "%s:%u: the token of %s is shorter than %d characters",
+                                  filename, line, node, LOCK_NODE_TOKEN_MIN_LEN);
+        for (size_t i = 0; i < t->n; i++) {
+                if (streq(t->items[i].node, node))
+                        return error_setf(e, -EINVAL, "%s:%u: node %s is listed twice", filename, line,
+                                          node);
+                if (streq(t->items[i].token, token))
+                        return error_setf(e, -EINVAL, "%s:%u: the token of %s is also %s's", filename, line,
+                                          node, t->items[i].node);
+        }
+        if (t->n >= LOCK_NODE_TOKENS_MAX)
+                return error_setf(e, -E2BIG, "%s:%u: more than %d nodes", filename, line,
+                                  LOCK_NODE_TOKENS_MAX);
+        items = reallocarray(t->items, t->n + 1, sizeof(*items));
+        if (!items)
+                return error_setf(e, -ENOMEM, "%s: out of memory", filename);
+        t->items = items;
+        t->items[t->n++] = (LockNodeToken){ .node = TAKE_PTR(node), .token = TAKE_PTR(token) };
+        return 0;
+}
+
+int lock_node_tokens_parse(const char *data, size_t len, const char *filename, LockNodeTokens **ret,
+                           Error *e)
+{
+        _cleanup_(lock_node_tokens_freep) LockNodeTokens *t = calloc(1, sizeof(*t));
+        const char *end = data + len;
+        unsigned line = 0;
+        int r;
+
+        assert(data || len == 0);
+        assert(filename && ret);
+        if (!t)
+                return error_setf(e, -ENOMEM, "%s: out of memory", filename);
+        for (const char *p = data, *eol; p < end; p = eol + 1) {
+                const char *q = p;
+
+                eol = memchr(p, '\n', (size_t)(end - p)) ?: end;
+                line++;
+                while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
+                        q++;
+                if (q == eol || *q == '#')
+                        continue;
+                r = node_tokens_add(t, p, eol, filename, line, e);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int lock_node_tokens_check(const LockNodeTokens *t, const char *authorization, const char *node)
+{
+        int r = 0;
+
+        assert(t && node);
+        /* Every token is compared (bearer_matches() is constant-time), whichever matches. */
+        for (size_t i = 0; i < t->n; i++)
+                if (bearer_matches(authorization, t->items[i].token))
+                        r = streq(t->items[i].node, node) ? 1 : -EPERM;
+        return r;
 }

@@ -43,6 +43,21 @@ typedef struct LockGroupConfig {
         size_t n_client_tokens;
 } LockGroupConfig;
 
+/* Per-node FleetLock tokens ([auth] node_tokens_file): a node may only take and release its own slot. */
+typedef struct LockNodeToken {
+        char *node;  /* the FleetLock client_params.id */
+        char *token; /* its bearer token */
+} LockNodeToken;
+
+typedef struct LockNodeTokens {
+        LockNodeToken *items;
+        size_t n;
+} LockNodeTokens;
+
+#define LOCK_NODE_TOKENS_MAX 100000
+#define LOCK_NODE_TOKEN_MIN_LEN 32 /* characters: `openssl rand -hex 32` makes 64 */
+#define LOCK_NODE_TOKENS_FILE_MAX ((size_t)32 * 1024 * 1024)
+
 typedef struct LockConfig {
         /* [service]: the FleetLock endpoint. */
         char *address;
@@ -50,6 +65,10 @@ typedef struct LockConfig {
         bool tls;
         char *tls_cert_path, *tls_key_path;
         unsigned threads;
+        unsigned max_connections;             /* open connections, all clients together */
+        unsigned max_connections_per_address; /* per IPv4 address or IPv6 /64 */
+        unsigned request_timeout_secs;        /* to receive a whole request */
+        char *tls_priorities;                 /* GnuTLS priority string; NULL = the adapter's default */
         /* [status]: an extra listener for /metrics, /healthz, /readyz (Airlock's). */
         bool status_enabled;
         char *status_address;
@@ -64,9 +83,11 @@ typedef struct LockConfig {
         unsigned etcd_timeout_ms;
         char *etcd_cert_path, *etcd_key_path, *etcd_ca_path;
         /* [auth] */
-        char *admin_token;         /* inline (discouraged) */
-        char *admin_token_file;    /* read by the daemon */
-        bool generate_admin_token; /* without either: a token generated at the first start (default) */
+        char *admin_token;           /* inline (discouraged) */
+        char *admin_token_file;      /* read by the daemon */
+        bool generate_admin_token;   /* without either: a token generated at the first start (default) */
+        char *node_tokens_file;      /* read by the daemon at start (a reload keeps what it read) */
+        LockNodeTokens *node_tokens; /* what the daemon read from it; freed with the configuration */
         /* [lock] */
         char *default_group;
         LockGroupConfig *groups; /* the default group first */
@@ -84,6 +105,15 @@ void lock_config_free(LockConfig *c);
  * so /var/lib/upkeep/lock/admin.token by default), in *ret; NULL when the configuration sets a token or
  * turns generation off. 0 or -ENOMEM. */
 int lock_config_generated_token_path(const LockConfig *c, char **ret);
+/* Parses a node token file: one "NODE_ID TOKEN" per line (separated by spaces or tabs), blank lines and
+ * lines starting with '#' ignored. Node ids and tokens are printable ASCII without spaces; a node or a
+ * token listed twice, or a token shorter than LOCK_NODE_TOKEN_MIN_LEN, is an error naming the line. */
+int lock_node_tokens_parse(const char *data, size_t len, const char *filename, LockNodeTokens **ret,
+                           Error *e);
+void lock_node_tokens_free(LockNodeTokens *t);
+/* Whether the "Authorization" header value (NULL when absent) is node's own bearer token: 1 when it is,
+ * -EPERM when it is another node's, 0 when it is no node's. Every token is compared in constant time. */
+int lock_node_tokens_check(const LockNodeTokens *t, const char *authorization, const char *node);
 const LockGroupConfig *lock_config_find_group(const LockConfig *c, const char *name);
 
 /* The keys whose values differ between the configuration a daemon started with and a newer one, among

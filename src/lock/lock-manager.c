@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,41 @@ static ConfigRef *config_unref(ConfigRef *c)
         return NULL;
 }
 
+static bool config_holds_tokens(const LockConfig *c)
+{
+        if (c->admin_token)
+                return true;
+        for (size_t i = 0; i < c->n_groups; i++)
+                if (c->groups[i].n_client_tokens > 0)
+                        return true;
+        return false;
+}
+
+/* A configuration holding admin_token or client_tokens: refused when others may change it, a warning when
+ * others may read it. */
+static int check_config_secrets(const char *path, const LockConfig *c)
+{
+        _cleanup_close_ int fd = -EBADF;
+        Error e = { { 0 } };
+        int r;
+
+        if (!config_holds_tokens(c))
+                return 0;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: %m", path);
+        r = secret_file_check(fd, path, &e);
+        if (r < 0)
+                return log_error_errno(r, "admin_token or client_tokens: %s", e.message);
+        if (r > 0)
+                log_warning("admin_token or client_tokens: %s", e.message);
+        return 0;
+}
+
 static int load_config(const char *path, bool explicit_path, LockConfig **ret)
 {
         _cleanup_free_ char *data = NULL;
+        LockConfig *c = NULL;
         char **warnings = NULL;
         Error e = { { 0 } };
         size_t len;
@@ -66,10 +99,16 @@ static int load_config(const char *path, bool explicit_path, LockConfig **ret)
                 return r;
         if (r == 0)
                 return lock_config_default(ret);
-        r = lock_config_parse(data, len, path, ret, &warnings, &e);
+        r = lock_config_parse(data, len, path, &c, &warnings, &e);
         if (r < 0)
                 return log_error_errno(r, "%s", e.message);
         daemon_log_warnings(warnings);
+        r = check_config_secrets(path, c);
+        if (r < 0) {
+                lock_config_free(c);
+                return r;
+        }
+        *ret = c;
         return 0;
 }
 
@@ -110,16 +149,21 @@ static int read_configuration(const DaemonOptions *opt, const char *sqlite, Lock
         return 0;
 }
 
+/* Reads the token in path ([auth] admin_token_file): refused when others may change it, a warning when
+ * others may read it. */
 static int read_secret(const char *path, char **ret)
 {
         _cleanup_free_ char *data = NULL;
+        Error warn = { { 0 } }, e = { { 0 } };
         size_t len;
-        int r = read_full_file(path, 4096, &data, &len);
+        int r = read_secret_file(path, 4096, &data, &len, &warn, &e);
 
         if (r == -EFBIG)
                 return log_error_errno(r, "%s: larger than 4 KiB", path);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", path);
+                return log_error_errno(r, "%s", e.message);
+        if (r > 0)
+                log_warning("[auth] admin_token_file: %s", warn.message);
         while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
                 data[--len] = 0;
         if (len == 0 || strlen(data) != len)
@@ -380,7 +424,7 @@ static int generation_admin_token(Manager *m, Generation *gen)
 {
         const LockConfig *config = gen->config->config;
         _cleanup_free_ char *path = NULL;
-        Error e = { { 0 } };
+        Error e = { { 0 } }, warn = { { 0 } };
         int r;
 
         if (config->admin_token_file)
@@ -391,7 +435,9 @@ static int generation_admin_token(Manager *m, Generation *gen)
                 return log_error_errno(ENOMEM, "out of memory");
         if (!path)
                 return 0;
-        r = admin_token_load(path, m->generate_admin_token, &gen->admin_token, &e);
+        r = admin_token_load_warn(path, m->generate_admin_token, &gen->admin_token, &warn, &e);
+        if (warn.message[0])
+                log_warning("generated admin token: %s", warn.message);
         if (r < 0) {
                 /* The FleetLock service does not need it: it runs on, without the admin API. */
                 log_warning_errno(r, "admin API off: %s", e.message);
@@ -629,11 +675,16 @@ void manager_count_answer(Manager *m, FleetLockEndpoint endpoint, unsigned statu
         histogram_observe(&m->latency, now_seconds(CLOCK_MONOTONIC) - t0);
 }
 
+/* Holder ids come from the backend, which other clients of an etcd cluster write too: cleaned before they
+ * are logged. */
 void manager_log_expired(Group *g, const LockOp *op)
 {
         for (size_t i = 0; i < op->n_expired; i++) {
+                char id[SEMAPHORE_MAX_ID + 1];
+
+                text_clean(id, sizeof id, op->expired[i], strlen(op->expired[i]), 0);
                 log_warning("group %s: released %s, which held its slot longer than %lld s", g->cfg->name,
-                            op->expired[i], (long long)g->cfg->policy.max_hold_secs);
+                            id, (long long)g->cfg->policy.max_hold_secs);
                 __atomic_add_fetch(&g->st->counters.expirations, 1, __ATOMIC_RELAXED);
         }
 }
@@ -661,8 +712,12 @@ void manager_sweep(Manager *m)
 
                 if (!g->cfg->policy.max_hold_secs)
                         continue;
-                if (manager_run_op(m, g, &op, &e) < 0)
-                        log_warning("group %s: expiry sweep failed: %s", g->cfg->name, e.message);
+                if (manager_run_op(m, g, &op, &e) < 0) {
+                        char msg[ERROR_MESSAGE_MAX]; /* it may quote what the backend answered */
+
+                        text_clean(msg, sizeof msg, e.message, strlen(e.message), 0);
+                        log_warning("group %s: expiry sweep failed: %s", g->cfg->name, msg);
+                }
                 lock_op_reset(&op);
         }
         manager_collect_retired(m);

@@ -19,7 +19,7 @@ static const char *const endpoints[_ENDPOINT_MAX] = {
         [ENDPOINT_STEADY_STATE] = "steady-state",
 };
 
-static const unsigned counted_codes[LOCK_N_COUNTED_CODES] = { 200, 400, 401, 404, 423, 503 };
+static const unsigned counted_codes[LOCK_N_COUNTED_CODES] = { 200, 400, 401, 403, 404, 423, 503 };
 
 const char *denial_kind(Denial d)
 {

@@ -31,7 +31,7 @@ typedef enum FleetLockEndpoint {
 const char *fleetlock_endpoint_to_string(FleetLockEndpoint e);
 
 /* The FleetLock answers counted by status code: 200, 400, 401, 404, 423, 503. */
-#define LOCK_N_COUNTED_CODES 6
+#define LOCK_N_COUNTED_CODES 7
 /* The index of a counted status code, or -1 when it is not counted. */
 int lock_counted_code_index(unsigned status);
 

@@ -8,6 +8,7 @@
 
 #include "json-util.h"
 #include "lock-semaphore.h"
+#include "strutil.h"
 
 bool fleetlock_header_valid(const char *value)
 {
@@ -44,16 +45,16 @@ int fleetlock_request_parse(const char *body, size_t len, FleetLockRequest *ret,
                 r = json_member_string(params, "group", true, "client_params", &group, e);
         if (r < 0)
                 return r == -ENOENT ? -EINVAL : r;
-        if (!semaphore_valid_id(id))
+        if (!semaphore_valid_id(id) || !text_is_clean(id, strlen(id), 0))
                 return error_setf(e, -EINVAL,
                                   "client_params.id must be a non-empty printable string of at most %d "
-                                  "bytes",
+                                  "bytes (UTF-8 without control or bidi characters)",
                                   SEMAPHORE_MAX_ID);
-        if (!lock_group_name_valid(group))
+        if (!lock_group_name_valid(group) || !text_is_clean(group, strlen(group), 0))
                 return error_setf(
                         e, -EINVAL,
                         "client_params.group must be a non-empty UTF-8 string of at most 255 bytes "
-                        "without control characters");
+                        "without control characters (C0, DEL, C1, bidi controls)");
         i2 = strdup(id);
         g2 = strdup(group);
         if (!i2 || !g2) {

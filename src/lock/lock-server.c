@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "lock-admin.h"
 #include "lock-request.h"
 #include "log.h"
@@ -49,6 +50,33 @@ static bool client_authorized(const Group *g, const LockRequest *req)
         return ok;
 }
 
+/* With per-node tokens ([auth] node_tokens_file) a request must carry its node's own token, and a group's
+ * client tokens are not enough: they would let one node take or release another's slot. Without, the
+ * group's client tokens. 1 when authorized, else 0 with the refusal in reply (or a negative errno). */
+static int fleetlock_authorized(const Manager *m, const Group *g, const LockRequest *req, const char *node,
+                                HttpReply *reply)
+{
+        const LockNodeTokens *t = m->boot->config->node_tokens;
+        int r;
+
+        if (!t && client_authorized(g, req))
+                return 1;
+        r = t ? lock_node_tokens_check(t, req->authorization, node) : 0;
+        if (r > 0)
+                return 1;
+        if (r == -EPERM) {
+                r = http_reply_error(reply, 403, "forbidden",
+                                     "this bearer token belongs to another node: a node may only take or "
+                                     "release its own slot");
+                return r < 0 ? r : 0;
+        }
+        http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
+        r = http_reply_error(reply, 401, "unauthorized",
+                             t ? "this node needs its own bearer token"
+                               : "this group needs a valid bearer token");
+        return r < 0 ? r : 0;
+}
+
 /* Checks a FleetLock request against the generation: 0 with a refusal in reply, 1 with the call. */
 static int fleetlock_check(Manager *m, Generation *gen, const LockRequest *req, FleetLockEndpoint endpoint,
                            HttpReply *reply, FleetLockCall **ret_call)
@@ -73,10 +101,9 @@ static int fleetlock_check(Manager *m, Generation *gen, const LockRequest *req, 
                 snprintf(msg, sizeof(msg), "unknown group '%s'", fr.group);
                 return http_reply_error(reply, 404, "unknown_group", msg);
         }
-        if (!client_authorized(g, req)) {
-                http_reply_add_header(reply, "WWW-Authenticate", "Bearer");
-                return http_reply_error(reply, 401, "unauthorized", "this group needs a valid bearer token");
-        }
+        r = fleetlock_authorized(m, g, req, fr.id, reply);
+        if (r <= 0)
+                return r;
         call = calloc(1, sizeof(*call));
         if (!call)
                 return -ENOMEM;
@@ -437,6 +464,28 @@ static int start_status_listener(Manager *m)
         return 0;
 }
 
+/* Reads [auth] node_tokens_file into the boot configuration (once: a reload keeps what it read). */
+static int load_node_tokens(LockConfig *c)
+{
+        _cleanup_free_ char *data = NULL;
+        Error warn = { { 0 } }, e = { { 0 } };
+        size_t len;
+        int r;
+
+        if (!c->node_tokens_file || c->node_tokens)
+                return 0;
+        r = read_secret_file(c->node_tokens_file, LOCK_NODE_TOKENS_FILE_MAX, &data, &len, &warn, &e);
+        if (r < 0)
+                return log_error_errno(r, "[auth] node_tokens_file: %s", e.message);
+        if (r > 0)
+                log_warning("[auth] node_tokens_file: %s", warn.message);
+        r = lock_node_tokens_parse(data, len, c->node_tokens_file, &c->node_tokens, &e);
+        if (r < 0)
+                return log_error_errno(r, "[auth] node_tokens_file: %s", e.message);
+        log_info("per-node tokens for %zu nodes from %s", c->node_tokens->n, c->node_tokens_file);
+        return 0;
+}
+
 int lock_server_start(Manager *m, const char *port_file)
 {
         const LockConfig *c = m->boot->config;
@@ -446,19 +495,28 @@ int lock_server_start(Manager *m, const char *port_file)
 
         if (c->tls && (r = manager_read_tls(m, &cert, &key)) < 0)
                 return r;
+        r = load_node_tokens(m->boot->config);
+        if (r < 0)
+                return r;
         HttpServerConfig scfg = {
                 .address = c->address,
                 .port = c->port,
                 .threads = c->threads,
+                .max_connections = c->max_connections,
+                .max_connections_per_address = c->max_connections_per_address,
+                .request_timeout_sec = c->request_timeout_secs,
                 .max_header_bytes = 8192,
                 .max_body_bytes = FLEETLOCK_MAX_BODY,
                 .tls_cert_pem = cert,
                 .tls_key_pem = key,
+                .tls_priorities = c->tls_priorities,
                 .allow_deferred = true,
                 .handler = on_request,
                 .userdata = m,
         };
         r = http_server_start(&scfg, &m->server, &e);
+        if (r < 0 && c->tls_priorities && strstr(e.message, "TLS priorities"))
+                return log_error_errno(r, "[service] tls_priorities: %s", e.message);
         if (r < 0)
                 return log_error_errno(r, "cannot listen on [%s]:%u: %s", c->address, c->port, e.message);
         log_info("listening on [%s]:%u%s", c->address, http_server_port(m->server), cert ? " (TLS)" : "");

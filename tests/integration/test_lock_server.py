@@ -112,6 +112,30 @@ def test_bad_requests_change_nothing(server, header, body, kind, status):
     assert holders(server) == ["holder"]
 
 
+
+@pytest.mark.parametrize("node,group,field", [
+    ("evil\u202egnp", "default", "client_params.id"),      # right-to-left override
+    ("a\u2066b\u2069", "default", "client_params.id"),      # isolates
+    ("a\u200fb", "default", "client_params.id"),             # right-to-left mark
+    ("a\u061cb", "default", "client_params.id"),             # Arabic letter mark
+    ("a\u0085b", "default", "client_params.id"),             # NEL
+    ("a\u009b2Jb", "default", "client_params.id"),           # CSI
+    ("a\x1b[2Jb", "default", "client_params.id"),            # ESC
+    ("a\rb", "default", "client_params.id"),
+    ("n1", "work\u202aers", "client_params.group"),
+])
+def test_ids_and_groups_with_control_or_bidi_characters_refused(sqlite_server, node, group, field):
+    """Holder ids and group names reach logs, the journal and `upkeep lock status`: one with a control or
+    bidi character is refused with 400 naming the field, takes no slot, and is not written to the log."""
+    for endpoint in ("pre-reboot", "steady-state"):
+        r = sqlite_server.fleetlock(endpoint, node, group, zincati=False)
+        body = assert_error(r, 400, "invalid_request")
+        assert field in body["value"], body
+    assert holders(sqlite_server) == []
+    for bad in ("\u202e", "\u2066", "\u200f", "\u061c", "\u0085", "\u009b", "\x1b", "\u202a"):
+        assert bad not in sqlite_server.logs()
+    assert sqlite_server.lock("a\u00a0b\u05e2", zincati=False).status_code == 200  # other UTF-8 is fine
+
 def test_methods_sizes_and_paths(server):
     r = requests.get(server.base + "/v1/pre-reboot", timeout=10)
     assert_error(r, 405, "method_not_allowed")

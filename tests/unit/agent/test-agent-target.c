@@ -257,6 +257,17 @@ static void test_deadend(void **state)
         assert_false(c.deadend);
         assert_null(c.deadend_reason);
 
+        /* A hostile reason cannot add lines, move the cursor or reorder text on the login screen. */
+        buf_free(&b);
+        b = (Buf)BUF_INIT(4096);
+        assert_int_equal(agent_deadend_motd("a\x1b[2J\r\nroot# \xc2\x9b"
+                                            "1m\xe2\x80\xae"
+                                            "z",
+                                            &b),
+                         0);
+        assert_string_equal(b.data, "This release is a dead-end and will not further auto-update: "
+                                    "a?[2J  root# ?1m?z\n");
+
         /* A full buffer leaves it unchanged. */
         Buf small = BUF_INIT(10);
         assert_int_equal(buf_puts(&small, "abc"), 0);

@@ -144,8 +144,10 @@ static void test_add_invalid(void **state)
         add_fails("1\n2", "c", "version: invalid UTF-8 or a control character");
         add_fails("1", "c\xff", "checksum: invalid UTF-8 or a control character");
         add_fails("1\xc2\x85", "c", "version: invalid UTF-8 or a control character");
-        add_fails("\xed\xa0\x80", "c", "version: invalid UTF-8 or a control character"); /* a surrogate */
-        add_fails("\xc0\xaf", "c", "version: invalid UTF-8 or a control character");     /* overlong '/' */
+        add_fails("\xed\xa0\x80", "c", "version: invalid UTF-8 or a control character");  /* a surrogate */
+        add_fails("\xc0\xaf", "c", "version: invalid UTF-8 or a control character");      /* overlong '/' */
+        add_fails("1\xe2\x80\xae", "c", "version: invalid UTF-8 or a control character"); /* bidi override */
+        add_fails("1", "c\xe2\x81\xa9", "checksum: invalid UTF-8 or a control character"); /* bidi isolate */
         long_sum[BAD_RELEASE_CHECKSUM_MAX] = '\0';
         {
                 BadReleases l = BAD_RELEASES_INIT;
@@ -173,13 +175,22 @@ static void test_add_cleans(void **state)
                          0);
         assert_int_equal(strlen(l.entries[0].reason), BAD_RELEASE_REASON_MAX - 1);
         assert_int_equal(l.entries[0].n_checks, BAD_RELEASE_CHECKS_MAX);
-        assert_string_equal(l.entries[0].checks[0], "bad name [31m?");
+        assert_string_equal(l.entries[0].checks[0], "bad name?[31m?");
         assert_string_equal(l.entries[0].checks[BAD_RELEASE_CHECKS_MAX - 1], "c31");
 
         assert_int_equal(bad_releases_add(&l, "2", "d", BAD_RELEASE_ROLLED_BACK,
                                           "line1\nline2\r\x7f\xc2\x85 caf\xc3\xa9 \xe2\x82", NULL, 0, 8, &e),
                          0);
-        assert_string_equal(l.entries[1].reason, "line1 line2    caf\xc3\xa9 ??");
+        assert_string_equal(l.entries[1].reason, "line1 line2 ?  caf\xc3\xa9 ??");
+        /* bidi controls and C1 from a graph server are not kept either */
+        assert_int_equal(bad_releases_add(&l, "2", "d", BAD_RELEASE_ROLLED_BACK,
+                                          "a\xe2\x80\xae"
+                                          "b\xe2\x81\xa6"
+                                          "c\xc2\x9b"
+                                          "1m",
+                                          NULL, 0, 8, &e),
+                         0);
+        assert_string_equal(l.entries[1].reason, "a?b?c?1m");
         assert_int_equal(bad_releases_add(&l, "3", "e", BAD_RELEASE_ROLLED_BACK, NULL, NULL, 0, 9, &e), 0);
         assert_string_equal(l.entries[2].reason, "");
         assert_non_null(l.entries[2].checks);
@@ -318,6 +329,8 @@ static void test_decode_errors(void **state)
                            "\"when\": 1.5"),
                      "bad_releases[0]: field 'when' must be an integer, got number");
         decode_fails(ENTRY(GOOD ", \"reason\": \"a\\nb\""),
+                     "bad_releases[0]: reason: longer than 1024 bytes or holds a control character");
+        decode_fails(ENTRY(GOOD ", \"reason\": \"a\\u202eb\""),
                      "bad_releases[0]: reason: longer than 1024 bytes or holds a control character");
         decode_fails(ENTRY(GOOD ", \"reason\": null"),
                      "bad_releases[0]: field 'reason' must be a string, got null");

@@ -303,11 +303,32 @@ static void test_output_tail(void **state)
         assert_true(r.results[0].ok);
         assert_int_equal(strlen(r.results[0].output), HEALTH_OUTPUT_MAX);
         assert_string_equal(r.results[0].output + HEALTH_OUTPUT_MAX - 5, "\nEND\n");
-        assert_string_equal(r.results[1].output, "[31mred[0m \xc3\xa9t\xc3\xa9\tok\n\n");
+        assert_string_equal(r.results[1].output, "?[31mred?[0m? \xc3\xa9t\xc3\xa9\tok \n?\n");
         assert_false(r.results[2].ok);
         assert_int_equal(r.results[2].exit_status, -1);
         assert_int_equal(r.results[2].signal, SIGSEGV);
         assert_string_equal(r.results[2].reason, "killed by signal SIGSEGV");
+        health_results_done(&r);
+        health_check_list_done(&l);
+}
+
+/* A tail cut in the middle of a character does not start with '?' for the rest of it. */
+static void test_output_tail_cut_character(void **state)
+{
+        HealthCheckList l;
+        HealthResults r;
+
+        /* 5000 'é' and a newline: 10001 bytes, the kept 4096 start on the second byte of an 'é' */
+        put("/etc/upkeep/check/required.d/accents.sh", "yes \xc3\xa9 | head -n 5000 | tr -d '\\n'\necho\n",
+            0644);
+        l = discover(NULL);
+        r = run(&l, NULL);
+        assert_int_equal(r.n, 1);
+        assert_true(r.results[0].ok);
+        assert_int_equal(strlen(r.results[0].output), HEALTH_OUTPUT_MAX - 1);
+        for (size_t i = 0; i + 1 < HEALTH_OUTPUT_MAX - 1; i += 2)
+                assert_memory_equal(r.results[0].output + i, "\xc3\xa9", 2);
+        assert_string_equal(r.results[0].output + HEALTH_OUTPUT_MAX - 2, "\n");
         health_results_done(&r);
         health_check_list_done(&l);
 }
@@ -318,11 +339,11 @@ static void test_clean_output(void **state)
                 const char *in, *out;
         } cases[] = {
                 { "plain text\n", "plain text\n" },
-                { "a\x1b[0mb", "a[0mb" },
-                { "tab\there\r\n", "tab\there\n" },
+                { "a\x1b[0mb", "a?[0mb" },
+                { "tab\there\r\n", "tab\there \n" },
                 { "\x7f\x01\x02"
                   "x",
-                  "x" },
+                  "???x" },
                 { "caf\xc3\xa9", "caf\xc3\xa9" },
                 { "\xe2\x82\xac"
                   " euro",
@@ -334,23 +355,29 @@ static void test_clean_output(void **state)
                   "!" },
                 { "\xc2\x85"
                   "next",
-                  "next" }, /* C1 control NEL */
+                  " next" }, /* C1 control NEL, a line break */
+                { "\xc2\x9b"
+                  "2J",
+                  "?2J" }, /* C1 control CSI */
+                { "\xe2\x80\xae"
+                  "txt",
+                  "?txt" }, /* bidi override */
                 { "\xc0\xaf"
                   "over",
-                  "over" }, /* overlong '/' */
+                  "??over" }, /* overlong '/' */
                 { "\xe0\x80\xaf"
                   "over",
-                  "over" }, /* overlong, 3 bytes */
+                  "???over" }, /* overlong, 3 bytes */
                 { "\xed\xa0\x80"
                   "sur",
-                  "sur" }, /* surrogate */
+                  "???sur" }, /* surrogate */
                 { "\xf4\x90\x80\x80"
                   "big",
-                  "big" }, /* over U+10FFFF */
+                  "????big" }, /* over U+10FFFF */
                 { "\x80\xbf"
                   " cont",
-                  " cont" },              /* stray continuation (a cut tail) */
-                { "end\xe2\x82", "end" }, /* truncated sequence */
+                  "?? cont" },              /* stray continuation */
+                { "end\xe2\x82", "end??" }, /* truncated sequence */
                 { "", "" },
         };
         char out[64];
@@ -360,8 +387,8 @@ static void test_clean_output(void **state)
                 assert_string_equal(out, cases[i].out);
                 assert_int_equal(n, strlen(cases[i].out));
         }
-        assert_int_equal(health_clean_output("a\0b", 3, out), 2);
-        assert_string_equal(out, "ab");
+        assert_int_equal(health_clean_output("a\0b", 3, out), 3);
+        assert_string_equal(out, "a?b");
 }
 
 static void test_commands(void **state)
@@ -601,6 +628,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_required_stops, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_output_tail, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_output_tail_cut_character, setup_root, teardown_root),
                 cmocka_unit_test(test_clean_output),
                 cmocka_unit_test(test_commands),
                 cmocka_unit_test(test_units),

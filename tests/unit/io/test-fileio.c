@@ -1,5 +1,5 @@
 /* test-fileio.c — unit tests for src/io/fileio.c: whole-file reads with a size cap, from a path and
- * from a descriptor. */
+ * from a descriptor, atomic writes, and the permission check of files holding secrets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,12 +146,119 @@ static void test_write_file_atomic(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+static void assert_has(const char *s, const char *part)
+{
+        if (!strstr(s, part))
+                fail_msg("'%s' does not contain '%s'", s, part);
+}
+
+/* secret_stat_check() for a file of this mode, owner and group, seen by uid 1000 of group 1000. */
+static int check_mode(mode_t mode, uid_t owner, gid_t group, Error *e)
+{
+        struct stat st = { .st_mode = S_IFREG | mode, .st_uid = owner, .st_gid = group };
+
+        memset(e, 0, sizeof *e);
+        return secret_stat_check(&st, 1000, 1000, "/etc/upkeep/lock.toml", e);
+}
+
+static void test_secret_stat_check(void **state)
+{
+        Error e;
+
+        /* fine: only the owner (root or us) reads it, or our group / root's group reads it */
+        assert_int_equal(check_mode(0600, 0, 0, &e), 0);
+        assert_int_equal(check_mode(0600, 1000, 1000, &e), 0);
+        assert_int_equal(check_mode(0400, 1000, 5, &e), 0);
+        assert_int_equal(check_mode(0640, 0, 1000, &e), 0); /* root:service 0640, as docs/lock.md says */
+        assert_int_equal(check_mode(0660, 0, 1000, &e), 0);
+        assert_int_equal(check_mode(0640, 0, 0, &e), 0);
+        assert_string_equal(e.message, "");
+        /* a warning: readable by others, or by a stranger group */
+        assert_int_equal(check_mode(0644, 0, 0, &e), 1);
+        assert_string_equal(e.message,
+                            "/etc/upkeep/lock.toml holds a secret and is readable by others (mode "
+                            "0644); chmod o-rwx /etc/upkeep/lock.toml");
+        assert_int_equal(check_mode(0604, 1000, 1000, &e), 1);
+        assert_has(e.message, "(mode 0604)");
+        assert_int_equal(check_mode(0640, 0, 4, &e), 1);
+        assert_has(e.message, "readable by group 4 (mode 0640)");
+        assert_has(e.message, "chmod g-rwx /etc/upkeep/lock.toml");
+        /* refused: others may write, a stranger owns it, a stranger group may write */
+        assert_int_equal(check_mode(0666, 0, 0, &e), -EPERM);
+        assert_has(e.message, "/etc/upkeep/lock.toml is writable by others (mode 0666)");
+        assert_has(e.message, "chmod o-w");
+        assert_int_equal(check_mode(0602, 1000, 1000, &e), -EPERM);
+        assert_int_equal(check_mode(0600, 1001, 1000, &e), -EPERM);
+        assert_has(e.message, "owned by uid 1001, neither root nor this process's user (uid 1000)");
+        assert_int_equal(check_mode(0620, 0, 4, &e), -EPERM);
+        assert_has(e.message, "writable by group 4 (mode 0620)");
+        /* the first problem wins: refusing beats warning */
+        assert_int_equal(check_mode(0646, 0, 0, &e), -EPERM);
+        assert_has(e.message, "writable by others");
+}
+
+static void test_secret_file_check(void **state)
+{
+        char path[] = "/tmp/upkeep-test-XXXXXX";
+        int fd = mkstemp(path);
+        Error e = {}, w = {};
+        char *d = NULL;
+        size_t n;
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "token\n", 6), 6);
+        assert_int_equal(fchmod(fd, 0600), 0);
+        assert_int_equal(secret_file_check(fd, path, &e), 0);
+        assert_int_equal(read_secret_file(path, 64, &d, &n, &w, &e), 0);
+        assert_int_equal(n, 6);
+        assert_string_equal(d, "token\n");
+        free(d);
+        d = NULL;
+
+        assert_int_equal(fchmod(fd, 0644), 0);
+        assert_int_equal(secret_file_check(fd, path, &e), 1);
+        assert_has(e.message, "readable by others (mode 0644)");
+        assert_int_equal(read_secret_file(path, 64, &d, &n, &w, &e), 1);
+        assert_has(w.message, path);
+        assert_has(w.message, "readable by others (mode 0644)");
+        assert_string_equal(d, "token\n");
+        free(d);
+        d = NULL;
+        assert_int_equal(read_secret_file(path, 64, &d, NULL, NULL, NULL), 1); /* warn and e may be NULL */
+        free(d);
+        d = NULL;
+
+        assert_int_equal(fchmod(fd, 0666), 0);
+        memset(&w, 0, sizeof w);
+        assert_int_equal(read_secret_file(path, 64, &d, &n, &w, &e), -EPERM);
+        assert_null(d);
+        assert_has(e.message, path);
+        assert_has(e.message, "writable by others (mode 0666)");
+        assert_string_equal(w.message, "");
+
+        if (geteuid() == 0) { /* a file another user owns */
+                assert_int_equal(fchmod(fd, 0600), 0);
+                assert_int_equal(fchown(fd, 4242, 0), 0);
+                assert_int_equal(secret_file_check(fd, path, &e), -EPERM);
+                assert_has(e.message, "owned by uid 4242");
+                assert_int_equal(fchown(fd, 0, 0), 0);
+        }
+        assert_int_equal(fchmod(fd, 0600), 0);
+        assert_int_equal(read_secret_file(path, 3, &d, &n, &w, &e), -EFBIG);
+        assert_has(e.message, "larger than 3 bytes");
+        assert_null(d);
+        close(fd);
+        unlink(path);
+        assert_int_equal(read_secret_file(path, 64, &d, &n, &w, &e), -ENOENT);
+        assert_has(e.message, path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_read_full_file),
-                cmocka_unit_test(test_read_full_fd),
-                cmocka_unit_test(test_write_file_atomic),
+                cmocka_unit_test(test_read_full_file),    cmocka_unit_test(test_read_full_fd),
+                cmocka_unit_test(test_write_file_atomic), cmocka_unit_test(test_secret_stat_check),
+                cmocka_unit_test(test_secret_file_check),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test-http-server.c — unit tests for the libmicrohttpd server adapter: request delivery, replies,
- * caps (headers, bodies, idle connections), keep-alive, concurrency, graceful stop and TLS. Servers
+ * caps (headers, bodies, idle connections), keep-alive, concurrency, graceful stop and TLS; and its
+ * connection guard (http-guard.h): address keys, per-address counts, request deadlines. Servers
  * bind to 127.0.0.1 port 0; clients are raw sockets (to control the bytes) or the client adapter. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "blob.h"
 #include "buf.h"
 #include "http-client.h"
+#include "http-guard.h"
 #include "http-server.h"
 #include "macros.h"
 #include "strutil.h"
@@ -1378,18 +1380,189 @@ static void test_tls(void **state)
         rmdir(dir);
 }
 
+/* ---- the connection guard (http-guard.h) ---- */
+
+static struct sockaddr_storage sa4(const char *a)
+{
+        struct sockaddr_storage ss = {};
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+        s4->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, a, &s4->sin_addr), 1);
+        return ss;
+}
+
+static struct sockaddr_storage sa6(const char *a)
+{
+        struct sockaddr_storage ss = {};
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+        s6->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
+        return ss;
+}
+
+static uint64_t key_of(struct sockaddr_storage ss)
+{
+        uint64_t k = 0;
+
+        assert_true(http_guard_addr_key((struct sockaddr *)&ss, &k));
+        return k;
+}
+
+static void test_guard_address_keys(void **state)
+{
+        struct sockaddr_storage un = { .ss_family = AF_UNIX };
+        uint64_t k;
+
+        /* IPv4, and IPv4 seen through a dual-stack socket, are the same client */
+        assert_true(key_of(sa4("192.0.2.7")) == key_of(sa6("::ffff:192.0.2.7")));
+        assert_true(key_of(sa4("192.0.2.7")) != key_of(sa4("192.0.2.8")));
+        /* IPv6: one /64 is one client */
+        assert_true(key_of(sa6("2001:db8:1:2::1")) == key_of(sa6("2001:db8:1:2:ffff:1:2:3")));
+        assert_true(key_of(sa6("2001:db8:1:2::1")) != key_of(sa6("2001:db8:1:3::1")));
+        /* IPv4 keys are in ff00::/8, multicast, never a client's source address */
+        assert_true(key_of(sa4("192.0.2.7")) >> 56 == 0xff);
+        assert_true(key_of(sa6("2001:db8::1")) >> 56 != 0xff);
+        assert_false(http_guard_addr_key((struct sockaddr *)&un, &k));
+        /* the host's own loopback address is not limited (a local proxy); the rest of 127/8 is */
+        un = sa4("127.0.0.1");
+        assert_false(http_guard_addr_key((struct sockaddr *)&un, &k));
+        un = sa6("::1");
+        assert_false(http_guard_addr_key((struct sockaddr *)&un, &k));
+        un = sa6("::ffff:127.0.0.1");
+        assert_false(http_guard_addr_key((struct sockaddr *)&un, &k));
+        assert_true(key_of(sa4("127.0.0.2")) != key_of(sa4("127.1.0.1")));
+        assert_false(http_guard_addr_key(NULL, &k));
+}
+
+/* Whether the peer of a guarded socket sees it shut down within ms. */
+static bool peer_cut(int peer, int ms)
+{
+        struct pollfd p = { .fd = peer, .events = POLLIN };
+        char c;
+
+        return poll(&p, 1, ms) == 1 && read(peer, &c, 1) == 0;
+}
+
+static void test_guard_per_address(void **state)
+{
+        enum { N = 600 };
+        struct sockaddr_storage a = sa4("10.0.0.1"), b = sa6("2001:db8::1");
+        static GuardConn many[N];
+        GuardConn c[3];
+        int sv[3][2];
+        HttpGuard g;
+
+        assert_int_equal(http_guard_init(&g, 1000, 2, 60), 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+        assert_true(http_guard_accept(&g, (struct sockaddr *)&a));
+        http_guard_open(&g, &c[0], sv[0][0], (struct sockaddr *)&a);
+        assert_true(http_guard_accept(&g, (struct sockaddr *)&a));
+        http_guard_open(&g, &c[1], sv[1][0], (struct sockaddr *)&a);
+        /* at the limit: refused at accept; one that got past accept anyway is shut down at open */
+        assert_false(http_guard_accept(&g, (struct sockaddr *)&a));
+        assert_true(http_guard_accept(&g, (struct sockaddr *)&b));
+        http_guard_open(&g, &c[2], sv[2][0], (struct sockaddr *)&a);
+        assert_int_equal(http_guard_count(&g, (struct sockaddr *)&a), 3);
+        assert_true(peer_cut(sv[2][1], 0));
+        assert_false(peer_cut(sv[0][1], 0));
+        assert_false(peer_cut(sv[1][1], 0));
+        http_guard_close(&g, &c[2]);
+        http_guard_close(&g, &c[0]);
+        assert_int_equal(http_guard_count(&g, (struct sockaddr *)&a), 1);
+        assert_true(http_guard_accept(&g, (struct sockaddr *)&a));
+        http_guard_close(&g, &c[1]);
+        assert_int_equal(http_guard_count(&g, (struct sockaddr *)&a), 0);
+        assert_int_equal(g.used, 0);
+
+        /* Many addresses (probe chains, deletions in any order): every count stays exact. */
+        for (int i = 0; i < N; i++) {
+                struct sockaddr_storage x = sa4("10.1.0.0");
+
+                ((struct sockaddr_in *)&x)->sin_addr.s_addr = htonl(0x0a010000 + (uint32_t)(i / 2));
+                http_guard_open(&g, &many[i], -1, (struct sockaddr *)&x);
+        }
+        assert_int_equal(g.used, N / 2);
+        for (int i = 0; i < N; i += 3) {
+                http_guard_close(&g, &many[i]);
+                many[i].counted = false;
+        }
+        for (int i = 0; i < N / 2; i++) {
+                struct sockaddr_storage x = sa4("10.1.0.0");
+                /* address i had connections 2i and 2i + 1; those whose index is a multiple of 3 closed */
+                unsigned want = ((2 * i) % 3 != 0) + ((2 * i + 1) % 3 != 0);
+
+                ((struct sockaddr_in *)&x)->sin_addr.s_addr = htonl(0x0a010000 + (uint32_t)i);
+                assert_int_equal(http_guard_count(&g, (struct sockaddr *)&x), want);
+        }
+        for (int i = 0; i < N; i++)
+                if (many[i].counted)
+                        http_guard_close(&g, &many[i]);
+        assert_int_equal(g.used, 0);
+        http_guard_done(&g);
+        for (int i = 0; i < 3; i++) {
+                close(sv[i][0]);
+                close(sv[i][1]);
+        }
+}
+
+static void test_guard_deadline(void **state)
+{
+        struct sockaddr_storage a = sa4("10.0.0.1");
+        GuardConn slow, quick;
+        int s1[2], s2[2];
+        HttpGuard g;
+
+        assert_int_equal(http_guard_init(&g, 16, 32, 1), 0);
+        assert_int_equal(http_guard_start(&g), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s1), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s2), 0);
+        http_guard_open(&g, &slow, s1[0], (struct sockaddr *)&a);
+        http_guard_open(&g, &quick, s2[0], (struct sockaddr *)&a);
+        /* quick's request is in: no deadline until its answer is sent */
+        http_guard_received(&g, &quick);
+        assert_false(peer_cut(s1[1], 700));
+        assert_true(peer_cut(s1[1], 1500));
+        assert_false(peer_cut(s2[1], 0));
+        /* the answer went out: the next request has a second again */
+        http_guard_rearm(&g, &quick);
+        assert_false(peer_cut(s2[1], 700));
+        assert_true(peer_cut(s2[1], 1500));
+        http_guard_close(&g, &slow);
+        http_guard_close(&g, &quick);
+        http_guard_done(&g);
+        close(s1[0]);
+        close(s1[1]);
+        close(s2[0]);
+        close(s2[1]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_start_errors),    cmocka_unit_test(test_port_in_use),
-                cmocka_unit_test(test_get_query_path),  cmocka_unit_test(test_post_body),
-                cmocka_unit_test(test_replies),         cmocka_unit_test(test_header_cap),
-                cmocka_unit_test(test_many_args),       cmocka_unit_test(test_smuggling),
-                cmocka_unit_test(test_body_cap),        cmocka_unit_test(test_idle_timeout),
-                cmocka_unit_test(test_keep_alive),      cmocka_unit_test(test_concurrent_one_thread),
-                cmocka_unit_test(test_concurrent_pool), cmocka_unit_test(test_graceful_stop),
-                cmocka_unit_test(test_deferred),        cmocka_unit_test(test_stop_refuses_new_clients),
-                cmocka_unit_test(test_dual_stack),      cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_start_errors),
+                cmocka_unit_test(test_port_in_use),
+                cmocka_unit_test(test_get_query_path),
+                cmocka_unit_test(test_post_body),
+                cmocka_unit_test(test_replies),
+                cmocka_unit_test(test_header_cap),
+                cmocka_unit_test(test_many_args),
+                cmocka_unit_test(test_smuggling),
+                cmocka_unit_test(test_body_cap),
+                cmocka_unit_test(test_idle_timeout),
+                cmocka_unit_test(test_keep_alive),
+                cmocka_unit_test(test_concurrent_one_thread),
+                cmocka_unit_test(test_concurrent_pool),
+                cmocka_unit_test(test_graceful_stop),
+                cmocka_unit_test(test_deferred),
+                cmocka_unit_test(test_stop_refuses_new_clients),
+                cmocka_unit_test(test_dual_stack),
+                cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_guard_address_keys),
+                cmocka_unit_test(test_guard_per_address),
+                cmocka_unit_test(test_guard_deadline),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

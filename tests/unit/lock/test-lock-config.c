@@ -395,6 +395,100 @@ static void test_restart_keys_null(void **state)
 #endif
 }
 
+/* [service] connection limits, request deadline, TLS priorities and [auth] node_tokens_file: defaults,
+ * values, bounds, and that a reload reports each as needing a restart. */
+static void test_service_limits(void **state)
+{
+        LockConfig *c = parse("", NULL), *d;
+        char **keys = NULL;
+
+        assert_int_equal(c->max_connections, 4096);
+        assert_int_equal(c->max_connections_per_address, 32);
+        assert_int_equal(c->request_timeout_secs, 10);
+        assert_null(c->tls_priorities);
+        assert_null(c->node_tokens_file);
+        d = parse("[service]\nmax_connections = 100\nmax_connections_per_address = 5\n"
+                  "request_timeout_secs = 3\ntls_priorities = \"SECURE256\"\n"
+                  "[auth]\nnode_tokens_file = \"/etc/t\"\n",
+                  NULL);
+        assert_int_equal(d->max_connections, 100);
+        assert_int_equal(d->max_connections_per_address, 5);
+        assert_int_equal(d->request_timeout_secs, 3);
+        assert_string_equal(d->tls_priorities, "SECURE256");
+        assert_string_equal(d->node_tokens_file, "/etc/t");
+        assert_int_equal(lock_config_restart_keys(c, d, &keys), 0);
+        assert_non_null(keys);
+        assert_string_equal(keys[0], "[service] max_connections");
+        assert_string_equal(keys[1], "[service] max_connections_per_address");
+        assert_string_equal(keys[2], "[service] request_timeout_secs");
+        assert_string_equal(keys[3], "[service] tls_priorities");
+        assert_string_equal(keys[4], "[auth] node_tokens_file");
+        assert_null(keys[5]);
+        strv_free(keys);
+        lock_config_free(c);
+        lock_config_free(d);
+        expect_error("[service]\nmax_connections = 0\n", "max_connections");
+        expect_error("[service]\nmax_connections_per_address = 0\n", "max_connections_per_address");
+        expect_error("[service]\nrequest_timeout_secs = 3601\n", "request_timeout_secs");
+}
+
+#define TOKEN_A "0123456789abcdef0123456789abcdef"
+#define TOKEN_B "fedcba9876543210fedcba9876543210"
+
+static int node_tokens_error(const char *text, const char *want)
+{
+        LockNodeTokens *t = NULL;
+        Error e = { { 0 } };
+        int r = lock_node_tokens_parse(text, strlen(text), "tokens", &t, &e);
+
+        assert_null(t);
+        if (!strstr(e.message, want))
+                fail_msg("'%s' does not contain '%s'", e.message, want);
+        return r;
+}
+
+static void test_node_tokens(void **state)
+{
+        static const char text[] = "# node token\n\n  node-a " TOKEN_A "\r\n"
+                                   "node-b\t" TOKEN_B "  \n";
+        LockNodeTokens *t = NULL;
+        Error e = { { 0 } };
+
+        assert_int_equal(lock_node_tokens_parse(text, strlen(text), "tokens", &t, &e), 0);
+        assert_int_equal(t->n, 2);
+        assert_string_equal(t->items[0].node, "node-a");
+        assert_string_equal(t->items[0].token, TOKEN_A);
+        assert_string_equal(t->items[1].node, "node-b");
+        /* A node's own token; another node's (refused: -EPERM); nobody's; none; not a bearer. */
+        assert_int_equal(lock_node_tokens_check(t, "Bearer " TOKEN_A, "node-a"), 1);
+        assert_int_equal(lock_node_tokens_check(t, "bearer  " TOKEN_B, "node-b"), 1);
+        assert_int_equal(lock_node_tokens_check(t, "Bearer " TOKEN_B, "node-a"), -EPERM);
+        assert_int_equal(lock_node_tokens_check(t, "Bearer " TOKEN_A, "node-c"), -EPERM);
+        assert_int_equal(lock_node_tokens_check(t, "Bearer " TOKEN_A "x", "node-a"), 0);
+        assert_int_equal(lock_node_tokens_check(t, "Bearer 0123456789abcdef", "node-a"), 0);
+        assert_int_equal(lock_node_tokens_check(t, NULL, "node-a"), 0);
+        assert_int_equal(lock_node_tokens_check(t, TOKEN_A, "node-a"), 0);
+        lock_node_tokens_free(t);
+
+        assert_int_equal(lock_node_tokens_parse("", 0, "tokens", &t, &e), 0);
+        assert_int_equal(t->n, 0);
+        assert_int_equal(lock_node_tokens_check(t, "Bearer " TOKEN_A, "node-a"), 0);
+        lock_node_tokens_free(t);
+
+        assert_int_equal(node_tokens_error("a " TOKEN_A "\nb\n", "tokens:2: expected NODE_ID TOKEN"),
+                         -EINVAL);
+        assert_int_equal(node_tokens_error("a " TOKEN_A " extra\n", "tokens:1: expected"), -EINVAL);
+        assert_int_equal(node_tokens_error("a short\n", "tokens:1: the token of a is shorter than 32"),
+                         -EINVAL);
+        assert_int_equal(
+                node_tokens_error("a " TOKEN_A "\na " TOKEN_B "\n", "tokens:2: node a is listed twice"),
+                -EINVAL);
+        assert_int_equal(
+                node_tokens_error("a " TOKEN_A "\nb " TOKEN_A "\n", "tokens:2: the token of b is also a's"),
+                -EINVAL);
+        assert_int_equal(node_tokens_error("a\x01 " TOKEN_A "\n", "tokens:1: expected"), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -403,6 +497,7 @@ int main(void)
                 cmocka_unit_test(test_restart_keys),      cmocka_unit_test(test_restart_keys_null),
                 cmocka_unit_test(test_airlock_groups),    cmocka_unit_test(test_group_names),
                 cmocka_unit_test(test_status_tls),        cmocka_unit_test(test_generated_token_path),
+                cmocka_unit_test(test_service_limits),    cmocka_unit_test(test_node_tokens),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@ static void test_names(void **state)
         assert_string_equal(fleetlock_endpoint_to_string(ENDPOINT_STEADY_STATE), "steady-state");
         assert_int_equal(lock_counted_code_index(200), 0);
         assert_int_equal(lock_counted_code_index(503), LOCK_N_COUNTED_CODES - 1);
+        assert_int_equal(lock_counted_code_index(403), 3);
         assert_int_equal(lock_counted_code_index(405), -1);
         assert_int_equal(lock_counted_code_index(500), -1);
 }

@@ -28,6 +28,13 @@ static void test_shapes(void **state)
         assert_int_equal(fleetlock_request_parse(airlock, strlen(airlock), &r, &e), 0);
         assert_string_equal(r.group, "workers.eu-1");
         fleetlock_request_done(&r);
+        /* other UTF-8 is fine: the neighbours of the refused ranges, and a right-to-left script */
+        const char *utf8 = "{\"client_params\":{\"id\":\"n\u00a0\u202f\u2065\u206a\u200d\",\"group\":"
+                           "\"\u05e2\u05d1\u05e8\u05d9\u05ea\"}}";
+        assert_int_equal(fleetlock_request_parse(utf8, strlen(utf8), &r, &e), 0);
+        assert_string_equal(r.id, "n\xc2\xa0\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa\xe2\x80\x8d");
+        assert_string_equal(r.group, "\xd7\xa2\xd7\x91\xd7\xa8\xd7\x99\xd7\xaa");
+        fleetlock_request_done(&r);
         assert_true(fleetlock_header_valid("true"));
         assert_false(fleetlock_header_valid("True"));
         assert_false(fleetlock_header_valid("true "));
@@ -55,6 +62,18 @@ static void test_bad(void **state)
         expect_bad("{\"client_params\":{\"id\":\"\",\"group\":\"g\"}}", "client_params.id");
         expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\\nh\"}}", "client_params.group");
         expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\\u0085h\"}}", "client_params.group");
+        /* ids and groups reach logs and terminals: no control, bidi or invalid character */
+        expect_bad("{\"client_params\":{\"id\":\"a\\u001b[2Jb\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\u0085b\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\u009bb\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\u202eb\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\u2066b\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\u200fb\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\u061cb\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\\ufffeb\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\xe2\x80\xae\",\"group\":\"g\"}}", "client_params.id");
+        expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\\u2069\"}}", "client_params.group");
+        expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"\\u202ag\"}}", "client_params.group");
         expect_bad("{\"client_params\":{\"id\":\"a\",\"group\":\"g\"},\"client_params\":{}}", "duplicate");
         char *big = malloc(70000);
         memset(big, ' ', 69999);
@@ -73,6 +92,12 @@ static void test_admin_and_bearer(void **state)
         assert_string_equal(id, "n1");
         free(id);
         assert_true(admin_release_parse("{\"id\":\"\"}", 9, &id, &e) < 0);
+        /* an admin can still release a holder with a bidi control, recorded before FleetLock refused it */
+        assert_int_equal(admin_release_parse("{\"id\":\"a\\u202eb\"}", 17, &id, &e), 0);
+        assert_string_equal(id, "a\xe2\x80\xae"
+                                "b");
+        free(id);
+        assert_true(admin_release_parse("{\"id\":\"a\\u001bb\"}", 17, &id, &e) < 0);
         assert_true(admin_release_parse("", 0, &id, &e) < 0);
         assert_true(bearer_matches("Bearer abc", "abc"));
         assert_true(bearer_matches("bearer  abc", "abc"));

@@ -1,8 +1,8 @@
 /* test-lock-server.c — upkeep-lock's FleetLock endpoints and routing (lock-server.c), driven without
  * sockets: requests in, replies out, on a Manager with an SQLite backend in a temporary directory (and a
  * broken backend for the 503s). Locks and unlocks, both ways of running a call (waiting, and submitted
- * with a callback), every refusal (method, header, body, unknown group, bearer tokens, full, settle,
- * paused, closed window), what they count, and the status endpoints. */
+ * with a callback), every refusal (method, header, body, unknown group, bearer tokens, per-node tokens,
+ * full, settle, paused, closed window), what they count, and the status endpoints. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +130,57 @@ static void test_client_tokens(void **state_)
         assert_int_equal(requests(m, ENDPOINT_PRE_REBOOT, 401), 2);
         /* other groups need none */
         a = fleetlock(m, true, "workers", "n1", "Bearer whatever", false);
+        assert_int_equal(a.status, 200);
+        fixture_free(f);
+}
+
+#define TOKEN_N1 "Bearer 11111111111111111111111111111111"
+#define TOKEN_N2 "Bearer 22222222222222222222222222222222"
+
+/* Per-node tokens: a node takes and releases only its own slot with its own token (403 with another
+ * node's, 401 with none or a group's token, which no longer suffices); the admin API releases any. */
+static void test_node_tokens(void **state_)
+{
+        static const char tokens[] = "n1 11111111111111111111111111111111\n"
+                                     "n2 22222222222222222222222222222222\n";
+        LockFixture *f = fixture_new("[auth]\nadmin_token = \"sesame\"\n"
+                                     "[[lock.groups]]\nname = \"default\"\nclient_tokens = [\"group\"]\n",
+                                     NULL);
+        Manager *m = f->m;
+        Error e = { { 0 } };
+        Answer a;
+
+        assert_int_equal(
+                lock_node_tokens_parse(tokens, strlen(tokens), "tokens", &m->boot->config->node_tokens, &e),
+                0);
+        a = fleetlock(m, true, "default", "n1", TOKEN_N1, false);
+        assert_int_equal(a.status, 200);
+        /* n2's token cannot release n1's slot, nor take one for n1 */
+        a = fleetlock(m, false, "default", "n1", TOKEN_N2, false);
+        assert_int_equal(a.status, 403);
+        assert_contains(a.body, "\"kind\":\"forbidden\"");
+        assert_contains(a.body, "another node");
+        a = fleetlock(m, true, "default", "n1", TOKEN_N2, true);
+        assert_int_equal(a.status, 403);
+        /* neither can a group token, nor no token, nor a node missing from the file */
+        a = fleetlock(m, false, "default", "n1", "Bearer group", false);
+        assert_int_equal(a.status, 401);
+        assert_string_equal(answer_header(&a, "WWW-Authenticate"), "Bearer");
+        assert_contains(a.body, "its own bearer token");
+        a = fleetlock(m, false, "default", "n1", NULL, false);
+        assert_int_equal(a.status, 401);
+        a = fleetlock(m, true, "default", "n3", "Bearer group", false);
+        assert_int_equal(a.status, 401);
+        /* still held by n1: n2 waits */
+        a = fleetlock(m, true, "default", "n2", TOKEN_N2, false);
+        assert_int_equal(a.status, 423);
+        /* the admin API releases any node's slot */
+        a = post(m, "/v1/groups/default/release", "{\"id\":\"n1\"}", "Bearer sesame");
+        assert_int_equal(a.status, 200);
+        assert_contains(a.body, "\"released\":true");
+        a = fleetlock(m, true, "default", "n2", TOKEN_N2, true);
+        assert_int_equal(a.status, 200);
+        a = fleetlock(m, false, "default", "n2", TOKEN_N2, true);
         assert_int_equal(a.status, 200);
         fixture_free(f);
 }
@@ -262,6 +313,7 @@ int main(void)
                 cmocka_unit_test(test_client_tokens),    cmocka_unit_test(test_settle),
                 cmocka_unit_test(test_window),           cmocka_unit_test(test_backend_down),
                 cmocka_unit_test(test_status_endpoints), cmocka_unit_test(test_group_names),
+                cmocka_unit_test(test_node_tokens),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
