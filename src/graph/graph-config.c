@@ -28,6 +28,14 @@ void graph_config_free(GraphConfig *c)
         }
         free(c->streams);
         free(c->address);
+        free(c->reports_database);
+        strv_free(c->reports_tokens);
+        for (size_t i = 0; i < c->n_policies; i++) {
+                free(c->policies[i].stream);
+                free(c->policies[i].group);
+        }
+        free(c->policies);
+        free(c->admin_token_file);
         free(c);
 }
 
@@ -49,12 +57,19 @@ static GraphConfig *config_new(void)
                 return free(c), NULL;
         c->port = GRAPH_DEFAULT_PORT;
         c->threads = 1;
-        c->max_connections = 1024;
+        c->max_connections = 4096;
+        c->max_connections_per_address = 32;
+        c->request_timeout_secs = 10;
         c->idle_timeout_secs = 30;
         c->refresh_interval_secs = GRAPH_DEFAULT_REFRESH_SECS;
         c->fetch_timeout_secs = GRAPH_DEFAULT_FETCH_TIMEOUT_SECS;
         c->max_document_bytes = GRAPH_DEFAULT_MAX_DOCUMENT;
         c->max_cached_answers = GRAPH_DEFAULT_MAX_ANSWERS;
+        c->reports_per_minute = GRAPH_DEFAULT_REPORTS_PER_MINUTE;
+        c->reports_max_nodes = GRAPH_DEFAULT_REPORTS_MAX_NODES;
+        c->reports_database = strdup(GRAPH_DEFAULT_REPORTS_DATABASE);
+        if (!c->reports_database)
+                return graph_config_free(c), NULL;
         return c;
 }
 
@@ -177,6 +192,53 @@ static int parse_streams(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, c
         return 0;
 }
 
+/* The keys of a [[policy]] table. */
+static const ConfigKey policy_keys[] = {
+        CONFIG_KEY("stream", CONFIG_STRING, GraphPolicy, stream),
+        CONFIG_KEY("group", CONFIG_STRING, GraphPolicy, group),
+        CONFIG_KEY("failure_threshold_count", CONFIG_INT, GraphPolicy, failure_threshold_count, .min = 1,
+                   .max = 1000000),
+        CONFIG_KEY("failure_threshold_ratio", CONFIG_FLOAT, GraphPolicy, failure_threshold_ratio),
+        CONFIG_KEY("min_sample", CONFIG_INT, GraphPolicy, min_sample, .min = 1, .max = 1000000),
+        CONFIG_KEY("canary", CONFIG_INT, GraphPolicy, canary, .min = 0, .max = GRAPH_CANARY_MAX),
+};
+
+/* [[policy]]: at most GRAPH_POLICY_MAX tables, each naming a configured stream (checked once every key
+ * is read: graph_config_parse()). */
+static int parse_policies(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key,
+                          void *target)
+{
+        GraphConfig *c = target;
+        size_t n = toml_array_size(v);
+        char name[64];
+        int r;
+
+        if (toml_type(v) != TOML_ARRAY || n > GRAPH_POLICY_MAX)
+                return config_bad(x, v, key, "must be an array of at most 64 tables ([[policy]])");
+        if (!(c->policies = calloc(n + 1, sizeof(GraphPolicy))))
+                return -ENOMEM;
+        for (size_t j = 0; j < n; j++) {
+                const TomlValue *t = toml_array_get(v, j);
+                GraphPolicy *p = &c->policies[j];
+                c->n_policies = j + 1;
+                *p = (GraphPolicy){ .failure_threshold_count = GRAPH_POLICY_DEFAULT_COUNT,
+                                    .failure_threshold_ratio = GRAPH_POLICY_DEFAULT_RATIO,
+                                    .min_sample = GRAPH_POLICY_DEFAULT_MIN_SAMPLE };
+                snprintf(name, sizeof(name), "policy[%zu]", j);
+                if (toml_type(t) != TOML_TABLE)
+                        return config_bad(x, t, name, "must be a table");
+                r = config_parse_table(x, t, name, policy_keys, ELEMENTSOF(policy_keys), p, NULL);
+                if (r < 0)
+                        return r;
+                if (!p->stream)
+                        return config_bad(x, t, name, "stream: missing");
+                if (!(p->failure_threshold_ratio >= 0.0 && p->failure_threshold_ratio < 1.0))
+                        return config_bad(x, t, name,
+                                          "failure_threshold_ratio: must be at least 0 and below 1");
+        }
+        return 0;
+}
+
 /* The settings a reload cannot change: the listening socket and its threads. */
 #define RESTART_KEY(name, field)                                                                            \
         {                                                                                                   \
@@ -189,7 +251,11 @@ static const struct {
         RESTART_KEY("server.port", port),
         RESTART_KEY("server.threads", threads),
         RESTART_KEY("server.max_connections", max_connections),
+        RESTART_KEY("server.max_connections_per_address", max_connections_per_address),
+        RESTART_KEY("server.request_timeout_secs", request_timeout_secs),
         RESTART_KEY("server.idle_timeout_secs", idle_timeout_secs),
+        RESTART_KEY("reports.per_minute", reports_per_minute),
+        RESTART_KEY("reports.max_nodes", reports_max_nodes),
 };
 
 static unsigned restart_value(const GraphConfig *c, size_t i)
@@ -216,11 +282,67 @@ static void set_restart_value(GraphConfig *c, size_t i, unsigned v)
                 memcpy(p, &v, sizeof(v));
 }
 
+static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+/* reports.enabled, database and tokens, admin.token_file: the running values are kept (see
+ * graph_config_keep_...). */
+static int keep_reports_settings(const GraphConfig *old, GraphConfig *new, char ***l, size_t *n)
+{
+        char **tokens = NULL;
+        char *db;
+        size_t nt = 0;
+
+        if (old->reports_enabled != new->reports_enabled) {
+                if (strv_push(l, n,
+                              old->reports_enabled ? "reports.enabled (true -> false)"
+                                                   : "reports.enabled (false -> true)") < 0)
+                        return -ENOMEM;
+                new->reports_enabled = old->reports_enabled;
+        }
+        if (!streq(old->reports_database, new->reports_database)) {
+                if (strv_push(l, n, "reports.database") < 0 || !(db = strdup(old->reports_database)))
+                        return -ENOMEM;
+                free(new->reports_database);
+                new->reports_database = db;
+        }
+        if (!strv_equal(old->reports_tokens, old->n_reports_tokens, new->reports_tokens,
+                        new->n_reports_tokens)) {
+                if (strv_push(l, n, "reports.tokens") < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; i < old->n_reports_tokens; i++)
+                        if (strv_push(&tokens, &nt, old->reports_tokens[i]) < 0)
+                                return strv_free(tokens), -ENOMEM;
+                strv_free(new->reports_tokens);
+                new->reports_tokens = tokens;
+                new->n_reports_tokens = nt;
+        }
+        if (!streq(old->admin_token_file ? old->admin_token_file : "",
+                   new->admin_token_file ? new->admin_token_file : "")) {
+                if (strv_push(l, n, "admin.token_file") < 0)
+                        return -ENOMEM;
+                db = old->admin_token_file ? strdup(old->admin_token_file) : NULL;
+                if (old->admin_token_file && !db)
+                        return -ENOMEM;
+                free(new->admin_token_file);
+                new->admin_token_file = db;
+        }
+        return 0;
+}
+
 int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new, char ***ret)
 {
         _cleanup_strv_free_ char **l = NULL;
         char msg[256];
         size_t n = 0;
+        int r;
 
         assert(old && new &&ret);
         if (!streq(old->address, new->address)) {
@@ -231,6 +353,9 @@ int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new,
                 free(new->address);
                 new->address = a;
         }
+        r = keep_reports_settings(old, new, &l, &n);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(restart_keys); i++) {
                 unsigned o = restart_value(old, i), v = restart_value(new, i);
                 if (o == v)
@@ -251,6 +376,10 @@ static const ConfigKey graph_keys[] = {
         CONFIG_KEY("server.threads", CONFIG_INT, GraphConfig, threads, .min = 1, .max = 64),
         CONFIG_KEY("server.max_connections", CONFIG_INT, GraphConfig, max_connections, .min = 1,
                    .max = 100000),
+        CONFIG_KEY("server.max_connections_per_address", CONFIG_INT, GraphConfig,
+                   max_connections_per_address, .min = 1, .max = 100000),
+        CONFIG_KEY("server.request_timeout_secs", CONFIG_INT, GraphConfig, request_timeout_secs, .min = 1,
+                   .max = 3600),
         CONFIG_KEY("server.idle_timeout_secs", CONFIG_INT, GraphConfig, idle_timeout_secs, .min = 1,
                    .max = 3600),
         CONFIG_KEY("refresh.interval_secs", CONFIG_INT, GraphConfig, refresh_interval_secs, .min = 1,
@@ -261,7 +390,26 @@ static const ConfigKey graph_keys[] = {
                    .max = INT64_C(1) << 30),
         CONFIG_KEY("cache.max_answers", CONFIG_INT, GraphConfig, max_cached_answers, .min = 0, .max = 65536),
         CONFIG_KEY_CUSTOM("streams", parse_streams),
+        CONFIG_KEY("reports.enabled", CONFIG_BOOL, GraphConfig, reports_enabled),
+        CONFIG_KEY("reports.database", CONFIG_STRING, GraphConfig, reports_database),
+        CONFIG_KEY("reports.tokens", CONFIG_STRINGS, GraphConfig, reports_tokens, .max = 64,
+                   CONFIG_COUNT(GraphConfig, n_reports_tokens)),
+        CONFIG_KEY("reports.per_minute", CONFIG_INT, GraphConfig, reports_per_minute, .min = 1, .max = 3600),
+        CONFIG_KEY("reports.max_nodes", CONFIG_INT, GraphConfig, reports_max_nodes, .min = 16,
+                   .max = 16777216),
+        CONFIG_KEY_CUSTOM("policy", parse_policies),
+        CONFIG_KEY("admin.token_file", CONFIG_STRING, GraphConfig, admin_token_file),
 };
+
+/* Every policy names a configured stream. */
+static int check_policies(const GraphConfig *c, const char *filename, Error *e)
+{
+        for (size_t i = 0; i < c->n_policies; i++)
+                if (!graph_config_find_stream(c, c->policies[i].stream))
+                        return error_setf(e, -EINVAL, "%s: policy[%zu].stream: no stream '%s' configured",
+                                          filename, i, c->policies[i].stream);
+        return 0;
+}
 
 int graph_config_parse(const char *data, size_t len, const char *filename, GraphConfig **ret,
                        char ***ret_warnings, Error *e)
@@ -281,6 +429,8 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
         if (r >= 0 && c->n_streams == 0)
                 r = error_setf(e, -EINVAL, "%s: streams: no stream configured (add a [streams.NAME] table)",
                                filename);
+        if (r >= 0)
+                r = check_policies(c, filename, e);
         if (r < 0) {
                 config_take_warnings(&x, NULL);
                 graph_config_free(c);

@@ -3,10 +3,12 @@
  * docs/graph.md. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
+#include "graph-policy.h"
 #include "strv.h"
 
 #define GRAPH_CONFIG_DEFAULT_PATH "/etc/upkeep/graph.toml"
@@ -16,6 +18,9 @@
 #define GRAPH_DEFAULT_MAX_DOCUMENT (16u * 1024u * 1024u)
 #define GRAPH_DEFAULT_MAX_ANSWERS 256
 #define GRAPH_DEFAULT_DATA_DIR "/var/lib/upkeep/graph"
+#define GRAPH_DEFAULT_REPORTS_DATABASE GRAPH_DEFAULT_DATA_DIR "/reports.db"
+#define GRAPH_DEFAULT_REPORTS_PER_MINUTE 10
+#define GRAPH_DEFAULT_REPORTS_MAX_NODES 65536
 
 typedef struct GraphStreamConfig {
         char *name;
@@ -30,6 +35,8 @@ typedef struct GraphConfig {
         uint16_t port;
         unsigned threads;
         unsigned max_connections;
+        unsigned max_connections_per_address; /* IPv4 address or IPv6 /64; loopback is exempt */
+        unsigned request_timeout_secs;        /* a whole request must arrive within this */
         unsigned idle_timeout_secs;
         unsigned refresh_interval_secs;
         unsigned fetch_timeout_secs;
@@ -37,6 +44,18 @@ typedef struct GraphConfig {
         size_t max_cached_answers;
         GraphStreamConfig *streams;
         size_t n_streams;
+        /* [reports]: outcome reports (POST /v1/report), off unless enabled. Read at start only. */
+        bool reports_enabled;
+        char *reports_database;
+        char **reports_tokens; /* bearer tokens accepted; none = no authentication */
+        size_t n_reports_tokens;
+        unsigned reports_per_minute; /* per node: the bucket's size and refill per minute */
+        unsigned reports_max_nodes;  /* nodes the rate limiter remembers */
+        /* [[policy]]: when a release pauses itself (needs reports). Applied on reload. */
+        GraphPolicy *policies;
+        size_t n_policies;
+        /* [admin]: the file holding the bearer token of the admin API; NULL = none. Read at start. */
+        char *admin_token_file;
 } GraphConfig;
 
 /* The configuration used when no file exists: one stream "stable" read from local files under
@@ -50,8 +69,10 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
 void graph_config_free(GraphConfig *c);
 
 /* A reload applies every setting in place except those of the listening socket and its threads
- * (server.address, port, threads, max_connections, idle_timeout_secs). Lists, as "server.port (8080 ->
- * 9090)", each of those that differs between the running old and the reloaded new, and sets it in new
- * back to old's value, so that new describes what runs. *ret is NULL-terminated (NULL when none). */
+ * (server.address, port, threads, max_connections, max_connections_per_address, request_timeout_secs,
+ * idle_timeout_secs) and the [reports] table. Lists, as
+ * "server.port (8080 -> 9090)", each of those that differs between the running old and the reloaded new, and
+ * sets it in new back to old's value, so that new describes what runs. *ret is NULL-terminated (NULL when
+ * none). */
 int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new, char ***ret);
 const GraphStreamConfig *graph_config_find_stream(const GraphConfig *c, const char *name);

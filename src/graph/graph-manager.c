@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "graph-server.h"
 #include "log.h"
 #include "source.h"
@@ -84,6 +86,91 @@ void manager_refresh_all(Manager *m, bool only_dirty)
         }
         daemon_notifyf("STATUS=serving %zu of %zu streams; last refresh %lld",
                        graph_streams_ready(&m->streams), m->streams.n_streams, (long long)unix_now());
+}
+
+/* ---- pauses ---- */
+
+/* Takes the store's pauses for every stream's next build; marks the streams stale when they changed. */
+static void sync_pauses(Manager *m)
+{
+        GraphPause *p = NULL;
+        size_t n = 0;
+        bool same;
+
+        if (!m->reports)
+                return;
+        if (graph_report_store_pauses(graph_report_service_store(m->reports), &p, &n) < 0) {
+                log_error("cannot read the rollout pauses: out of memory");
+                return;
+        }
+        same = n == m->n_pauses && (n == 0 || memcmp(p, m->pauses, n * sizeof(GraphPause)) == 0);
+        free(m->pauses);
+        m->pauses = p;
+        m->n_pauses = n;
+        for (size_t i = 0; i < m->streams.n_streams; i++) {
+                Stream *s = m->streams.streams[i];
+                s->stale = s->stale || !same;
+                s->pauses = m->pauses;
+                s->n_pauses = m->n_pauses;
+        }
+}
+
+/* From the report service's thread (a policy tripped) or an admin call: wake the event loop. */
+static void on_pauses_changed(void *userdata)
+{
+        Manager *m = userdata;
+        uint64_t one = 1;
+
+        (void)!write(m->pauses_fd, &one, sizeof(one));
+}
+
+static int on_pauses_fd(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+        Manager *m = userdata;
+        uint64_t n;
+
+        (void)!read(fd, &n, sizeof(n));
+        sync_pauses(m);
+        log_info("rollout pauses changed: rebuilding the graphs");
+        manager_refresh_all(m, false);
+        return 0;
+}
+
+/* [reports] enabled: the service, its policies, the admin token and the pauses' wake-up. */
+static int start_reports(Manager *m)
+{
+        Error e = { { 0 } };
+        size_t len;
+        int r;
+
+        if (!m->config->reports_enabled) {
+                if (m->config->n_policies > 0)
+                        log_warning("[[policy]] needs [reports] enabled = true: no policy applies");
+                return 0;
+        }
+        if (m->config->admin_token_file) {
+                r = read_full_file(m->config->admin_token_file, 4096, &m->admin_token, &len);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read %s: %m", m->config->admin_token_file);
+                m->admin_token[strcspn(m->admin_token, "\r\n")] = 0;
+                if (!*m->admin_token)
+                        return log_error_errno(-EINVAL, "%s: empty admin token",
+                                               m->config->admin_token_file);
+        }
+        m->pauses_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->pauses_fd < 0)
+                return log_error_errno(-errno, "cannot create an eventfd: %m");
+        r = sd_event_add_io(m->event, &m->pauses_source, m->pauses_fd, EPOLLIN, on_pauses_fd, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the event loop: %m");
+        r = graph_report_service_new(m->config, &m->streams, on_pauses_changed, m, &m->reports, &e);
+        if (r < 0)
+                return log_error_errno(r, "cannot open the reports' store: %s", e.message);
+        log_info("accepting outcome reports into %s%s, %zu policies, admin API %s",
+                 m->config->reports_database, m->config->n_reports_tokens ? "" : " (no token required)",
+                 m->config->n_policies, m->admin_token ? "on" : "off");
+        sync_pauses(m);
+        return 0;
 }
 
 static void on_sighup(void *userdata)
@@ -394,6 +481,9 @@ int manager_reload(Manager *m)
         }
         graph_config_free(m->config);
         m->config = c;
+        if (m->reports && graph_report_service_set_policies(m->reports, c->policies, c->n_policies) < 0)
+                log_error("reload: out of memory: the previous policies stay");
+        sync_pauses(m); /* for the streams the reload added */
         if (m->inotify_fd >= 0)
                 watch_input_dirs(m);
         log_info("reload: configuration applied, %zu streams", m->streams.n_streams);
@@ -411,6 +501,7 @@ int manager_new(const DaemonOptions *opt, Manager **ret)
         if (!m)
                 return log_error_errno(-ENOMEM, "out of memory");
         m->inotify_fd = -EBADF;
+        m->pauses_fd = -EBADF;
         m->opt = *opt;
         m->reload = (DaemonReload){ .fn = on_sighup, .userdata = m };
         r = daemon_event_new(&m->reload, &m->event);
@@ -433,6 +524,12 @@ Manager *manager_free(Manager *m)
         if (!m)
                 return NULL;
         http_server_stop(m->server, 5000);
+        graph_report_service_free(m->reports); /* after the server: it finishes the deferred replies */
+        sd_event_source_unref(m->pauses_source);
+        if (m->pauses_fd >= 0)
+                close(m->pauses_fd);
+        free(m->pauses);
+        free(m->admin_token);
         sd_event_source_unref(m->refresh_timer);
         sd_event_source_unref(m->settle_timer);
         sd_event_source_unref(m->inotify_source);
@@ -461,7 +558,13 @@ int manager_start(Manager *m, const char *port_file)
         uint64_t interval = m->config->refresh_interval_secs * USEC_PER_SEC;
         int r;
 
-        r = graph_server_start(m->config, &m->streams, &m->server, &e);
+        r = start_reports(m);
+        if (r < 0)
+                return r;
+        m->service = (GraphService){ .streams = &m->streams,
+                                     .reports = m->reports,
+                                     .admin_token = m->admin_token };
+        r = graph_server_start(m->config, &m->service, &m->server, &e);
         if (r < 0)
                 return log_error_errno(r, "cannot listen on [%s]:%u: %s", m->config->address,
                                        m->config->port, e.message);

@@ -1,7 +1,8 @@
 /* graph-manager.h — upkeep-graph's state and its event loop (sd-event): the configuration, the streams
  * and where their inputs come from, the refresh of every stream on an interval, on SIGHUP, and 100 ms
  * after a local input changes (inotify), always keeping the last good graph when new inputs are broken;
- * and the HTTP server answering from the streams. */
+ * and the HTTP server answering from the streams; with [reports] enabled, the reports' service and the
+ * rollout pauses it keeps, which the graphs are rebuilt with whenever they change. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 
 #include "daemon-util.h"
 #include "graph-config.h"
+#include "graph-server.h"
 #include "graph-stream.h"
 #include "http-client.h"
 #include "http-server.h"
@@ -26,6 +28,13 @@ typedef struct Manager {
         GraphStreams streams;
         HttpClient *client;
         HttpServer *server;
+        GraphReportService *reports; /* NULL unless [reports] enabled */
+        GraphService service;        /* what the server's handler serves */
+        char *admin_token;           /* read from [admin] token_file at start; NULL = no admin API */
+        GraphPause *pauses;          /* the store's, applied to the streams' graphs */
+        size_t n_pauses;
+        int pauses_fd;                  /* eventfd: a pause changed (written from any thread) */
+        sd_event_source *pauses_source; /* reads it: the graphs are rebuilt with the pauses */
         sd_event *event;
         DaemonReload reload;
         sd_event_source *refresh_timer;  /* every refresh_interval_secs */

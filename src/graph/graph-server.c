@@ -7,19 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph-admin.h"
 #include "graph-metrics.h"
 #include "graph-query.h"
+#include "graph-report.h"
 #include "strutil.h"
 #include "time-util.h"
 
 #define GRAPH_SERVER_MAX_HEADER_BYTES 4096
-#define GRAPH_SERVER_MAX_BODY_BYTES 4096
+#define GRAPH_SERVER_MAX_BODY_BYTES GRAPH_REPORT_MAX_BODY_BYTES
 
 /* The reply to a request for the graph of a stream that exists: 200 with the cached answer, or the
  * 404 and 503 of an unknown basearch and a stream not loaded yet. */
-static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, int64_t now,
+static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, const GraphRequest *req,
                               HttpReply *reply)
 {
+        _cleanup_free_ bool *canary_hidden = NULL;
+        int64_t now = req->now;
+        GraphView *v;
         StreamGraph *sg;
         char msg[600];
         Blob *blob;
@@ -44,8 +49,17 @@ static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, 
                             : wariness_from_uuid(q->node_uuid ? q->node_uuid : "",
                                                  q->node_uuid ? strlen(q->node_uuid) : 0);
         histogram_observe(&gs->wariness, w);
-        r = graph_view_answer(stream_graph_view(sg, a, q->oci ? GRAPH_SCHEME_OCI : GRAPH_SCHEME_CHECKSUM), w,
-                              now, &blob);
+        v = stream_graph_view(sg, a, q->oci ? GRAPH_SCHEME_OCI : GRAPH_SCHEME_CHECKSUM);
+        if (req->reports && v->graph->n_rollouts > 0) { /* a canary phase may keep rollouts from it */
+                canary_hidden = calloc(v->graph->n_rollouts, sizeof(bool));
+                if (!canary_hidden) {
+                        stream_graph_unref(sg);
+                        return -ENOMEM;
+                }
+                graph_report_service_canary(req->reports, q->stream, v->graph, q->node_uuid, w, now,
+                                            canary_hidden);
+        }
+        r = graph_view_answer_hiding(v, w, now, canary_hidden, &blob);
         if (r >= 0) {
                 reply->status = 200;
                 reply->content_type = "application/json";
@@ -99,7 +113,7 @@ static int reply_graph(GraphStreams *gs, const GraphRequest *req, HttpReply *rep
                 goto done;
         }
         counters = s->requests;
-        r = reply_stream_graph(gs, s, &q, req->now, reply);
+        r = reply_stream_graph(gs, s, &q, req, reply);
 done:
         graph_query_done(&q);
         if (r >= 0)
@@ -107,12 +121,14 @@ done:
         return r;
 }
 
-static int reply_metrics(GraphStreams *gs, HttpReply *reply)
+static int reply_metrics(GraphStreams *gs, GraphReportService *reports, HttpReply *reply)
 {
         Buf b = BUF_INIT(GRAPH_METRICS_MAX_BYTES);
         int r;
 
         r = graph_metrics_write(gs, &b);
+        if (r >= 0 && reports)
+                r = graph_report_service_metrics_write(reports, &b);
         if (r < 0) {
                 buf_free(&b);
                 return r;
@@ -143,12 +159,13 @@ static int reply_not_ready(GraphStreams *gs, HttpReply *reply)
         return http_reply_error(reply, 503, "not_ready", msg) < 0 ? -ENOMEM : 1;
 }
 
-static int reply_status(GraphStreams *gs, const char *path, HttpReply *reply)
+static int reply_status(GraphStreams *gs, const GraphRequest *req, HttpReply *reply)
 {
+        const char *path = req->path;
         int r;
 
         if (streq(path, "/metrics"))
-                return reply_metrics(gs, reply);
+                return reply_metrics(gs, req->reports, reply);
         if (streq(path, "/readyz") && (r = reply_not_ready(gs, reply)) != 0)
                 return r < 0 ? r : 0;
         reply->status = 200;
@@ -202,7 +219,7 @@ int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *re
                         return http_reply_error(reply, 405, "method_not_allowed", "use GET");
                 }
                 graph_streams_read_lock(gs);
-                r = reply_status(gs, req->path, reply);
+                r = reply_status(gs, req, reply);
                 graph_streams_read_unlock(gs);
                 return r;
         }
@@ -211,6 +228,7 @@ int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *re
 
 static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
 {
+        GraphService *svc = userdata;
         GraphRequest r = {
                 .method = req->method,
                 .path = req->path,
@@ -218,25 +236,34 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                 .accept = http_request_header(req, "Accept"),
                 .cors_request_headers = http_request_header(req, "Access-Control-Request-Headers"),
                 .now = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC),
+                .reports = svc->reports,
         };
 
-        return graph_server_answer(userdata, &r, reply);
+        if (svc->reports && streq(req->path, "/v1/report"))
+                return graph_report_service_handle(svc->reports, req, (int64_t)now_usec(CLOCK_REALTIME),
+                                                   reply);
+        if (svc->reports && graph_admin_path(req->path))
+                return graph_admin_handle(svc->reports, svc->streams, svc->admin_token, req, r.now, reply);
+        return graph_server_answer(svc->streams, &r, reply);
 }
 
-int graph_server_start(const GraphConfig *config, GraphStreams *gs, HttpServer **ret, Error *e)
+int graph_server_start(const GraphConfig *config, GraphService *svc, HttpServer **ret, Error *e)
 {
         HttpServerConfig scfg = {
                 .address = config->address,
                 .port = config->port,
                 .threads = config->threads,
                 .max_connections = config->max_connections,
+                .max_connections_per_address = config->max_connections_per_address,
+                .request_timeout_sec = config->request_timeout_secs,
                 .idle_timeout_sec = config->idle_timeout_secs,
                 .max_header_bytes = GRAPH_SERVER_MAX_HEADER_BYTES,
                 .max_body_bytes = GRAPH_SERVER_MAX_BODY_BYTES,
+                .allow_deferred = true,
                 .handler = handle,
-                .userdata = gs,
+                .userdata = svc,
         };
 
-        assert(config && gs && ret);
+        assert(config && svc && svc->streams && ret);
         return http_server_start(&scfg, ret, e);
 }

@@ -1,6 +1,8 @@
 /* graph-server.h — upkeep-graph's HTTP endpoints: GET /v1/graph (the Cincinnati protocol, answered from
- * the streams' cached bytes), /metrics, /healthz and /readyz, and the server that calls them. A request
- * goes in, a reply comes out: graph_server_answer() needs no socket. */
+ * the streams' cached bytes), /metrics, /healthz and /readyz, POST /v1/report when reports are enabled
+ * (graph-report-server.h), GET /v1/rollouts and the admin API (graph-admin.h), and the server that calls
+ * them. A request goes in, a reply comes out:
+ * graph_server_answer() needs no socket. */
 #pragma once
 
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include "graph-config.h"
 #include "graph-stream.h"
 #include "http-server.h"
+#include "graph-report-server.h"
 
 /* What an answer depends on. */
 typedef struct GraphRequest {
@@ -18,7 +21,15 @@ typedef struct GraphRequest {
         const char *accept;               /* the Accept header; NULL when absent */
         const char *cors_request_headers; /* Access-Control-Request-Headers (preflights); NULL when absent */
         int64_t now;                      /* unix time, for rollout throttling */
+        GraphReportService *reports;      /* its counts join /metrics; NULL when reports are disabled */
 } GraphRequest;
+
+/* What the server's handler serves: the streams, and the reports (NULL when disabled). */
+typedef struct GraphService {
+        GraphStreams *streams;
+        GraphReportService *reports;
+        const char *admin_token; /* NULL: no admin API (graph-admin.h) */
+} GraphService;
 
 /* Fills reply (status, content type, body, headers) and counts the request. /v1/graph answers carry
  * Access-Control-Allow-Origin: * and Cache-Control (no-cache for a graph, no-store for an error);
@@ -27,5 +38,6 @@ typedef struct GraphRequest {
 int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *reply);
 
 /* Listens where config says (with its caps and threads) and answers with graph_server_answer() at the
- * current time; gs must outlive the server. */
-int graph_server_start(const GraphConfig *config, GraphStreams *gs, HttpServer **ret, Error *e);
+ * current time, and POST /v1/report with svc->reports; svc and what it points to must outlive the
+ * server. */
+int graph_server_start(const GraphConfig *config, GraphService *svc, HttpServer **ret, Error *e);

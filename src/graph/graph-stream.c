@@ -77,9 +77,10 @@ StreamGraph *stream_get(Stream *s)
         return g;
 }
 
-static int stream_graph_build(const GraphStreamConfig *cfg, size_t max_answers, const ReleaseIndex *ri,
+static int stream_graph_build(const Stream *s, size_t max_answers, const ReleaseIndex *ri,
                               const UpdateMetadata *um, StreamGraph **ret, Error *e)
 {
+        const GraphStreamConfig *cfg = s->cfg;
         StreamGraph *sg = calloc(1, sizeof(*sg));
         size_t n = 0;
         int r = 0;
@@ -98,6 +99,8 @@ static int stream_graph_build(const GraphStreamConfig *cfg, size_t max_answers, 
                 for (GraphScheme scheme = 0; r >= 0 && scheme < _GRAPH_SCHEME_MAX; scheme++) {
                         Graph *g = NULL;
                         r = graph_build(ri, um, cfg->basearches[a], scheme, &g, e);
+                        if (r >= 0)
+                                graph_pauses_apply(s->pauses, s->n_pauses, cfg->name, g);
                         if (r >= 0) {
                                 r = graph_view_new(g, max_answers,
                                                    &sg->views[a * _GRAPH_SCHEME_MAX + scheme]);
@@ -136,7 +139,7 @@ static int stream_build(const Stream *s, size_t max_answers, const char *rdata, 
                 r = error_setf(e, -EINVAL, "%s: release index is for stream '%s', not '%s'", s->releases,
                                ri->stream, s->cfg->name);
         else
-                r = stream_graph_build(s->cfg, max_answers, ri, um, ret, e);
+                r = stream_graph_build(s, max_answers, ri, um, ret, e);
         if (r >= 0 && ret_warnings) {
                 *ret_warnings = um->warnings;
                 um->warnings = NULL;

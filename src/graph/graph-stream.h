@@ -13,6 +13,7 @@
 #include "error.h"
 #include "graph-build.h"
 #include "graph-config.h"
+#include "graph-policy.h"
 #include "graph-view.h"
 #include "metrics.h"
 
@@ -62,6 +63,10 @@ typedef struct Stream {
         uint64_t content_hash;
         bool stale; /* rebuild even from the same inputs (its settings changed; the manager's thread) */
         bool dirty; /* a local input changed (the manager's thread only) */
+        /* The rollout pauses (of every stream) applied when the graphs are built (graph_pauses_apply());
+         * set by the manager's thread, which marks the stream stale when they change. Not owned. */
+        const GraphPause *pauses;
+        size_t n_pauses;
         /* Metrics: written and read with atomics. */
         int64_t last_refresh;
         uint64_t refreshes, refresh_failures;

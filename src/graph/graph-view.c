@@ -105,6 +105,11 @@ static void mask_to_hidden(const Graph *g, uint64_t mask, bool *hidden)
 
 int graph_view_answer(GraphView *v, double wariness, int64_t now, Blob **ret)
 {
+        return graph_view_answer_hiding(v, wariness, now, NULL, ret);
+}
+
+int graph_view_answer_hiding(GraphView *v, double wariness, int64_t now, const bool *also_hidden, Blob **ret)
+{
         _cleanup_free_ bool *hidden = NULL;
         Blob *blob = NULL;
         uint64_t mask;
@@ -116,10 +121,15 @@ int graph_view_answer(GraphView *v, double wariness, int64_t now, Blob **ret)
                 if (!hidden)
                         return -ENOMEM;
                 graph_hidden_nodes(v->graph, wariness, now, hidden);
+                for (size_t k = 0; also_hidden && k < v->graph->n_rollouts; k++)
+                        hidden[v->graph->rollouts[k]] |= also_hidden[k];
                 return serialize(v, hidden, ret);
         }
 
         mask = graph_hidden_mask(v->graph, wariness, now);
+        for (size_t k = 0; also_hidden && k < v->graph->n_rollouts; k++) /* cached: at most 64 */
+                if (also_hidden[k])
+                        mask |= UINT64_C(1) << k;
         pthread_mutex_lock(&v->lock);
         for (i = slot_of(v, mask); v->slots[i].blob; i = (i + 1) & (v->n_slots - 1))
                 if (v->slots[i].mask == mask) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,3 +34,6 @@ int graph_view_new(Graph *g, size_t max_answers, GraphView **ret);
 GraphView *graph_view_free(GraphView *v);
 /* The answer for a client of this wariness at time now: a new reference the caller owns. */
 int graph_view_answer(GraphView *v, double wariness, int64_t now, Blob **ret);
+/* The same, with more rollouts hidden: also_hidden[k] true hides g->rollouts[k] (NULL: none). */
+int graph_view_answer_hiding(GraphView *v, double wariness, int64_t now, const bool *also_hidden,
+                             Blob **ret);

@@ -3,8 +3,13 @@
  * GET /v1/graph with the edges the asking node may take now, from cached bytes. Refreshes on an
  * interval, on SIGHUP and when a local file changes; a broken input never replaces a good graph.
  *
+ * With [reports] enabled it also takes outcome reports from the fleet (POST /v1/report) and pauses a
+ * rollout that fails ([[policy]]), or on an operator's call (/v1/admin/pause).
+ *
  * The parts: graph-manager (state, refreshes, event loop), graph-server (HTTP endpoints), graph-stream
- * (what each stream serves), graph-metrics (/metrics), graph-build and graph-metadata (the graph). */
+ * (what each stream serves), graph-metrics (/metrics), graph-build and graph-metadata (the graph),
+ * graph-report, graph-report-store and graph-report-server (outcome reports), graph-policy (when a
+ * rollout pauses itself) and graph-admin (/v1/rollouts, pause and resume). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,8 +1,13 @@
-"""Request smuggling and unanswered requests (issue 14), end to end: raw sockets against the real
-upkeep-graph and upkeep-lock on loopback port 0. Both daemons answer through the same HTTP adapter, so
-each refuses the same shapes: 400 (or 501 for a transfer coding other than chunked) with a JSON error
-body and "Connection: close", then closes the connection without reading anything after it."""
+"""Request smuggling, unanswered requests and connection exhaustion (issue 14), end to end: raw sockets
+against the real upkeep-graph and upkeep-lock on loopback port 0. Both daemons answer through the same
+HTTP adapter, so each refuses the same shapes: 400 (or 501 for a transfer coding other than chunked) with
+a JSON error body and "Connection: close", then closes the connection without reading anything after it.
+Each also keeps serving normal clients while thousands of slow connections from other addresses are open
+(all of 127.0.0.0/8 is loopback: each attacker socket is bound to its own source address), refuses
+connections beyond the per-address limit at once, and cuts a request that trickles in at its deadline."""
 import json
+import resource
+import select
 import shutil
 import socket
 import time
@@ -22,12 +27,29 @@ updates = "updates.json"
 basearches = ["x86_64"]
 """
 LOCK_CONFIG = """
+[service]
+max_connections_per_address = 10
+request_timeout_secs = 12
+
 [backend]
 type = "sqlite"
 sqlite_path = "{db}"
 """
 # Each daemon's GET and POST endpoints.
 PATHS = {"graph": ("/readyz", "/v1/graph"), "lock": ("/readyz", "/v1/pre-reboot")}
+# What each daemon is configured with above (upkeep-graph: its defaults).
+PER_ADDRESS = {"graph": 32, "lock": 10}
+REQUEST_TIMEOUT = {"graph": 10, "lock": 12}
+
+
+@pytest.fixture
+def low_nofile():
+    """The soft limit on open files systemd gives services (1024) while the daemon starts: it must raise
+    its own. This process raises its limit again for its attacker sockets (raise_nofile())."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, soft), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture(params=["graph", "lock"])
@@ -126,3 +148,126 @@ def test_still_serves_normal_requests(daemon):
     get = PATHS[daemon.kind][0].encode()
     out, _, _ = exchange(daemon.port, b"GET " + get + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 "), out[:200]
+
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        if hard < n:
+            pytest.skip(f"needs {n} open files, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, hard))
+
+
+def open_slow(port, sources, head=b"GET /readyz HTTP/1.1\r\nHost: x\r\n"):
+    """One connection from each source address, each sending the start of a request and nothing more."""
+    socks = []
+    try:
+        for source in sources:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((source, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", port))
+            s.setblocking(False)
+            try:
+                s.send(head)
+            except OSError:
+                pass  # refused at accept: seen by closed() below
+    except BaseException:
+        close_all(socks)
+        raise
+    return socks
+
+
+def close_all(socks):
+    for s in socks:
+        s.close()
+
+
+def closed(s, timeout=0.0):
+    """Whether the server has closed s (end of stream or reset), waiting at most timeout for it."""
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    if not p.poll(timeout * 1000):
+        return False
+    try:
+        return s.recv(65536) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except BlockingIOError:
+        return False
+
+
+def timed_get(daemon):
+    get = PATHS[daemon.kind][0].encode()
+    out, seconds, _ = exchange(daemon.port, b"GET " + get + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                               timeout=10)
+    assert out.startswith(b"HTTP/1.1 200 "), out[:200]
+    return seconds
+
+
+def test_served_while_2000_slow_connections_are_held(low_nofile, daemon):
+    """Before the fix, 1,024 connections filled either server and the rest waited for the 30 s idle
+    timeout; now a normal client is answered at once while 2,000 slow ones are open."""
+    raise_nofile(4096)
+    t0 = time.monotonic()
+    socks = []
+    try:
+        # 400 new connections a second. (A burst of thousands at once is a flood for SYN cookies and
+        # the firewall, docs/hardening.md: libmicrohttpd accepts one connection per turn of its loop.)
+        for batch in range(10):
+            socks += open_slow(daemon.port, [f"127.1.{batch}.{i + 1}" for i in range(200)])
+            time.sleep(0.5)
+        time.sleep(1)
+        # Keep them trickling: one more byte each, still well inside the request deadline.
+        for s in socks:
+            try:
+                s.send(b"X")
+            except OSError:
+                pass
+        assert time.monotonic() - t0 < REQUEST_TIMEOUT[daemon.kind] - 2, "too slow to open the connections"
+        for _ in range(5):
+            assert timed_get(daemon) < 1.0
+        # All of them are still held (none refused, none timed out yet).
+        assert sum(closed(s) for s in socks) == 0
+    finally:
+        close_all(socks)
+
+
+def test_per_address_limit(daemon):
+    """100 connections from one address: those beyond the limit are closed as soon as they are accepted,
+    the others are held, and other addresses are served meanwhile."""
+    limit = PER_ADDRESS[daemon.kind]
+    socks = open_slow(daemon.port, ["127.2.0.1"] * 100)
+    try:
+        time.sleep(0.5)
+        held = [s for s in socks if not closed(s, 0.05)]
+        assert len(held) == limit, len(held)
+        assert timed_get(daemon) < 1.0
+        # A closed connection frees its place for the same address.
+        held[0].close()
+        time.sleep(0.3)
+        again = open_slow(daemon.port, ["127.2.0.1"])
+        socks += again
+        assert not closed(again[0], 0.5)
+    finally:
+        close_all(socks)
+
+
+def test_trickler_cut_at_request_deadline(daemon):
+    """One byte a second resets an idle timeout forever; the request deadline cuts it regardless."""
+    deadline = REQUEST_TIMEOUT[daemon.kind]
+    t0 = time.monotonic()
+    (s,) = open_slow(daemon.port, ["127.3.0.1"], head=b"G")
+    try:
+        while not closed(s, 1.0):
+            assert time.monotonic() - t0 < deadline + 3, "the trickling request was never cut"
+            try:
+                s.send(b"E")
+            except OSError:
+                break
+        assert time.monotonic() - t0 > deadline - 1
+    finally:
+        s.close()
+    # A request sent whole is answered, and the next one on the same connection too.
+    assert timed_get(daemon) < 1.0

@@ -148,6 +148,78 @@ static void test_keep_restart_settings(void **state)
         graph_config_free(old);
 }
 
+static void test_reports_and_policy(void **state)
+{
+        static const char text[] = "[streams.stable]\n[streams.next]\n"
+                                   "[reports]\nenabled = true\ndatabase = \"/tmp/r.db\"\n"
+                                   "tokens = [\"a\", \"b\"]\nper_minute = 3\nmax_nodes = 100\n"
+                                   "[admin]\ntoken_file = \"/etc/upkeep/admin-token\"\n"
+                                   "[[policy]]\nstream = \"stable\"\nfailure_threshold_count = 3\n"
+                                   "failure_threshold_ratio = 0.1\nmin_sample = 20\ncanary = 3\n"
+                                   "[[policy]]\nstream = \"next\"\ngroup = \"canary\"\n";
+        GraphConfig *c = parse(text, NULL), *d = NULL, *old = NULL;
+        char **restart = NULL;
+
+        assert_true(c->reports_enabled);
+        assert_string_equal(c->reports_database, "/tmp/r.db");
+        assert_int_equal(c->n_reports_tokens, 2);
+        assert_string_equal(c->reports_tokens[1], "b");
+        assert_int_equal(c->reports_per_minute, 3);
+        assert_int_equal(c->reports_max_nodes, 100);
+        assert_string_equal(c->admin_token_file, "/etc/upkeep/admin-token");
+        assert_int_equal(c->n_policies, 2);
+        assert_string_equal(c->policies[0].stream, "stable");
+        assert_null(c->policies[0].group);
+        assert_int_equal(c->policies[0].failure_threshold_count, 3);
+        assert_true(c->policies[0].failure_threshold_ratio == 0.1);
+        assert_int_equal(c->policies[0].min_sample, 20);
+        assert_int_equal(c->policies[0].canary, 3);
+        assert_int_equal(c->policies[1].canary, 0);
+        /* Defaults of a policy: 2 failures, 5%, a sample of 5. */
+        assert_string_equal(c->policies[1].group, "canary");
+        assert_int_equal(c->policies[1].failure_threshold_count, 2);
+        assert_true(c->policies[1].failure_threshold_ratio == 0.05);
+        assert_int_equal(c->policies[1].min_sample, 5);
+
+        /* Reports off by default, at the documented place. */
+        assert_int_equal(graph_config_default(&d), 0);
+        assert_false(d->reports_enabled);
+        assert_string_equal(d->reports_database, "/var/lib/upkeep/graph/reports.db");
+        assert_int_equal(d->reports_per_minute, 10);
+        assert_int_equal(d->n_policies, 0);
+        assert_null(d->admin_token_file);
+
+        /* A reload keeps the running [reports] and admin settings, and takes the new policies. */
+        old = c;
+        assert_int_equal(graph_config_keep_restart_settings(old, d, &restart), 0);
+        assert_int_equal(strv_length(restart), 6);
+        assert_string_equal(restart[0], "reports.enabled (true -> false)");
+        assert_string_equal(restart[1], "reports.database");
+        assert_string_equal(restart[2], "reports.tokens");
+        assert_string_equal(restart[3], "admin.token_file");
+        assert_string_equal(restart[4], "reports.per_minute (3 -> 10)");
+        assert_true(d->reports_enabled);
+        assert_string_equal(d->reports_database, "/tmp/r.db");
+        assert_int_equal(d->n_reports_tokens, 2);
+        assert_string_equal(d->admin_token_file, "/etc/upkeep/admin-token");
+        assert_int_equal(d->reports_per_minute, 3);
+        assert_int_equal(d->n_policies, 0);
+        strv_free(restart);
+        graph_config_free(d);
+        graph_config_free(c);
+
+        expect_error("[streams.s]\n[[policy]]\nstream = \"t\"\n",
+                     "policy[0].stream: no stream 't' configured");
+        expect_error("[streams.s]\n[[policy]]\ngroup = \"g\"\n", "policy[0]: stream: missing");
+        expect_error("[streams.s]\n[[policy]]\nstream = \"s\"\nfailure_threshold_ratio = 1.0\n",
+                     "failure_threshold_ratio: must be at least 0 and below 1");
+        expect_error("[streams.s]\n[[policy]]\nstream = \"s\"\nmin_sample = 0\n", "min_sample");
+        expect_error("policy = 1\n[streams.s]\n", "policy: must be an array");
+        expect_error("[streams.s]\n[[policy]]\nstream = \"s\"\ncanary = 65\n", "canary");
+        expect_error("[streams.s]\n[reports]\nper_minute = 0\n", "reports.per_minute");
+        expect_error("[streams.s]\n[reports]\ntokens = [\"\"]\n", "reports.tokens");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -156,6 +228,7 @@ int main(void)
                 cmocka_unit_test(test_warnings),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_keep_restart_settings),
+                cmocka_unit_test(test_reports_and_policy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

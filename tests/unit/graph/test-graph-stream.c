@@ -1,6 +1,7 @@
 /* test-graph-stream.c — a stream's graphs built from fedora-coreos-cincinnati's inputs, kept when the
  * inputs do not change, kept (last good) when new inputs are broken or for another stream, swapped while
- * a request still holds the old ones; the status counters; finding streams. */
+ * a request still holds the old ones; rollout pauses applied to what it builds; the status counters;
+ * finding streams. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,59 @@ static void test_build_and_keep(void **state)
         sg = stream_get(s);
         assert_ptr_equal(sg, first);
         stream_graph_unref(sg);
+}
+
+/* The stream's pauses are applied to every graph it builds; a stale stream rebuilds from the same inputs. */
+static void test_pauses_applied(void **state)
+{
+        static const char updates[] =
+                "{\"stream\":\"stable\",\"releases\":[{\"version\":\"33.20201214.3.1\","
+                "\"metadata\":{\"rollout\":{\"start_epoch\":1000,\"start_percentage\":0.0,"
+                "\"duration_minutes\":100}}}]}";
+        Fixture *f = *state;
+        Stream *s = graph_streams_find(&f->gs, "stable");
+        GraphNode orig = { .rollout = true,
+                           .has_start_epoch = true,
+                           .start_epoch = 1000,
+                           .has_duration = true,
+                           .duration_minutes = 100 };
+        GraphPause pauses[2];
+        Error e = { { 0 } };
+        StreamGraph *sg;
+        const Graph *g;
+        size_t k;
+
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, updates, strlen(updates), NULL, &e), 1);
+        sg = stream_get(s);
+        g = stream_graph_view(sg, 0, GRAPH_SCHEME_CHECKSUM)->graph;
+        assert_int_equal(g->n_rollouts, 1);
+        k = g->rollouts[0];
+        assert_string_equal(g->nodes[k].version, "33.20201214.3.1");
+        assert_true(graph_node_throttle(&g->nodes[k], 1000 + 3000) == 0.5); /* live: half-way */
+        stream_graph_unref(sg);
+
+        /* Paused 1200 s in (20%), and another stream's pause of the same version. */
+        assert_int_equal(graph_pause_init(&pauses[0], "testing", "33.20201214.3.1", &orig, 1000, "x"), 0);
+        assert_int_equal(graph_pause_init(&pauses[1], "stable", "33.20201214.3.1", &orig, 1000 + 1200, "y"),
+                         0);
+        s->pauses = pauses;
+        s->n_pauses = 2;
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, updates, strlen(updates), NULL, &e), 0);
+        s->stale = true;
+        assert_int_equal(stream_update(s, 16, f->releases, f->rlen, updates, strlen(updates), NULL, &e), 1);
+        sg = stream_get(s);
+        for (size_t a = 0; a < sg->n_arches; a++) {
+                g = stream_graph_view(sg, a, GRAPH_SCHEME_CHECKSUM)->graph;
+                for (size_t i = 0; i < g->n_rollouts; i++)
+                        assert_true(fabs(graph_node_throttle(&g->nodes[g->rollouts[i]], 1000 + 3000) - 0.2) <
+                                    1e-9);
+        }
+        g = stream_graph_view(sg, 0, GRAPH_SCHEME_CHECKSUM)->graph;
+        assert_int_equal(g->n_rollouts, 1);
+        assert_true(fabs(graph_node_throttle(&g->nodes[g->rollouts[0]], 1000 + 999999) - 0.2) < 1e-9);
+        stream_graph_unref(sg);
+        s->pauses = NULL;
+        s->n_pauses = 0;
 }
 
 static void expect_kept(Stream *s, const char *rdata, const char *udata, const char *msg)
@@ -275,6 +330,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_build_and_keep, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pauses_applied, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_last_good_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_swap_while_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reconfigure, setup, teardown),
