@@ -1,6 +1,6 @@
-/* fuzz-agent-status.c — libFuzzer target: what crosses upkeep-agent's status socket. The agent parses a
- * client's request (agent_request_parse); `upkeep status` renders whatever JSON the agent answered
- * (agent_status_format). Both must reject or render anything without crashing, within bounds. */
+/* fuzz-agent-status.c — libFuzzer target: `upkeep status` renders whatever JSON the agent answered
+ * (agent_status_format): it must reject or render anything without crashing, within bounds. (The agent's
+ * side, the request parser, is fuzz-agent-request.c's.) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +11,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        AgentRequestMethod m;
         json_t *j = NULL;
         Error e;
 
         if (size > 256 * 1024)
                 return 0;
-        if (agent_request_parse((const char *)data, size, &m, &e) == 0 && m != AGENT_REQUEST_STATUS &&
-            m != AGENT_REQUEST_UPDATE_NOW)
-                __builtin_trap();
         if (json_parse_strict((const char *)data, size, &j, &e) == 0) {
                 Buf out = BUF_INIT(1u << 20);
                 int r = agent_status_format(j, &out);

@@ -1,8 +1,10 @@
 /* fuzz-worker-protocol.c — libFuzzer target: the lines between upkeep-agent and upkeep-agent-worker
  * (worker-protocol.h). The worker parses the agent's request (worker_request_parse); the agent parses each
  * line of the worker's output (worker_line_parse) and decodes a result (worker_result_check, and the check,
- * lock and deployment decoders). Anything must be rejected or decoded without crashing, and what decodes
- * must be consistent: a known command and error kind name round-trips, a decoded request formats again. */
+ * lock, set-default and deployment decoders), and the worker reads a set-default checksum and a lock token.
+ * Anything must be rejected or decoded without crashing, and what decodes must be consistent: a known
+ * command and error kind name round-trips, a decoded request formats again, an accepted checksum is 64 hex
+ * digits and an accepted token is a valid one. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ static void decode_result(const json_t *res)
         WorkerCheckResult c;
         WorkerLockResult l;
         WorkerDeployment d;
+        WorkerSetDefaultResult sd;
         Error e;
         int r;
 
@@ -31,6 +34,9 @@ static void decode_result(const json_t *res)
         if (!c.deadend_reason)
                 __builtin_trap();
         worker_lock_result_parse(res, &l);
+        worker_set_default_result_parse(res, &sd);
+        if (sd.changed && !json_is_true(json_object_get(res, "changed")))
+                __builtin_trap();
         (void)worker_deployment_find(c.deployments, "booted", &d);
         (void)worker_deployment_find(c.deployments, "rollback", &d);
 }
@@ -48,8 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size > 256 * 1024)
                 return 0;
         if (worker_request_parse(text, size, &cmd, &req, &e) == 0) {
+                const char *checksum = NULL, *token = NULL;
                 char *again = NULL;
                 if (!worker_command_to_string(cmd))
+                        __builtin_trap();
+                if (worker_set_default_checksum(req, &checksum, &e) == 0 && strlen(checksum) != 64)
+                        __builtin_trap();
+                if (worker_lock_token_get(req, &token, &e) == 0 && token && !worker_lock_token_valid(token))
                         __builtin_trap();
                 /* what the worker accepted, the agent can write */
                 if (worker_request_format(cmd, json_deep_copy(req), NULL, &again, &e) == 0)

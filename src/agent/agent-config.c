@@ -2,6 +2,7 @@
  * (see agent-config.h): the keys as one table (config-util.h) whose checks wait until every fragment is
  * read, then the rules between keys and the calendar. */
 #include "agent-config.h"
+#include "agent-config-health.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -206,6 +207,13 @@ static void config_clear(AgentConfig *c)
         free(c->motd_dir);
         free(c->rpm_ostree_path);
         free(c->platform);
+        free(c->state_dir);
+        free(c->report_url);
+        free(c->report_token_file);
+        free(c->lock_token_file);
+        free(c->grubenv);
+        free(c->check_root);
+        agent_health_check_specs_free(c->health_checks, c->n_health_checks);
 }
 
 void agent_config_free(AgentConfig *c)
@@ -225,13 +233,16 @@ static int config_init(AgentConfig *c)
                 .strategy = AGENT_STRATEGY_IMMEDIATE,
                 .os_backend = AGENT_OS_BACKEND_AUTO,
                 .reboot_method = AGENT_REBOOT_LOGIND,
+                .health_enabled = true,
+                .checks_timeout_secs = AGENT_DEFAULT_CHECKS_TIMEOUT_SECS,
         };
         if (!(c->group = strdup("default")) || !(c->time_zone = strdup("UTC")) ||
             !(c->sysroot = strdup("/")) || !(c->remote = strdup("origin")) ||
             !(c->stream_metadata_key = strdup(AGENT_DEFAULT_STREAM_METADATA_KEY)) ||
             !(c->status_socket = strdup(AGENT_DEFAULT_STATUS_SOCKET)) ||
             !(c->metrics_socket = strdup(AGENT_DEFAULT_METRICS_SOCKET)) ||
-            !(c->motd_dir = strdup(AGENT_DEFAULT_MOTD_DIR)))
+            !(c->motd_dir = strdup(AGENT_DEFAULT_MOTD_DIR)) ||
+            !(c->state_dir = strdup(AGENT_DEFAULT_STATE_DIR)) || !(c->check_root = strdup("/")))
                 return -ENOMEM;
         return 0;
 }
@@ -394,6 +405,23 @@ static int parse_windows(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, c
         return 0;
 }
 
+/* Checks accumulate across fragments, as windows do. */
+static int parse_health_checks(ConfigCtx *x, const ConfigKey *k, const TomlValue *v, const char *key,
+                               void *target)
+{
+        AgentParse *p = target;
+        int r;
+
+        if (toml_type(v) != TOML_ARRAY)
+                return config_bad(x, v, key, "must be an array of tables ([[health.check]])");
+        for (size_t i = 0; i < toml_array_size(v); i++) {
+                r = agent_config_parse_health_check(x, &p->c, toml_array_get(v, i), i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static const char *const os_backend_names[] = {
         [AGENT_OS_BACKEND_OSTREE] = "ostree",
         [AGENT_OS_BACKEND_RPM_OSTREE] = "rpm-ostree",
@@ -432,6 +460,17 @@ typedef enum KeyId {
         K_MOTD_DIR,
         K_RPM_OSTREE_PATH,
         K_PLATFORM,
+        K_STATE_DIR,
+        K_REPORT_URL,
+        K_REPORT_TOKEN_FILE,
+        K_LOCK_TOKEN_FILE,
+        K_HEALTH_ENABLED,
+        K_CHECKS_TIMEOUT,
+        K_STABILITY,
+        K_MAX_BOOT_ATTEMPTS,
+        K_GRUBENV,
+        K_CHECK_ROOT,
+        K_HEALTH_CHECKS,
         _K_MAX,
 } KeyId;
 
@@ -472,6 +511,21 @@ static const ConfigKey agent_keys[_K_MAX] = {
         [K_MOTD_DIR] = STRING("upkeep.motd_dir", c.motd_dir, .check = check_absolute),
         [K_RPM_OSTREE_PATH] = STRING("upkeep.rpm_ostree_path", c.rpm_ostree_path, .check = check_absolute),
         [K_PLATFORM] = STRING("upkeep.platform", c.platform, .check = check_platform),
+        [K_STATE_DIR] = STRING("upkeep.state_dir", c.state_dir, .check = check_absolute),
+        [K_REPORT_URL] = STRING("upkeep.report_url", c.report_url), /* checked when merged */
+        [K_REPORT_TOKEN_FILE] =
+                STRING("upkeep.report_token_file", c.report_token_file, .check = check_absolute),
+        [K_LOCK_TOKEN_FILE] = STRING("upkeep.lock_token_file", c.lock_token_file, .check = check_absolute),
+        [K_HEALTH_ENABLED] = KEY("health.enabled", CONFIG_BOOL, c.health_enabled),
+        [K_CHECKS_TIMEOUT] = KEY("health.checks_timeout_secs", CONFIG_INT, c.checks_timeout_secs, .min = 1,
+                                 .max = AGENT_HEALTH_TIMEOUT_MAX_SECS),
+        [K_STABILITY] = KEY("health.stability_secs", CONFIG_INT, c.stability_secs, .min = 0,
+                            .max = AGENT_HEALTH_TIMEOUT_MAX_SECS),
+        [K_MAX_BOOT_ATTEMPTS] =
+                KEY("health.max_boot_attempts", CONFIG_INT, c.max_boot_attempts, .min = 1, .max = 100),
+        [K_GRUBENV] = STRING("health.grubenv", c.grubenv, .check = check_absolute),
+        [K_CHECK_ROOT] = STRING("health.check_root", c.check_root, .check = check_absolute),
+        [K_HEALTH_CHECKS] = CONFIG_KEY_CUSTOM("health.check", parse_health_checks),
 };
 
 typedef struct Merge {
@@ -587,6 +641,11 @@ static int finish_updates(Merge *m)
                 if (r < 0)
                         return r;
         }
+        if (c->report_url && *c->report_url) {
+                r = check_url(m, K_REPORT_URL, c->report_url, "");
+                if (r < 0)
+                        return r;
+        }
         if (c->only_in_periodic_windows && c->strategy != AGENT_STRATEGY_FLEET_LOCK) {
                 r = config_warnf(&m->x,
                                  "%s:%u: updates.fleet_lock.only_in_periodic_windows: has no effect unless "
@@ -643,7 +702,15 @@ static int finish(Merge *m)
         if (c->reboot_method == AGENT_REBOOT_COMMAND && !c->reboot_command)
                 return error_setf(m->x.e, -EINVAL,
                                   "upkeep.reboot_command: must be set with reboot_method \"command\"");
-        return check_keys(m, K_STATUS_SOCKET, _K_MAX);
+        r = check_keys(m, K_STATUS_SOCKET, _K_MAX);
+        if (r < 0 || c->grubenv)
+                return r;
+        /* the default follows the sysroot */
+        if (asprintf(&c->grubenv, "%s/boot/grub/grubenv", streq(c->sysroot, "/") ? "" : c->sysroot) < 0) {
+                c->grubenv = NULL;
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 static int merge_fragment(Merge *m, const AgentFragment *f)
@@ -728,6 +795,10 @@ static int put_value(Buf *out, const Merge *m, KeyId id)
                 return put_toml_string(out, agent_strategy_to_string(m->p.c.strategy));
         if (id == K_WINDOWS)
                 return buf_printf(out, "%zu window(s)", m->p.c.n_windows);
+        if (id == K_HEALTH_CHECKS)
+                return buf_printf(out, "%zu check(s)", m->p.c.n_health_checks);
+        if (id == K_MAX_BOOT_ATTEMPTS && m->p.c.max_boot_attempts == 0)
+                return buf_puts(out, "(unset: greenboot.conf's GREENBOOT_MAX_BOOT_ATTEMPTS, else 3)");
         if (id == K_WARINESS && !m->p.c.has_rollout_wariness)
                 return buf_puts(out, "(unset: the server decides)");
         switch (k->type) {
@@ -735,6 +806,10 @@ static int put_value(Buf *out, const Merge *m, KeyId id)
                 return buf_puts(out, *(const bool *)field ? "true" : "false");
         case CONFIG_FLOAT:
                 return buf_printf(out, "%g", *(const double *)field);
+        case CONFIG_INT: /* Upkeep's unsigned counters and durations */
+                return buf_printf(out, "%" PRIu64,
+                                  k->size == 4 ? (uint64_t) * (const uint32_t *)field
+                                               : *(const uint64_t *)field);
         case CONFIG_ENUM:
                 return put_toml_string(out, k->names[*(const int *)field]);
         case CONFIG_STRINGS:

@@ -39,6 +39,11 @@
 #define AGENT_DEFAULT_METRICS_SOCKET "/run/upkeep/agent/metrics.promsock"
 #define AGENT_DEFAULT_MOTD_DIR "/run/motd.d"
 #define AGENT_DEFAULT_STREAM_METADATA_KEY "fedora-coreos.stream"
+#define AGENT_DEFAULT_STATE_DIR "/var/lib/upkeep/agent"
+#define AGENT_DEFAULT_CHECKS_TIMEOUT_SECS 300
+#define AGENT_DEFAULT_MAX_BOOT_ATTEMPTS 3 /* greenboot's, when greenboot.conf does not say */
+#define AGENT_CONFIG_MAX_HEALTH_CHECKS 64 /* [[health.check]] entries over all fragments */
+#define AGENT_HEALTH_TIMEOUT_MAX_SECS 86400
 
 typedef enum AgentStrategy {
         AGENT_STRATEGY_IMMEDIATE,
@@ -56,6 +61,25 @@ typedef enum AgentRebootMethod {
         AGENT_REBOOT_LOGIND,
         AGENT_REBOOT_COMMAND,
 } AgentRebootMethod;
+
+typedef enum AgentHealthCheckKind {
+        AGENT_HEALTH_CHECK_UNIT,    /* a systemd unit that must be active */
+        AGENT_HEALTH_CHECK_HTTP,    /* an http:// URL that must answer 2xx */
+        AGENT_HEALTH_CHECK_COMMAND, /* argv that must exit 0 */
+        _AGENT_HEALTH_CHECK_KIND_MAX,
+} AgentHealthCheckKind;
+
+/* One [[health.check]] entry, validated: name, kind and the kind's target (unit, url or argv) set. */
+typedef struct AgentHealthCheckSpec {
+        char *name;
+        AgentHealthCheckKind kind;
+        char *unit;  /* UNIT */
+        char *url;   /* HTTP */
+        char **argv; /* COMMAND, NULL-terminated */
+        size_t n_argv;
+        bool required;        /* default true */
+        int64_t timeout_secs; /* 0: the health checks' default (300 s) */
+} AgentHealthCheckSpec;
 
 /* One [[updates.periodic.window]] entry as written (validated only when the calendar is in force). */
 typedef struct AgentWindowSpec {
@@ -102,6 +126,20 @@ typedef struct AgentConfig {
         char *motd_dir;        /* motd_dir, /run/motd.d */
         char *rpm_ostree_path; /* rpm_ostree_path: absolute path; NULL: "rpm-ostree" found on PATH */
         char *platform;        /* platform: overrides ignition.platform.id= of /proc/cmdline; NULL: unset */
+        char *state_dir;       /* state_dir, /var/lib/upkeep/agent: health.json, bad-releases.json */
+        char *report_url;      /* report_url: template as base_url; NULL: no outcome reports */
+        char *report_token_file; /* report_token_file: bearer token for report_url; NULL: none */
+        char *lock_token_file;   /* lock_token_file: bearer token for the FleetLock server; NULL: none */
+
+        /* Upkeep's boot assessment ([health], docs/agent.md) */
+        bool health_enabled;                 /* enabled, true */
+        uint64_t checks_timeout_secs;        /* checks_timeout_secs, 300: the overall deadline of one run */
+        uint64_t stability_secs;             /* stability_secs, 0: how long the node must stay green */
+        unsigned max_boot_attempts;          /* max_boot_attempts; 0 when unset: greenboot.conf's, else 3 */
+        char *grubenv;                       /* grubenv, "<sysroot>/boot/grub/grubenv" */
+        char *check_root;                    /* check_root, "/": prefix of the check directories */
+        AgentHealthCheckSpec *health_checks; /* all [[health.check]] entries, in merge order */
+        size_t n_health_checks;
 } AgentConfig;
 
 /* One fragment: its path (used in messages) and contents. */
@@ -134,6 +172,8 @@ static inline void agent_config_freep(AgentConfig **c)
 #define _cleanup_agent_config_ __attribute__((cleanup(agent_config_freep)))
 
 const char *agent_strategy_to_string(AgentStrategy s);
+/* "unit", "http", "command"; NULL for other values. */
+const char *agent_health_check_kind_to_string(AgentHealthCheckKind k);
 
 /* Substitutes ${basearch}, ${group}, ${platform} and ${stream} in a base URL template with the given
  * values (percent-encoded except for [A-Za-z0-9._~-]); a '$' not followed by '{' is kept as is. The

@@ -11,7 +11,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "agent-engine.h"
+#include "agent-engine-internal.h"
+#include "agent-health.h"
 #include "agent-motd.h"
 #include "agent-target.h"
 #include "buf.h"
@@ -25,37 +26,8 @@
 #include "worker-call.h"
 #include "worker-protocol.h"
 
-#define DENYLIST_MAX 64              /* locally failed releases remembered */
-#define WORKER_TIMEOUT_SEC 300       /* a status, check, lock or finalize worker */
 #define STAGE_TIMEOUT_SEC (6 * 3600) /* a download */
 #define REBOOT_COMMAND_TIMEOUT_SEC 120
-
-struct Engine {
-        const AgentConfig *config;
-        const TimeZone *tz;
-        char node_uuid[33];
-        char *basearch, *platform, *worker_path;
-        FinalizeStrategy fstrategy;
-        bool uses_lock;
-
-        AgentMachine machine;
-        json_t *os;       /* the "os" member of every worker request (backend options, pinned booted) */
-        json_t *failed;   /* payloads abandoned locally (denylist), at most DENYLIST_MAX */
-        pid_t worker_pid; /* the worker running now, 0 when none (atomic) */
-        char **ttys;      /* terminals of the interactive sessions last seen */
-        bool finalized_pending_reboot; /* finalize done, the reboot itself failed: retry only the reboot */
-        char finalized_payload[AGENT_PAYLOAD_MAX + 1];
-        char failure_metric_kind[64]; /* of the last failed worker call: Zincati's error kind, or "" */
-        AgentMotd motd;
-
-        pthread_t thread;
-        bool thread_started;
-        pthread_mutex_t lock; /* guards what follows */
-        pthread_cond_t cond;
-        bool stop, wake, force_check, done;
-        int64_t next_tick_mono; /* CLOCK_MONOTONIC µs */
-        AgentSnapshot snap;
-};
 
 /* The machine speaks wall-clock time; the wait uses the monotonic clock, so a clock step neither delays
  * nor hurries the next tick by the size of the step. */
@@ -80,9 +52,7 @@ static double jitter(void)
 /* ---- the snapshot (all writers take e->lock) ---- */
 
 /* Formats into one text field of the snapshot (sanitized), and stamps *when when given. */
-static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...)
-        _printf_(5, 6);
-static void set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...)
+void engine_set_text(Engine *e, char *field, size_t size, int64_t *when, const char *fmt, ...)
 {
         char msg[AGENT_TEXT_MAX];
         va_list ap;
@@ -96,12 +66,6 @@ static void set_text(Engine *e, char *field, size_t size, int64_t *when, const c
                 *when = (int64_t)now_usec(CLOCK_REALTIME);
         pthread_mutex_unlock(&e->lock);
 }
-
-#define set_error(e, ...)                                                                                   \
-        set_text((e), (e)->snap.last_error, sizeof(e)->snap.last_error, &(e)->snap.last_error_usec,         \
-                 __VA_ARGS__)
-#define set_check_result(e, ...)                                                                            \
-        set_text((e), (e)->snap.last_check_result, sizeof(e)->snap.last_check_result, NULL, __VA_ARGS__)
 
 static void set_lock_state(Engine *e, AgentLockState st, const char *detail)
 {
@@ -125,7 +89,7 @@ static void fill_deployment(AgentDeploymentInfo *d, const WorkerDeployment *w, b
 
 /* Publishes the worker's view of the deployments; on the first one, pins the booted deployment (on a test
  * sysroot, the default entry when the agent started) for later workers. Returns whether one is booted. */
-static bool publish_deployments(Engine *e, const json_t *deps, WorkerDeployment *ret_booted)
+bool engine_publish_deployments(Engine *e, const json_t *deps, WorkerDeployment *ret_booted)
 {
         WorkerDeployment booted = {}, staged = {}, rollback = {};
         bool has_booted = worker_deployment_find(deps, "booted", &booted) > 0;
@@ -196,7 +160,7 @@ static void on_progress(const WorkerProgress *p, void *userdata)
 /* Runs one action in upkeep-agent-worker (args taken). Returns 0 with *ret = the result when the worker
  * answered {"ok":true,...}; otherwise a negative errno with err filled (and *ret_kind = the worker's error
  * kind, or -EINVAL) — the worker's own message, or why the worker could not be run. */
-static int call(Engine *e, WorkerCommand command, json_t *args, unsigned timeout_sec, json_t **ret,
+int engine_call(Engine *e, WorkerCommand command, json_t *args, unsigned timeout_sec, json_t **ret,
                 WorkerErrorKind *ret_kind, Error *err)
 {
         _cleanup_free_ char *text = NULL;
@@ -228,14 +192,14 @@ static int load_status(Engine *e)
 {
         _cleanup_json_ json_t *res = NULL;
         Error err = {};
-        int r = call(e, WORKER_COMMAND_STATUS, NULL, WORKER_TIMEOUT_SEC, &res, NULL, &err);
+        int r = engine_call(e, WORKER_COMMAND_STATUS, NULL, WORKER_TIMEOUT_SEC, &res, NULL, &err);
 
         if (r < 0) {
                 log_error("reading deployments: %s", err.message);
                 set_error(e, "reading deployments: %s", err.message);
                 return r;
         }
-        if (!publish_deployments(e, json_object_get(res, "deployments"), NULL)) {
+        if (!engine_publish_deployments(e, json_object_get(res, "deployments"), NULL)) {
                 log_error("no booted deployment found");
                 set_error(e, "no booted deployment found");
                 return -ENOENT;
@@ -243,181 +207,11 @@ static int load_status(Engine *e)
         return 0;
 }
 
-static void remember_failed(Engine *e, const char *payload)
+void engine_remember_failed(Engine *e, const char *payload)
 {
         if (json_array_size(e->failed) >= DENYLIST_MAX) /* forget the oldest */
                 json_array_remove(e->failed, 0);
         json_array_append_new(e->failed, json_string(payload));
-}
-
-/* ---- the graph ---- */
-
-/* A failed check, counted by category and by Zincati's kind (metric_kind; NULL: the category's). */
-static void check_error(Engine *e, AgentCheckErrorKind kind, const char *metric_kind, const char *fmt, ...)
-        _printf_(4, 5);
-static void check_error(Engine *e, AgentCheckErrorKind kind, const char *metric_kind, const char *fmt, ...)
-{
-        char msg[AGENT_TEXT_MAX];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        log_warning("update check failed: %s", msg);
-        pthread_mutex_lock(&e->lock);
-        e->snap.check_errors[kind]++;
-        agent_snapshot_count_check_error(&e->snap,
-                                         metric_kind ? metric_kind : agent_check_error_metric_kind(kind));
-        pthread_mutex_unlock(&e->lock);
-        set_error(e, "update check: %s", msg);
-        set_check_result(e, "error: %s", msg);
-}
-
-/* The check's failures as counted in the metrics: what is not about the graph server is "identity". */
-static AgentCheckErrorKind check_error_kind(WorkerErrorKind k)
-{
-        static const AgentCheckErrorKind kinds[_WORKER_ERROR_MAX] = {
-                [WORKER_ERROR_CONNECTION] = AGENT_CHECK_ERROR_CONNECTION,
-                [WORKER_ERROR_HTTP_STATUS] = AGENT_CHECK_ERROR_HTTP_STATUS,
-                [WORKER_ERROR_GRAPH_PARSE] = AGENT_CHECK_ERROR_GRAPH_PARSE,
-                [WORKER_ERROR_IDENTITY] = AGENT_CHECK_ERROR_IDENTITY,
-                [WORKER_ERROR_CONFIG] = AGENT_CHECK_ERROR_IDENTITY,
-                [WORKER_ERROR_OS] = AGENT_CHECK_ERROR_IDENTITY,
-        };
-        return k >= 0 && k < _WORKER_ERROR_MAX ? kinds[k] : AGENT_CHECK_ERROR_IDENTITY;
-}
-
-/* The check request: this node's identity, its denylist and how eager it is. */
-static json_t *check_request(Engine *e, bool force)
-{
-        json_t *graph = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "base_url",
-                                  e->config->cincinnati_base_url, "node_uuid", e->node_uuid, "group",
-                                  e->config->group, "basearch", e->basearch, "platform", e->platform,
-                                  "allow_downgrade", e->config->allow_downgrade, "failed", e->failed);
-
-        if (graph && force) /* update-now: ask as the most eager node */
-                json_object_set_new(graph, "rollout_wariness", json_real(0.0));
-        else if (graph && e->config->has_rollout_wariness)
-                json_object_set_new(graph, "rollout_wariness", json_real(e->config->rollout_wariness));
-        return graph ? json_pack("{s:o}", "graph", graph) : NULL;
-}
-
-/* The kept strings the CHECKED input points to (freed by the caller). */
-typedef struct CheckKeep {
-        char *version, *payload, *reason;
-} CheckKeep;
-
-static void check_keep_done(CheckKeep *k)
-{
-        free(k->version);
-        free(k->payload);
-        free(k->reason);
-        *k = (CheckKeep){};
-}
-
-static void decide_no_update(Engine *e, const WorkerCheckResult *c, AgentInput *in, CheckKeep *keep)
-{
-        char reason[AGENT_REASON_MAX + 1];
-
-        if (!c->deadend) {
-                in->check = AGENT_CHECK_NO_UPDATE;
-                set_check_result(e, "no update%s", e->snap.ignored_targets ? " (targets denylisted)" : "");
-                return;
-        }
-        agent_text_copy(reason, sizeof reason, c->deadend_reason);
-        keep->reason = strdup(reason);
-        in->reason = keep->reason;
-        in->check = AGENT_CHECK_DEAD_END;
-        log_warning("booted release is a dead-end: %s", reason);
-        set_check_result(e, "dead-end: %s", reason);
-}
-
-static void decide_update(Engine *e, const WorkerCheckResult *c, AgentInput *in, CheckKeep *keep)
-{
-        const char *tv = c->target_version, *tp = c->target_payload;
-        char v[AGENT_VERSION_MAX + 1], p[AGENT_PAYLOAD_MAX + 1];
-
-        if (!tv || !tp || !*tv || !*tp || strlen(tv) > AGENT_VERSION_MAX || strlen(tp) > AGENT_PAYLOAD_MAX) {
-                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, "client_failed_node_parsing",
-                            "target release has a bad version or payload");
-                return;
-        }
-        agent_text_copy(v, sizeof v, tv);
-        agent_text_copy(p, sizeof p, tp);
-        keep->version = strdup(v);
-        keep->payload = strdup(p);
-        if (!keep->version || !keep->payload) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, NULL, "out of memory");
-                return;
-        }
-        in->check = AGENT_CHECK_UPDATE;
-        in->version = keep->version;
-        in->payload = keep->payload;
-        log_info("update available: %s (%s)", v, p);
-        set_check_result(e, "update available: %s", v);
-}
-
-/* Turns the worker's decision into the CHECKED input. */
-static void decide(Engine *e, const WorkerCheckResult *c, const WorkerDeployment *booted, AgentInput *in,
-                   CheckKeep *keep)
-{
-        switch (c->decision) {
-        case WORKER_DECISION_NOT_IN_GRAPH:
-                log_warning("booted release %s (%s) is not in the update graph; not updating",
-                            booted->version ?: "?", booted->checksum ?: "?");
-                set_check_result(e, "booted release not in the graph");
-                in->check = AGENT_CHECK_NO_UPDATE;
-                break;
-        case WORKER_DECISION_DOWNGRADE_REFUSED:
-                log_warning("refusing downgrade to %s (allow_downgrade is false)", c->target_version ?: "?");
-                set_check_result(e, "downgrade to %s refused", c->target_version ?: "?");
-                in->check = AGENT_CHECK_NO_UPDATE;
-                break;
-        case WORKER_DECISION_NO_UPDATE:
-                decide_no_update(e, c, in, keep);
-                break;
-        case WORKER_DECISION_UPDATE:
-                decide_update(e, c, in, keep);
-                break;
-        default:
-                check_error(e, AGENT_CHECK_ERROR_GRAPH_PARSE, NULL, "the worker sent an unknown decision");
-        }
-}
-
-/* Fills *in with the CHECKED result. The strings it points to live in *keep (freed by the caller). */
-static void do_check(Engine *e, bool force, AgentInput *in, CheckKeep *keep)
-{
-        _cleanup_json_ json_t *res = NULL;
-        WorkerDeployment booted;
-        WorkerCheckResult c;
-        WorkerErrorKind kind;
-        Error err = {};
-        int r;
-
-        in->check = AGENT_CHECK_ERROR;
-        r = call(e, WORKER_COMMAND_CHECK, check_request(e, force), WORKER_TIMEOUT_SEC, &res, &kind, &err);
-        if (r < 0) {
-                check_error(e, check_error_kind(kind),
-                            e->failure_metric_kind[0] ? e->failure_metric_kind : NULL, "%s", err.message);
-                return;
-        }
-        worker_check_result_parse(res, &c);
-        log_debug("GET %s", c.url ?: "?");
-        if (!publish_deployments(e, c.deployments, &booted)) {
-                check_error(e, AGENT_CHECK_ERROR_IDENTITY, NULL, "no booted deployment found");
-                return;
-        }
-        pthread_mutex_lock(&e->lock);
-        e->snap.graph_nodes = c.nodes;
-        e->snap.graph_edges = c.edges;
-        e->snap.ignored_targets = c.ignored;
-        e->snap.last_refresh_usec = (int64_t)now_usec(CLOCK_REALTIME);
-        pthread_mutex_unlock(&e->lock);
-
-        r = agent_motd_update(&e->motd, c.deadend, c.deadend_reason, &err);
-        if (r < 0)
-                log_warning("%s", err.message);
-        decide(e, &c, &booted, in, keep);
 }
 
 /* ---- the fleet lock ---- */
@@ -463,7 +257,9 @@ static int fleet_lock(Engine *e, AgentLockApi api)
                          e->config->fleet_lock_base_url, "api", path, "node_uuid", e->node_uuid, "group",
                          e->config->group, "basearch", e->basearch, "platform", e->platform, "stream",
                          stream);
-        r = call(e, WORKER_COMMAND_LOCK, args, WORKER_TIMEOUT_SEC, &res, &kind, &err);
+        if (args && e->lock_token) /* sent as a bearer token by the worker, never logged */
+                json_object_set_new(json_object_get(args, "lock"), "token", json_string(e->lock_token));
+        r = engine_call(e, WORKER_COMMAND_LOCK, args, WORKER_TIMEOUT_SEC, &res, &kind, &err);
         if (r < 0) {
                 pthread_mutex_lock(&e->lock);
                 agent_snapshot_count_lock_error(&e->snap, api,
@@ -485,20 +281,22 @@ static int fleet_lock(Engine *e, AgentLockApi api)
 
 /* ---- the actions ---- */
 
-/* The point where health checks plug in (a later issue): steady state is reported only for a booted
- * deployment the OS layer can see. */
-static bool booted_healthy(Engine *e)
-{
-        return load_status(e) >= 0;
-}
-
+/* Steady state is reported only for a booted deployment the OS layer can see, once the boot assessment
+ * says so (agent-health.h); the slot is released by the assessment. */
 static bool do_report_steady(Engine *e)
 {
-        if (!booted_healthy(e))
+        AgentDeploymentInfo booted, staged;
+        bool have_previous;
+
+        if (load_status(e) < 0)
                 return false;
-        if (!e->uses_lock)
-                return true;
-        return fleet_lock(e, AGENT_LOCK_API_STEADY_STATE) == 1;
+        engine_reports_open(e); /* the stream is known now; sends what an earlier boot queued */
+        pthread_mutex_lock(&e->lock);
+        booted = e->snap.booted;
+        staged = e->snap.staged;
+        have_previous = e->snap.rollback.present;
+        pthread_mutex_unlock(&e->lock);
+        return agent_health_report_steady(e->health, &booted, &staged, have_previous);
 }
 
 static bool do_stage(Engine *e, const AgentRelease *rel)
@@ -514,10 +312,10 @@ static bool do_stage(Engine *e, const AgentRelease *rel)
         e->snap.download_bytes = e->snap.download_objects_fetched = e->snap.download_objects_requested = 0;
         pthread_mutex_unlock(&e->lock);
 
-        r = call(e, WORKER_COMMAND_STAGE,
-                 json_pack("{s:{s:s,s:s},s:b}", "release", "version", rel->version, "payload", rel->payload,
-                           "allow_downgrade", e->config->allow_downgrade),
-                 STAGE_TIMEOUT_SEC, &res, NULL, &err);
+        r = engine_call(e, WORKER_COMMAND_STAGE,
+                        json_pack("{s:{s:s,s:s},s:b}", "release", "version", rel->version, "payload",
+                                  rel->payload, "allow_downgrade", e->config->allow_downgrade),
+                        STAGE_TIMEOUT_SEC, &res, NULL, &err);
 
         pthread_mutex_lock(&e->lock);
         e->snap.downloading = false;
@@ -578,6 +376,40 @@ static void do_warn_users(Engine *e, const AgentAction *a)
         log_notice("reboot postponed for logged-in users (warned %d terminals)", n);
 }
 
+static int reboot_host(Engine *e, Error *err)
+{
+        int r;
+
+        daemon_notifyf("STATUS=rebooting");
+        if (e->config->reboot_method == AGENT_REBOOT_COMMAND)
+                r = run_command(e->config->reboot_command, REBOOT_COMMAND_TIMEOUT_SEC, NULL, err);
+        else
+                r = logind_reboot(err);
+        if (r < 0) {
+                log_error("reboot failed: %s", err->message);
+                set_error(e, "reboot: %s", err->message);
+        }
+        return r;
+}
+
+/* Before finalizing: the boot assessment's record, for the release the staged deployment carries. */
+static bool arm_health(Engine *e, const AgentRelease *rel)
+{
+        AgentDeploymentInfo booted, staged;
+        Error err = {};
+
+        pthread_mutex_lock(&e->lock);
+        booted = e->snap.booted;
+        staged = e->snap.staged;
+        pthread_mutex_unlock(&e->lock);
+        if (agent_health_arm(e->health, &booted, rel->version,
+                             staged.present ? staged.checksum : rel->payload, &err) >= 0)
+                return true;
+        log_error("not finalizing %s: recording the boot assessment failed: %s", rel->version, err.message);
+        set_error(e, "finalizing %s: %s", rel->version, err.message);
+        return false;
+}
+
 static bool do_finalize(Engine *e, const AgentRelease *rel)
 {
         Error err = {};
@@ -585,11 +417,13 @@ static bool do_finalize(Engine *e, const AgentRelease *rel)
 
         if (!(e->finalized_pending_reboot && streq(e->finalized_payload, rel->payload))) {
                 _cleanup_json_ json_t *res = NULL;
+                if (!arm_health(e, rel))
+                        return false;
                 log_notice("finalizing %s and rebooting", rel->version);
-                r = call(e, WORKER_COMMAND_FINALIZE,
-                         json_pack("{s:{s:s,s:s}}", "release", "version", rel->version, "payload",
-                                   rel->payload),
-                         WORKER_TIMEOUT_SEC, &res, NULL, &err);
+                r = engine_call(e, WORKER_COMMAND_FINALIZE,
+                                json_pack("{s:{s:s,s:s}}", "release", "version", rel->version, "payload",
+                                          rel->payload),
+                                WORKER_TIMEOUT_SEC, &res, NULL, &err);
                 if (r < 0) {
                         log_error("finalizing %s failed: %s", rel->version, err.message);
                         set_error(e, "finalizing %s: %s", rel->version, err.message);
@@ -601,17 +435,93 @@ static bool do_finalize(Engine *e, const AgentRelease *rel)
                 snprintf(e->finalized_payload, sizeof e->finalized_payload, "%s", rel->payload);
         }
         daemon_notifyf("STATUS=rebooting into %s", rel->version);
-        if (e->config->reboot_method == AGENT_REBOOT_COMMAND)
-                r = run_command(e->config->reboot_command, REBOOT_COMMAND_TIMEOUT_SEC, NULL, &err);
-        else
-                r = logind_reboot(&err);
-        if (r < 0) {
-                log_error("reboot failed: %s", err.message);
-                set_error(e, "reboot: %s", err.message);
+        if (reboot_host(e, &err) < 0)
                 return false;
-        }
         e->finalized_pending_reboot = false;
         return true;
+}
+
+/* ---- the boot assessment's host (agent-health.h) ---- */
+
+static int health_set_default(void *userdata, const char *checksum, Error *err)
+{
+        _cleanup_json_ json_t *res = NULL;
+        Engine *e = userdata;
+        int r = engine_call(e, WORKER_COMMAND_SET_DEFAULT, json_pack("{s:s}", "checksum", checksum),
+                            WORKER_TIMEOUT_SEC, &res, NULL, err);
+
+        if (r >= 0)
+                (void)load_status(e);
+        return r;
+}
+
+static int health_reboot(void *userdata, Error *err)
+{
+        return reboot_host(userdata, err);
+}
+
+static bool health_release_slot(void *userdata)
+{
+        Engine *e = userdata;
+        return !e->uses_lock || fleet_lock(e, AGENT_LOCK_API_STEADY_STATE) == 1;
+}
+
+static bool health_sleep_until(void *userdata, uint64_t mono_usec)
+{
+        struct timespec ts = timespec_from_nsec(mono_usec * NSEC_PER_USEC);
+        Engine *e = userdata;
+        bool stop;
+
+        pthread_mutex_lock(&e->lock);
+        while (!e->stop && now_usec(CLOCK_MONOTONIC) < mono_usec)
+                pthread_cond_timedwait(&e->cond, &e->lock, &ts);
+        stop = e->stop;
+        pthread_mutex_unlock(&e->lock);
+        return !stop;
+}
+
+/* The assessment's outcomes as reports; "recovered" is not one (the rollback was reported). */
+static void health_report(void *userdata, HealthOutcome o, const HealthRecord *rec, const char *reason,
+                          const char *failed)
+{
+        static const ReportOutcome map[_HEALTH_OUTCOME_MAX] = {
+                [HEALTH_OUTCOME_NONE] = _REPORT_OUTCOME_INVALID,
+                [HEALTH_OUTCOME_SUCCEEDED] = REPORT_SUCCEEDED,
+                [HEALTH_OUTCOME_RECOVERED] = _REPORT_OUTCOME_INVALID,
+                [HEALTH_OUTCOME_ROLLED_BACK] = REPORT_ROLLED_BACK,
+                [HEALTH_OUTCOME_BOOT_FALLBACK] = REPORT_BOOT_FALLBACK,
+                [HEALTH_OUTCOME_MANUAL] = REPORT_MANUAL_INTERVENTION,
+        };
+        Engine *e = userdata;
+        char booted[AGENT_VERSION_MAX + 1];
+
+        if ((unsigned)o >= _HEALTH_OUTCOME_MAX || map[o] == _REPORT_OUTCOME_INVALID)
+                return;
+        pthread_mutex_lock(&e->lock);
+        snprintf(booted, sizeof booted, "%s", e->snap.booted.version);
+        pthread_mutex_unlock(&e->lock);
+        engine_report(e, map[o], rec ? rec->from_version : booted, rec ? rec->to_version : booted, reason,
+                      map[o] == REPORT_SUCCEEDED ? "" : failed);
+}
+
+static void health_publish(void *userdata, const AgentHealthInfo *info)
+{
+        Engine *e = userdata;
+        pthread_mutex_lock(&e->lock);
+        e->snap.health = *info;
+        pthread_mutex_unlock(&e->lock);
+}
+
+/* A release given up after AGENT_MAX_STAGE_ATTEMPTS failed stages: stage_failed, with the last error. */
+static void report_abandoned(Engine *e, const AgentRelease *rel)
+{
+        char booted[AGENT_VERSION_MAX + 1], why[AGENT_TEXT_MAX];
+
+        pthread_mutex_lock(&e->lock);
+        snprintf(booted, sizeof booted, "%s", e->snap.booted.version);
+        snprintf(why, sizeof why, "%s", e->snap.last_error);
+        pthread_mutex_unlock(&e->lock);
+        engine_report(e, REPORT_STAGE_FAILED, booted, rel->version, why, NULL);
 }
 
 /* One tick: the conversation with the machine until it says sleep. */
@@ -639,7 +549,8 @@ static void run_tick(Engine *e, bool force)
                 if (a.abandoned) {
                         log_warning("abandoning %s after %d failed attempts to stage it",
                                     a.abandoned->version, AGENT_MAX_STAGE_ATTEMPTS);
-                        remember_failed(e, a.abandoned->payload);
+                        engine_remember_failed(e, a.abandoned->payload);
+                        report_abandoned(e, a.abandoned);
                 }
                 publish_machine(e);
 
@@ -657,7 +568,7 @@ static void run_tick(Engine *e, bool force)
                         break;
                 case AGENT_ACTION_CHECK_UPDATES:
                         in.kind = AGENT_INPUT_CHECKED;
-                        do_check(e, force, &in, &keep);
+                        engine_do_check(e, force, &in, &keep);
                         force = false;
                         break;
                 case AGENT_ACTION_STAGE:
@@ -809,6 +720,21 @@ int engine_new(const EngineSetup *s, Engine **ret, Error *err)
         init_snapshot(e);
         e->next_tick_mono = (int64_t)now_usec(CLOCK_MONOTONIC);
         agent_motd_init(&e->motd, c->motd_dir);
+        r = agent_health_new(c,
+                             &(AgentHealthHost){ .userdata = e,
+                                                 .set_default = health_set_default,
+                                                 .reboot = health_reboot,
+                                                 .release_slot = health_release_slot,
+                                                 .sleep_until = health_sleep_until,
+                                                 .report = health_report,
+                                                 .publish = health_publish },
+                             &e->health, err);
+        if (r >= 0)
+                r = engine_tokens_load(e, err);
+        if (r < 0) {
+                engine_free(e);
+                return r;
+        }
         publish_machine(e);
         *ret = e;
         return 0;
@@ -853,6 +779,10 @@ Engine *engine_free(Engine *e)
 {
         if (!e)
                 return NULL;
+        engine_reports_close(e);
+        free(e->lock_token);
+        free(e->report_token);
+        agent_health_free(e->health);
         json_decref(e->os);
         json_decref(e->failed);
         free(e->worker_path);
@@ -873,12 +803,24 @@ void engine_update_now(Engine *e)
         pthread_mutex_unlock(&e->lock);
 }
 
+void engine_update_now_allowing(Engine *e, const char *version)
+{
+        agent_health_allow_once(e->health, version);
+        engine_update_now(e);
+}
+
+int engine_forget_bad_release(Engine *e, const char *version_or_checksum, Error *err)
+{
+        return agent_health_forget(e->health, version_or_checksum, err);
+}
+
 void engine_snapshot(Engine *e, AgentSnapshot *ret)
 {
         int64_t now = (int64_t)now_usec(CLOCK_REALTIME);
 
         pthread_mutex_lock(&e->lock);
         *ret = e->snap;
+        engine_reports_stats(e, &ret->reports);
         pthread_mutex_unlock(&e->lock);
         ret->now_usec = now;
         if (e->config->calendar) {

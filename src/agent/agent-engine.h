@@ -40,5 +40,12 @@ int engine_stop(Engine *e, unsigned timeout_ms);
  * eager node). */
 void engine_update_now(Engine *e);
 
+/* update-now allowing a version: that one bad release (agent-health.h) may be staged once; NULL: a
+ * plain update-now. */
+void engine_update_now_allowing(Engine *e, const char *version);
+/* Forgets a bad release by version or checksum (its record is stored at once). 0, or -ENOENT or the
+ * storing error with err filled. */
+int engine_forget_bad_release(Engine *e, const char *version_or_checksum, Error *err);
+
 /* A consistent copy of the current snapshot (computed fields such as the next window are filled). */
 void engine_snapshot(Engine *e, AgentSnapshot *ret);

@@ -1,9 +1,10 @@
-/* agent-motd.c — the dead-end message of the day (agent-motd.h). */
+/* agent-motd.c — the dead-end and health messages of the day (agent-motd.h). */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,4 +46,20 @@ int agent_motd_update(AgentMotd *m, bool deadend, const char *reason, Error *e)
         r = write_file_atomic(path, text.data, text.len, 0644, e);
         buf_free(&text);
         return r;
+}
+
+int agent_motd_set(const char *dir, const char *file, const char *text, Error *e)
+{
+        char path[PATH_MAX];
+
+        assert(dir);
+        assert(file);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        if (!text) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return error_setf(e, -errno, "removing %s: %m", path);
+                return 0;
+        }
+        (void)mkdir(dir, 0755);
+        return write_file_atomic(path, text, strlen(text), 0644, e);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "agent-status.h"
+#include "health-machine.h"
 #include "json-util.h"
 #include "macros.h"
 #include "metrics.h"
@@ -55,36 +56,6 @@ const char *agent_lock_state_name(AgentLockState s)
         return (unsigned)s < _AGENT_LOCK_STATE_MAX ? lock_state_names[s] : NULL;
 }
 
-int agent_request_parse(const char *data, size_t len, AgentRequestMethod *ret, Error *e)
-{
-        _cleanup_json_ json_t *j = NULL;
-        const char *method;
-        int r;
-
-        if (len > AGENT_REQUEST_MAX)
-                return error_setf(e, -E2BIG, "request larger than %d bytes", AGENT_REQUEST_MAX);
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-                len--;
-        r = json_parse_strict(data, len, &j, e);
-        if (r < 0)
-                return error_prefixf(e, r, "not JSON: ");
-        if (!json_is_object(j))
-                return error_setf(e, -EINVAL, "request must be a JSON object, not %s", json_type_name(j));
-        r = json_member_string(j, "method", true, "request", &method, e);
-        if (r < 0)
-                return -EINVAL; /* missing or not a string: e says which */
-        if (streq(method, "status"))
-                *ret = AGENT_REQUEST_STATUS;
-        else if (streq(method, "update-now"))
-                *ret = AGENT_REQUEST_UPDATE_NOW;
-        else {
-                char shown[64];
-                agent_text_copy(shown, sizeof shown, method);
-                return error_setf(e, -EINVAL, "unknown method '%s' (status, update-now)", shown);
-        }
-        return 0;
-}
-
 void agent_snapshot_init(AgentSnapshot *s)
 {
         memset(s, 0, sizeof *s);
@@ -96,36 +67,7 @@ void agent_snapshot_init(AgentSnapshot *s)
 
 void agent_text_copy(char *dst, size_t cap, const char *s)
 {
-        size_t n = 0;
-
-        if (cap == 0)
-                return;
-        for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 1 < cap;) {
-                size_t clen = 1;
-                if (*p >= 0xc0) /* a multi-byte sequence: copy it whole or not at all */
-                        clen = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-                if (n + clen + 1 > cap)
-                        break;
-                bool valid = true;
-                for (size_t i = 1; i < clen; i++)
-                        if ((p[i] & 0xc0) != 0x80)
-                                valid = false;
-                if (clen == 1 && *p >= 0x80)
-                        valid = false; /* a stray continuation byte */
-                if (!valid) {
-                        dst[n++] = '?';
-                        p++;
-                        continue;
-                }
-                if (clen == 1)
-                        dst[n++] = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
-                else {
-                        memcpy(dst + n, p, clen);
-                        n += clen;
-                }
-                p += clen;
-        }
-        dst[n] = 0;
+        (void)text_clean(dst, cap, s ? s : "", s ? strlen(s) : 0, 0);
 }
 
 /* Counts kind (lower-cased, [a-z0-9_] kept, the rest '_'; "" is "unknown") for api in table t of *n
@@ -204,6 +146,40 @@ static json_t *deployment_json(const AgentDeploymentInfo *d)
                          d->checksum);
 }
 
+/* status.health: the assessment of the booted release */
+static json_t *health_json(const AgentHealthInfo *h)
+{
+        json_t *checks = json_array();
+
+        for (size_t i = 0; checks && i < h->n_checks; i++) {
+                const AgentHealthCheckInfo *c = &h->checks[i];
+                json_array_append_new(checks, json_pack("{s:s,s:b,s:b,s:I,s:s}", "name", c->name, "required",
+                                                        c->required, "ok", c->ok, "duration_ms",
+                                                        (json_int_t)c->duration_ms, "output", c->output));
+        }
+        return json_pack("{s:s,s:s,s:I,s:s,s:s,s:b,s:o}", "state",
+                         !h->enabled   ? "disabled"
+                         : h->state[0] ? h->state
+                                       : "idle",
+                         "booted_version", h->booted_version, "attempts_left", (json_int_t)h->attempts_left,
+                         "failed", h->failed, "reason", h->reason, "manual_intervention",
+                         h->manual_intervention, "checks", checks ? checks : json_array());
+}
+
+/* status.bad_releases: the releases that failed here, oldest first */
+static json_t *bad_releases_json(const AgentHealthInfo *h)
+{
+        json_t *a = json_array();
+
+        for (size_t i = 0; a && i < h->n_bad_releases; i++) {
+                const AgentBadReleaseInfo *b = &h->bad_releases[i];
+                json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I}", "version", b->version,
+                                                   "checksum", b->checksum, "outcome", b->outcome, "reason",
+                                                   b->reason, "time", (json_int_t)b->time));
+        }
+        return a ? a : json_array();
+}
+
 /* json_pack with "o" steals references, so the tree is built in one go; NULL on failure. */
 json_t *agent_status_to_json(const AgentSnapshot *s)
 {
@@ -240,12 +216,13 @@ json_t *agent_status_to_json(const AgentSnapshot *s)
         target = s->has_target
                          ? json_pack("{s:s,s:s}", "version", s->target.version, "payload", s->target.payload)
                          : json_null();
-        return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state",
+        return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state",
                          agent_state_name(s->state) ? agent_state_name(s->state) : "unknown", "status_text",
                          s->status_text, "since", json_time_usec(s->last_state_change_usec), "node", node,
                          "strategy", strategy, "lock", lock, "deployments", deps, "last_check", check,
                          "last_error", err, "download", dl, "dead_end", dead, "target", target, "started",
-                         json_time_usec(s->started_usec));
+                         json_time_usec(s->started_usec), "health", health_json(&s->health), "bad_releases",
+                         bad_releases_json(&s->health));
 }
 
 #define M(name, type, help)                                                                                 \
@@ -377,6 +354,40 @@ static int metrics_state(const AgentSnapshot *s, Buf *out)
         return 0;
 }
 
+/* The boot assessment and the bad releases. */
+static int metrics_health(const AgentSnapshot *s, Buf *out)
+{
+        const AgentHealthInfo *h = &s->health;
+        const char *cur = !h->enabled ? "disabled" : h->state[0] ? h->state : "idle";
+        int r;
+
+        M("health_state", "gauge",
+          "The boot assessment's state (\"disabled\" when [health] enabled = false).");
+        U("health_state", ((const char *[]){ "state", "disabled", NULL }), streq(cur, "disabled"));
+        for (HealthState st = 0; st < _HEALTH_STATE_MAX; st++)
+                U("health_state", ((const char *[]){ "state", health_state_name(st), NULL }),
+                  streq(cur, health_state_name(st)));
+        M("health_checks_failed", "gauge", "Health checks that failed in the last run.");
+        U("health_checks_failed", NULL, h->checks_failed);
+        M("rollbacks_total", "counter", "Rollbacks and boot fallbacks recorded on this node.");
+        U("rollbacks_total", NULL, h->rollbacks_total);
+        M("manual_intervention", "gauge", "Whether the node stopped updating for a human.");
+        U("manual_intervention", NULL, h->manual_intervention ? 1 : 0);
+        M("bad_releases", "gauge", "Releases recorded as bad on this node (never staged again).");
+        U("bad_releases", NULL, h->n_bad_releases);
+        if (!s->reports.enabled)
+                return 0;
+        M("reports_queued", "gauge", "Outcome reports waiting to be sent (kept across reboots).");
+        U("reports_queued", NULL, s->reports.queued);
+        M("reports_sent_total", "counter", "Outcome reports the server accepted.");
+        U("reports_sent_total", NULL, s->reports.sent_total);
+        M("reports_dropped_total", "counter", "Outcome reports refused by the server or unreadable.");
+        U("reports_dropped_total", NULL, s->reports.dropped_total);
+        M("reports_failures_total", "counter", "Attempts to send an outcome report that failed.");
+        U("reports_failures_total", NULL, s->reports.failures_total);
+        return 0;
+}
+
 int agent_metrics_write(const AgentSnapshot *s, Buf *out)
 {
         int r = metrics_check(s, out);
@@ -385,6 +396,8 @@ int agent_metrics_write(const AgentSnapshot *s, Buf *out)
                 r = metrics_updates(s, out);
         if (r >= 0)
                 r = metrics_state(s, out);
+        if (r >= 0)
+                r = metrics_health(s, out);
         return r;
 }
 

@@ -1,11 +1,6 @@
 /* agent-status.h — what upkeep-agent tells operators: a snapshot of its state, rendered as the status
  * socket's JSON document, as Prometheus text (the metrics socket) and as the readable report of
- * `upkeep status`; and the parser of the status socket's requests. Pure: the daemon fills the snapshot.
- *
- * The status protocol (docs/agent.md): a client connects to the agent's unix socket (root only), writes
- * one JSON object of at most AGENT_REQUEST_MAX bytes ending with a newline (or closes its write side),
- * e.g. {"method":"status"} or {"method":"update-now"}, and reads one JSON object and a newline:
- * {"ok":true,"status":{...}} or {"ok":false,"error":"..."}. */
+ * `upkeep status`. Pure: the daemon fills the snapshot. The socket's requests are agent-request.h's. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,18 +13,8 @@
 #include "buf.h"
 #include "error.h"
 
-#define AGENT_REQUEST_MAX 4096
 #define AGENT_TEXT_MAX 512 /* bytes of a message kept in the snapshot, NUL included */
 #define AGENT_SNAPSHOT_MAX_LOCK_ERRORS 16
-
-typedef enum AgentRequestMethod {
-        AGENT_REQUEST_STATUS,
-        AGENT_REQUEST_UPDATE_NOW,
-} AgentRequestMethod;
-
-/* Parses one request. -EINVAL (e says why: "not JSON: ...", "missing \"method\"", "unknown method
- * 'x'") or -E2BIG over AGENT_REQUEST_MAX. Unknown members are ignored. */
-int agent_request_parse(const char *data, size_t len, AgentRequestMethod *ret, Error *e);
 
 typedef struct AgentDeploymentInfo {
         bool present;
@@ -67,9 +52,54 @@ typedef struct AgentLockErrorCount {
         uint64_t count;
 } AgentLockErrorCount;
 
+#define AGENT_HEALTH_CHECKS_SHOWN 32 /* check results kept in the snapshot */
+#define AGENT_HEALTH_OUTPUT_TAIL 256 /* bytes of a check's output tail kept, NUL included */
+#define AGENT_BAD_RELEASES_SHOWN 64  /* bad releases kept (bad-releases.h keeps at most as many) */
+
+typedef struct AgentHealthCheckInfo {
+        char name[128];
+        bool required, ok;
+        uint64_t duration_ms;
+        char output[AGENT_HEALTH_OUTPUT_TAIL];
+} AgentHealthCheckInfo;
+
+typedef struct AgentBadReleaseInfo {
+        char version[AGENT_VERSION_MAX + 1];
+        char checksum[AGENT_PAYLOAD_MAX + 1];
+        char outcome[32]; /* "rolled_back", "boot_fallback", "stage_failed" */
+        char reason[AGENT_TEXT_MAX];
+        int64_t time; /* unix seconds */
+} AgentBadReleaseInfo;
+
+/* The boot assessment (issue 13) and the memory of bad releases, as agent-health.c publishes them. */
+typedef struct AgentHealthInfo {
+        bool enabled;
+        char state[32]; /* health_state_name(); "" until the first assessment */
+        char booted_version[AGENT_VERSION_MAX + 1];
+        unsigned attempts_left;
+        char failed[AGENT_TEXT_MAX]; /* the failing checks' names, "a, b" */
+        char reason[AGENT_TEXT_MAX];
+        AgentHealthCheckInfo checks[AGENT_HEALTH_CHECKS_SHOWN]; /* of the last run */
+        size_t n_checks;
+        uint64_t checks_failed;   /* failed checks of the last run, required or wanted */
+        uint64_t rollbacks_total; /* rollbacks and fallbacks recorded in the bad releases */
+        bool manual_intervention;
+        AgentBadReleaseInfo bad_releases[AGENT_BAD_RELEASES_SHOWN]; /* oldest first */
+        size_t n_bad_releases;
+} AgentHealthInfo;
+
+/* The outcome reports' spool (report-spool.h), when [upkeep] report_url is set. */
+typedef struct AgentReportInfo {
+        bool enabled;
+        unsigned queued;
+        uint64_t sent_total, dropped_total, failures_total;
+} AgentReportInfo;
+
 typedef struct AgentSnapshot {
         int64_t now_usec; /* when the snapshot was taken */
         int64_t started_usec;
+
+        AgentReportInfo reports;
 
         /* identity */
         char node_uuid[33];
@@ -134,12 +164,15 @@ typedef struct AgentSnapshot {
         uint64_t lock_requests[_AGENT_LOCK_API_MAX];
         AgentLockErrorCount lock_errors[AGENT_SNAPSHOT_MAX_LOCK_ERRORS];
         size_t n_lock_errors; /* kinds beyond the cap are counted as "other" */
+
+        AgentHealthInfo health;
 } AgentSnapshot;
 
 void agent_snapshot_init(AgentSnapshot *s); /* zeroes s and sets the "-1 never" fields */
 
-/* Copies s into dst (cap bytes, NUL included), truncating at a UTF-8 boundary and replacing control
- * bytes by spaces, so server-provided texts are safe in logs, STATUS= lines and JSON. */
+/* Copies s into dst (cap bytes, NUL included) through text_clean() (strutil.h): truncated at a UTF-8
+ * boundary, line breaks and tabs made spaces, control, C1 and bidi characters and invalid UTF-8 made
+ * '?', so server-provided texts are safe in logs, STATUS= lines, the MOTD and JSON. */
 void agent_text_copy(char *dst, size_t cap, const char *s);
 
 /* Counts one fleet lock error of kind (sanitized to [a-z0-9_], "other" when the table is full). */

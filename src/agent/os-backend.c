@@ -74,6 +74,18 @@ int os_backend_finalize(OsBackend *b, const char *checksum, Error *e)
         return b->ops->finalize(b, checksum, e);
 }
 
+int os_backend_set_default(OsBackend *b, const char *checksum, OsSetDefaultResult *ret, Error *e)
+{
+        if (!b || !ret)
+                return error_setf(e, -EINVAL, "set-default: missing argument");
+        if (!os_checksum_valid(checksum))
+                return error_setf(e, -EINVAL,
+                                  "set-default of '%s': not a commit checksum (64 lower-case hex "
+                                  "digits)",
+                                  strna(checksum));
+        return b->ops->set_default(b, checksum, ret, e);
+}
+
 bool os_backend_finalize_reboots(const OsBackend *b)
 {
         return b && b->ops->finalize_reboots;

@@ -107,6 +107,27 @@ int os_backend_stage(OsBackend *b, const char *checksum, const char *version, bo
 int os_backend_finalize(OsBackend *b, const char *checksum, Error *e);
 bool os_backend_finalize_reboots(const OsBackend *b);
 
+/* What os_backend_set_default() did. */
+typedef struct OsSetDefaultResult {
+        bool changed;            /* false: the deployment already was the default */
+        char dropped_staged[65]; /* the commit of a staged deployment that was removed; "" when none */
+        char kept_staged[65];    /* rpm-ostree: the commit of a staged deployment still there; "" none */
+} OsSetDefaultResult;
+
+/* Makes the deployment of commit `checksum` (booted, pending or rollback) the default boot entry, keeping
+ * every other deployment in its order after it (what `ostree admin set-default` and greenboot's rollback
+ * do). -ENOENT when no deployment has that commit, -EINVAL for a checksum that is not 64 lower-case hex
+ * digits.
+ * ostree: under the sysroot lock (-EBUSY when another process holds it); a staged deployment (upkeep's
+ * marked one, or libostree's own on a booted system) is dropped and named in ret->dropped_staged, unless
+ * it is the target (it then becomes the default and is no longer staged).
+ * rpm-ostree: when the target is the rollback deployment (or the booted one while another deployment is
+ * pending) runs `rpm-ostree rollback` and checks with `status --json` that it is the default (else -EIO);
+ * when it already is the default, changed is false; any other deployment is -EOPNOTSUPP (rpm-ostree can
+ * only roll back). rpm-ostree keeps a staged deployment (locked, never finalized unless asked): it is
+ * named in ret->kept_staged. */
+int os_backend_set_default(OsBackend *b, const char *checksum, OsSetDefaultResult *ret, Error *e);
+
 const char *os_backend_kind_to_string(OsBackendKind k); /* "ostree", "rpm-ostree"; NULL when unknown */
 
 /* For the implementations (os-ostree.c, os-rpmostree.c): every backend starts with struct OsBackend. */
@@ -115,6 +136,7 @@ typedef struct OsBackendOps {
         int (*stage)(OsBackend *b, const char *checksum, const char *version, bool allow_downgrade,
                      OsProgressFn progress, void *userdata, Error *e);
         int (*finalize)(OsBackend *b, const char *checksum, Error *e);
+        int (*set_default)(OsBackend *b, const char *checksum, OsSetDefaultResult *ret, Error *e);
         void (*free)(OsBackend *b);
         bool finalize_reboots;
 } OsBackendOps;

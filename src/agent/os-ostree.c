@@ -2,6 +2,7 @@
  * deployments, staging a commit as a non-default deployment marked in its origin file, and finalizing
  * it by making it the default boot entry (see os-backend.h for the roles and the contract). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -598,6 +599,79 @@ static int ostree_backend_finalize(OsBackend *base, const char *checksum, Error 
         return 0;
 }
 
+/* The deployment of b->osname with commit csum that set-default may make the default: libostree's own
+ * staged deployment is not one (it is finalized at shutdown, not made the default). */
+static OstreeDeployment *find_commit(OstreeBackend *b, GPtrArray *deps, const char *csum)
+{
+        OstreeDeployment *own_staged = ostree_sysroot_get_staged_deployment(b->sysroot);
+
+        for (guint i = 0; i < deps->len; i++) {
+                OstreeDeployment *d = deps->pdata[i];
+                if (d != own_staged && streq(ostree_deployment_get_csum(d), csum) &&
+                    streq_ptr(ostree_deployment_get_osname(d), b->osname))
+                        return d;
+        }
+        return NULL;
+}
+
+/* target first, then the others in their order, without the staged one. */
+static GPtrArray *list_with_default(GPtrArray *deps, OstreeDeployment *target, OstreeDeployment *staged)
+{
+        GPtrArray *list = g_ptr_array_new_with_free_func(g_object_unref);
+
+        g_ptr_array_add(list, g_object_ref(target));
+        for (guint i = 0; i < deps->len; i++)
+                if (deps->pdata[i] != target && deps->pdata[i] != staged)
+                        g_ptr_array_add(list, g_object_ref(deps->pdata[i]));
+        return list;
+}
+
+static int ostree_backend_set_default(OsBackend *base, const char *checksum, OsSetDefaultResult *ret,
+                                      Error *e)
+{
+        OstreeBackend *b = backend_of(base);
+        _cleanup_(sysroot_unlockp) OstreeSysroot *locked = NULL;
+        g_autoptr(GPtrArray) deps = NULL;
+        g_autoptr(GPtrArray) list = NULL;
+        g_autoptr(GError) err = NULL;
+        OstreeDeployment *booted, *staged, *target, *dflt = NULL;
+        OsSetDefaultResult res = {};
+        int r;
+
+        r = begin_change(b, "set-default", checksum, &locked, &deps, &booted, e);
+        if (r < 0)
+                return r;
+        staged = ostree_sysroot_get_staged_deployment(b->sysroot) ?: find_staged(b, deps, booted);
+        target = find_commit(b, deps, checksum);
+        if (!target)
+                return error_setf(e, -ENOENT,
+                                  "set-default of %.12s…: no deployment of that commit in sysroot '%s'",
+                                  checksum, b->path);
+        for (guint i = 0; i < deps->len && !dflt; i++)
+                if (deps->pdata[i] != staged)
+                        dflt = deps->pdata[i];
+        res.changed = dflt != target;
+        if (staged && staged != target)
+                snprintf(res.dropped_staged, sizeof(res.dropped_staged), "%s",
+                         ostree_deployment_get_csum(staged));
+        if (res.changed || res.dropped_staged[0]) {
+                list = list_with_default(deps, target, staged == target ? NULL : staged);
+                r = write_deployments(b, list, "set-default", checksum, e);
+                if (r < 0)
+                        return r;
+        }
+        if (target == staged) { /* the staged one is now the default: no longer staged, as at finalize */
+                g_autoptr(GKeyFile) origin = origin_with_marker(target, false);
+                if (!ostree_sysroot_write_origin_file(b->sysroot, target, origin, NULL, &err))
+                        return error_setf(e, gerror_to_errno(err),
+                                          "set-default of %.12s…: writing its origin: %s", checksum,
+                                          gmessage(err));
+                res.changed = true;
+        }
+        *ret = res;
+        return 0;
+}
+
 static void ostree_backend_free(OsBackend *base)
 {
         OstreeBackend *b = backend_of(base);
@@ -617,6 +691,7 @@ static const OsBackendOps ostree_ops = {
         .status = ostree_backend_status,
         .stage = ostree_backend_stage,
         .finalize = ostree_backend_finalize,
+        .set_default = ostree_backend_set_default,
         .free = ostree_backend_free,
         .finalize_reboots = false,
 };

@@ -448,6 +448,77 @@ static int rpmostree_backend_finalize(OsBackend *base, const char *checksum, Err
         return r;
 }
 
+/* The first deployment that is not staged: what boots next (rpm-ostree lists a staged one first). */
+static const OsDeployment *default_of(const OsStatus *s)
+{
+        for (size_t i = 0; i < s->n_deployments; i++)
+                if (!s->deployments[i].staged)
+                        return &s->deployments[i];
+        return NULL;
+}
+
+static void note_staged(const OsStatus *s, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s", s->staged && s->staged->checksum ? s->staged->checksum : "");
+}
+
+/* rpm-ostree only rolls back, as greenboot does: `rpm-ostree rollback` makes the rollback deployment the
+ * default, or the booted one when another one is pending. */
+static int rpmostree_backend_set_default(OsBackend *base, const char *checksum, OsSetDefaultResult *ret,
+                                         Error *e)
+{
+        RpmOstreeBackend *b = backend_of(base);
+        _cleanup_(os_status_done) OsStatus s = { 0 };
+        char *argv[] = { b->path, (char *)"rollback", NULL };
+        const OsDeployment *dflt;
+        OsSetDefaultResult res = {};
+        CommandResult cr;
+        int r;
+
+        r = run_status(b, &s, e);
+        if (r < 0)
+                return error_prefixf(e, r, "set-default of %.12s…", checksum);
+        dflt = default_of(&s);
+        if (dflt && streq_ptr(dflt->checksum, checksum)) {
+                note_staged(&s, res.kept_staged, sizeof(res.kept_staged));
+                *ret = res;
+                return 0;
+        }
+        if (!(s.rollback && streq_ptr(s.rollback->checksum, checksum)) &&
+            !(s.booted && streq_ptr(s.booted->checksum, checksum) && dflt != s.booted)) {
+                for (size_t i = 0; i < s.n_deployments; i++)
+                        if (streq_ptr(s.deployments[i].checksum, checksum))
+                                return error_setf(
+                                        e, -EOPNOTSUPP,
+                                        "set-default of %.12s…: rpm-ostree can only roll back, and "
+                                        "that deployment is neither the rollback nor the booted one",
+                                        checksum);
+                return error_setf(e, -ENOENT, "set-default of %.12s…: no deployment of that commit",
+                                  checksum);
+        }
+        note_staged(&s, res.dropped_staged, sizeof(res.dropped_staged));
+        os_status_done(&s);
+        r = run(b, argv, &cr, e);
+        command_result_done(&cr);
+        if (r < 0)
+                return r;
+        r = run_status(b, &s, e);
+        if (r < 0)
+                return error_prefixf(e, r, "set-default of %.12s…: verifying", checksum);
+        dflt = default_of(&s);
+        if (!dflt || !streq_ptr(dflt->checksum, checksum))
+                return error_setf(e, -EIO,
+                                  "set-default of %.12s…: after rpm-ostree rollback the default is %.12s…",
+                                  checksum, dflt ? strna(dflt->checksum) : "(none)");
+        if (s.staged && streq_ptr(s.staged->checksum, res.dropped_staged)) {
+                res.dropped_staged[0] = 0;
+                note_staged(&s, res.kept_staged, sizeof(res.kept_staged));
+        }
+        res.changed = true;
+        *ret = res;
+        return 0;
+}
+
 static void rpmostree_backend_free(OsBackend *base)
 {
         RpmOstreeBackend *b = backend_of(base);
@@ -462,6 +533,7 @@ static const OsBackendOps rpmostree_ops = {
         .status = rpmostree_backend_status,
         .stage = rpmostree_backend_stage,
         .finalize = rpmostree_backend_finalize,
+        .set_default = rpmostree_backend_set_default,
         .free = rpmostree_backend_free,
         .finalize_reboots = true,
 };

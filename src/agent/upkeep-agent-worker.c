@@ -313,13 +313,29 @@ static int cmd_check(const json_t *req)
         return 0;
 }
 
-/* One FleetLock call, shaped as Zincati sends it (pretty JSON, no Content-Type). */
+/* The lock result: the HTTP status and, for a refusal, the server's {"kind","value"}. */
+static void emit_lock_reply(const HttpResponse *resp, const char *url)
+{
+        _cleanup_json_ json_t *reply = NULL;
+        const char *kind = NULL, *value = NULL;
+        Error jerr = {};
+
+        if ((resp->status < 200 || resp->status > 299) &&
+            json_parse_strict(resp->body, resp->body_len, &reply, &jerr) >= 0 && json_is_object(reply)) {
+                kind = jstr(reply, "kind");
+                value = jstr(reply, "value");
+        }
+        emit(json_pack("{s:i,s:s?,s:s?,s:s}", "status", (int)resp->status, "kind", kind, "value", value,
+                       "url", url));
+}
+
+/* One FleetLock call, shaped as Zincati sends it (pretty JSON, no Content-Type), with
+ * "Authorization: Bearer <lock.token>" when the request has a token (never written anywhere else). */
 static int cmd_lock(const json_t *req)
 {
         const json_t *p = json_object_get(req, "lock");
-        const char *api = jstr(p, "api");
-        _cleanup_free_ char *base = NULL;
-        _cleanup_json_ json_t *reply = NULL;
+        const char *api = jstr(p, "api"), *token = NULL;
+        _cleanup_free_ char *base = NULL, *auth = NULL;
         HttpClient *http = NULL;
         HttpResponse resp = {};
         Buf url = BUF_INIT(2 * AGENT_CONFIG_MAX_URL), body = BUF_INIT(4096);
@@ -330,6 +346,10 @@ static int cmd_lock(const json_t *req)
         if (!json_is_object(p) || !api || (!streq(api, "pre-reboot") && !streq(api, "steady-state")))
                 return fail(-EINVAL, WORKER_ERROR_CONFIG,
                             "request: \"lock\" needs api pre-reboot or steady-state");
+        if (worker_lock_token_get(req, &token, &e) < 0)
+                return fail(-EINVAL, WORKER_ERROR_CONFIG, e.message);
+        if (token && asprintf(&auth, "Authorization: Bearer %s", token) < 0)
+                return fail(-ENOMEM, WORKER_ERROR_CONFIG, "out of memory");
         base = expand(p, jstr(p, "base_url"), jstr(p, "stream"), &e);
         if (!base) {
                 snprintf(msg, sizeof msg, "updates.fleet_lock.base_url: %s", e.message);
@@ -350,25 +370,14 @@ static int cmd_lock(const json_t *req)
                 goto out;
         }
         r = http_client_request(http, "POST", url.data,
-                                (const char *const[]){ "fleet-lock-protocol: true", NULL }, body.data,
+                                (const char *const[]){ "fleet-lock-protocol: true", auth, NULL }, body.data,
                                 body.len, &resp, &e);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "%s: %s", url.data, e.message);
                 r = fail(r, WORKER_ERROR_CONNECTION, msg);
                 goto out;
         }
-        {
-                const char *kind = NULL, *value = NULL;
-                Error jerr = {};
-                if ((resp.status < 200 || resp.status > 299) &&
-                    json_parse_strict(resp.body, resp.body_len, &reply, &jerr) >= 0 &&
-                    json_is_object(reply)) {
-                        kind = jstr(reply, "kind");
-                        value = jstr(reply, "value");
-                }
-                emit(json_pack("{s:i,s:s?,s:s?,s:s}", "status", (int)resp.status, "kind", kind, "value",
-                               value, "url", url.data));
-        }
+        emit_lock_reply(&resp, url.data);
         r = 0;
 out:
         http_response_done(&resp);
@@ -417,6 +426,38 @@ static int cmd_stage_or_finalize(const json_t *req, bool stage)
         return 0;
 }
 
+static WorkerErrorKind set_default_error_kind(int r)
+{
+        return r == -ENOENT  ? WORKER_ERROR_NO_DEPLOYMENT
+               : r == -EBUSY ? WORKER_ERROR_LOCKED
+                             : WORKER_ERROR_OS;
+}
+
+/* Makes the deployment of args.checksum the default: {"changed":..., "dropped_staged":...,
+ * "kept_staged":...}. */
+static int cmd_set_default(const json_t *req)
+{
+        OsSetDefaultResult res;
+        const char *checksum;
+        OsBackend *b = NULL;
+        Error e = {};
+        int r;
+
+        r = worker_set_default_checksum(req, &checksum, &e);
+        if (r < 0)
+                return fail(r, WORKER_ERROR_OS, e.message);
+        r = open_backend(req, &b, &e);
+        if (r >= 0)
+                r = os_backend_set_default(b, checksum, &res, &e);
+        os_backend_free(b);
+        if (r < 0)
+                return fail(r, set_default_error_kind(r), e.message);
+        emit(json_pack("{s:b,s:s*,s:s*}", "changed", res.changed, "dropped_staged",
+                       res.dropped_staged[0] ? res.dropped_staged : NULL, "kept_staged",
+                       res.kept_staged[0] ? res.kept_staged : NULL));
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         _cleanup_free_ char *data = NULL;
@@ -457,6 +498,8 @@ int main(int argc, char **argv)
                 return cmd_stage_or_finalize(req, true);
         case WORKER_COMMAND_FINALIZE:
                 return cmd_stage_or_finalize(req, false);
+        case WORKER_COMMAND_SET_DEFAULT:
+                return cmd_set_default(req);
         default:
                 return fail(-EINVAL, _WORKER_ERROR_INVALID, "unknown command"), 2;
         }

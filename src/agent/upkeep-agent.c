@@ -5,14 +5,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
@@ -21,6 +16,7 @@
 #include "agent-config.h"
 #include "agent-engine.h"
 #include "agent-identity.h"
+#include "agent-socket.h"
 #include "agent-status.h"
 #include "config.h"
 #include "daemon-util.h"
@@ -38,8 +34,6 @@
 
 /* Zincati's application id for the app-specific machine id, so a node keeps its rollout position. */
 #define NODE_UUID_APP_ID SD_ID128_MAKE(de, 35, 10, 6b, 6e, c2, 46, 88, b6, 3a, fd, da, a1, 56, 67, 9b)
-#define CLIENT_TIMEOUT_MS 2000
-#define METRICS_MAX_BYTES (1u << 20)
 #define STOP_TIMEOUT_MS 10000
 #define CHECK_OS_TIMEOUT_SEC 300
 
@@ -53,7 +47,7 @@ typedef struct Agent {
         struct utsname uts;
         sd_event *event;
         Engine *engine;
-        int status_fd, metrics_fd;
+        AgentSockets *sockets;
 } Agent;
 
 static void usage(void)
@@ -266,187 +260,6 @@ static char *node_platform(const AgentConfig *c)
         return p;
 }
 
-/* mkdir -p, each created directory with mode. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-        char buf[PATH_MAX];
-
-        if (strlen(path) >= sizeof buf)
-                return -ENAMETOOLONG;
-        strcpy(buf, path);
-        for (char *p = buf + 1;; p++)
-                if (*p == '/' || *p == 0) {
-                        char c = *p;
-                        *p = 0;
-                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                                return -errno;
-                        if (!c)
-                                return 0;
-                        *p = c;
-                }
-}
-
-/* A listening unix socket at path (its directory created), mode applied to the socket file. */
-static int listen_unix(const char *path, mode_t mode)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_free_ char *dir = strdup(path);
-        int fd;
-
-        if (!dir)
-                return -ENOMEM;
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = 0;
-                int r = mkdir_p(dir, 0755);
-                if (r < 0)
-                        return r;
-        }
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        (void)unlink(path);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, mode) < 0 || listen(fd, 16) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        return fd;
-}
-
-static int write_all_timeout(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-                if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) <= 0)
-                        return -ETIMEDOUT;
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t)k;
-        }
-        return 0;
-}
-
-static void reply_json(int fd, json_t *reply)
-{
-        char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-        if (s) {
-                size_t n = strlen(s);
-                s[n] = '\n'; /* json_dumps' NUL becomes the newline */
-                (void)write_all_timeout(fd, s, n + 1);
-                free(s);
-        }
-}
-
-static void reply_error(int fd, const char *msg)
-{
-        json_t *r = json_pack("{s:b,s:s}", "ok", false, "error", msg);
-        reply_json(fd, r);
-        json_decref(r);
-}
-
-/* One status client: root (or our own user) only; one request, one reply. */
-static void serve_status(int lfd, Engine *engine)
-{
-        struct ucred cred;
-        socklen_t len = sizeof cred;
-        char buf[AGENT_REQUEST_MAX + 1];
-        size_t n = 0;
-        AgentRequestMethod method;
-        Error e = {};
-        int fd;
-
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-                return;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            (cred.uid != 0 && cred.uid != getuid())) {
-                reply_error(fd, "permission denied: the agent's status socket is for root");
-                close(fd);
-                return;
-        }
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0) {
-                        reply_error(fd, "request timed out");
-                        close(fd);
-                        return;
-                }
-                ssize_t k = read(fd, buf + n, sizeof buf - n);
-                if (k < 0 && (errno == EAGAIN || errno == EINTR))
-                        continue;
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                if (memchr(buf, '\n', n) || n == sizeof buf)
-                        break;
-        }
-        if (n == sizeof buf) {
-                reply_error(fd, "request too large");
-                close(fd);
-                return;
-        }
-        char *nl = memchr(buf, '\n', n);
-        if (nl)
-                n = (size_t)(nl - buf);
-        if (agent_request_parse(buf, n, &method, &e) < 0) {
-                reply_error(fd, e.message);
-                close(fd);
-                return;
-        }
-        if (method == AGENT_REQUEST_UPDATE_NOW) {
-                log_info("update check requested through the status socket");
-                engine_update_now(engine);
-        }
-        {
-                AgentSnapshot *s = malloc(sizeof *s);
-                if (!s) {
-                        reply_error(fd, "out of memory");
-                        close(fd);
-                        return;
-                }
-                engine_snapshot(engine, s);
-                json_t *st = agent_status_to_json(s);
-                json_t *r = st ? json_pack("{s:b,s:o}", "ok", true, "status", st) : NULL;
-                if (r && method == AGENT_REQUEST_UPDATE_NOW)
-                        json_object_set_new(r, "message", json_string("update check started"));
-                if (r)
-                        reply_json(fd, r);
-                else
-                        reply_error(fd, "out of memory");
-                json_decref(r);
-                free(s);
-        }
-        close(fd);
-}
-
-static void serve_metrics(int lfd, Engine *engine)
-{
-        Buf out = BUF_INIT(METRICS_MAX_BYTES);
-        AgentSnapshot *s;
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-        if (fd < 0)
-                return;
-        s = malloc(sizeof *s);
-        if (s) {
-                engine_snapshot(engine, s);
-                if (agent_metrics_write(s, &out) >= 0)
-                        (void)write_all_timeout(fd, out.data, out.len);
-                free(s);
-        }
-        buf_free(&out);
-        close(fd);
-}
-
 /* Parses the command line: 1 to go on (*ret_root set), 2 for --check-config, 0 to exit successfully,
  * -EINVAL. */
 static int parse_argv(int argc, char **argv, const char **ret_root)
@@ -511,18 +324,6 @@ static void on_sighup(void *userdata)
         log_info("SIGHUP: the configuration is read at start; restart the agent to apply changes");
 }
 
-static int on_status(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-        serve_status(fd, userdata);
-        return 0;
-}
-
-static int on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-        serve_metrics(fd, userdata);
-        return 0;
-}
-
 /* The event loop (signals; call before starting the engine thread, which inherits the signal mask), the
  * two sockets and the engine, which the sockets' callbacks ask. */
 static int setup(Agent *a)
@@ -535,12 +336,6 @@ static int setup(Agent *a)
         r = daemon_event_new(&reload, &a->event);
         if (r < 0)
                 return log_error_errno(r, "event loop: %m");
-        a->status_fd = listen_unix(c->status_socket, 0600);
-        if (a->status_fd < 0)
-                return log_error_errno(a->status_fd, "status socket %s: %m", c->status_socket);
-        a->metrics_fd = listen_unix(c->metrics_socket, 0666);
-        if (a->metrics_fd < 0)
-                return log_error_errno(a->metrics_fd, "metrics socket %s: %m", c->metrics_socket);
         r = engine_new(&(EngineSetup){ .config = c,
                                        .worker_path = a->worker,
                                        .tz = a->tz,
@@ -550,35 +345,26 @@ static int setup(Agent *a)
                        &a->engine, &e);
         if (r < 0)
                 return log_error_errno(r, "%s", e.message);
-        r = sd_event_add_io(a->event, NULL, a->status_fd, EPOLLIN, on_status, a->engine);
-        if (r >= 0)
-                r = sd_event_add_io(a->event, NULL, a->metrics_fd, EPOLLIN, on_metrics, a->engine);
+        r = agent_sockets_new(a->event, a->engine, c->status_socket, c->metrics_socket, &a->sockets, &e);
         if (r < 0)
-                return log_error_errno(r, "watching the sockets: %m");
+                return log_error_errno(r, "%s", e.message);
         r = engine_start(a->engine);
         if (r < 0)
                 return log_error_errno(r, "starting the engine thread: %m");
         return 0;
 }
 
-/* Stops the engine (a worker in flight is stopped with SIGTERM) and removes the sockets. Returns ret. */
+/* Closes the sockets and whatever clients are still connected, stops the engine (a worker in flight is
+ * stopped with SIGTERM). Returns ret. */
 static int shutdown_agent(Agent *a, int ret)
 {
+        a->sockets = agent_sockets_free(a->sockets);
         if (a->engine && engine_stop(a->engine, STOP_TIMEOUT_MS) < 0) {
                 log_warning("the engine is still busy after %u ms; exiting anyway", STOP_TIMEOUT_MS);
                 _exit(ret);
         }
         a->engine = engine_free(a->engine);
         a->event = sd_event_unref(a->event);
-        if (a->status_fd >= 0) {
-                close(a->status_fd);
-                (void)unlink(a->config->status_socket);
-        }
-        if (a->metrics_fd >= 0) {
-                close(a->metrics_fd);
-                (void)unlink(a->config->metrics_socket);
-        }
-        a->status_fd = a->metrics_fd = -EBADF;
         return ret;
 }
 
@@ -593,7 +379,7 @@ static void agent_done(Agent *a)
 
 int main(int argc, char **argv)
 {
-        _cleanup_(agent_done) Agent a = { .status_fd = -EBADF, .metrics_fd = -EBADF };
+        _cleanup_(agent_done) Agent a = {};
         const char *root = NULL;
         int r;
 

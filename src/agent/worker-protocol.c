@@ -28,7 +28,7 @@
 static const char *const worker_command_table[_WORKER_COMMAND_MAX] = {
         [WORKER_COMMAND_STATUS] = "status",     [WORKER_COMMAND_CHECK] = "check",
         [WORKER_COMMAND_LOCK] = "lock",         [WORKER_COMMAND_STAGE] = "stage",
-        [WORKER_COMMAND_FINALIZE] = "finalize",
+        [WORKER_COMMAND_FINALIZE] = "finalize", [WORKER_COMMAND_SET_DEFAULT] = "set-default",
 };
 DEFINE_STRING_TABLE_LOOKUP(worker_command, WorkerCommand)
 
@@ -41,9 +41,14 @@ static const char *const worker_decision_table[_WORKER_DECISION_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP(worker_decision, WorkerDecision)
 
 static const char *const worker_error_kind_table[_WORKER_ERROR_MAX] = {
-        [WORKER_ERROR_CONNECTION] = "connection",   [WORKER_ERROR_HTTP_STATUS] = "http_status",
-        [WORKER_ERROR_GRAPH_PARSE] = "graph_parse", [WORKER_ERROR_IDENTITY] = "identity",
-        [WORKER_ERROR_CONFIG] = "config",           [WORKER_ERROR_OS] = "os",
+        [WORKER_ERROR_CONNECTION] = "connection",
+        [WORKER_ERROR_HTTP_STATUS] = "http_status",
+        [WORKER_ERROR_GRAPH_PARSE] = "graph_parse",
+        [WORKER_ERROR_IDENTITY] = "identity",
+        [WORKER_ERROR_CONFIG] = "config",
+        [WORKER_ERROR_OS] = "os",
+        [WORKER_ERROR_NO_DEPLOYMENT] = "no_deployment",
+        [WORKER_ERROR_LOCKED] = "locked",
 };
 DEFINE_STRING_TABLE_LOOKUP(worker_error_kind, WorkerErrorKind)
 
@@ -117,6 +122,69 @@ int worker_request_parse(const char *data, size_t len, WorkerCommand *ret_comman
                 return error_setf(e, -EINVAL, "unknown command");
         *ret_command = cmd;
         *ret_request = TAKE_PTR(req);
+        return 0;
+}
+
+bool worker_lock_token_valid(const char *token)
+{
+        size_t n = 0;
+
+        if (!token)
+                return false;
+        for (; token[n]; n++)
+                if (n >= WORKER_LOCK_TOKEN_MAX || token[n] <= ' ' || token[n] > '~')
+                        return false;
+        return n > 0;
+}
+
+int worker_lock_token_get(const json_t *req, const char **ret_token, Error *e)
+{
+        const json_t *v = json_object_get(json_object_get(req, "lock"), "token");
+
+        assert(ret_token);
+        if (!v) {
+                *ret_token = NULL;
+                return 0;
+        }
+        if (!json_is_string(v))
+                return error_setf(e, -EINVAL, "request: \"lock\".\"token\" must be a string");
+        if (json_string_length(v) > WORKER_LOCK_TOKEN_MAX ||
+            strlen(json_string_value(v)) != json_string_length(v) ||
+            !worker_lock_token_valid(json_string_value(v)))
+                return error_setf(e, -EINVAL,
+                                  "request: \"lock\".\"token\" must be 1 to %u printable ASCII characters "
+                                  "without spaces",
+                                  WORKER_LOCK_TOKEN_MAX);
+        *ret_token = json_string_value(v);
+        return 0;
+}
+
+json_t *worker_set_default_args_new(const char *checksum)
+{
+        assert(checksum);
+        return json_pack("{s:s}", "checksum", checksum);
+}
+
+static bool hex64(const char *s)
+{
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (n >= 64 || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+                        return false;
+        return n == 64;
+}
+
+int worker_set_default_checksum(const json_t *req, const char **ret_checksum, Error *e)
+{
+        const json_t *v = json_is_object(req) ? json_object_get(req, "checksum") : NULL;
+
+        assert(ret_checksum);
+        if (!json_is_string(v) || json_string_length(v) != 64 || !hex64(json_string_value(v)))
+                return error_setf(
+                        e, -EINVAL,
+                        "request: \"checksum\" must be a commit checksum (64 lower-case hex digits)");
+        *ret_checksum = json_string_value(v);
         return 0;
 }
 
@@ -279,4 +347,12 @@ void worker_lock_result_parse(const json_t *result, WorkerLockResult *ret)
         *ret = (WorkerLockResult){ .status = json_is_integer(status) ? (long)json_integer_value(status) : 0,
                                    .kind = jstr(result, "kind"),
                                    .value = jstr(result, "value") };
+}
+
+void worker_set_default_result_parse(const json_t *result, WorkerSetDefaultResult *ret)
+{
+        assert(ret);
+        *ret = (WorkerSetDefaultResult){ .changed = json_is_true(json_object_get(result, "changed")),
+                                         .dropped_staged = jstr(result, "dropped_staged"),
+                                         .kept_staged = jstr(result, "kept_staged") };
 }

@@ -24,6 +24,7 @@ typedef enum WorkerCommand {
         WORKER_COMMAND_LOCK,
         WORKER_COMMAND_STAGE,
         WORKER_COMMAND_FINALIZE,
+        WORKER_COMMAND_SET_DEFAULT, /* make the deployment with args.checksum the default (rollback) */
         _WORKER_COMMAND_MAX,
         _WORKER_COMMAND_INVALID = -EINVAL,
 } WorkerCommand;
@@ -40,12 +41,14 @@ typedef enum WorkerDecision {
 
 /* What failed, in a failure's "error_kind". */
 typedef enum WorkerErrorKind {
-        WORKER_ERROR_CONNECTION,  /* no HTTP answer */
-        WORKER_ERROR_HTTP_STATUS, /* an answer other than 200 */
-        WORKER_ERROR_GRAPH_PARSE, /* not a graph */
-        WORKER_ERROR_IDENTITY,    /* the booted deployment or the request could not be worked out */
-        WORKER_ERROR_CONFIG,      /* a bad fleet lock request */
-        WORKER_ERROR_OS,          /* the OS layer */
+        WORKER_ERROR_CONNECTION,    /* no HTTP answer */
+        WORKER_ERROR_HTTP_STATUS,   /* an answer other than 200 */
+        WORKER_ERROR_GRAPH_PARSE,   /* not a graph */
+        WORKER_ERROR_IDENTITY,      /* the booted deployment or the request could not be worked out */
+        WORKER_ERROR_CONFIG,        /* a bad fleet lock request */
+        WORKER_ERROR_OS,            /* the OS layer */
+        WORKER_ERROR_NO_DEPLOYMENT, /* set-default: no deployment has that checksum */
+        WORKER_ERROR_LOCKED,        /* the sysroot is locked by another process */
         _WORKER_ERROR_MAX,
         _WORKER_ERROR_INVALID = -EINVAL,
 } WorkerErrorKind;
@@ -72,6 +75,19 @@ int worker_request_format(WorkerCommand cmd, json_t *args, const json_t *os, cha
  * *ret_request (the whole object, the caller's) are set. -EINVAL (e says why) or -E2BIG. */
 int worker_request_parse(const char *data, size_t len, WorkerCommand *ret_command, json_t **ret_request,
                          Error *e);
+
+/* The lock request's optional bearer token ("lock"."token"), sent as "Authorization: Bearer <token>":
+ * 1 to WORKER_LOCK_TOKEN_MAX printable ASCII characters, no space. */
+#define WORKER_LOCK_TOKEN_MAX 4096u
+bool worker_lock_token_valid(const char *token) _pure_;
+/* The lock request's token: 0 with *ret_token NULL when "lock" has none, or the token (borrowed from req);
+ * -EINVAL (e says why, never quoting the token) when it is not a string or not a valid token. */
+int worker_lock_token_get(const json_t *req, const char **ret_token, Error *e);
+
+/* The set-default request's args: {"checksum": checksum}. NULL when out of memory. */
+json_t *worker_set_default_args_new(const char *checksum);
+/* The checksum of a set-default request (borrowed from req): 64 lower-case hex digits, else -EINVAL. */
+int worker_set_default_checksum(const json_t *req, const char **ret_checksum, Error *e);
 
 /* ---- the worker's output: JSON lines ---- */
 
@@ -137,3 +153,14 @@ typedef struct WorkerLockResult {
 } WorkerLockResult;
 
 void worker_lock_result_parse(const json_t *result, WorkerLockResult *ret);
+
+/* The result of a set-default: {"changed": bool[, "dropped_staged": checksum][, "kept_staged":
+ * checksum]}. changed is false when the deployment already was the default; dropped_staged names
+ * a staged (not finalized) deployment that the set-default removed, kept_staged one that it left in place
+ * (rpm-ostree keeps its staged deployment, locked). Strings are borrowed (NULL when absent). */
+typedef struct WorkerSetDefaultResult {
+        bool changed;
+        const char *dropped_staged, *kept_staged;
+} WorkerSetDefaultResult;
+
+void worker_set_default_result_parse(const json_t *result, WorkerSetDefaultResult *ret);

@@ -33,7 +33,9 @@ def read_all(s):
 
 
 def agent_config(graph_url, sysroot, node_dir, node_uuid, *, strategy="fleet_lock", lock_url=None,
-                 interval=1, group="default", wariness=None, extra=""):
+                 interval=1, group="default", wariness=None, health=None, extra=""):
+    """The node's drop-in. Its state (health.json, bad-releases.json) and the roots of its health checks live
+    in the node's directory; health: more [health] keys (a dict of TOML values as Python values)."""
     lines = [
         "[agent.timing]", f"steady_interval_secs = {interval}",
         "[identity]", f'group = "{group}"', f'node_uuid = "{node_uuid}"',
@@ -43,10 +45,14 @@ def agent_config(graph_url, sysroot, node_dir, node_uuid, *, strategy="fleet_loc
     lines += ["[cincinnati]", f'base_url = "{graph_url}"', "[updates]", f'strategy = "{strategy}"']
     if lock_url:
         lines += ["[updates.fleet_lock]", f'base_url = "{lock_url}"']
+    # [health] before [upkeep]: callers append more [upkeep] keys to the text
+    lines += ["[health]", f'check_root = "{node_dir}/checkroot"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in (health or {}).items()]
     lines += [
         "[upkeep]", f'sysroot = "{sysroot}"', 'reboot_method = "command"',
         f'reboot_command = ["{node_dir}/reboot.sh"]', f'status_socket = "{node_dir}/status.sock"',
         f'metrics_socket = "{node_dir}/metrics.sock"', f'motd_dir = "{node_dir}/motd.d"', 'platform = "qemu"',
+        f'state_dir = "{node_dir}/state"',
     ]
     return "\n".join(lines) + "\n" + extra
 
@@ -175,6 +181,26 @@ class Node:
 
     def logs(self):
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+    # -- the boot assessment --
+    @property
+    def check_root(self):
+        return self.dir / "checkroot"
+
+    def add_check(self, relpath, script, mode=0o755):
+        """A check or hook script under the node's check root, e.g. "etc/upkeep/check/required.d/10-x.sh"."""
+        p = self.check_root / relpath
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(script)
+        p.chmod(mode)
+        return p
+
+    def health(self):
+        return self.status()["health"]
+
+    def motd(self, name="86-upkeep-health.motd"):
+        p = self.dir / "motd.d" / name
+        return p.read_text() if p.exists() else None
 
     def reboots(self):
         p = self.dir / "reboots"

@@ -81,7 +81,8 @@ def test_metrics_after_failed_checks_and_2xx(build_dir, tmp_path, monkeypatch):
     doc.routes["/v1/graph"] = (503, b'{"kind": "failed_upstream_fetch", "value": "try later"}')
     n = Node(build_dir, tmp_path, "metrics", None, None, 0, config_text=agent_config(
         graph_url=doc.url + "/", sysroot="/", node_dir=tmp_path / "metrics", node_uuid="0" * 31 + "9",
-        strategy="immediate") + f'os_backend = "rpm-ostree"\nrpm_ostree_path = "{FAKE}"\n')
+        strategy="immediate"))
+    n.write_config(f'[upkeep]\nos_backend = "rpm-ostree"\nrpm_ostree_path = "{FAKE}"\n', name="60-rpm-ostree.toml")
     n.start(supervise=False)
     try:
         start = time.time()

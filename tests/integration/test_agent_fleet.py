@@ -109,7 +109,7 @@ def test_status_metrics_and_cli(build_dir, tmp_path, os3, graph):
         assert n.metric("upkeep_agent_identity_os_info", os_version=fx.version(2), stream="stable") == 1
         assert n.metric("upkeep_agent_cincinnati_graph_nodes_count") == 3
         # bad requests on the status socket get an error, and the agent carries on
-        assert n.call("reboot") == {"ok": False, "error": "unknown method 'reboot' (status, update-now)"}
+        assert n.call("reboot") == {"ok": False, "error": "unknown method 'reboot' (status, update-now, forget-release)"}
         bad = subprocess.run([str(build_dir / "src/cli/upkeep"), "status", "--socket", str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=20)
         assert bad.returncode == 1 and "cannot reach upkeep-agent" in bad.stderr

@@ -97,6 +97,15 @@ static void test_fcos_defaults(void **state)
         assert_string_equal(c->status_socket, "/run/upkeep/agent/status.sock");
         assert_string_equal(c->metrics_socket, "/run/upkeep/agent/metrics.promsock");
         assert_string_equal(c->motd_dir, "/run/motd.d");
+        /* the boot assessment's defaults */
+        assert_string_equal(c->state_dir, "/var/lib/upkeep/agent");
+        assert_true(c->health_enabled);
+        assert_int_equal(c->checks_timeout_secs, 300);
+        assert_int_equal(c->stability_secs, 0);
+        assert_int_equal(c->max_boot_attempts, 0); /* greenboot.conf's, else 3 */
+        assert_string_equal(c->grubenv, "/boot/grub/grubenv");
+        assert_string_equal(c->check_root, "/");
+        assert_int_equal(c->n_health_checks, 0);
         agent_config_free(c);
 }
 
@@ -357,6 +366,72 @@ static void test_upkeep_keys(void **state)
         agent_config_free(c);
 }
 
+/* [health] and [[health.check]]: values, the grubenv default following the sysroot, checks accumulating
+ * across fragments. */
+static void test_health_keys(void **state)
+{
+        AgentFragment f[] = {
+                FRAG(USR "50-fedora-coreos-cincinnati.toml", fcos_cincinnati),
+                FRAG("/etc/upkeep/agent.d/60-health.toml", "[upkeep]\n"
+                                                           "sysroot = \"/sysroot\"\n"
+                                                           "state_dir = \"/srv/agent\"\n"
+                                                           "[health]\n"
+                                                           "enabled = false\n"
+                                                           "checks_timeout_secs = 60\n"
+                                                           "stability_secs = 45\n"
+                                                           "max_boot_attempts = 2\n"
+                                                           "check_root = \"/tmp/root\"\n"
+                                                           "[[health.check]]\n"
+                                                           "name = \"kubelet\"\n"
+                                                           "kind = \"unit\"\n"
+                                                           "unit = \"kubelet.service\"\n"
+                                                           "[[health.check]]\n"
+                                                           "name = \"api\"\n"
+                                                           "kind = \"http\"\n"
+                                                           "url = \"http://127.0.0.1:8080/healthz\"\n"
+                                                           "required = false\n"
+                                                           "timeout_secs = 5\n"),
+                FRAG("/etc/upkeep/agent.d/70-more.toml", "[[health.check]]\n"
+                                                         "name = \"db\"\n"
+                                                         "kind = \"command\"\n"
+                                                         "argv = [\"/usr/bin/pg_isready\", \"-q\"]\n"),
+        };
+        AgentConfig *c = merge(f, ELEMENTSOF(f), NULL);
+        const AgentHealthCheckSpec *h = c->health_checks;
+
+        (void)state;
+        assert_string_equal(c->state_dir, "/srv/agent");
+        assert_false(c->health_enabled);
+        assert_int_equal(c->checks_timeout_secs, 60);
+        assert_int_equal(c->stability_secs, 45);
+        assert_int_equal(c->max_boot_attempts, 2);
+        assert_string_equal(c->grubenv, "/sysroot/boot/grub/grubenv");
+        assert_string_equal(c->check_root, "/tmp/root");
+        assert_int_equal(c->n_health_checks, 3);
+        assert_string_equal(h[0].name, "kubelet");
+        assert_int_equal(h[0].kind, AGENT_HEALTH_CHECK_UNIT);
+        assert_string_equal(h[0].unit, "kubelet.service");
+        assert_true(h[0].required);
+        assert_int_equal(h[0].timeout_secs, 0);
+        assert_int_equal(h[1].kind, AGENT_HEALTH_CHECK_HTTP);
+        assert_string_equal(h[1].url, "http://127.0.0.1:8080/healthz");
+        assert_false(h[1].required);
+        assert_int_equal(h[1].timeout_secs, 5);
+        assert_int_equal(h[2].kind, AGENT_HEALTH_CHECK_COMMAND);
+        assert_int_equal(h[2].n_argv, 2);
+        assert_string_equal(h[2].argv[1], "-q");
+        assert_string_equal(agent_health_check_kind_to_string(h[2].kind), "command");
+        agent_config_free(c);
+
+        AgentFragment g[] = {
+                FRAG(USR "50-fedora-coreos-cincinnati.toml", fcos_cincinnati),
+                FRAG("/etc/upkeep/agent.d/60-health.toml", "[health]\ngrubenv = \"/boot/efi/grubenv\"\n"),
+        };
+        c = merge(g, ELEMENTSOF(g), NULL);
+        assert_string_equal(c->grubenv, "/boot/efi/grubenv");
+        agent_config_free(c);
+}
+
 static void test_unknown_keys(void **state)
 {
         AgentFragment f[] = {
@@ -403,6 +478,40 @@ static void test_bad_values(void **state)
                           E "2: agent.timing.steady_interval_secs: must be an integer");
         expect_error_with("agent = 1\n", E "1: agent: must be a table");
         expect_error_with("[agent]\ntiming = []\n", E "2: agent.timing: must be a table");
+        /* [health] */
+        expect_error_with("[upkeep]\nstate_dir = \"var/lib\"\n",
+                          E "2: upkeep.state_dir: must be an absolute path");
+        expect_error_with("[health]\nenabled = 1\n", E "2: health.enabled: must be true or false");
+        expect_error_with("[health]\nchecks_timeout_secs = 0\n",
+                          E "2: health.checks_timeout_secs: must be an integer between 1 and 86400");
+        expect_error_with("[health]\nstability_secs = -1\n",
+                          E "2: health.stability_secs: must be an integer between 0 and 86400");
+        expect_error_with("[health]\nmax_boot_attempts = 0\n",
+                          E "2: health.max_boot_attempts: must be an integer between 1 and 100");
+        expect_error_with("[health]\ngrubenv = \"grubenv\"\n",
+                          E "2: health.grubenv: must be an absolute path");
+        expect_error_with("[health]\ncheck_root = \"\"\n",
+                          E "2: health.check_root: must be an absolute path");
+        expect_error_with("[health]\ncheck = 1\n",
+                          E "2: health.check: must be an array of tables ([[health.check]])");
+        expect_error_with("[[health.check]]\nkind = \"unit\"\n", E "1: health.check[0].name: must be set");
+        expect_error_with("[[health.check]]\nname = \"a\"\n", E "1: health.check[0].kind: must be set");
+        expect_error_with("[[health.check]]\nname = \"a\"\nkind = \"script\"\n",
+                          E "1: health.check[0].kind: must be one of unit, http, command");
+        expect_error_with("[[health.check]]\nname = \"a\"\nkind = \"unit\"\n",
+                          E "1: health.check[0].unit: must be set with kind \"unit\"");
+        expect_error_with("[[health.check]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\n",
+                          E "1: health.check[0].url: must be an http:// URL");
+        expect_error_with("[[health.check]]\nname = \"a\"\nkind = \"command\"\n",
+                          E "1: health.check[0].argv: must be set with kind \"command\"");
+        expect_error_with("[[health.check]]\nname = \"a\"\nkind = \"command\"\nargv = [\"\"]\n",
+                          E "4: health.check[0].argv: must be an array of non-empty strings");
+        expect_error_with(
+                "[[health.check]]\nname = \"a\"\nkind = \"unit\"\nunit = \"a.service\"\ntimeout_secs = 0\n",
+                E "5: health.check[0].timeout_secs: must be an integer between 1 and 86400");
+        expect_error_with("[[health.check]]\nname = \"a\"\nkind = \"unit\"\nunit = \"a.service\"\n"
+                          "[[health.check]]\nname = \"a\"\nkind = \"unit\"\nunit = \"b.service\"\n",
+                          E "5: health.check[1].name: is the name of another check");
         /* [identity] */
         expect_error_with("[identity]\ngroup = \"a b\"\n",
                           E "2: identity.group: must match ^[a-zA-Z0-9.-]+$");
@@ -593,6 +702,7 @@ int main(void)
                 cmocka_unit_test(test_windows_unused),
                 cmocka_unit_test(test_fleet_lock_in_windows),
                 cmocka_unit_test(test_upkeep_keys),
+                cmocka_unit_test(test_health_keys),
                 cmocka_unit_test(test_unknown_keys),
                 cmocka_unit_test(test_syntax_error),
                 cmocka_unit_test(test_bad_values),

@@ -1,7 +1,9 @@
 /* test-agent-engine.c — the engine thread driven by a fake worker (a shell script answering each command
  * from files the test writes): an update is checked, staged (progress counted) and finalized; a dead-end
  * writes the MOTD; the worker's error kinds are counted per kind; an unknown decision is a graph error;
- * update-now asks as the most eager node; stopping interrupts a worker in flight. */
+ * update-now asks as the most eager node; stopping interrupts a worker in flight. The boot assessment
+ * (agent-health.h): finalizing writes health.json; a green check releases, a red one with nothing to
+ * roll back to stops for a human (MOTD, status, no update check); a bad release is never staged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 
 static char dir[] = "/tmp/test-agent-engine-XXXXXX";
 static char worker[PATH_MAX + 32], requests[PATH_MAX + 32], motd_dir[PATH_MAX + 32];
+static char state_dir[PATH_MAX + 32], check_root[PATH_MAX + 32];
 
 /* Answers: status from the booted deployment; check with the file "check" (a shell snippet); stage with
  * a progress line; finalize saying rpm-ostree reboots the host (so no reboot command runs). */
@@ -85,9 +88,10 @@ static AgentConfig *config(const char *extra)
                  "[cincinnati]\nbase_url = \"http://127.0.0.1:1\"\n"
                  "[updates]\nstrategy = \"immediate\"\n"
                  "[upkeep]\nreboot_method = \"command\"\nreboot_command = [\"/bin/false\"]\n"
-                 "motd_dir = \"%s\"\n"
+                 "motd_dir = \"%s\"\nstate_dir = \"%s\"\n"
+                 "[health]\ncheck_root = \"%s\"\n"
                  "[identity]\ngroup = \"default\"\nnode_uuid = \"0123456789abcdef0123456789abcdef\"\n%s",
-                 motd_dir, extra);
+                 motd_dir, state_dir, check_root, extra);
         assert_int_equal(agent_config_merge(
                                  &(AgentFragment){ .path = "test.toml", .data = toml, .len = strlen(toml) },
                                  1, &c, NULL, &e),
@@ -205,6 +209,136 @@ static void test_update_staged_and_finalized(void **state)
         assert_non_null(strstr(log, "\"command\":\"finalize\""));
         /* the booted deployment seen first is pinned in later requests */
         assert_non_null(strstr(log, "\"booted\":{\"osname\":\"fcos\",\"checksum\":\"c1\",\"serial\":0}"));
+
+        /* the boot assessment's record, written before finalizing */
+        char path[PATH_MAX + 64], *rec = NULL;
+        size_t len;
+        snprintf(path, sizeof path, "%s/health.json", state_dir);
+        assert_int_equal(read_full_file(path, 4096, &rec, &len), 0);
+        assert_string_equal(
+                rec, "{\"attempts_left\": 2, \"from\": {\"checksum\": \"c1\", \"version\": \"41.1\"}, "
+                     "\"phase\": \"finalized\", \"to\": {\"checksum\": \"c2\", \"version\": \"41.2\"}}\n");
+        free(rec);
+}
+
+/* A file under dir (parents created). */
+static void put_path(const char *rel, const char *text, mode_t mode)
+{
+        char cmd[PATH_MAX * 2];
+        snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s/%s')\"", dir, rel);
+        assert_int_equal(system(cmd), 0);
+        put(rel, text, mode);
+}
+
+/* The node booted c1 after finalizing it (a record from c0), with one required check. */
+static void assessed_boot(const char *check_script)
+{
+        put_path("state/health.json",
+                 "{\"phase\":\"finalized\",\"attempts_left\":0,\"to\":{\"version\":\"41.1\",\"checksum\":"
+                 "\"c1\"},\"from\":{\"version\":\"41.0\",\"checksum\":\"c0\"}}\n",
+                 0644);
+        put_path("checks/etc/upkeep/check/required.d/10-app.sh", check_script, 0644);
+        check_answers("{\"ok\":true,\"url\":\"http://x\"," DEPLOYMENTS ",\"graph\":{\"nodes\":1,\"edges\":0,"
+                      "\"ignored\":0},\"decision\":\"no_update\",\"deadend\":false}");
+}
+
+static bool health_terminal(const AgentSnapshot *s)
+{
+        return streq(s->health.state, "succeeded") || streq(s->health.state, "manual");
+}
+
+static void test_health_green(void **state)
+{
+        _cleanup_agent_config_ AgentConfig *c = config("");
+        AgentSnapshot *s = malloc(sizeof *s);
+        char path[PATH_MAX + 64];
+        Engine *e;
+
+        assessed_boot("echo all good\nexit 0\n");
+        e = start(c);
+        assert_true(wait_for(e, health_terminal, s));
+        assert_string_equal(s->health.state, "succeeded");
+        assert_string_equal(s->health.booted_version, "41.1");
+        assert_int_equal(s->health.n_checks, 1);
+        assert_string_equal(s->health.checks[0].name, "10-app.sh");
+        assert_true(s->health.checks[0].ok && s->health.checks[0].required);
+        assert_string_equal(s->health.checks[0].output, "all good\n");
+        assert_false(s->health.manual_intervention);
+        assert_int_equal(engine_stop(e, 5000), 0);
+        engine_free(e);
+        free(s);
+        snprintf(path, sizeof path, "%s/health.json", state_dir);
+        assert_int_equal(access(path, F_OK), -1); /* the assessment is over */
+}
+
+static void test_health_red_manual(void **state)
+{
+        _cleanup_agent_config_ AgentConfig *c = config("");
+        AgentSnapshot *s = malloc(sizeof *s);
+        _cleanup_free_ char *log = NULL, *motd = NULL;
+        char path[PATH_MAX + 64];
+        size_t len;
+        Engine *e;
+
+        assessed_boot("echo broken >&2\nexit 1\n");
+        e = start(c);
+        assert_true(wait_for(e, health_terminal, s));
+        usleep(300000); /* give it the time to (wrongly) go on */
+        engine_snapshot(e, s);
+        assert_string_equal(s->health.state, "manual");
+        assert_true(s->health.manual_intervention);
+        assert_string_equal(s->health.failed, "10-app.sh");
+        assert_false(s->health.checks[0].ok);
+        assert_string_equal(s->health.checks[0].output, "broken\n");
+        assert_true(s->health.checks_failed == 1);
+        assert_int_not_equal(s->state, AGENT_STATE_NO_NEW_UPDATE); /* stuck before steady-state */
+        assert_int_equal(engine_stop(e, 5000), 0);
+        engine_free(e);
+        free(s);
+        log = requests_log();
+        assert_non_null(log);
+        assert_null(strstr(log, "\"command\":\"check\"")); /* no update check */
+        snprintf(path, sizeof path, "%s/%s", motd_dir, AGENT_MOTD_HEALTH_FILE);
+        assert_int_equal(read_full_file(path, 4096, &motd, &len), 0);
+        assert_non_null(strstr(motd, "manual intervention"));
+        snprintf(path, sizeof path, "%s/health.json", state_dir);
+        assert_int_equal(access(path, F_OK), 0); /* kept for the operator */
+}
+
+static bool checked(const AgentSnapshot *s)
+{
+        return s->last_check_result[0] != 0;
+}
+
+static void test_bad_release_not_staged(void **state)
+{
+        _cleanup_agent_config_ AgentConfig *c = config("");
+        AgentSnapshot *s = malloc(sizeof *s);
+        _cleanup_free_ char *log = NULL;
+        Engine *e;
+
+        put_path("state/bad-releases.json",
+                 "{\"bad_releases\":[{\"version\":\"41.2\",\"checksum\":\"c2\",\"outcome\":\"rolled_back\","
+                 "\"reason\":\"10-app.sh failed\",\"checks\":[\"10-app.sh\"],\"when\":1767225600}]}\n",
+                 0644);
+        /* the fake worker ignores the denylist: the engine itself must refuse the release */
+        check_answers("{\"ok\":true,\"url\":\"http://x\"," DEPLOYMENTS ",\"graph\":{\"nodes\":3,\"edges\":2,"
+                      "\"ignored\":0},\"decision\":\"update\",\"deadend\":false,\"target\":{\"version\":"
+                      "\"41.2\",\"payload\":\"c2-rebuilt\"}}");
+        e = start(c);
+        assert_true(wait_for(e, checked, s));
+        assert_string_equal(s->last_check_result, "no update (41.2 is recorded as bad)");
+        assert_int_equal(s->health.n_bad_releases, 1);
+        assert_string_equal(s->health.bad_releases[0].version, "41.2");
+        assert_int_equal(s->health.rollbacks_total, 1);
+        assert_int_equal(s->deploy_attempts, 0);
+        assert_int_equal(engine_stop(e, 5000), 0);
+        engine_free(e);
+        free(s);
+        log = requests_log();
+        assert_non_null(log);
+        assert_non_null(strstr(log, "\"failed\":[\"c2\"]")); /* the bad checksum is denylisted */
+        assert_null(strstr(log, "\"command\":\"stage\""));
 }
 
 static bool dead_end(const AgentSnapshot *s)
@@ -372,8 +506,11 @@ static void test_stop_interrupts_worker(void **state)
 
 static int setup_test(void **state)
 {
+        char cmd[PATH_MAX * 3];
+
         (void)unlink(requests);
-        return 0;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", state_dir, check_root, motd_dir);
+        return system(cmd) == 0 ? 0 : -1;
 }
 
 static int setup(void **state)
@@ -384,6 +521,8 @@ static int setup(void **state)
         snprintf(worker, sizeof worker, "%s/worker", dir);
         snprintf(requests, sizeof requests, "%s/requests", dir);
         snprintf(motd_dir, sizeof motd_dir, "%s/motd.d", dir);
+        snprintf(state_dir, sizeof state_dir, "%s/state", dir);
+        snprintf(check_root, sizeof check_root, "%s/checks", dir);
         put("worker", WORKER_SCRIPT, 0755);
         return 0;
 }
@@ -404,6 +543,9 @@ int main(void)
                 cmocka_unit_test_setup(test_check_errors_by_kind, setup_test),
                 cmocka_unit_test_setup(test_update_now_is_eager, setup_test),
                 cmocka_unit_test_setup(test_stop_interrupts_worker, setup_test),
+                cmocka_unit_test_setup(test_health_green, setup_test),
+                cmocka_unit_test_setup(test_health_red_manual, setup_test),
+                cmocka_unit_test_setup(test_bad_release_not_staged, setup_test),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

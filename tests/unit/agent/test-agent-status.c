@@ -15,42 +15,20 @@
 
 #define S(lit) (lit), strlen(lit)
 
-static void test_request_parse(void **state)
-{
-        AgentRequestMethod m = (AgentRequestMethod)-1;
-        Error e = {};
-        char big[AGENT_REQUEST_MAX + 2];
-
-        assert_int_equal(agent_request_parse(S("{\"method\":\"status\"}\n"), &m, &e), 0);
-        assert_int_equal(m, AGENT_REQUEST_STATUS);
-        assert_int_equal(agent_request_parse(S("{\"method\":\"update-now\",\"x\":1}"), &m, &e), 0);
-        assert_int_equal(m, AGENT_REQUEST_UPDATE_NOW);
-
-        assert_int_equal(agent_request_parse(S("{\"method\":\"reboot\"}"), &m, &e), -EINVAL);
-        assert_non_null(strstr(e.message, "unknown method 'reboot'"));
-        assert_int_equal(agent_request_parse(S("{}"), &m, &e), -EINVAL);
-        assert_non_null(strstr(e.message, "method"));
-        assert_int_equal(agent_request_parse(S("[1]"), &m, &e), -EINVAL);
-        assert_int_equal(agent_request_parse(S("{\"method\":1}"), &m, &e), -EINVAL);
-        assert_int_equal(agent_request_parse(S("{\"method\":"), &m, &e), -EINVAL);
-        assert_non_null(strstr(e.message, "not JSON"));
-        assert_int_equal(agent_request_parse(S("{\"method\":\"status\",\"method\":\"status\"}"), &m, &e),
-                         -EINVAL);
-        assert_int_equal(agent_request_parse(S("{\"method\":\"st\xff\"}"), &m, &e), -EINVAL);
-        assert_int_equal(agent_request_parse(S(""), &m, &e), -EINVAL);
-        memset(big, ' ', sizeof big);
-        assert_int_equal(agent_request_parse(big, sizeof big, &m, &e), -E2BIG);
-        /* a control character in the method is not echoed raw */
-        assert_int_equal(agent_request_parse(S("{\"method\":\"a\\u001b[2Jb\"}"), &m, &e), -EINVAL);
-        assert_null(strchr(e.message, '\x1b'));
-}
-
 static void test_text_copy(void **state)
 {
         char small[6], buf[64];
 
         agent_text_copy(buf, sizeof buf, "line1\nline2\ttab\x7f");
-        assert_string_equal(buf, "line1 line2 tab ");
+        assert_string_equal(buf, "line1 line2 tab?");
+        /* C1 controls, NEL and bidi overrides from a server never reach a terminal */
+        agent_text_copy(buf, sizeof buf,
+                        "a\xc2\x9b"
+                        "31mb\xc2\x85"
+                        "c\xe2\x80\xae"
+                        "d\xe2\x81\xa6"
+                        "e");
+        assert_string_equal(buf, "a?31mb c?d?e");
         agent_text_copy(small, sizeof small, "abcdefgh");
         assert_string_equal(small, "abcde");
         /* "é" (2 bytes) is not cut in half */
@@ -194,6 +172,72 @@ static void test_metrics(void **state)
         buf_free(&b);
 }
 
+/* The boot assessment and the bad releases: status.health, status.bad_releases and their metrics. */
+static void test_health(void **state)
+{
+        AgentSnapshot s;
+        _cleanup_json_ json_t *j = NULL;
+        Buf b = BUF_INIT(1 << 20);
+
+        fill(&s);
+        j = agent_status_to_json(&s); /* health disabled: said so */
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "health"), "state")),
+                            "disabled");
+        assert_int_equal(json_array_size(json_object_get(j, "bad_releases")), 0);
+        json_decref(j);
+
+        s.health.enabled = true;
+        strcpy(s.health.state, "manual");
+        strcpy(s.health.booted_version, "40.1");
+        s.health.attempts_left = 0;
+        strcpy(s.health.failed, "10-app.sh");
+        strcpy(s.health.reason, "manual intervention needed: red after a rollback");
+        s.health.manual_intervention = true;
+        s.health.n_checks = 2;
+        strcpy(s.health.checks[0].name, "10-app.sh");
+        s.health.checks[0].required = true;
+        s.health.checks[0].duration_ms = 12;
+        strcpy(s.health.checks[0].output, "broken\n");
+        strcpy(s.health.checks[1].name, "20-opt.sh");
+        s.health.checks[1].ok = true;
+        s.health.checks_failed = 1;
+        s.health.rollbacks_total = 1;
+        s.health.n_bad_releases = 1;
+        strcpy(s.health.bad_releases[0].version, "40.2");
+        strcpy(s.health.bad_releases[0].checksum, "bbbb");
+        strcpy(s.health.bad_releases[0].outcome, "rolled_back");
+        strcpy(s.health.bad_releases[0].reason, "10-app.sh failed");
+        s.health.bad_releases[0].time = 1767225600;
+        j = agent_status_to_json(&s);
+        json_t *h = json_object_get(j, "health");
+        assert_string_equal(json_string_value(json_object_get(h, "state")), "manual");
+        assert_string_equal(json_string_value(json_object_get(h, "booted_version")), "40.1");
+        assert_string_equal(json_string_value(json_object_get(h, "failed")), "10-app.sh");
+        assert_true(json_is_true(json_object_get(h, "manual_intervention")));
+        assert_int_equal(json_integer_value(json_object_get(h, "attempts_left")), 0);
+        json_t *c = json_array_get(json_object_get(h, "checks"), 0);
+        assert_int_equal(json_array_size(json_object_get(h, "checks")), 2);
+        assert_string_equal(json_string_value(json_object_get(c, "name")), "10-app.sh");
+        assert_true(json_is_true(json_object_get(c, "required")) && json_is_false(json_object_get(c, "ok")));
+        assert_int_equal(json_integer_value(json_object_get(c, "duration_ms")), 12);
+        assert_string_equal(json_string_value(json_object_get(c, "output")), "broken\n");
+        json_t *bad = json_array_get(json_object_get(j, "bad_releases"), 0);
+        assert_string_equal(json_string_value(json_object_get(bad, "version")), "40.2");
+        assert_string_equal(json_string_value(json_object_get(bad, "outcome")), "rolled_back");
+        assert_int_equal(json_integer_value(json_object_get(bad, "time")), 1767225600);
+
+        assert_int_equal(agent_metrics_write(&s, &b), 0);
+        assert_int_equal(buf_putc(&b, 0), 0);
+        assert_non_null(strstr(b.data, "upkeep_agent_health_state{state=\"manual\"} 1\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_health_state{state=\"succeeded\"} 0\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_health_state{state=\"disabled\"} 0\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_health_checks_failed 1\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_rollbacks_total 1\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_manual_intervention 1\n"));
+        assert_non_null(strstr(b.data, "upkeep_agent_bad_releases 1\n"));
+        buf_free(&b);
+}
+
 static void test_lock_error_table(void **state)
 {
         AgentSnapshot s;
@@ -264,12 +308,9 @@ static void test_format(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_request_parse),
-                cmocka_unit_test(test_text_copy),
-                cmocka_unit_test(test_json),
-                cmocka_unit_test(test_metrics),
-                cmocka_unit_test(test_lock_error_table),
-                cmocka_unit_test(test_format),
+                cmocka_unit_test(test_text_copy),        cmocka_unit_test(test_json),
+                cmocka_unit_test(test_metrics),          cmocka_unit_test(test_health),
+                cmocka_unit_test(test_lock_error_table), cmocka_unit_test(test_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

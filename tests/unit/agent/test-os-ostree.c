@@ -618,6 +618,100 @@ static void test_sysroot_locked(void **state)
         os_backend_free(b);
 }
 
+static OsSetDefaultResult set_default_ok(OsBackend *b, const char *csum)
+{
+        OsSetDefaultResult res;
+        Error e = { { 0 } };
+
+        memset(&res, 0xaa, sizeof(res));
+        if (os_backend_set_default(b, csum, &res, &e) < 0)
+                fail_msg("set-default of %s: %s", csum, e.message);
+        return res;
+}
+
+static void expect_order(OsBackend *b, const char *first, const char *second, const char *booted)
+{
+        _cleanup_(os_status_done) OsStatus s = { 0 };
+
+        get_status(b, &s);
+        assert_int_equal(s.n_deployments, 2);
+        assert_string_equal(s.deployments[0].checksum, first);
+        assert_string_equal(s.deployments[1].checksum, second);
+        assert_non_null(s.booted);
+        assert_string_equal(s.booted->checksum, booted);
+        assert_null(s.staged);
+}
+
+/* Rollback and the repair after a bootloader fallback: the deployments reordered, all kept, a staged one
+ * dropped and named, the sysroot lock respected. */
+static void test_set_default(void **state)
+{
+        g_autoptr(GFile) path = g_file_new_for_path(sysroot);
+        g_autoptr(OstreeSysroot) other = ostree_sysroot_new(path);
+        g_autoptr(GError) err = NULL;
+        OsBackend *b = open_backend();
+        OsSetDefaultResult res;
+        char unknown[65];
+        Error e = { { 0 } };
+
+        /* booted on release 2, release 1 its rollback */
+        stage_ok(b, c[2], NULL, false, NULL);
+        finalize_ok(b, c[2]);
+        b = os_backend_free(b);
+        b = open_backend();
+        expect_roles(b, c[2], 0, NULL, c[1], 2);
+
+        /* roll back: release 1 becomes the default, release 2 stays (still booted until the reboot) */
+        res = set_default_ok(b, c[1]);
+        assert_true(res.changed);
+        assert_string_equal(res.dropped_staged, "");
+        assert_string_equal(res.kept_staged, "");
+        expect_order(b, c[1], c[2], c[2]);
+        assert_true(deployment_dir_exists(c[1], 0) && deployment_dir_exists(c[2], 0));
+        res = set_default_ok(b, c[1]);
+        assert_false(res.changed);
+        expect_order(b, c[1], c[2], c[2]);
+
+        /* the booted one back as the default (after a bootloader fallback), a staged release dropped */
+        stage_ok(b, c[3], NULL, false, NULL);
+        res = set_default_ok(b, c[2]);
+        assert_true(res.changed);
+        assert_string_equal(res.dropped_staged, c[3]);
+        expect_order(b, c[2], c[1], c[2]);
+        assert_false(deployment_dir_exists(c[3], 0));
+        assert_int_equal(count_deployment_dirs(), 2);
+
+        /* already the default, yet a staged release does not survive */
+        stage_ok(b, c[3], NULL, false, NULL);
+        res = set_default_ok(b, c[2]);
+        assert_false(res.changed);
+        assert_string_equal(res.dropped_staged, c[3]);
+        expect_order(b, c[2], c[1], c[2]);
+
+        /* errors: nothing changes */
+        memset(unknown, 'a', 64);
+        unknown[64] = 0;
+        assert_int_equal(os_backend_set_default(b, unknown, &res, &e), -ENOENT);
+        assert_non_null(strstr(e.message, "no deployment of that commit"));
+        assert_int_equal(os_backend_set_default(b, "3a7c", &res, &e), -EINVAL);
+        assert_true(ostree_sysroot_load(other, NULL, &err));
+        assert_true(ostree_sysroot_lock(other, &err));
+        assert_int_equal(os_backend_set_default(b, c[1], &res, &e), -EBUSY);
+        assert_non_null(strstr(e.message, "locked by another process"));
+        ostree_sysroot_unlock(other);
+        expect_order(b, c[2], c[1], c[2]);
+
+        /* the staged release itself: the default now, no longer staged after the reboot */
+        stage_ok(b, c[3], NULL, false, NULL);
+        res = set_default_ok(b, c[3]);
+        assert_true(res.changed);
+        assert_string_equal(res.dropped_staged, "");
+        b = os_backend_free(b);
+        b = open_backend();
+        expect_roles(b, c[3], 0, NULL, c[2], 3);
+        os_backend_free(b);
+}
+
 static void test_open_errors(void **state)
 {
         OsBackendOptions o = { .kind = OS_BACKEND_OSTREE, .sysroot = "/nonexistent/upkeep-sysroot" };
@@ -670,6 +764,7 @@ int main(void)
                 cmocka_unit_test_setup(test_gpg, setup),
                 cmocka_unit_test_setup(test_file_remote, setup),
                 cmocka_unit_test_setup(test_sysroot_locked, setup),
+                cmocka_unit_test_setup(test_set_default, setup),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -365,6 +365,145 @@ static void test_lock_result(void **state)
         assert_int_equal(l.status, 0);
 }
 
+static void test_lock_token(void **state)
+{
+        _cleanup_free_ char *big = malloc(WORKER_LOCK_TOKEN_MAX + 2);
+        const char *token = (const char *)1;
+        Error e = {};
+
+        assert_true(worker_lock_token_valid("abc.DEF-123_~!"));
+        assert_true(worker_lock_token_valid("x"));
+        assert_false(worker_lock_token_valid(NULL));
+        assert_false(worker_lock_token_valid(""));
+        assert_false(worker_lock_token_valid("two words"));
+        assert_false(worker_lock_token_valid("tab\there"));
+        assert_false(worker_lock_token_valid("line\r\nX-Injected: 1"));
+        assert_false(worker_lock_token_valid("del\x7f"));
+        assert_false(worker_lock_token_valid("utf8-\xc3\xa9"));
+        assert_non_null(big);
+        memset(big, 'a', WORKER_LOCK_TOKEN_MAX);
+        big[WORKER_LOCK_TOKEN_MAX] = 0;
+        assert_true(worker_lock_token_valid(big));
+        big[WORKER_LOCK_TOKEN_MAX] = 'a';
+        big[WORKER_LOCK_TOKEN_MAX + 1] = 0;
+        assert_false(worker_lock_token_valid(big));
+
+        {
+                _cleanup_json_ json_t *none = json_pack("{s:{s:s}}", "lock", "api", "pre-reboot");
+                assert_int_equal(worker_lock_token_get(none, &token, &e), 0);
+                assert_null(token);
+        }
+        {
+                _cleanup_json_ json_t *ok =
+                        json_pack("{s:{s:s,s:s}}", "lock", "api", "pre-reboot", "token", "s3cr3t-Token");
+                assert_int_equal(worker_lock_token_get(ok, &token, &e), 0);
+                assert_string_equal(token, "s3cr3t-Token");
+        }
+        {
+                _cleanup_json_ json_t *num = json_pack("{s:{s:i}}", "lock", "token", 42);
+                token = NULL;
+                assert_int_equal(worker_lock_token_get(num, &token, &e), -EINVAL);
+                assert_null(token);
+        }
+        {
+                _cleanup_json_ json_t *sp = json_pack("{s:{s:s}}", "lock", "token", "has space-secret");
+                assert_int_equal(worker_lock_token_get(sp, &token, &e), -EINVAL);
+                /* the message never quotes the token */
+                assert_null(strstr(e.message, "secret"));
+                assert_non_null(strstr(e.message, "token"));
+        }
+        {
+                _cleanup_json_ json_t *nul = json_pack("{s:{s:s#}}", "lock", "token", "ab\0cd", (size_t)5);
+                assert_int_equal(worker_lock_token_get(nul, &token, &e), -EINVAL);
+        }
+        {
+                _cleanup_json_ json_t *long_tok = json_pack("{s:{s:s}}", "lock", "token", big);
+                assert_int_equal(worker_lock_token_get(long_tok, &token, &e), -EINVAL);
+        }
+}
+
+static void test_set_default_request(void **state)
+{
+        const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *req = NULL;
+        const char *checksum = NULL;
+        WorkerCommand cmd;
+        Error e = {};
+
+        assert_string_equal(worker_command_to_string(WORKER_COMMAND_SET_DEFAULT), "set-default");
+        assert_string_equal(worker_error_kind_to_string(WORKER_ERROR_NO_DEPLOYMENT), "no_deployment");
+        assert_string_equal(worker_error_kind_to_string(WORKER_ERROR_LOCKED), "locked");
+        assert_int_equal(worker_request_format(WORKER_COMMAND_SET_DEFAULT, worker_set_default_args_new(hex),
+                                               NULL, &text, &e),
+                         0);
+        assert_int_equal(worker_request_parse(text, strlen(text), &cmd, &req, &e), 0);
+        assert_int_equal(cmd, WORKER_COMMAND_SET_DEFAULT);
+        assert_int_equal(worker_set_default_checksum(req, &checksum, &e), 0);
+        assert_string_equal(checksum, hex);
+
+        static const char *const bad[] = {
+                "{\"command\":\"set-default\"}",
+                "{\"command\":\"set-default\",\"checksum\":1}",
+                "{\"command\":\"set-default\",\"checksum\":\"\"}",
+                "{\"command\":\"set-default\",\"checksum\":\"0123456789abcdef\"}",
+                /* upper case, one digit too many, one too few, not hex */
+                "{\"command\":\"set-default\",\"checksum\":"
+                "\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+                "{\"command\":\"set-default\",\"checksum\":"
+                "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\"}",
+                "{\"command\":\"set-default\",\"checksum\":"
+                "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\"}",
+                "{\"command\":\"set-default\",\"checksum\":"
+                "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\"}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                _cleanup_json_ json_t *r = NULL;
+                checksum = NULL;
+                assert_int_equal(worker_request_parse(bad[i], strlen(bad[i]), &cmd, &r, &e), 0);
+                assert_int_equal(worker_set_default_checksum(r, &checksum, &e), -EINVAL);
+                assert_null(checksum);
+                assert_non_null(strstr(e.message, "checksum"));
+        }
+}
+
+static void test_set_default_result(void **state)
+{
+        static const char line[] = "{\"ok\":true,\"changed\":true,\"dropped_staged\":\"aa\"}";
+        _cleanup_json_ json_t *same =
+                json_loads("{\"ok\":true,\"changed\":false,\"kept_staged\":\"bb\"}", 0, NULL);
+        _cleanup_json_ json_t *odd = json_loads("{\"ok\":true,\"changed\":1,\"dropped_staged\":3}", 0, NULL);
+        _cleanup_json_ json_t *res = NULL;
+        _cleanup_free_ char *out = NULL;
+        WorkerSetDefaultResult r;
+        WorkerProgress p;
+        Error e = {};
+
+        assert_int_equal(worker_line_parse(line, strlen(line), &p, &res, &e), 1);
+        worker_set_default_result_parse(res, &r);
+        assert_true(r.changed);
+        assert_string_equal(r.dropped_staged, "aa");
+        assert_null(r.kept_staged);
+        worker_set_default_result_parse(same, &r);
+        assert_false(r.changed);
+        assert_null(r.dropped_staged);
+        assert_string_equal(r.kept_staged, "bb");
+        worker_set_default_result_parse(odd, &r);
+        assert_false(r.changed);
+        assert_null(r.dropped_staged);
+
+        /* the worker's failure line for a missing deployment reads back with its kind */
+        {
+                _cleanup_json_ json_t *f = NULL;
+                WorkerErrorKind kind;
+                assert_int_equal(worker_failure_format(-ENOENT, WORKER_ERROR_NO_DEPLOYMENT, "no such", &out),
+                                 0);
+                assert_int_equal(worker_line_parse(out, strlen(out) - 1, &p, &f, &e), 1);
+                assert_int_equal(worker_result_check(f, &kind, &e), -ENOENT);
+                assert_int_equal(kind, WORKER_ERROR_NO_DEPLOYMENT);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -382,6 +521,9 @@ int main(void)
                 cmocka_unit_test(test_check_result),
                 cmocka_unit_test(test_check_result_odd),
                 cmocka_unit_test(test_lock_result),
+                cmocka_unit_test(test_lock_token),
+                cmocka_unit_test(test_set_default_request),
+                cmocka_unit_test(test_set_default_result),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
