@@ -25,7 +25,10 @@ def need(tool):
     return path
 
 
-@pytest.mark.parametrize("unit", sorted(p.name for p in DIST.glob("*.service")))
+DAEMON_UNITS = sorted(p.name for p in DIST.glob("*.service") if p.name != "upkeep-health-gate.service")
+
+
+@pytest.mark.parametrize("unit", DAEMON_UNITS)
 def test_unit_verifies(build_dir, tmp_path, unit):
     text = (DIST / unit).read_text()
     execs = re.findall(r"^ExecStart=(\S+)", text, re.M)
@@ -40,6 +43,22 @@ def test_unit_verifies(build_dir, tmp_path, unit):
     assert "Type=notify" in text
     if unit != "upkeep-agent.service":
         assert "NoNewPrivileges=yes" in text and "ProtectSystem=strict" in text and "CapabilityBoundingSet=\n" in text
+
+
+def test_health_gate_unit(build_dir, tmp_path):
+    """The boot-complete gate: required by boot-complete.target, ordered before it and after the agent, and
+    its command waits for the agent's verdict (tested against a real agent in test_agent_socket.py)."""
+    text = (DIST / "upkeep-health-gate.service").read_text()
+    for want in ["Before=boot-complete.target", "After=upkeep-agent.service", "Requires=upkeep-agent.service",
+                 "RequiredBy=boot-complete.target", "Type=oneshot", "RemainAfterExit=yes"]:
+        assert re.search(rf"^{re.escape(want)}$", text, re.M), want
+    assert re.findall(r"^ExecStart=(.*)$", text, re.M) == ["/usr/bin/upkeep status --wait-health=1800"]
+    for unit in ("upkeep-health-gate.service", "upkeep-agent.service"):
+        t = (DIST / unit).read_text().replace("/usr/bin/upkeep-agent", str(build_dir / BINARIES["upkeep-agent"]))
+        (tmp_path / unit).write_text(t.replace("/usr/bin/upkeep ", str(build_dir / "src/cli/upkeep") + " "))
+    r = subprocess.run([need("systemd-analyze"), "verify", "--man=no", str(tmp_path / "upkeep-health-gate.service"),
+                        str(tmp_path / "upkeep-agent.service")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
 
 def test_sysusers_create_the_accounts(tmp_path):
@@ -81,7 +100,8 @@ def test_meson_install_places_dist_files(build_dir, tmp_path):
     def has(suffix):
         return any(f.endswith(suffix) for f in files)
     for want in ["lib/systemd/system/upkeep-lock.service", "lib/systemd/system/upkeep-graph.service",
-                 "lib/systemd/system/upkeep-agent.service", "lib/sysusers.d/upkeep-lock.conf",
+                 "lib/systemd/system/upkeep-agent.service", "lib/systemd/system/upkeep-health-gate.service",
+                 "lib/sysusers.d/upkeep-lock.conf",
                  "lib/sysusers.d/upkeep-graph.conf", "doc/upkeep/examples/lock.toml",
                  "doc/upkeep/examples/graph.toml", "doc/upkeep/lock.md", "bin/upkeep-lock", "bin/upkeep"]:
         assert has(want), (want, sorted(files))

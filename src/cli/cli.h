@@ -1,0 +1,14 @@
+/* cli.h — the upkeep command line's commands, one file per component they drive: cli-graph.c (graph build
+ * and query), cli-lock.c (upkeep-lock's admin API), cli-agent.c (this node's upkeep-agent). upkeep.c is
+ * main(). Each returns 0 or a negative errno after printing what went wrong. */
+#pragma once
+
+#include <stdio.h>
+
+#define CLI_MAX_DOCUMENT (64u * 1024u * 1024u)
+
+void graph_usage(FILE *f);
+int graph_build_cmd(int argc, char **argv);
+int graph_query_cmd(int argc, char **argv);
+int lock_cmd(int argc, char **argv);
+int agent_cmd(int argc, char **argv);
