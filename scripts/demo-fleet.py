@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """demo-fleet — the whole Upkeep loop on one machine, embedded defaults, no external services.
 
-It builds two releases of a small OSTree OS, serves the repository over loopback HTTP, starts upkeep-graph
-on Fedora CoreOS-format metadata describing them and upkeep-lock on its SQLite default with one slot,
-boots a fleet of nodes (test sysroots) on the old release with an upkeep-agent each (strategy fleet_lock,
-"reboot" = the agent restarts on the new default deployment), schedules a phased rollout of the new
-release, and prints the fleet updating itself node by node until every node runs the new release.
+It builds three releases of a small OSTree OS, serves the repository over loopback HTTP, starts upkeep-graph
+on Fedora CoreOS-format metadata describing them (taking outcome reports, with a safety policy) and
+upkeep-lock on its SQLite default with one slot, and boots a fleet of nodes (test sysroots) on the first
+release with an upkeep-agent each (strategy fleet_lock, "reboot" = the agent restarts on the new default
+deployment, a health check that the second release breaks). Then:
+  1. the second release rolls out: the first node offered it reboots into it, its health check fails, it
+     rolls back, remembers the release as bad and reports it; upkeep-graph pauses the rollout, so no other
+     node is offered it;
+  2. a fixed third release rolls out to every node, one at a time.
 
-usage: demo-fleet.py BUILD_DIR   (env: DEMO_NODES=5, DEMO_ROLLOUT_MINUTES=1, DEMO_TIMEOUT=240)
+usage: demo-fleet.py BUILD_DIR   (env: DEMO_NODES=5, DEMO_ROLLOUT_MINUTES=1, DEMO_TIMEOUT=300)
 """
 import os
 import pathlib
@@ -27,15 +31,93 @@ from graphutil import GraphServer  # noqa: E402
 from lockutil import LockServer  # noqa: E402
 
 
+# The application check every node runs after an update: it fails on the bad release.
+APP_CHECK = """#!/bin/sh
+booted=$(ostree admin status --sysroot={sysroot} | grep -m1 -oE '[0-9a-f]{{64}}')
+if [ "$booted" = "{bad}" ]; then echo "app.service: failed to start (config schema v3 unsupported)"; exit 1; fi
+echo "app.service: active"
+"""
+POLICY = """
+[reports]
+enabled = true
+database = "{db}"
+
+[[policy]]
+stream = "{stream}"
+failure_threshold_count = 1
+min_sample = 100
+"""
+
+
 def short(version):
     return version.rsplit(".", 2)[-2] + "." + version.rsplit(".", 1)[-1] if version else "-"
+
+
+def cell(n):
+    try:
+        st = n.status()
+        booted = short(st["deployments"]["booted"]["version"])
+        staged = st["deployments"]["staged"]
+        health = (st.get("health") or {}).get("state", "")
+        if health in ("checking", "stabilizing", "rechecking", "rebooting", "rolling_back", "manual"):
+            return f"{booted} {health}"
+        if health == "recovered" and st.get("bad_releases"):
+            return f"{booted} rolled back"
+        state = {"no_new_update": "idle", "reported_steady": "idle", "update_available": "downloading",
+                 "update_staged": "staged " + short(staged["version"]) if staged else "staged",
+                 "update_finalized": "rebooting", "end": "rebooting"}.get(st["state"], st["state"])
+        return f"{booted} {state}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "(rebooting)" if n.reboots() else "(booting)"
+
+
+def watch(nodes, lock, done, timeout):
+    """Prints a row whenever a node's state or the lock holder changes, until done() or the timeout."""
+    by_uuid = {n.uuid: n.name for n in nodes}
+    print()
+    print("  time  " + "".join(f"{n.name:<24}" for n in nodes) + "lock holder")
+    last, t0, deadline = None, time.monotonic(), time.monotonic() + timeout
+    while True:
+        cells, holder = [cell(n) for n in nodes], "-"
+        try:  # the lock server's own record of who holds the slot
+            g = lock.admin("GET", "/default", "demo-admin-token").json()
+            ids = [h["id"] if isinstance(h, dict) else h for h in g.get("holders", [])]
+            holder = ",".join(by_uuid.get(i, i[:8]) for i in ids) or "-"
+        except (OSError, ValueError, KeyError):
+            pass
+        row = "".join(f"{c:<24}" for c in cells) + holder
+        if row != last:
+            print(f"{time.monotonic() - t0:5.0f}s " + row, flush=True)
+            last = row
+        if done():
+            print()
+            return True
+        if time.monotonic() > deadline:
+            print("demo: the fleet did not get there in time; agent logs:")
+            for n in nodes:
+                print(f"--- {n.name} ---\n" + n.logs()[-3000:])
+            return False
+        time.sleep(0.2)
+
+
+def steady(n, index):
+    try:
+        st = n.status()
+        return (n.booted_index() == index and st["lock"]["state"] == "released"
+                and st["health"]["state"] in ("succeeded", "recovered", "steady"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def rollouts(graph):
+    return {(x["stream"], x["release"]): x for x in graph.get("/v1/rollouts").json()["rollouts"]}
 
 
 def main():
     build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
     n_nodes = int(os.environ.get("DEMO_NODES", "5"))
     minutes = int(os.environ.get("DEMO_ROLLOUT_MINUTES", "1"))
-    timeout = float(os.environ.get("DEMO_TIMEOUT", "240"))
+    timeout = float(os.environ.get("DEMO_TIMEOUT", "300"))
     work = pathlib.Path(tempfile.mkdtemp(prefix="upkeep-demo-"))
     started = []
 
@@ -49,24 +131,27 @@ def main():
 
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     try:
-        print("==> building two releases of a small OSTree OS (osname testos)")
-        fx = osfixture.build(work / "os", releases=2, rollouts={1: None})
-        for r in fx.releases:
-            print(f"    {r.version}  commit {r.checksum[:16]}…")
+        print("==> building three releases of a small OSTree OS (osname testos)")
+        fx = osfixture.build(work / "os", releases=3, rollouts={1: None, 2: None})
+        for r, what in zip(fx.releases, ("booted everywhere", "BAD: breaks the app", "the fix")):
+            print(f"    {r.version}  commit {r.checksum[:16]}…  {what}")
         srv = osfixture.RepoServer(fx.dir)
         started.append(srv)
         print(f"    repository served at {srv.url}")
 
-        print("==> starting upkeep-graph on the release index and update metadata (Fedora CoreOS formats)")
+        print("==> starting upkeep-graph (Fedora CoreOS formats), taking outcome reports; policy: pause a "
+              "rollout at its first failure")
         (work / "graph").mkdir()
-        graph = GraphServer(build, work / "graph", fx.graph_config_text())
+        graph = GraphServer(build, work / "graph", fx.graph_config_text() +
+                            POLICY.format(db=work / "graph" / "reports.db", stream=fx.stream))
         started.append(graph)
         graph.wait_ready()
-        print(f"    {graph.base}/v1/graph — no rollout yet: {fx.version(0)} has no update")
+        print(f"    {graph.base}/v1/graph   {graph.base}/v1/rollouts   {graph.base}/metrics")
 
         print("==> starting upkeep-lock on its embedded SQLite backend, one reboot slot, 2 s settle delay")
         (work / "lock").mkdir()
         (work / "lock" / "admin.token").write_text("demo-admin-token\n")
+        (work / "lock" / "admin.token").chmod(0o600)
         lock = LockServer(build, work / "lock",
                           f'[backend]\ntype = "sqlite"\nsqlite_path = "{work / "lock" / "lock.db"}"\n'
                           f'[auth]\nadmin_token_file = "{work / "lock" / "admin.token"}"\n'
@@ -75,64 +160,52 @@ def main():
         print(f"    {lock.base}")
 
         wariness = [round((i + 0.5) / n_nodes, 2) for i in range(n_nodes)]
-        print(f"==> booting {n_nodes} nodes on {fx.version(0)}, each with an upkeep-agent "
-              "(strategy fleet_lock, wariness " + ", ".join(map(str, wariness)) + ")")
+        print(f"==> booting {n_nodes} nodes on {fx.version(0)}, each with an upkeep-agent (strategy fleet_lock, "
+              "wariness " + ", ".join(map(str, wariness)) + ", a required health check of the app, "
+              "1 boot attempt, outcome reports to upkeep-graph)")
         nodes = []
         for i in range(n_nodes):
             n = Node(build, work, f"node{i + 1}", fx, srv.url, 0, graph_url=graph.base + "/",
-                     lock_url=lock.base + "/", wariness=wariness[i], interval=1, boot_delay=2)
+                     lock_url=lock.base + "/", wariness=wariness[i], interval=1, boot_delay=2,
+                     health={"max_boot_attempts": 1},
+                     extra=f'report_url = "{graph.base}/v1/report"\n')
+            n.add_check("etc/upkeep/check/required.d/50-app.sh",
+                        APP_CHECK.format(sysroot=n.sysroot, bad=fx.checksum(1)))
             nodes.append(n)
         for n in nodes:
             n.start()
             started.append(n)
 
-        start = int(time.time()) + 3
-        print(f"==> scheduling the rollout of {fx.version(1)}: from 0% at +3 s to 100% over {minutes} min")
-        fx.write_updates(rollouts={1: {"start_epoch": start, "start_percentage": 0.0,
+        bad, fixed = fx.version(1), fx.version(2)
+        first = round(wariness[0] + 0.05, 2)
+        print(f"==> 1. rolling out {bad}: {first:.0%} of the fleet at once, the rest over {5 * minutes} min")
+        fx.write_updates(rollouts={1: {"start_epoch": int(time.time()), "start_percentage": first,
+                                       "duration_minutes": 5 * minutes}, 2: None})
+        if not watch(nodes, lock, lambda: steady(nodes[0], 0) and rollouts(graph)[(fx.stream, bad)]["paused"],
+                     timeout):
+            return 1
+        st = nodes[0].status()
+        h = st["health"]
+        print(f"    {nodes[0].name} rolled back: {h['reason']}")
+        for c in h["checks"]:
+            print(f"      check {c['name']}: {'ok' if c['ok'] else 'FAILED'}: {c['output'].strip()}")
+        print(f"    {nodes[0].name} remembers as bad: " +
+              ", ".join(f"{b['version']} ({b['outcome']})" for b in st["bad_releases"]))
+        ro = rollouts(graph)[(fx.stream, bad)]
+        print(f"    upkeep-graph paused the rollout of {bad} at {ro['frozen_percentage']:.0%}: {ro['reason']}")
+        print(f"    (the metadata's ramp goes on, the pause holds: see {graph.base}/v1/rollouts)")
+        others = [n.name for n in nodes[1:] if n.booted_index() == 0 and n.reboots() == 0]
+        print(f"    never offered {bad}, still on {fx.version(0)} without a reboot: " + ", ".join(others))
+
+        print(f"==> 2. rolling out the fixed {fixed}: from 0% at +3 s to 100% over {minutes} min")
+        fx.write_updates(rollouts={1: {"start_epoch": int(time.time()), "start_percentage": first,
+                                       "duration_minutes": 5 * minutes},
+                                   2: {"start_epoch": int(time.time()) + 3, "start_percentage": 0.0,
                                        "duration_minutes": minutes}})
+        if not watch(nodes, lock, lambda: all(steady(n, 2) for n in nodes), timeout):
+            return 1
 
-        names = [n.name for n in nodes]
-        by_uuid = {n.uuid: n.name for n in nodes}
-        print()
-        print("  time  " + "".join(f"{name:<26}" for name in names) + "lock holder")
-        last, t0, deadline = None, time.monotonic(), time.monotonic() + timeout
-        while True:
-            cells, holder, released = [], "-", 0
-            for n in nodes:
-                try:
-                    st = n.status()
-                    released += st["lock"]["state"] == "released"
-                    booted = short(st["deployments"]["booted"]["version"])
-                    staged = st["deployments"]["staged"]
-                    state = {"no_new_update": "idle", "reported_steady": "idle", "update_available": "downloading",
-                             "update_staged": "staged " + short(staged["version"]) if staged else "staged",
-                             "update_finalized": "rebooting", "end": "rebooting"}.get(st["state"], st["state"])
-                    cells.append(f"{booted} {state}")
-                except (OSError, ValueError, KeyError, TypeError):
-                    cells.append("(rebooting)" if n.reboots() else "(booting)")
-            try:  # the lock server's own record of who holds the slot
-                g = lock.admin("GET", "/default", "demo-admin-token").json()
-                ids = [h["id"] if isinstance(h, dict) else h for h in g.get("holders", [])]
-                holder = ",".join(by_uuid.get(i, i[:8]) for i in ids) or "-"
-            except (OSError, ValueError, KeyError):
-                pass
-            row = "".join(f"{c:<26}" for c in cells) + holder
-            if row != last:
-                print(f"{time.monotonic() - t0:5.0f}s " + row, flush=True)
-                last = row
-            # done: every node answered, reported steady state (slot released) and boots the new release
-            done = released == len(nodes) and all(n.booted_index() == 1 for n in nodes)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                print("demo: the fleet did not converge in time; agent logs:")
-                for n in nodes:
-                    print(f"--- {n.name} ---\n" + n.logs()[-3000:])
-                return 1
-            time.sleep(0.2)
-
-        print()
-        print("==> every node runs " + fx.version(1) + "; each kept " + fx.version(0) + " for rollback")
+        print("==> every node runs " + fixed + "; each kept its previous release for rollback")
         for n in nodes:
             deps = n.deployments()
             print(f"    {n.name}: " + ", ".join(f"[{i}] {d.version}" for i, d in enumerate(deps)) +
@@ -145,10 +218,15 @@ def main():
         print("==> upkeep lock status")
         subprocess.run([str(build / "src/cli/upkeep"), "lock", "status", "--url", lock.base, "--token-file",
                         str(work / "lock" / "admin.token")], check=False)
+        print()
+        print("==> outcome reports upkeep-graph counted")
+        for line in graph.get("/metrics").text.splitlines():
+            if line.startswith("upkeep_graph_reports_total{"):
+                print("    " + line)
         takes = lock.logs().count(" took a slot")
         print()
-        print(f"demo finished: {n_nodes} nodes updated one at a time ({takes} lock grants, never two at once), "
-              "stopping everything.")
+        print(f"demo finished: the bad release stopped itself after one node; the fix reached all {n_nodes} "
+              f"nodes one at a time ({takes} lock grants, never two at once). Stopping everything.")
         return 0
     finally:
         cleanup()
