@@ -37,6 +37,9 @@ static void decode_result(const json_t *res)
         worker_set_default_result_parse(res, &sd);
         if (sd.changed && !json_is_true(json_object_get(res, "changed")))
                 __builtin_trap();
+        long status = 0;
+        if (worker_report_status(res, &status) == 0 && (status < 100 || status > 599))
+                __builtin_trap();
         (void)worker_deployment_find(c.deployments, "booted", &d);
         (void)worker_deployment_find(c.deployments, "rollback", &d);
 }
@@ -61,6 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (worker_set_default_checksum(req, &checksum, &e) == 0 && strlen(checksum) != 64)
                         __builtin_trap();
                 if (worker_lock_token_get(req, &token, &e) == 0 && token && !worker_lock_token_valid(token))
+                        __builtin_trap();
+                const char *url, *rtoken, *body;
+                if (worker_report_get(req, &url, &rtoken, &body, &e) == 0 &&
+                    (strncmp(url, "http", 4) != 0 || !*body || strlen(body) > WORKER_REPORT_BODY_MAX ||
+                     (rtoken && !worker_lock_token_valid(rtoken))))
                         __builtin_trap();
                 /* what the worker accepted, the agent can write */
                 if (worker_request_format(cmd, json_deep_copy(req), NULL, &again, &e) == 0)

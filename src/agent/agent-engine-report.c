@@ -11,10 +11,11 @@
 
 #include "agent-engine-internal.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "log.h"
 #include "strutil.h"
 #include "time-util.h"
-#include "config.h"
+#include "worker-call.h"
 
 #define TOKEN_FILE_MAX 4098 /* a token (4096 bytes) and its line ending */
 #define REPORT_STOP_TIMEOUT_MS 2000
@@ -54,6 +55,38 @@ int engine_tokens_load(Engine *e, Error *err)
         return token_load("report_token_file", e->config->report_token_file, &e->report_token, err);
 }
 
+/* The spool's post(): one upkeep-agent-worker "report" action (the resident daemon does not link libcurl),
+ * on the spool's thread. It does not take the engine's worker slot: stopping the agent kills it through
+ * PR_SET_PDEATHSIG like every worker, and worker_call() kills it at its timeout. */
+static int post_report(void *userdata, const char *url, const char *token, const char *body, size_t len,
+                       unsigned timeout_ms, long *ret_status, Error *e)
+{
+        Engine *eng = userdata;
+        _cleanup_free_ char *text = NULL, *copy = strndup(body, len);
+        _cleanup_json_ json_t *res = NULL;
+        json_t *args;
+        int r;
+
+        if (!copy)
+                return error_setf(e, -ENOMEM, "out of memory");
+        args = worker_report_args_new(url, token, copy);
+        if (!args)
+                return error_setf(e, -ENOMEM, "out of memory");
+        r = worker_request_format(WORKER_COMMAND_REPORT, args, NULL, &text, e);
+        if (r < 0)
+                return r;
+        r = worker_call(eng->worker_path, text, timeout_ms / 1000 + 5, NULL, NULL, NULL, &res, e);
+        if (r < 0)
+                return r;
+        r = worker_result_check(res, NULL, e);
+        if (r < 0)
+                return r;
+        if (worker_report_status(res, ret_status) < 0)
+                return error_setf(e, -EBADMSG, "the worker's report reply has no HTTP status");
+        error_setf(e, 0, "%s", json_string_value(json_object_get(res, "excerpt")) ?: "");
+        return 0;
+}
+
 /* Opens and starts the spool once the stream is known (engine thread). A failure is logged once. */
 static void reports_open(Engine *e)
 {
@@ -77,11 +110,15 @@ static void reports_open(Engine *e)
         if (r >= 0 && (r = mkdir_p(c->state_dir, 0755)) < 0)
                 error_setf(&err, r, "cannot create %s: %m", c->state_dir);
         if (r >= 0)
-                r = report_spool_new(&(ReportSpoolSetup){ .dir = dir,
-                                                          .url = url,
-                                                          .token = e->report_token,
-                                                          .user_agent = "upkeep-agent/" UPKEEP_VERSION },
-                                     &s, &err);
+                r = report_spool_new(
+                        &(ReportSpoolSetup){
+                                .dir = dir,
+                                .url = url,
+                                .token = e->report_token,
+                                .post = post_report,
+                                .post_userdata = e,
+                        },
+                        &s, &err);
         if (r >= 0 && (r = report_spool_start(s, &err)) < 0)
                 s = report_spool_free(s);
         if (r < 0) {

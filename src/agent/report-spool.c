@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "fileio.h"
-#include "http-client.h"
 #include "siphash13.h"
 #include "strutil.h"
 #include "time-util.h"
@@ -53,10 +52,12 @@ struct ReportSpool {
 
         char *dir;
         char *url;
-        char *auth_header; /* "Authorization: Bearer …" or NULL */
-        unsigned max_queued;
+        char *token; /* the bearer token, or NULL */
+        unsigned max_queued, post_timeout_ms;
         uint64_t (*backoff)(unsigned attempt, double jitter01);
-        HttpClient *client; /* the sender's alone */
+        int (*post)(void *userdata, const char *url, const char *token, const char *body, size_t len,
+                    unsigned timeout_ms, long *ret_status, Error *e);
+        void *post_userdata;
 
         unsigned attempt; /* failed POSTs of the report at the head of the queue */
         usec_t next_due;  /* CLOCK_MONOTONIC; no POST before */
@@ -69,10 +70,9 @@ static void spool_unref(ReportSpool *s)
                 return;
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->wake);
-        http_client_free(s->client);
         free(s->dir);
         free(s->url);
-        free(s->auth_header);
+        free(s->token);
         free(s);
 }
 
@@ -189,12 +189,13 @@ static int setup_strings(ReportSpool *s, const ReportSpoolSetup *setup, Error *e
         if (setup->token && string_check_plain(setup->token, 4096, false) < 0)
                 return error_setf(e, -EINVAL,
                                   "report spool: token: control character or longer than 4096 bytes");
+        if (!setup->post)
+                return error_setf(e, -EINVAL, "report spool: no way to send");
         s->dir = strdup(setup->dir);
         s->url = strdup(setup->url);
         if (!s->dir || !s->url)
                 return error_setf(e, -ENOMEM, "report spool: %m");
-        if (setup->token && setup->token[0] &&
-            asprintf(&s->auth_header, "Authorization: Bearer %s", setup->token) < 0)
+        if (setup->token && setup->token[0] && !(s->token = strdup(setup->token)))
                 return error_setf(e, -ENOMEM, "report spool: %m");
         return 0;
 }
@@ -225,7 +226,6 @@ int report_spool_new(const ReportSpoolSetup *setup, ReportSpool **ret, Error *e)
 {
         _cleanup_(spool_unrefp) ReportSpool *s = NULL;
         _cleanup_free_ SpoolEntry *list = NULL;
-        unsigned timeout;
         size_t n;
         int r;
 
@@ -245,15 +245,9 @@ int report_spool_new(const ReportSpoolSetup *setup, ReportSpool **ret, Error *e)
         r = setup_strings(s, setup, e);
         if (r < 0)
                 return r;
-        timeout = setup->post_timeout_ms ?: REPORT_SPOOL_POST_TIMEOUT_MS_DEFAULT;
-        r = http_client_new(&(HttpClientOptions){ .connect_timeout_ms = MIN(timeout, 5000U),
-                                                  .total_timeout_ms = timeout,
-                                                  .max_body_bytes = 64 * 1024,
-                                                  .max_redirects = -1,
-                                                  .user_agent = setup->user_agent },
-                            &s->client);
-        if (r < 0)
-                return error_setf(e, r, "report spool: HTTP client: %m");
+        s->post = setup->post;
+        s->post_userdata = setup->post_userdata;
+        s->post_timeout_ms = setup->post_timeout_ms ?: REPORT_SPOOL_POST_TIMEOUT_MS_DEFAULT;
         if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
                 return error_setf(e, negative_errno(), "creating %s: %m", s->dir);
         r = scan(s, true, &list, &n, e);
@@ -393,33 +387,22 @@ static int next_report(ReportSpool *s, SpoolEntry *ret, Buf *body, Error *e)
         }
 }
 
-/* The first bytes of a response body for a message, non-printable bytes made '?'. */
-static void body_excerpt(const HttpResponse *resp, char *out, size_t size)
-{
-        size_t n = MIN(resp->body ? resp->body_len : 0, size - 1);
-
-        for (size_t i = 0; i < n; i++)
-                out[i] = resp->body[i] >= 0x20 && resp->body[i] < 0x7f ? resp->body[i] : '?';
-        out[n] = '\0';
-}
-
-/* POSTs body: 0 with *ret_status when the server answered (e says what when it is not a 2xx), or the
- * client's negative errno with e. */
+/* POSTs body through the setup's post(): 0 with *ret_status when the server answered (e says what when it
+ * is not a 2xx), or a negative errno with e. */
 static int post(ReportSpool *s, const Buf *body, long *ret_status, Error *e)
 {
-        const char *headers[] = { "Content-Type: application/json", s->auth_header, NULL };
-        HttpResponse resp = {};
-        char excerpt[160];
+        Error answer = {};
+        long status = 0;
         int r;
 
-        r = http_client_request(s->client, "POST", s->url, headers, body->data, body->len, &resp, e);
+        r = s->post(s->post_userdata, s->url, s->token, body->data, body->len, s->post_timeout_ms, &status,
+                    &answer);
         if (r < 0)
-                return r;
-        *ret_status = resp.status;
-        body_excerpt(&resp, excerpt, sizeof excerpt);
-        error_setf(e, -EIO, "the report server answered %ld%s%s", resp.status, excerpt[0] ? ": " : "",
-                   excerpt);
-        http_response_done(&resp);
+                return error_setf(e, r, "%s",
+                                  answer.message[0] ? answer.message : "the report was not sent");
+        *ret_status = status;
+        error_setf(e, -EIO, "the report server answered %ld%s%s", status, answer.message[0] ? ": " : "",
+                   answer.message);
         return 0;
 }
 

@@ -31,11 +31,18 @@
 typedef struct ReportSpool ReportSpool;
 
 typedef struct ReportSpoolSetup {
-        const char *dir;        /* required; created 0700 when missing (its parent must exist) */
-        const char *url;        /* required: http:// or https://, e.g. "http://graph.example/v1/report" */
-        const char *token;      /* "Authorization: Bearer <token>"; NULL or "" = none */
-        unsigned max_queued;    /* 0 = REPORT_SPOOL_MAX_QUEUED_DEFAULT */
-        const char *user_agent; /* NULL = the HTTP client's default */
+        const char *dir;     /* required; created 0700 when missing (its parent must exist) */
+        const char *url;     /* required: http:// or https://, e.g. "http://graph.example/v1/report" */
+        const char *token;   /* "Authorization: Bearer <token>"; NULL or "" = none */
+        unsigned max_queued; /* 0 = REPORT_SPOOL_MAX_QUEUED_DEFAULT */
+        /* Sends one report: POSTs body (JSON, len bytes) to url with "Authorization: Bearer <token>" when
+         * token is not NULL, within timeout_ms. 0 with *ret_status when the server answered (e may carry
+         * the start of its answer), or a negative errno with e (no answer). Called on the sender thread
+         * only. Required: the daemon runs it in its worker (the resident agent does not link libcurl);
+         * tests POST directly. */
+        int (*post)(void *userdata, const char *url, const char *token, const char *body, size_t len,
+                    unsigned timeout_ms, long *ret_status, Error *e);
+        void *post_userdata;
         /* One POST, connecting included; 0 = REPORT_SPOOL_POST_TIMEOUT_MS_DEFAULT. */
         unsigned post_timeout_ms;
         /* The delay before retry attempt + 1; NULL = report_backoff_usec (tests pass a faster one). */

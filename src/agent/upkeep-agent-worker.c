@@ -387,6 +387,43 @@ out:
         return r;
 }
 
+/* One outcome report for the daemon's spool: POST the body as JSON, answer the server's status and the
+ * start of its answer; the spool decides what the status means (agent-report.h). */
+static int cmd_report(const json_t *req)
+{
+        const char *url, *token, *body;
+        _cleanup_free_ char *auth = NULL;
+        HttpClient *http;
+        HttpResponse resp = {};
+        char excerpt[161], msg[WORKER_MESSAGE_MAX];
+        Error e = {};
+        int r;
+
+        if (worker_report_get(req, &url, &token, &body, &e) < 0)
+                return fail(-EINVAL, WORKER_ERROR_CONFIG, e.message);
+        if (token && asprintf(&auth, "Authorization: Bearer %s", token) < 0)
+                return fail(-ENOMEM, WORKER_ERROR_CONFIG, "out of memory");
+        http = client(64u << 10);
+        if (!http)
+                return fail(-ENOMEM, WORKER_ERROR_CONFIG, "cannot make an HTTP client");
+        r = http_client_request(http, "POST", url,
+                                (const char *const[]){ "Content-Type: application/json", auth, NULL }, body,
+                                strlen(body), &resp, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "%s: %s", url, e.message);
+                (void)fail(r, WORKER_ERROR_CONNECTION, msg);
+        } else {
+                size_t n = MIN(resp.body_len, sizeof excerpt - 1);
+                for (size_t i = 0; i < n; i++)
+                        excerpt[i] = resp.body[i] >= 0x20 && resp.body[i] < 0x7f ? resp.body[i] : '?';
+                excerpt[n] = 0;
+                emit(json_pack("{s:i,s:s}", "status", (int)resp.status, "excerpt", excerpt));
+        }
+        http_response_done(&resp);
+        http_client_free(http);
+        return 0;
+}
+
 static void on_progress(const OsProgress *p, void *userdata)
 {
         WorkerProgress wp = { .bytes = p->bytes_transferred,
@@ -498,6 +535,8 @@ int main(int argc, char **argv)
                 return cmd_stage_or_finalize(req, true);
         case WORKER_COMMAND_FINALIZE:
                 return cmd_stage_or_finalize(req, false);
+        case WORKER_COMMAND_REPORT:
+                return cmd_report(req);
         case WORKER_COMMAND_SET_DEFAULT:
                 return cmd_set_default(req);
         default:

@@ -5,6 +5,7 @@
 
 #include "json-util.h"
 #include "macros.h"
+#include "strutil.h"
 #include "worker-protocol.h"
 
 /* systemd's pattern: a table indexed by the enum, sized by its _MAX; unknown names give -EINVAL. */
@@ -29,6 +30,7 @@ static const char *const worker_command_table[_WORKER_COMMAND_MAX] = {
         [WORKER_COMMAND_STATUS] = "status",     [WORKER_COMMAND_CHECK] = "check",
         [WORKER_COMMAND_LOCK] = "lock",         [WORKER_COMMAND_STAGE] = "stage",
         [WORKER_COMMAND_FINALIZE] = "finalize", [WORKER_COMMAND_SET_DEFAULT] = "set-default",
+        [WORKER_COMMAND_REPORT] = "report",
 };
 DEFINE_STRING_TABLE_LOOKUP(worker_command, WorkerCommand)
 
@@ -156,6 +158,64 @@ int worker_lock_token_get(const json_t *req, const char **ret_token, Error *e)
                                   "without spaces",
                                   WORKER_LOCK_TOKEN_MAX);
         *ret_token = json_string_value(v);
+        return 0;
+}
+
+json_t *worker_report_args_new(const char *url, const char *token, const char *body)
+{
+        assert(url);
+        assert(body);
+        return json_pack("{s:{s:s,s:s*,s:s}}", "report", "url", url, "token", token, "body", body);
+}
+
+static bool url_ok(const char *url)
+{
+        if (!startswith(url, "http://") && !startswith(url, "https://"))
+                return false;
+        for (const char *p = url; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                        return false;
+        return strlen(url) <= 4096;
+}
+
+int worker_report_get(const json_t *req, const char **ret_url, const char **ret_token, const char **ret_body,
+                      Error *e)
+{
+        const json_t *rep = json_object_get(req, "report"), *url = json_object_get(rep, "url"),
+                     *token = json_object_get(rep, "token"), *body = json_object_get(rep, "body");
+
+        assert(ret_url && ret_token && ret_body);
+        if (!json_is_object(rep))
+                return error_setf(e, -EINVAL, "request: \"report\" must be an object");
+        if (!json_is_string(url) || strlen(json_string_value(url)) != json_string_length(url) ||
+            !url_ok(json_string_value(url)))
+                return error_setf(e, -EINVAL,
+                                  "request: \"report\".\"url\" must be an http:// or https:// URL");
+        if (token && (!json_is_string(token) || json_string_length(token) > WORKER_LOCK_TOKEN_MAX ||
+                      strlen(json_string_value(token)) != json_string_length(token) ||
+                      !worker_lock_token_valid(json_string_value(token))))
+                return error_setf(e, -EINVAL,
+                                  "request: \"report\".\"token\" must be 1 to %u printable ASCII characters "
+                                  "without spaces",
+                                  WORKER_LOCK_TOKEN_MAX);
+        if (!json_is_string(body) || json_string_length(body) == 0 ||
+            json_string_length(body) > WORKER_REPORT_BODY_MAX ||
+            strlen(json_string_value(body)) != json_string_length(body))
+                return error_setf(e, -EINVAL, "request: \"report\".\"body\" must be 1 to %u bytes of text",
+                                  WORKER_REPORT_BODY_MAX);
+        *ret_url = json_string_value(url);
+        *ret_token = token ? json_string_value(token) : NULL;
+        *ret_body = json_string_value(body);
+        return 0;
+}
+
+int worker_report_status(const json_t *res, long *ret_status)
+{
+        const json_t *v = json_object_get(res, "status");
+
+        if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599)
+                return -EBADMSG;
+        *ret_status = (long)json_integer_value(v);
         return 0;
 }
 

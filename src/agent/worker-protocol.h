@@ -25,6 +25,7 @@ typedef enum WorkerCommand {
         WORKER_COMMAND_STAGE,
         WORKER_COMMAND_FINALIZE,
         WORKER_COMMAND_SET_DEFAULT, /* make the deployment with args.checksum the default (rollback) */
+        WORKER_COMMAND_REPORT,      /* POST one outcome report (the daemon's spool does not link libcurl) */
         _WORKER_COMMAND_MAX,
         _WORKER_COMMAND_INVALID = -EINVAL,
 } WorkerCommand;
@@ -83,6 +84,20 @@ bool worker_lock_token_valid(const char *token) _pure_;
 /* The lock request's token: 0 with *ret_token NULL when "lock" has none, or the token (borrowed from req);
  * -EINVAL (e says why, never quoting the token) when it is not a string or not a valid token. */
 int worker_lock_token_get(const json_t *req, const char **ret_token, Error *e);
+
+/* The report request's args: {"report": {"url": url, "token": token (omitted when NULL), "body": body}}:
+ * one POST of body (JSON) to url with "Authorization: Bearer <token>". The reply is {"status": N,
+ * "excerpt": "..."}: the server's HTTP status and the start of its answer (printable ASCII). NULL when out
+ * of memory. */
+#define WORKER_REPORT_BODY_MAX (16u * 1024u)
+json_t *worker_report_args_new(const char *url, const char *token, const char *body);
+/* The report request's fields, borrowed from req: url http:// or https://, without spaces or control
+ * characters; token NULL or valid as worker_lock_token_valid(); body 1..WORKER_REPORT_BODY_MAX bytes.
+ * -EINVAL (e says which field, never quoting the token). */
+int worker_report_get(const json_t *req, const char **ret_url, const char **ret_token, const char **ret_body,
+                      Error *e);
+/* The report reply's HTTP status (100..599) into *ret_status: 0, or -EBADMSG. */
+int worker_report_status(const json_t *res, long *ret_status);
 
 /* The set-default request's args: {"checksum": checksum}. NULL when out of memory. */
 json_t *worker_set_default_args_new(const char *checksum);

@@ -3,6 +3,7 @@ outcomes to the real upkeep-graph, whose policy pauses a failing rollout at its 
 that had not been offered the release never is; and an agent that holds a bearer token for the lock server
 (per-node tokens) takes and releases its slot with it."""
 import json
+import pathlib
 import secrets
 import time
 
@@ -110,6 +111,8 @@ def test_failing_release_reported_and_rollout_paused(build_dir, tmp_path, os3, g
                                             group="default", outcome="rolled_back") == 1, timeout=30,
                        what="the rolled_back report delivered")
         assert not list((early.dir / "state" / "reports").glob("r-*.json"))
+        # sent through the worker: the resident daemon still maps no libcurl (docs/agent.md, "The worker")
+        assert "libcurl" not in (pathlib.Path("/proc") / str(early.proc.pid) / "maps").read_text()
         ro = rollouts(graph)[(fx.stream, fx.version(1))]
         assert ro["paused"] is True, ro
         assert 0.45 < ro["frozen_percentage"] < 0.55, ro

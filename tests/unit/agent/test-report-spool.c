@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "fileio.h"
+#include "http-client.h"
 #include "report-spool.h"
 #include "time-util.h"
 
@@ -234,6 +235,38 @@ static uint64_t fast_backoff(unsigned attempt, double jitter01)
         return 20 * USEC_PER_MSEC;
 }
 
+/* The spool's post(), as a test sends it: directly with the HTTP client (the agent uses its worker). */
+static int http_post(void *userdata, const char *url, const char *token, const char *body, size_t len,
+                     unsigned timeout_ms, long *ret_status, Error *e)
+{
+        _cleanup_free_ char *auth = NULL;
+        HttpClient *c = NULL;
+        HttpResponse resp = {};
+        int r;
+
+        assert_null(userdata);
+        if (token && asprintf(&auth, "Authorization: Bearer %s", token) < 0)
+                return -ENOMEM;
+        r = http_client_new(&(HttpClientOptions){ .connect_timeout_ms = timeout_ms,
+                                                  .total_timeout_ms = timeout_ms,
+                                                  .max_body_bytes = 64 * 1024,
+                                                  .max_redirects = -1,
+                                                  .user_agent = "upkeep-test" },
+                            &c);
+        if (r < 0)
+                return error_setf(e, r, "HTTP client: %m");
+        r = http_client_request(c, "POST", url,
+                                (const char *const[]){ "Content-Type: application/json", auth, NULL }, body,
+                                len, &resp, e);
+        if (r >= 0) {
+                *ret_status = resp.status;
+                error_setf(e, 0, "%.*s", (int)MIN(resp.body_len, (size_t)100), resp.body ? resp.body : "");
+        }
+        http_response_done(&resp);
+        http_client_free(c);
+        return r < 0 ? r : 0;
+}
+
 static ReportSpool *new_spool(unsigned max_queued, unsigned post_timeout_ms)
 {
         char dir[sizeof spool_dir + 16], url[128];
@@ -242,11 +275,11 @@ static ReportSpool *new_spool(unsigned max_queued, unsigned post_timeout_ms)
 
         snprintf(dir, sizeof dir, "%s/reports", spool_dir);
         snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/report", server.port);
-        if (report_spool_new(&(ReportSpoolSetup){ .dir = dir,
+        if (report_spool_new(&(ReportSpoolSetup){ .post = http_post,
+                                                  .dir = dir,
                                                   .url = url,
                                                   .token = "s3cret",
                                                   .max_queued = max_queued,
-                                                  .user_agent = "upkeep-test",
                                                   .post_timeout_ms = post_timeout_ms,
                                                   .backoff = fast_backoff },
                              &s, &e) < 0)
@@ -482,22 +515,33 @@ static void test_bad_input(void **state)
         Error e = {};
 
         snprintf(dir, sizeof dir, "%s/reports", spool_dir);
-        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .dir = dir }, &s, &e), -EINVAL);
-        assert_string_equal(e.message, "report spool: no URL");
-        assert_int_equal(
-                report_spool_new(&(ReportSpoolSetup){ .dir = dir, .url = "http://x/", .token = "a\r\nX: y" },
-                                 &s, &e),
-                -EINVAL);
-        assert_non_null(strstr(e.message, "token"));
-        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .dir = dir, .url = "ftp://x/" }, &s, &e),
+        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .post = http_post, .dir = dir }, &s, &e),
                          -EINVAL);
-        assert_string_equal(e.message, "report spool: URL: not http:// or https://");
-        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .url = "http://x/" }, &s, &e), -EINVAL);
-        assert_null(s);
+        assert_string_equal(e.message, "report spool: no URL");
+        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .dir = dir, .url = "http://x/" }, &s, &e),
+                         -EINVAL);
+        assert_string_equal(e.message, "report spool: no way to send");
+        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .post = http_post,
+                                                               .dir = dir,
+                                                               .url = "http://x/",
+                                                               .token = "a\r\nX: y" },
+                                          &s, &e),
+                         -EINVAL);
+        assert_non_null(strstr(e.message, "token"));
         assert_int_equal(
-                report_spool_new(&(ReportSpoolSetup){ .dir = "/nonexistent/a/b", .url = "http://x/" }, &s,
+                report_spool_new(&(ReportSpoolSetup){ .post = http_post, .dir = dir, .url = "ftp://x/" }, &s,
                                  &e),
-                -ENOENT);
+                -EINVAL);
+        assert_string_equal(e.message, "report spool: URL: not http:// or https://");
+        assert_int_equal(
+                report_spool_new(&(ReportSpoolSetup){ .post = http_post, .url = "http://x/" }, &s, &e),
+                -EINVAL);
+        assert_null(s);
+        assert_int_equal(report_spool_new(&(ReportSpoolSetup){ .post = http_post,
+                                                               .dir = "/nonexistent/a/b",
+                                                               .url = "http://x/" },
+                                          &s, &e),
+                         -ENOENT);
 
         s = new_spool(0, 0);
         make(&r, "41.2", REPORT_SUCCEEDED);

@@ -422,6 +422,63 @@ static void test_lock_token(void **state)
         }
 }
 
+static void test_report_request(void **state)
+{
+        const char *url, *token, *body;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *req = NULL, *res = NULL;
+        WorkerCommand cmd;
+        long status = 0;
+        Error e = {};
+
+        assert_string_equal(worker_command_to_string(WORKER_COMMAND_REPORT), "report");
+        assert_int_equal(
+                worker_request_format(WORKER_COMMAND_REPORT,
+                                      worker_report_args_new("http://g/v1/report", "t0k", "{\"a\":1}"), NULL,
+                                      &text, &e),
+                0);
+        assert_int_equal(worker_request_parse(text, strlen(text), &cmd, &req, &e), 0);
+        assert_int_equal(cmd, WORKER_COMMAND_REPORT);
+        assert_int_equal(worker_report_get(req, &url, &token, &body, &e), 0);
+        assert_string_equal(url, "http://g/v1/report");
+        assert_string_equal(token, "t0k");
+        assert_string_equal(body, "{\"a\":1}");
+        json_decref(req);
+        /* no token: the member is left out */
+        req = worker_report_args_new("https://g/r", NULL, "{}");
+        assert_int_equal(worker_report_get(req, &url, &token, &body, &e), 0);
+        assert_null(token);
+        assert_null(json_object_get(json_object_get(req, "report"), "token"));
+        json_decref(req);
+
+        static const char *const bad[] = {
+                "{}",
+                "{\"report\":1}",
+                "{\"report\":{\"url\":\"ftp://g/\",\"body\":\"{}\"}}",
+                "{\"report\":{\"url\":\"http://g/ x\",\"body\":\"{}\"}}",
+                "{\"report\":{\"url\":\"http://g/\",\"body\":\"\"}}",
+                "{\"report\":{\"url\":\"http://g/\",\"body\":\"{}\",\"token\":\"a b\"}}",
+                "{\"report\":{\"url\":\"http://g/\",\"body\":\"{}\",\"token\":\"a\\r\\nX: y\"}}",
+                "{\"report\":{\"url\":\"http://g/\",\"body\":7}}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                req = json_loads(bad[i], 0, NULL);
+                assert_non_null(req);
+                assert_int_equal(worker_report_get(req, &url, &token, &body, &e), -EINVAL);
+                assert_null(strstr(e.message, "X: y"));
+                json_decref(req);
+        }
+        req = NULL;
+
+        res = json_loads("{\"ok\":true,\"status\":202,\"excerpt\":\"{}\"}", 0, NULL);
+        assert_int_equal(worker_report_status(res, &status), 0);
+        assert_int_equal(status, 202);
+        json_decref(res);
+        res = json_loads("{\"ok\":true,\"status\":99}", 0, NULL);
+        assert_int_equal(worker_report_status(res, &status), -EBADMSG);
+        assert_int_equal(status, 202);
+}
+
 static void test_set_default_request(void **state)
 {
         const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -523,6 +580,7 @@ int main(void)
                 cmocka_unit_test(test_lock_result),
                 cmocka_unit_test(test_lock_token),
                 cmocka_unit_test(test_set_default_request),
+                cmocka_unit_test(test_report_request),
                 cmocka_unit_test(test_set_default_result),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
