@@ -12,8 +12,8 @@
 
 #define GRAPH_REPORT_MAX_BODY_BYTES 8192
 #define GRAPH_REPORT_NODE_LEN 32 /* lower-case hex digits */
-/* The caps are the agent's (src/agent/agent-report.h): whatever it sends is accepted. Strings are UTF-8 without
- * control characters (tabs and newlines allowed in detail). */
+/* The caps are the agent's (src/agent/agent-report.h): whatever it sends is accepted. Strings are UTF-8
+ * without control characters (tabs and newlines allowed in detail). */
 #define GRAPH_REPORT_MAX_NAME 128 /* group, stream, basearch: bytes */
 #define GRAPH_REPORT_MAX_VERSION 256
 #define GRAPH_REPORT_MAX_DETAIL 1024
