@@ -26,27 +26,9 @@ TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests" / "integration"))
 
 import osfixture  # noqa: E402
-from agentutil import Node  # noqa: E402
-from graphutil import GraphServer  # noqa: E402
-from lockutil import LockServer  # noqa: E402
+from agentutil import FAIL_ON_CHECK, PAUSE_AT_FIRST_FAILURE, Node, start_graph, start_lock  # noqa: E402,E501
 
 
-# The application check every node runs after an update: it fails on the bad release.
-APP_CHECK = """#!/bin/sh
-booted=$(ostree admin status --sysroot={sysroot} | grep -m1 -oE '[0-9a-f]{{64}}')
-if [ "$booted" = "{bad}" ]; then echo "app.service: failed to start (config schema v3 unsupported)"; exit 1; fi
-echo "app.service: active"
-"""
-POLICY = """
-[reports]
-enabled = true
-database = "{db}"
-
-[[policy]]
-stream = "{stream}"
-failure_threshold_count = 1
-min_sample = 100
-"""
 
 
 def short(version):
@@ -141,21 +123,17 @@ def main():
 
         print("==> starting upkeep-graph (Fedora CoreOS formats), taking outcome reports; policy: pause a "
               "rollout at its first failure")
-        (work / "graph").mkdir()
-        graph = GraphServer(build, work / "graph", fx.graph_config_text() +
-                            POLICY.format(db=work / "graph" / "reports.db", stream=fx.stream))
+        policy = PAUSE_AT_FIRST_FAILURE.format(db=work / "graph" / "reports.db", stream=fx.stream)
+        graph = start_graph(build, work, fx, policy)
         started.append(graph)
-        graph.wait_ready()
         print(f"    {graph.base}/v1/graph   {graph.base}/v1/rollouts   {graph.base}/metrics")
 
         print("==> starting upkeep-lock on its embedded SQLite backend, one reboot slot, 2 s settle delay")
         (work / "lock").mkdir()
         (work / "lock" / "admin.token").write_text("demo-admin-token\n")
         (work / "lock" / "admin.token").chmod(0o600)
-        lock = LockServer(build, work / "lock",
-                          f'[backend]\ntype = "sqlite"\nsqlite_path = "{work / "lock" / "lock.db"}"\n'
-                          f'[auth]\nadmin_token_file = "{work / "lock" / "admin.token"}"\n'
-                          "[lock]\ndefault_slots = 1\ndefault_settle_secs = 2\n")
+        lock = start_lock(build, work, f'[auth]\nadmin_token_file = "{work / "lock" / "admin.token"}"\n'
+                                       "[lock]\ndefault_slots = 1\ndefault_settle_secs = 2\n")
         started.append(lock)
         print(f"    {lock.base}")
 
@@ -170,7 +148,7 @@ def main():
                      health={"max_boot_attempts": 1},
                      extra=f'report_url = "{graph.base}/v1/report"\n')
             n.add_check("etc/upkeep/check/required.d/50-app.sh",
-                        APP_CHECK.format(sysroot=n.sysroot, bad=fx.checksum(1)))
+                        FAIL_ON_CHECK.format(sysroot=n.sysroot, bad=fx.checksum(1)))
             nodes.append(n)
         for n in nodes:
             n.start()

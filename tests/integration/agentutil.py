@@ -13,6 +13,43 @@ import time
 
 import osfixture
 from daemonutil import metric
+from graphutil import GraphServer
+from lockutil import LockServer
+
+# A health check script that fails while the default deployment (the "booted" one) is the given checksum:
+# a release that breaks the node's application. Format with sysroot= and bad=.
+FAIL_ON_CHECK = """#!/bin/sh
+first=$(ostree admin status --sysroot={sysroot} | grep -m1 -oE '[0-9a-f]{{64}}')
+if [ "$first" = "{bad}" ]; then echo "the app does not start on this release"; exit 1; fi
+echo "app ok on $first"
+"""
+
+# graph.toml: take outcome reports and pause a stream's rollout at its first failure. Format with db=, stream=.
+PAUSE_AT_FIRST_FAILURE = """
+[reports]
+enabled = true
+database = "{db}"
+
+[[policy]]
+stream = "{stream}"
+failure_threshold_count = 1
+min_sample = 100
+"""
+
+
+def start_graph(build, workdir, fx, extra=""):
+    """upkeep-graph in workdir/graph over fx's stream (graph.toml: the fixture's, then extra), ready."""
+    (workdir / "graph").mkdir()
+    g = GraphServer(build, workdir / "graph", fx.graph_config_text() + extra)
+    g.wait_ready()
+    return g
+
+
+def start_lock(build, workdir, extra="[lock]\ndefault_slots = 1\n"):
+    """upkeep-lock in workdir/lock on SQLite (lock.toml: the backend, then extra: one slot by default)."""
+    (workdir / "lock").mkdir(exist_ok=True)
+    return LockServer(build, workdir / "lock",
+                      f'[backend]\ntype = "sqlite"\nsqlite_path = "{workdir / "lock" / "lock.db"}"\n' + extra)
 
 REBOOT_SCRIPT = """#!/bin/sh
 # The node's reboot: record it, then stop the agent (our parent); the supervisor boots it again.

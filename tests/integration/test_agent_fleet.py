@@ -10,8 +10,7 @@ import pytest
 
 import osfixture
 from agentutil import Node, agent_config, lock_history
-from graphutil import DocServer, GraphServer
-from lockutil import LockServer
+from graphutil import DocServer
 
 
 @pytest.fixture
@@ -21,26 +20,6 @@ def os3(tmp_path):
     srv = osfixture.RepoServer(fx.dir)
     yield fx, srv
     srv.stop()
-
-
-@pytest.fixture
-def graph(build_dir, tmp_path, os3):
-    fx, _ = os3
-    (tmp_path / "graph").mkdir()
-    g = GraphServer(build_dir, tmp_path / "graph", fx.graph_config_text())
-    g.wait_ready()
-    yield g
-    g.stop()
-
-
-@pytest.fixture
-def lock(build_dir, tmp_path):
-    (tmp_path / "lock").mkdir()
-    lk = LockServer(build_dir, tmp_path / "lock",
-                    f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path / "lock" / "lock.db"}"\n'
-                    "[lock]\ndefault_slots = 1\n")
-    yield lk
-    lk.stop()
 
 
 def stop_all(nodes):

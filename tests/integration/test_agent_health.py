@@ -11,17 +11,7 @@ import time
 import pytest
 
 import osfixture
-from agentutil import Node, lock_history
-from graphutil import GraphServer
-from lockutil import LockServer
-
-# A check that fails while the default deployment (the "booted" one) is the given checksum.
-FAIL_ON = """#!/bin/sh
-first=$(ostree admin status --sysroot={sysroot} | grep -m1 -oE '[0-9a-f]{{64}}')
-if [ "$first" = "{bad}" ]; then echo "the app does not start on this release"; exit 1; fi
-echo "app ok on $first"
-"""
-
+from agentutil import FAIL_ON_CHECK, Node, lock_history
 
 @pytest.fixture
 def os3(tmp_path):
@@ -31,26 +21,6 @@ def os3(tmp_path):
     srv = osfixture.RepoServer(fx.dir)
     yield fx, srv
     srv.stop()
-
-
-@pytest.fixture
-def graph(build_dir, tmp_path, os3):
-    fx, _ = os3
-    (tmp_path / "graph").mkdir()
-    g = GraphServer(build_dir, tmp_path / "graph", fx.graph_config_text())
-    g.wait_ready()
-    yield g
-    g.stop()
-
-
-@pytest.fixture
-def lock(build_dir, tmp_path):
-    (tmp_path / "lock").mkdir()
-    lk = LockServer(build_dir, tmp_path / "lock",
-                    f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path / "lock" / "lock.db"}"\n'
-                    "[lock]\ndefault_slots = 1\n")
-    yield lk
-    lk.stop()
 
 
 def node(build_dir, tmp_path, os3, graph, lock, name="node", **health):
@@ -119,7 +89,7 @@ def test_red_release_retried_rolled_back_remembered(build_dir, tmp_path, os3, gr
     staged again, and release 2, opened later, lands."""
     fx, _ = os3
     n = node(build_dir, tmp_path, os3, graph, lock, max_boot_attempts=2)
-    n.add_check("etc/upkeep/check/required.d/10-app.sh", FAIL_ON.format(sysroot=n.sysroot, bad=fx.checksum(1)))
+    n.add_check("etc/upkeep/check/required.d/10-app.sh", FAIL_ON_CHECK.format(sysroot=n.sysroot, bad=fx.checksum(1)))
     n.start()
     try:
         n.wait_for(lambda: n.booted_index() == 0 and n.reboots() == 3 and n.health()["state"] == "recovered"

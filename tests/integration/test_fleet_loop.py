@@ -10,27 +10,9 @@ import time
 import pytest
 
 import osfixture
-from agentutil import Node, lock_history
-from graphutil import GraphServer
-from lockutil import LockServer
+from agentutil import (FAIL_ON_CHECK, PAUSE_AT_FIRST_FAILURE, Node, lock_history, start_graph,
+                       start_lock)
 
-# A check that fails while the default deployment (the "booted" one) is the given checksum.
-FAIL_ON = """#!/bin/sh
-first=$(ostree admin status --sysroot={sysroot} | grep -m1 -oE '[0-9a-f]{{64}}')
-if [ "$first" = "{bad}" ]; then echo "the app does not start on this release"; exit 1; fi
-echo "app ok"
-"""
-
-POLICY = """
-[reports]
-enabled = true
-database = "{db}"
-
-[[policy]]
-stream = "{stream}"
-failure_threshold_count = 1
-min_sample = 100
-"""
 
 
 def ramp(start_percentage):
@@ -49,23 +31,12 @@ def os3(tmp_path):
 
 @pytest.fixture
 def graph(build_dir, tmp_path, os3):
+    """upkeep-graph taking reports, with a policy that pauses a rollout at its first failure."""
     fx, _ = os3
-    (tmp_path / "graph").mkdir()
-    g = GraphServer(build_dir, tmp_path / "graph",
-                    fx.graph_config_text() + POLICY.format(db=tmp_path / "graph" / "reports.db", stream=fx.stream))
-    g.wait_ready()
+    policy = PAUSE_AT_FIRST_FAILURE.format(db=tmp_path / "graph" / "reports.db", stream=fx.stream)
+    g = start_graph(build_dir, tmp_path, fx, policy)
     yield g
     g.stop()
-
-
-@pytest.fixture
-def lock(build_dir, tmp_path):
-    (tmp_path / "lock").mkdir()
-    lk = LockServer(build_dir, tmp_path / "lock",
-                    f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path / "lock" / "lock.db"}"\n'
-                    "[lock]\ndefault_slots = 1\n")
-    yield lk
-    lk.stop()
 
 
 def rollouts(graph):
@@ -94,7 +65,7 @@ def test_failing_release_reported_and_rollout_paused(build_dir, tmp_path, os3, g
     early = Node(build_dir, tmp_path, "early", fx, srv.url, 0, graph_url=graph.base + "/", lock_url=lock.base + "/",
                  wariness=0.1, health={"max_boot_attempts": 1}, extra=f'report_url = "{report_url}"\n')
     early.add_check("etc/upkeep/check/required.d/10-app.sh",
-                    FAIL_ON.format(sysroot=early.sysroot, bad=fx.checksum(1)))
+                    FAIL_ON_CHECK.format(sysroot=early.sysroot, bad=fx.checksum(1)))
     late = Node(build_dir, tmp_path, "late", fx, srv.url, 0, graph_url=graph.base + "/", lock_url=lock.base + "/",
                 wariness=0.9, extra=f'report_url = "{report_url}"\n')
     assert offered(graph, fx, 0.1) == {fx.version(1)} and offered(graph, fx, 0.9) == set()
@@ -151,9 +122,7 @@ def test_reports_wait_for_a_server_that_is_down(build_dir, tmp_path, os3, lock):
     delayed, the report waits in the spool (across an agent restart) and is delivered once a server answers."""
     fx, srv = os3
     fx.write_updates(rollouts={1: {"start_percentage": 1.0}, 2: None})
-    (tmp_path / "graph").mkdir()
-    g = GraphServer(build_dir, tmp_path / "graph", fx.graph_config_text())  # no [reports]: 404
-    g.wait_ready()
+    g = start_graph(build_dir, tmp_path, fx)  # no [reports]: 404
     n = Node(build_dir, tmp_path, "node", fx, srv.url, 0, graph_url=g.base + "/", lock_url=lock.base + "/",
              extra='report_url = "http://127.0.0.1:9/v1/report"\n')  # nothing listens on port 9
     n.add_check("etc/upkeep/check/required.d/10-app.sh", "#!/bin/sh\necho ok\n")
@@ -179,16 +148,14 @@ def test_agent_sends_its_lock_token(build_dir, tmp_path, os3, graph):
     without its token is refused and never reboots."""
     fx, srv = os3
     fx.write_updates(rollouts={1: {"start_percentage": 1.0}, 2: None})
-    (tmp_path / "lock").mkdir()
     good = Node(build_dir, tmp_path, "good", fx, srv.url, 0, graph_url=graph.base + "/", lock_url="LOCK")
     bad = Node(build_dir, tmp_path, "bad", fx, srv.url, 0, graph_url=graph.base + "/", lock_url="LOCK")
+    (tmp_path / "lock").mkdir()
     tokens = tmp_path / "lock" / "node-tokens"
     tok = {n.uuid: secrets.token_hex(32) for n in (good, bad)}
     tokens.write_text("".join(f"{u} {t}\n" for u, t in tok.items()))
     tokens.chmod(0o600)
-    lk = LockServer(build_dir, tmp_path / "lock",
-                    f'[backend]\ntype = "sqlite"\nsqlite_path = "{tmp_path / "lock" / "lock.db"}"\n'
-                    f'[auth]\nnode_tokens_file = "{tokens}"\n[lock]\ndefault_slots = 1\n')
+    lk = start_lock(build_dir, tmp_path, f'[auth]\nnode_tokens_file = "{tokens}"\n[lock]\ndefault_slots = 1\n')
     good_token = good.dir / "lock.token"
     good_token.write_text(tok[good.uuid] + "\n")
     good_token.chmod(0o600)
