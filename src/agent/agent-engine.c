@@ -345,7 +345,16 @@ static bool do_can_finalize(Engine *e)
                 in_window = calendar_contains(e->config->calendar, e->tz, now);
         if (e->uses_lock && (e->fstrategy != FINALIZE_STRATEGY_PERIODIC_FLEET_LOCK || in_window))
                 granted = fleet_lock(e, AGENT_LOCK_API_PRE_REBOOT) == 1;
-        return strategy_can_finalize(e->fstrategy, in_window, granted, &reason) == 1;
+        bool ok = strategy_can_finalize(e->fstrategy, in_window, granted, &reason) == 1;
+        pthread_mutex_lock(&e->lock); /* counted as Zincati counts them */
+        if (ok)
+                e->snap.can_finalize_allow++;
+        else if (e->uses_lock && e->snap.lock_state == AGENT_LOCK_ERROR)
+                e->snap.can_finalize_error++;
+        else
+                e->snap.can_finalize_deny++;
+        pthread_mutex_unlock(&e->lock);
+        return ok;
 }
 
 static bool do_check_users(Engine *e)

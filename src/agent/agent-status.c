@@ -295,6 +295,18 @@ static int metrics_updates(const AgentSnapshot *s, Buf *out)
           s->finalize_attempts > s->finalize_failures ? s->finalize_attempts - s->finalize_failures : 0);
         M("postponed_finalizations_total", "counter", "Finalizations postponed for logged-in users.");
         U("postponed_finalizations_total", NULL, s->postponed_finalizations);
+        M("finalization_blocked_count", "counter",
+          "Finalizations blocked for reasons unrelated to the update strategy (Zincati's).");
+        U("finalization_blocked_count", ((const char *[]){ "reason", "active_usersessions", NULL }),
+          s->postponed_finalizations);
+        M("strategy_can_finalize_responses", "counter",
+          "Answers of the update strategy when asked for finalization consent (Zincati's).");
+        U("strategy_can_finalize_responses", ((const char *[]){ "response", "allow", NULL }),
+          s->can_finalize_allow);
+        U("strategy_can_finalize_responses", ((const char *[]){ "response", "deny", NULL }),
+          s->can_finalize_deny);
+        U("strategy_can_finalize_responses", ((const char *[]){ "response", "error", NULL }),
+          s->can_finalize_error);
         M("strategy_fleet_lock_requests_total", "counter", "FleetLock requests, by API.");
         for (int a = 0; a < _AGENT_LOCK_API_MAX; a++)
                 U("strategy_fleet_lock_requests_total", ((const char *[]){ "api", lock_api_names[a], NULL }),

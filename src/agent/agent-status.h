@@ -160,7 +160,10 @@ typedef struct AgentSnapshot {
         uint64_t graph_nodes, graph_edges, ignored_targets;
         uint64_t deploy_attempts, deploy_failures, finalize_attempts, finalize_failures;
         uint64_t postponed_finalizations; /* finalizations postponed for logged-in users */
-        bool allow_downgrade;             /* [updates] allow_downgrade */
+        /* Zincati's can_finalize_responses: the strategy's answers, allow / deny / error (the lock server
+         * could not be asked or answered garbage) */
+        uint64_t can_finalize_allow, can_finalize_deny, can_finalize_error;
+        bool allow_downgrade; /* [updates] allow_downgrade */
         uint64_t lock_requests[_AGENT_LOCK_API_MAX];
         AgentLockErrorCount lock_errors[AGENT_SNAPSHOT_MAX_LOCK_ERRORS];
         size_t n_lock_errors; /* kinds beyond the cap are counted as "other" */

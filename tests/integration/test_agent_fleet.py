@@ -335,12 +335,18 @@ def test_fleet_lock_inside_periodic_windows(build_dir, tmp_path, os3, graph, loc
                        what="release 2 with the slot released")
             assert n.reboots() == 1
             assert n.status()["strategy"]["name"] == "fleet_lock+periodic"
+            # the restarted agent (after the "reboot") has not been asked yet; its predecessor's counts
+            # are gone with it, as Zincati's are
+            assert n.metric("upkeep_agent_strategy_can_finalize_responses", response="error") == 0
         else:
             time.sleep(3)
             st = n.status()
             assert st["state"] == "update_staged" and st["strategy"]["in_window"] is False, st
             assert n.reboots() == 0 and n.booted_index() == 1
             assert (n.metric("upkeep_agent_strategy_fleet_lock_requests_total", **{"api": "pre-reboot"}) or 0) == 0
+            # outside the window the strategy says no, without asking the lock server
+            assert n.metric("upkeep_agent_strategy_can_finalize_responses", response="deny") >= 1
+            assert n.metric("upkeep_agent_strategy_can_finalize_responses", response="allow") == 0
             assert "outside maintenance window" in st["status_text"] or st["lock"]["state"] != "held", st
     finally:
         stop_all([n])

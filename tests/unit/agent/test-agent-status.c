@@ -161,6 +161,9 @@ static void test_metrics(void **state)
         s.last_tick_usec = 1764570123LL * 1000000 + 5;
         s.allow_downgrade = true;
         s.postponed_finalizations = 4;
+        s.can_finalize_allow = 2;
+        s.can_finalize_deny = 7;
+        s.can_finalize_error = 1;
         s.finalize_attempts = 3;
         s.finalize_failures = 1;
         assert_int_equal(agent_metrics_write(&s, &b), 0);
@@ -169,6 +172,14 @@ static void test_metrics(void **state)
         assert_non_null(strstr(b.data, "upkeep_agent_updates_allow_downgrade 1\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_postponed_finalizations_total 4\n"));
         assert_non_null(strstr(b.data, "upkeep_agent_finalization_successes 2\n"));
+        assert_non_null(strstr(
+                b.data, "upkeep_agent_finalization_blocked_count{reason=\"active_usersessions\"} 4\n"));
+        assert_non_null(
+                strstr(b.data, "upkeep_agent_strategy_can_finalize_responses{response=\"allow\"} 2\n"));
+        assert_non_null(
+                strstr(b.data, "upkeep_agent_strategy_can_finalize_responses{response=\"deny\"} 7\n"));
+        assert_non_null(
+                strstr(b.data, "upkeep_agent_strategy_can_finalize_responses{response=\"error\"} 1\n"));
         buf_free(&b);
 }
 
