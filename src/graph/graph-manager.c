@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -84,6 +85,9 @@ void manager_refresh_all(Manager *m, bool only_dirty)
                         __atomic_store_n(&s->last_refresh, unix_now(), __ATOMIC_RELAXED);
                 }
         }
+        /* parsing the inputs took several times their size; the graphs kept are small: give the rest
+         * back to the system rather than keep the peak for the daemon's life */
+        (void)malloc_trim(0);
         daemon_notifyf("STATUS=serving %zu of %zu streams; last refresh %lld",
                        graph_streams_ready(&m->streams), m->streams.n_streams, (long long)unix_now());
 }
