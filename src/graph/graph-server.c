@@ -6,16 +6,151 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "graph-admin.h"
 #include "graph-metrics.h"
 #include "graph-query.h"
 #include "graph-report.h"
+#include "macros.h"
 #include "strutil.h"
 #include "time-util.h"
 
 #define GRAPH_SERVER_MAX_HEADER_BYTES 4096
 #define GRAPH_SERVER_MAX_BODY_BYTES GRAPH_REPORT_MAX_BODY_BYTES
+
+/* The end of the list element that starts at p: the next ',' or the end of the string. */
+static const char *element_end(const char *p)
+{
+        return p + strcspn(p, ",");
+}
+
+static const char *skip_space(const char *p)
+{
+        return p + strspn(p, " \t");
+}
+
+bool graph_etag_matches(const char *if_none_match, const char *etag)
+{
+        const char *p, *end, *close;
+        size_t n;
+
+        assert(etag);
+        if (!if_none_match)
+                return false;
+        if (startswith(etag, "W/"))
+                etag += 2;
+        n = strlen(etag);
+        for (p = if_none_match; *p; p = *end ? end + 1 : end) {
+                p = skip_space(p);
+                end = element_end(p);
+                if (*p == '*' && skip_space(p + 1) == end)
+                        return true;
+                if (startswith(p, "W/"))
+                        p += 2;
+                if (*p != '"' || !(close = memchr(p + 1, '"', (size_t)(end - p - 1))))
+                        continue; /* not an entity tag */
+                if ((size_t)(close + 1 - p) == n && memcmp(p, etag, n) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Whether the parameters of a list element, p to end (";q=0.5", say), leave its q-value above 0. */
+static bool q_positive(const char *p, const char *end)
+{
+        while ((p = memchr(p, ';', (size_t)(end - p)))) {
+                p = skip_space(p + 1);
+                if ((*p == 'q' || *p == 'Q') && *skip_space(p + 1) == '=') {
+                        for (p = skip_space(skip_space(p + 1) + 1); p < end && strchr("0123456789.", *p);
+                             p++)
+                                if (*p >= '1' && *p <= '9')
+                                        return true;
+                        return false;
+                }
+        }
+        return true; /* no q: 1 */
+}
+
+bool graph_accepts_gzip(const char *accept_encoding)
+{
+        int gzip = -1, any = -1; /* -1: not listed, else whether the q-value is above 0 */
+        const char *p, *end;
+        size_t n;
+
+        if (!accept_encoding)
+                return false;
+        for (p = accept_encoding; *p; p = *end ? end + 1 : end) {
+                p = skip_space(p);
+                end = element_end(p);
+                n = strcspn(p, ",; \t");
+                if ((n == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+                    (n == 6 && strncasecmp(p, "x-gzip", 6) == 0))
+                        gzip = q_positive(p, end);
+                else if (n == 1 && *p == '*')
+                        any = q_positive(p, end);
+        }
+        return gzip >= 0 ? gzip : any > 0;
+}
+
+Blob *graph_answer_gzip(const Blob *answer)
+{
+        _cleanup_free_ unsigned char *out = NULL;
+        const char *etag = graph_answer_etag(answer);
+        char gz_etag[GRAPH_ETAG_MAX];
+        z_stream z = { 0 };
+        size_t cap;
+        int r;
+
+        if (strlen(etag) < 2 || strlen(etag) + 3 >= sizeof(gz_etag))
+                return NULL;
+        snprintf(gz_etag, sizeof(gz_etag), "%.*s-gz\"", (int)strlen(etag) - 1, etag);
+        if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                return NULL;
+        cap = deflateBound(&z, answer->len);
+        out = malloc(cap);
+        if (!out) {
+                deflateEnd(&z);
+                return NULL;
+        }
+        z.next_in = (unsigned char *)answer->data;
+        z.avail_in = (uInt)answer->len;
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        r = deflate(&z, Z_FINISH);
+        deflateEnd(&z);
+        if (r != Z_STREAM_END)
+                return NULL;
+        return graph_answer_new(out, z.total_out, gz_etag);
+}
+
+/* A graph answer: its ETag and encoding, or 304 without a body when the client has it already. The
+ * ETag's text lives in the blob that the reply carries. */
+static int reply_answer(const GraphRequest *req, Blob *blob, bool gzip, HttpReply *reply)
+{
+        const char *etag = graph_answer_etag(blob);
+
+        if (graph_etag_matches(req->if_none_match, etag)) {
+                Blob *empty = graph_answer_new("", 0, etag); /* carries the ETag, without a body */
+
+                blob_unref(blob);
+                if (!empty)
+                        return -ENOMEM;
+                reply->status = 304;
+                reply->blob = empty;
+                http_reply_add_header(reply, "ETag", graph_answer_etag(empty));
+                http_reply_add_header(reply, "Vary", "Accept-Encoding");
+                return 0;
+        }
+        reply->status = 200;
+        reply->content_type = "application/json";
+        reply->blob = blob;
+        http_reply_add_header(reply, "ETag", etag);
+        http_reply_add_header(reply, "Vary", "Accept-Encoding");
+        if (gzip)
+                http_reply_add_header(reply, "Content-Encoding", "gzip");
+        return 0;
+}
 
 /* The reply to a request for the graph of a stream that exists: 200 with the cached answer, or the
  * 404 and 503 of an unknown basearch and a stream not loaded yet. */
@@ -28,6 +163,7 @@ static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, 
         StreamGraph *sg;
         char msg[600];
         Blob *blob;
+        bool gzip;
         double w;
         size_t a;
         int r;
@@ -59,12 +195,10 @@ static int reply_stream_graph(GraphStreams *gs, Stream *s, const GraphQuery *q, 
                 graph_report_service_canary(req->reports, q->stream, v->graph, q->node_uuid, w, now,
                                             canary_hidden);
         }
-        r = graph_view_answer_hiding(v, w, now, canary_hidden, &blob);
-        if (r >= 0) {
-                reply->status = 200;
-                reply->content_type = "application/json";
-                reply->blob = blob;
-        }
+        gzip = graph_accepts_gzip(req->accept_encoding);
+        r = graph_view_answer_hiding(v, w, now, canary_hidden, gzip ? graph_answer_gzip : NULL, &blob);
+        if (r >= 0)
+                r = reply_answer(req, blob, gzip, reply);
         stream_graph_unref(sg);
         return r;
 }
@@ -194,7 +328,8 @@ static int reply_graph_endpoint(GraphStreams *gs, const GraphRequest *req, bool 
         if (r < 0)
                 return r;
         http_reply_add_header(reply, "Access-Control-Allow-Origin", "*");
-        http_reply_add_header(reply, "Cache-Control", reply->status == 200 ? "no-cache" : "no-store");
+        http_reply_add_header(reply, "Cache-Control",
+                              reply->status == 200 || reply->status == 304 ? "no-cache" : "no-store");
         return 0;
 }
 
@@ -234,6 +369,8 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                 .path = req->path,
                 .query = req->query,
                 .accept = http_request_header(req, "Accept"),
+                .accept_encoding = http_request_header(req, "Accept-Encoding"),
+                .if_none_match = http_request_header(req, "If-None-Match"),
                 .cors_request_headers = http_request_header(req, "Access-Control-Request-Headers"),
                 .now = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC),
                 .reports = svc->reports,

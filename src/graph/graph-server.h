@@ -5,6 +5,7 @@
  * graph_server_answer() needs no socket. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -19,6 +20,8 @@ typedef struct GraphRequest {
         const char *path;
         const char *query;                /* raw, still percent-encoded; "" when none */
         const char *accept;               /* the Accept header; NULL when absent */
+        const char *accept_encoding;      /* Accept-Encoding; NULL when absent */
+        const char *if_none_match;        /* If-None-Match; NULL when absent */
         const char *cors_request_headers; /* Access-Control-Request-Headers (preflights); NULL when absent */
         int64_t now;                      /* unix time, for rollout throttling */
         GraphReportService *reports;      /* its counts join /metrics; NULL when reports are disabled */
@@ -31,8 +34,20 @@ typedef struct GraphService {
         const char *admin_token; /* NULL: no admin API (graph-admin.h) */
 } GraphService;
 
+/* Whether an If-None-Match value (a comma-separated list of entity tags, or "*") matches etag, compared
+ * weakly (RFC 9110 13.1.2: a W/ prefix on either side is ignored). */
+bool graph_etag_matches(const char *if_none_match, const char *etag);
+/* Whether an Accept-Encoding value allows gzip: "gzip" (or "x-gzip"), else "*", listed with a q-value
+ * above 0. NULL (no header) allows only identity. */
+bool graph_accepts_gzip(const char *accept_encoding);
+/* The gzip encoding of an answer (level 6), an answer blob with the answer's ETag plus "-gz". NULL when
+ * out of memory. */
+Blob *graph_answer_gzip(const Blob *answer);
+
 /* Fills reply (status, content type, body, headers) and counts the request. /v1/graph answers carry
- * Access-Control-Allow-Origin: * and Cache-Control (no-cache for a graph, no-store for an error);
+ * Access-Control-Allow-Origin: * and Cache-Control (no-cache for a graph, no-store for an error); a graph
+ * carries its ETag and Vary: Accept-Encoding, is gzip-encoded when the client accepts it, and is
+ * 304 Not Modified, without a body, when If-None-Match matches;
  * OPTIONS /v1/graph answers a CORS preflight with 204. Takes gs's read lock. Returns 0, or a negative
  * errno (out of memory) that the server turns into a 500. */
 int graph_server_answer(GraphStreams *gs, const GraphRequest *req, HttpReply *reply);

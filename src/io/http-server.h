@@ -30,7 +30,7 @@ typedef struct HttpRequest {
 /* Value of a request header (case-insensitive name), NULL when absent. */
 const char *http_request_header(const HttpRequest *req, const char *name);
 
-#define HTTP_REPLY_MAX_HEADERS 4
+#define HTTP_REPLY_MAX_HEADERS 8
 
 typedef struct HttpReply {
         unsigned status;          /* HTTP status code */

@@ -1,6 +1,7 @@
 """upkeep-graph end to end: the real daemon on loopback port 0, real FCOS metadata, every status code
 and error body, reloads with good and broken input, URL sources that fail, concurrency during reloads,
 oversized and malformed requests, slow clients."""
+import gzip
 import json
 import shutil
 import signal
@@ -144,6 +145,47 @@ def test_cors_and_cache_control(server):
     assert "GET" in r.headers["Access-Control-Allow-Methods"]
     assert r.headers["Access-Control-Allow-Headers"] == "x-trace-id"
     assert server.metric("upkeep_graph_requests_total", stream="_other", code="204") == 1
+
+
+def test_etag_not_modified(server):
+    """A poll that already has the answer gets 304 without a body, with the headers of the 200."""
+    q = "/v1/graph?basearch=x86_64&stream=stable&rollout_wariness=0.5"
+    plain = {"Accept-Encoding": "identity"}
+    r = server.get(q, headers=plain)
+    assert r.status_code == 200
+    tag = r.headers["ETag"]
+    assert tag.startswith('"') and tag.endswith('"') and len(tag) == 18
+    assert r.headers["Vary"] == "Accept-Encoding" and "Content-Encoding" not in r.headers
+    assert server.get(q, headers=plain).headers["ETag"] == tag
+    r = server.get(q, headers={**plain, "If-None-Match": tag})
+    assert r.status_code == 304 and r.content == b""
+    assert r.headers["ETag"] == tag and r.headers["Cache-Control"] == "no-cache"
+    assert r.headers["Access-Control-Allow-Origin"] == "*" and r.headers["Vary"] == "Accept-Encoding"
+    for inm in (f'"x", W/{tag}', "*"):
+        assert server.get(q, headers={**plain, "If-None-Match": inm}).status_code == 304
+    r = server.get(q, headers={**plain, "If-None-Match": '"0000000000000000"'})
+    assert r.status_code == 200 and r.headers["ETag"] == tag and len(r.content) > 1000
+
+
+def test_gzip(server):
+    """Accept-Encoding: gzip gets the same JSON gzip-compressed, under its own ETag."""
+    q = "/v1/graph?basearch=x86_64&stream=stable"
+    plain = server.get(q, headers={"Accept-Encoding": "identity"})
+    for refused in ("gzip;q=0", "deflate, br"):
+        r = server.get(q, headers={"Accept-Encoding": refused})
+        assert "Content-Encoding" not in r.headers and r.content == plain.content
+    r = server.get(q, headers={"Accept-Encoding": "gzip, deflate"}, stream=True)
+    assert r.status_code == 200
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Vary"] == "Accept-Encoding"
+    wire = r.raw.read(decode_content=False)
+    assert len(wire) < len(plain.content) / 3
+    assert gzip.decompress(wire) == plain.content
+    tag = r.headers["ETag"]
+    assert tag == plain.headers["ETag"][:-1] + '-gz"'
+    r = server.get(q, headers={"Accept-Encoding": "gzip", "If-None-Match": tag})
+    assert r.status_code == 304 and r.content == b""
+    r = server.get(q, headers={"Accept-Encoding": "gzip", "If-None-Match": plain.headers["ETag"]})
+    assert r.status_code == 200 and r.json() == plain.json()
 
 
 def test_unparsable_wariness_falls_back_to_uuid(build_dir, fcos):

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "fileio.h"
 #include "graph-server.h"
@@ -69,22 +70,17 @@ typedef struct Answer {
         char body[1 << 16];
         size_t len;
         const char *allow, *allow_origin, *cache_control, *allow_methods, *allow_headers;
+        const char *vary, *content_encoding;
+        char etag[64]; /* "" when none */
 } Answer;
 
-static void call_cors(Fixture *f, const char *method, const char *path, const char *query,
-                      const char *accept, const char *cors_request_headers, int64_t now, Answer *a)
+static void call_request(Fixture *f, const GraphRequest *req, Answer *a)
 {
-        GraphRequest req = { .method = method,
-                             .path = path,
-                             .query = query,
-                             .accept = accept,
-                             .cors_request_headers = cors_request_headers,
-                             .now = now };
         HttpReply reply = { 0 };
         const char *data;
 
         *a = (Answer){ 0 };
-        a->r = graph_server_answer(&f->gs, &req, &reply);
+        a->r = graph_server_answer(&f->gs, req, &reply);
         a->status = reply.status;
         a->content_type = reply.content_type;
         data = reply.blob ? reply.blob->data : reply.owned;
@@ -104,9 +100,30 @@ static void call_cors(Fixture *f, const char *method, const char *path, const ch
                         a->allow_methods = v;
                 else if (strcmp(n, "Access-Control-Allow-Headers") == 0)
                         a->allow_headers = v;
+                else if (strcmp(n, "Vary") == 0)
+                        a->vary = v;
+                else if (strcmp(n, "Content-Encoding") == 0)
+                        a->content_encoding = v;
+                else if (strcmp(n, "ETag") == 0) {
+                        assert_true(strlen(v) < sizeof(a->etag));
+                        strcpy(a->etag, v);
+                }
         }
         blob_unref(reply.blob);
         free(reply.owned);
+}
+
+static void call_cors(Fixture *f, const char *method, const char *path, const char *query,
+                      const char *accept, const char *cors_request_headers, int64_t now, Answer *a)
+{
+        GraphRequest req = { .method = method,
+                             .path = path,
+                             .query = query,
+                             .accept = accept,
+                             .cors_request_headers = cors_request_headers,
+                             .now = now };
+
+        call_request(f, &req, a);
 }
 
 static void call(Fixture *f, const char *method, const char *path, const char *query, const char *accept,
@@ -355,6 +372,157 @@ static void test_health_ready_metrics(void **state)
         assert_string_equal(a.body, "{\"status\":\"ok\"}");
 }
 
+#define Q_DONE "basearch=x86_64&stream=stable&rollout_wariness=1"
+#define Q_HALF "basearch=x86_64&stream=stable&rollout_wariness=0.5"
+
+static void get_conditional(Fixture *f, const char *query, const char *accept_encoding,
+                            const char *if_none_match, Answer *a)
+{
+        GraphRequest req = { .method = "GET",
+                             .path = "/v1/graph",
+                             .query = query,
+                             .accept_encoding = accept_encoding,
+                             .if_none_match = if_none_match,
+                             .now = START + 86400 };
+
+        call_request(f, &req, a);
+        assert_int_equal(a->r, 0);
+}
+
+static void expect_not_modified(Fixture *f, const char *if_none_match, const char *etag)
+{
+        static Answer a;
+
+        get_conditional(f, Q_DONE, NULL, if_none_match, &a);
+        assert_int_equal(a.status, 304);
+        assert_int_equal(a.len, 0);
+        assert_null(a.content_type);
+        assert_string_equal(a.etag, etag);
+        assert_string_equal(a.cache_control, "no-cache");
+        assert_string_equal(a.allow_origin, "*");
+        assert_string_equal(a.vary, "Accept-Encoding");
+}
+
+static void expect_full(Fixture *f, const char *if_none_match)
+{
+        static Answer a;
+
+        get_conditional(f, Q_DONE, NULL, if_none_match, &a);
+        assert_int_equal(a.status, 200);
+        assert_true(a.len > 1000);
+}
+
+/* A strong ETag per distinct answer, and 304 without a body when If-None-Match lists it. */
+static void test_etag_not_modified(void **state)
+{
+        static Answer a, b, c;
+        Fixture *f = *state;
+        char list[200];
+
+        get_conditional(f, Q_DONE, NULL, NULL, &a);
+        assert_int_equal(a.status, 200);
+        assert_int_equal(strlen(a.etag), 18);
+        assert_true(a.etag[0] == '"' && a.etag[17] == '"');
+        assert_string_equal(a.vary, "Accept-Encoding");
+        assert_null(a.content_encoding);
+        get_conditional(f, Q_DONE, NULL, NULL, &b);
+        assert_string_equal(a.etag, b.etag);
+        get_conditional(f, Q_HALF, NULL, NULL, &c); /* another answer: the newest release not yet */
+        assert_int_equal(c.status, 200);
+        assert_true(c.len != a.len);
+        assert_string_not_equal(a.etag, c.etag);
+
+        expect_not_modified(f, a.etag, a.etag);
+        snprintf(list, sizeof(list), "\"other\", %s ,W/\"x\"", a.etag);
+        expect_not_modified(f, list, a.etag);
+        snprintf(list, sizeof(list), "W/%s", a.etag);
+        expect_not_modified(f, list, a.etag);
+        expect_not_modified(f, "*", a.etag);
+        expect_full(f, c.etag);
+        expect_full(f, "\"other\"");
+        snprintf(list, sizeof(list), "%.16s", a.etag + 1); /* unquoted: not an entity tag */
+        expect_full(f, list);
+        expect_full(f, "");
+        assert_true(graph_etag_matches("W/\"a\"", "W/\"a\""));
+        assert_false(graph_etag_matches("\"a\"", "\"ab\""));
+        assert_false(graph_etag_matches("*x", "\"a\""));
+        assert_false(graph_etag_matches(NULL, "\"a\""));
+}
+
+static void test_accept_encoding(void **state)
+{
+        assert_false(graph_accepts_gzip(NULL));
+        assert_false(graph_accepts_gzip(""));
+        assert_true(graph_accepts_gzip("gzip"));
+        assert_true(graph_accepts_gzip("GZip"));
+        assert_true(graph_accepts_gzip("x-gzip"));
+        assert_true(graph_accepts_gzip("deflate, gzip, br"));
+        assert_false(graph_accepts_gzip("deflate, br"));
+        assert_false(graph_accepts_gzip("gzipx, xgzip"));
+        assert_false(graph_accepts_gzip("gzip;q=0"));
+        assert_false(graph_accepts_gzip("gzip ; q=0.000, deflate"));
+        assert_true(graph_accepts_gzip("gzip;q=0.5"));
+        assert_true(graph_accepts_gzip("br;q=1, gzip;q=0.001"));
+        assert_true(graph_accepts_gzip("gzip;Q=1.0"));
+        assert_true(graph_accepts_gzip("*"));
+        assert_true(graph_accepts_gzip("identity, *;q=0.1"));
+        assert_false(graph_accepts_gzip("*;q=0"));
+        assert_false(graph_accepts_gzip("gzip;q=0, *"));
+        assert_true(graph_accepts_gzip("*;q=0, gzip"));
+}
+
+static size_t inflate_gzip(const char *in, size_t n, char *out, size_t cap)
+{
+        z_stream z = { 0 };
+
+        assert_int_equal(inflateInit2(&z, 31), Z_OK);
+        z.next_in = (unsigned char *)in;
+        z.avail_in = (uInt)n;
+        z.next_out = (unsigned char *)out;
+        z.avail_out = (uInt)cap;
+        assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(z.avail_in, 0);
+        inflateEnd(&z);
+        return z.total_out;
+}
+
+/* gzip when accepted, compressed once, with its own ETag; the body inflates to the identity body. */
+static void test_gzip(void **state)
+{
+        static Answer plain, gz, again, nm;
+        static char inflated[1 << 16];
+        Fixture *f = *state;
+        char gz_etag[64];
+
+        get_conditional(f, Q_DONE, "deflate, gzip;q=0", NULL, &plain);
+        assert_null(plain.content_encoding);
+        get_conditional(f, Q_DONE, "gzip, deflate, br", NULL, &gz);
+        assert_int_equal(gz.status, 200);
+        assert_string_equal(gz.content_type, "application/json");
+        assert_string_equal(gz.content_encoding, "gzip");
+        assert_string_equal(gz.vary, "Accept-Encoding");
+        assert_true(gz.len < plain.len / 3);
+        assert_int_equal(inflate_gzip(gz.body, gz.len, inflated, sizeof(inflated)), plain.len);
+        assert_memory_equal(inflated, plain.body, plain.len);
+        snprintf(gz_etag, sizeof(gz_etag), "%.17s-gz\"", plain.etag);
+        assert_string_equal(gz.etag, gz_etag);
+
+        get_conditional(f, Q_DONE, "gzip", NULL, &again);
+        assert_string_equal(again.etag, gz_etag);
+        assert_int_equal(again.len, gz.len);
+        assert_memory_equal(again.body, gz.body, gz.len);
+
+        get_conditional(f, Q_DONE, "gzip", plain.etag, &nm); /* the identity tag does not name gzip */
+        assert_int_equal(nm.status, 200);
+        get_conditional(f, Q_DONE, "gzip", gz_etag, &nm);
+        assert_int_equal(nm.status, 304);
+        assert_int_equal(nm.len, 0);
+        assert_string_equal(nm.etag, gz_etag);
+        get_conditional(f, Q_DONE, NULL, gz_etag, &nm);
+        assert_int_equal(nm.status, 200);
+        assert_null(nm.content_encoding);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -363,6 +531,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_browsers_and_tools, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_health_ready_metrics, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_etag_not_modified, setup, teardown),
+                cmocka_unit_test(test_accept_encoding),
+                cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

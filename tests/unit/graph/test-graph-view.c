@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph-build.h"
@@ -90,12 +92,97 @@ static void test_uncached(void **state)
         v = graph_view_free(v);
 }
 
+static Blob *get(GraphView *v, double w, int64_t now, GraphAnswerEncoder encoder)
+{
+        Blob *b = NULL;
+
+        assert_int_equal(graph_view_answer_hiding(v, w, now, NULL, encoder, &b), 0);
+        return b;
+}
+
+/* A stand-in for gzip: the bytes reversed, the ETag with "-rev"; counts its calls. */
+static unsigned long n_encoded;
+static Blob *reverse(const Blob *answer)
+{
+        char *p = malloc(answer->len + 1), etag[GRAPH_ETAG_MAX];
+        Blob *b;
+
+        assert_non_null(p);
+        for (size_t i = 0; i < answer->len; i++)
+                p[i] = answer->data[answer->len - 1 - i];
+        snprintf(etag, sizeof(etag), "%.17s-rev\"", graph_answer_etag(answer));
+        b = graph_answer_new(p, answer->len, etag);
+        free(p);
+        __atomic_add_fetch(&n_encoded, 1, __ATOMIC_RELAXED);
+        return b;
+}
+
+/* Each answer has a strong ETag: the same for the same bytes, another for other bytes. */
+static void test_etags(void **state)
+{
+        GraphView *v = NULL, *u = NULL;
+        Blob *a, *a2, *b, *c;
+        const char *t;
+
+        assert_int_equal(graph_view_new(build(), 16, &v), 0);
+        assert_int_equal(graph_view_new(build(), 0, &u), 0);
+        a = get(v, 0.0, 3000, NULL);
+        a2 = get(u, 0.0, 3000, NULL); /* serialized anew: the same tag */
+        b = get(v, 0.75, 3000, NULL);
+        t = graph_answer_etag(a);
+        assert_int_equal(strlen(t), 18);
+        assert_true(t[0] == '"' && t[17] == '"' && strspn(t + 1, "0123456789abcdef") == 16);
+        assert_int_equal(strlen(a->data), a->len); /* the body ends before the tag */
+        assert_string_equal(graph_answer_etag(a2), t);
+        assert_string_not_equal(graph_answer_etag(b), t);
+        c = graph_answer_new("x", 1, "\"given\"");
+        assert_string_equal(graph_answer_etag(c), "\"given\"");
+        assert_int_equal(c->len, 1);
+        assert_null(graph_answer_new("x", 1, "\"0123456789abcdef0123456789abcdef\""));
+        blob_unref(a), blob_unref(a2), blob_unref(b), blob_unref(c);
+        v = graph_view_free(v);
+        u = graph_view_free(u);
+}
+
+/* An encoding is made once per cached answer, on first demand, and is the encoder's output. */
+static void test_encoded(void **state)
+{
+        GraphView *v = NULL;
+        Blob *plain, *enc, *again;
+
+        n_encoded = 0;
+        assert_int_equal(graph_view_new(build(), 16, &v), 0);
+        plain = get(v, 0.0, 3000, NULL);
+        assert_int_equal(n_encoded, 0);
+        enc = get(v, 0.0, 3000, reverse);
+        again = get(v, 0.0, 3000, reverse);
+        assert_int_equal(n_encoded, 1);
+        assert_ptr_equal(enc, again);
+        assert_int_equal(enc->len, plain->len);
+        assert_int_equal(enc->data[0], plain->data[plain->len - 1]);
+        assert_int_equal(strlen(graph_answer_etag(enc)), 22);
+        assert_memory_equal(graph_answer_etag(enc), graph_answer_etag(plain), 17);
+        blob_unref(again);
+        again = get(v, 0.75, 3000, reverse); /* not cached at all yet: one serialization, one encoding */
+        assert_int_equal(n_encoded, 2);
+        assert_int_equal(v->misses, 2);
+        blob_unref(plain), blob_unref(enc), blob_unref(again);
+        v = graph_view_free(v);
+
+        assert_int_equal(graph_view_new(build(), 0, &v), 0); /* uncached: encoded every time */
+        blob_unref(get(v, 0.0, 3000, reverse));
+        blob_unref(get(v, 0.0, 3000, reverse));
+        assert_int_equal(n_encoded, 4);
+        v = graph_view_free(v);
+}
+
 static void *hammer(void *arg)
 {
         GraphView *v = arg;
         for (int i = 0; i < 2000; i++) {
                 Blob *b = NULL;
-                if (graph_view_answer(v, (i % 11) / 10.0, 3000 + (i % 7) * 1000, &b) < 0)
+                if (graph_view_answer_hiding(v, (i % 11) / 10.0, 3000 + (i % 7) * 1000, NULL,
+                                             i % 3 ? NULL : reverse, &b) < 0)
                         return (void *)1;
                 blob_unref(b);
         }
@@ -122,10 +209,9 @@ static void test_threads(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_cache_hits),
-                cmocka_unit_test(test_cache_bounded),
-                cmocka_unit_test(test_uncached),
-                cmocka_unit_test(test_threads),
+                cmocka_unit_test(test_cache_hits), cmocka_unit_test(test_cache_bounded),
+                cmocka_unit_test(test_uncached),   cmocka_unit_test(test_etags),
+                cmocka_unit_test(test_encoded),    cmocka_unit_test(test_threads),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

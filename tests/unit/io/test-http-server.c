@@ -153,7 +153,11 @@ static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
                     http_reply_add_header(reply, "X-Two", "two") < 0 ||
                     http_reply_add_header(reply, "X-Three", "3") < 0 ||
                     http_reply_add_header(reply, "X-Four", "4") < 0 ||
-                    http_reply_add_header(reply, "X-Five", "5") != -E2BIG)
+                    http_reply_add_header(reply, "X-5", "5") < 0 ||
+                    http_reply_add_header(reply, "X-6", "6") < 0 ||
+                    http_reply_add_header(reply, "X-7", "7") < 0 ||
+                    http_reply_add_header(reply, "X-8", "8") < 0 ||
+                    http_reply_add_header(reply, "X-Five", "9") != -E2BIG)
                         return -EINVAL;
                 return 0;
         }
@@ -613,6 +617,7 @@ static void test_replies(void **state)
         assert_true(resp_header(&r, "X-Two", v, sizeof(v)));
         assert_string_equal(v, "two");
         assert_true(resp_header(&r, "X-Four", v, sizeof(v)));
+        assert_true(resp_header(&r, "X-8", v, sizeof(v)));
         assert_false(resp_header(&r, "X-Five", v, sizeof(v)));
         assert_int_equal(r.body_len, 0);
         resp_done(&r);
