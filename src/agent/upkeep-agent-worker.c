@@ -146,13 +146,19 @@ static char *expand(const json_t *p, const char *template, const char *stream, E
         return url;
 }
 
-static HttpClient *client(size_t max_body)
+static HttpClient *client_with(size_t max_body, const char *accept_encoding)
 {
         HttpClient *c = NULL;
         HttpClientOptions ho = { .connect_timeout_ms = 10000,
                                  .total_timeout_ms = 60000,
-                                 .max_body_bytes = max_body };
+                                 .max_body_bytes = max_body,
+                                 .accept_encoding = accept_encoding };
         return http_client_new(&ho, &c) < 0 ? NULL : c;
+}
+
+static HttpClient *client(size_t max_body)
+{
+        return client_with(max_body, NULL);
 }
 
 static WorkerDecision decision(TargetDecision d)
@@ -222,7 +228,7 @@ static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Gr
                 snprintf(msg, sizeof msg, "cannot build the graph request URL from %s", base);
                 return fail(r, WORKER_ERROR_IDENTITY, msg), r;
         }
-        http = client(GRAPH_MAX_BYTES);
+        http = client_with(GRAPH_MAX_BYTES, "gzip"); /* upkeep-graph sends ~4x fewer bytes */
         if (!http)
                 return fail(-ENOMEM, WORKER_ERROR_IDENTITY, "cannot create the HTTP client"), -ENOMEM;
         r = http_client_request(http, "GET", url->data,

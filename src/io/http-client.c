@@ -140,6 +140,8 @@ int http_client_new(const HttpClientOptions *o, HttpClient **ret)
         }
         SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(c->max_body, (size_t)INT64_MAX));
         SET(CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "upkeep/" UPKEEP_VERSION);
+        if (o->accept_encoding)
+                SET(CURLOPT_ACCEPT_ENCODING, o->accept_encoding);
         if (o->no_proxy)
                 SET(CURLOPT_NOPROXY, "*");
         SET(CURLOPT_ERRORBUFFER, c->errbuf);

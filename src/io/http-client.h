@@ -20,7 +20,10 @@ typedef struct HttpClientOptions {
         const char *client_cert;     /* PEM file paths, NULL = none */
         const char *client_key;
         const char *user_agent; /* default "upkeep/<version>" */
-        bool no_proxy;          /* ignore http_proxy & co. (etcd, local servers); default: honour them */
+        /* Accept-Encoding offered and decoded (e.g. "gzip"); NULL = identity only. max_body_bytes caps
+         * the decoded body, so a compression bomb fails with -EFBIG like any large answer. */
+        const char *accept_encoding;
+        bool no_proxy; /* ignore http_proxy & co. (etcd, local servers); default: honour them */
 } HttpClientOptions;
 
 typedef struct HttpResponse {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +28,32 @@
 #include "strutil.h"
 
 /* ---- a server built on the project's adapter ---- */
+
+/* n zero bytes, gzipped (they shrink about 1000-fold: a small answer that decodes to a large body). */
+static int gzip_of_zeros(size_t n, char **ret, size_t *ret_len)
+{
+        z_stream z = {};
+        size_t cap = n / 500 + 1024;
+        unsigned char *in = calloc(1, n + 1), *out = malloc(cap);
+        int r = -EIO;
+
+        if (in && out && deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
+                z.next_in = in;
+                z.avail_in = (uInt)n;
+                z.next_out = out;
+                z.avail_out = (uInt)cap;
+                if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
+                        *ret = (char *)out;
+                        *ret_len = z.total_out;
+                        out = NULL;
+                        r = 0;
+                }
+                deflateEnd(&z);
+        }
+        free(in);
+        free(out);
+        return r;
+}
 
 static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
 {
@@ -68,6 +95,20 @@ static int handler(void *userdata, const HttpRequest *req, HttpReply *reply)
                 }
                 reply->status = 302;
                 return http_reply_add_header(reply, "Location", targets[n - 1]);
+        }
+        if (streq(req->path, "/gzip")) {
+                /* query: the decoded size; gzip only when the client offers it */
+                const char *ae = http_request_header(req, "Accept-Encoding");
+                if (safe_atou64(req->query, &n) < 0 || n > 8 * 1024 * 1024)
+                        return http_reply_error(reply, 400, "bad_request", "size");
+                reply->status = 200;
+                if (!ae || !strstr(ae, "gzip")) {
+                        reply->owned = strdup("identity");
+                        reply->owned_len = 8;
+                        return reply->owned ? 0 : -ENOMEM;
+                }
+                r = gzip_of_zeros(n, &reply->owned, &reply->owned_len);
+                return r < 0 ? r : http_reply_add_header(reply, "Content-Encoding", "gzip");
         }
         if (streq(req->path, "/to-file")) {
                 reply->status = 302;
@@ -518,6 +559,33 @@ static void test_methods(void **state)
         http_client_free(c);
 }
 
+/* accept_encoding: the answer is decoded, and max_body_bytes caps the decoded body (a compression bomb). */
+static void test_accept_encoding(void **state)
+{
+        HttpClient *c = client((HttpClientOptions){ .accept_encoding = "gzip", .max_body_bytes = 100000 });
+        HttpClient *plain = client((HttpClientOptions){ .max_body_bytes = 100000 });
+        HttpResponse resp = {};
+        char url[128];
+        Error e = {};
+
+        url_for(url, sizeof url, "/gzip?50000");
+        assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &resp, &e), 0);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(resp.body_len, 50000);
+        for (size_t i = 0; i < resp.body_len; i++)
+                assert_int_equal(resp.body[i], 0);
+        http_response_done(&resp);
+        /* a client that does not offer gzip gets identity */
+        assert_int_equal(http_client_request(plain, "GET", url, NULL, NULL, 0, &resp, &e), 0);
+        assert_string_equal(resp.body, "identity");
+        http_response_done(&resp);
+        /* 2 MB of zeros in about 2 KB: refused at the decoded cap */
+        url_for(url, sizeof url, "/gzip?2000000");
+        assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, &resp, &e), -EFBIG);
+        http_client_free(c);
+        http_client_free(plain);
+}
+
 static void test_keep_alive(void **state)
 {
         HttpClient *c = client((HttpClientOptions){});
@@ -551,6 +619,7 @@ int main(void)
                 cmocka_unit_test(test_bad_urls),
                 cmocka_unit_test(test_methods),
                 cmocka_unit_test(test_keep_alive),
+                cmocka_unit_test(test_accept_encoding),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
