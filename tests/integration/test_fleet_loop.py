@@ -108,7 +108,9 @@ def test_failing_release_reported_and_rollout_paused(build_dir, tmp_path, os3, g
                        what=f"{n.name} on release 2")
         early.wait_for(lambda: graph.metric("upkeep_graph_reports_total", release=fx.version(2),
                                             outcome="succeeded") == 2, timeout=30, what="both succeeded reports")
-        assert early.metric("upkeep_agent_reports_sent_total") == 1  # this boot's: succeeded
+        # this boot's report (succeeded); the agent counts it once the server's answer is back
+        early.wait_for(lambda: early.metric("upkeep_agent_reports_sent_total") == 1, timeout=30,
+                       what="the succeeded report counted as sent")
         assert early.metric("upkeep_agent_reports_dropped_total") == 0
     finally:
         stop(early)

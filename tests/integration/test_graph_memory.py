@@ -65,6 +65,8 @@ def test_large_index_memory_given_back(build_dir, inputs):
     try:
         s.wait_ready()
         pid = s.proc.pid
+        if "libasan" in open(f"/proc/{pid}/maps").read():
+            pytest.skip("ASan's allocator keeps freed memory in quarantine; measured on the regular build")
         peak = vm_kib(pid, "VmHWM")
         assert "graph with" in s.logs()
         # back to the real index: the parse's memory goes back to the system after the refresh
