@@ -40,3 +40,13 @@ int strv_push(char ***l, size_t *n, const char *s)
                 return -ENOMEM;
         return strv_push_owned(l, n, copy);
 }
+
+bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return true;
+}

@@ -282,16 +282,6 @@ static void set_restart_value(GraphConfig *c, size_t i, unsigned v)
                 memcpy(p, &v, sizeof(v));
 }
 
-static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
-{
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return true;
-}
-
 /* reports.enabled, database and tokens, admin.token_file: the running values are kept (see
  * graph_config_keep_...). */
 static int keep_reports_settings(const GraphConfig *old, GraphConfig *new, char ***l, size_t *n)

@@ -250,16 +250,6 @@ void graph_streams_read_unlock(GraphStreams *gs)
         pthread_rwlock_unlock(&gs->lock);
 }
 
-static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
-{
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return true;
-}
-
 /* Moves the new settings into a kept stream (under the write lock). */
 static void stream_reconfigure(Stream *s, const GraphStreamConfig *cfg, char **sources, bool all_stale)
 {

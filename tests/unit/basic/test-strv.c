@@ -41,11 +41,23 @@ static void test_strv_free_empty(void **state)
         strv_free(NULL);
 }
 
+static void test_strv_equal(void **state)
+{
+        char *a[] = { "x86_64", "aarch64" }, *b[] = { "x86_64", "aarch64" }, *c[] = { "aarch64", "x86_64" };
+
+        assert_true(strv_equal(a, 2, b, 2));
+        assert_true(strv_equal(NULL, 0, NULL, 0));
+        assert_false(strv_equal(a, 2, c, 2)); /* order counts */
+        assert_false(strv_equal(a, 2, b, 1));
+        assert_false(strv_equal(a, 1, NULL, 0));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_strv_push),
                 cmocka_unit_test(test_strv_free_empty),
+                cmocka_unit_test(test_strv_equal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
