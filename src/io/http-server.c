@@ -43,6 +43,7 @@
 
 #include "buf.h"
 #include "http-guard.h"
+#include "http-loop.h"
 #include "http-reply.h"
 #include "macros.h"
 #include "strutil.h"
@@ -76,7 +77,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 /* The most MHD options http_server_start() passes, MHD_OPTION_END included. */
-#define SERVER_OPTIONS_MAX 20
+#define SERVER_OPTIONS_MAX 21
 
 typedef enum RequestState {
         REQUEST_NEW,       /* headers received, handler not called yet */
@@ -131,6 +132,7 @@ typedef struct CannedError {
 
 struct HttpServer {
         struct MHD_Daemon *daemon;
+        HttpLoop *loop; /* one thread: ours, around MHD's epoll (http-loop.c); NULL: MHD's poll() pool */
         HttpHandler handler;
         void *userdata;
         size_t max_header_bytes;
@@ -352,8 +354,11 @@ void http_deferred_finish(HttpDeferred *d, int k, HttpReply *reply)
         pthread_mutex_unlock(&s->defer_lock);
         /* A parked connection stays put until resumed, and the server does not stop before
          * deferred_pending drops: d is still valid here. MHD calls on_access() again. */
-        if (parked)
+        if (parked) {
                 MHD_resume_connection(d->connection);
+                if (s->loop)
+                        http_loop_wake(s->loop);
+        }
         __atomic_sub_fetch(&s->deferred_pending, 1, __ATOMIC_RELEASE);
 }
 
@@ -777,6 +782,8 @@ static void server_options(HttpServer *s, const HttpServerConfig *config, struct
         OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
         if (threads > 1)
                 OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+        else /* http-loop.c blocks SIGPIPE in its thread: MHD may use sendfile() */
+                OPT(MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL);
         if (s->tls_cert) {
                 OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert);
                 OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key);
@@ -794,11 +801,10 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
         struct sockaddr_storage ss = {};
         struct MHD_OptionItem opts[SERVER_OPTIONS_MAX];
         const char *address;
-        /* poll(), not epoll: libmicrohttpd 0.9.75's epoll mode stops serving when more connections are
-         * ready at once than it fetches per epoll_wait() (128): it goes back to an unbounded wait with
-         * requests sitting unread in their sockets (reproduced with a bare MHD server and 256 wrk
-         * connections). Its poll mode serves the same load at the same speed and has no such stall. */
-        unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        /* One thread: MHD's epoll mode driven by http-loop.c (MHD's own epoll thread stalls, its poll()
+         * costs grow with the connections). A pool: MHD's poll() threads. */
+        unsigned flags = (config->threads > 1 ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL) |
+                         MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
         const union MHD_DaemonInfo *info;
         int r;
 
@@ -842,6 +848,10 @@ int http_server_start(const HttpServerConfig *config, HttpServer **ret, Error *e
                                   config->port, s->start_error[0] ? ": " : "", s->start_error);
         }
         __atomic_store_n(&s->started, true, __ATOMIC_RELEASE);
+        if (!(flags & MHD_USE_INTERNAL_POLLING_THREAD) && (r = http_loop_start(s->daemon, &s->loop)) < 0) {
+                MHD_stop_daemon(TAKE_PTR(s->daemon));
+                return error_setf(e, r, "HTTP server: cannot start its thread: %s", strerror(-r));
+        }
         info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : config->port;
 
@@ -862,7 +872,7 @@ void http_server_stop(HttpServer *s, unsigned timeout_ms)
         if (!s)
                 return;
         /* Stop accepting; connections already open keep being served. */
-        listen_fd = MHD_quiesce_daemon(s->daemon);
+        listen_fd = s->loop ? http_loop_quiesce(s->loop) : MHD_quiesce_daemon(s->daemon);
         /* MHD has taken the socket out of its threads' sets by now; shutting it down makes
          * new clients get "connection refused" at once instead of waiting in the backlog until the
          * socket is closed below. */
@@ -881,6 +891,7 @@ void http_server_stop(HttpServer *s, unsigned timeout_ms)
                 struct timespec ts = timespec_from_nsec(5 * NSEC_PER_MSEC);
                 nanosleep(&ts, NULL);
         }
+        http_loop_stop(s->loop);
         MHD_stop_daemon(s->daemon);
         /* After quiescing, the listening socket is ours to close, once the threads are gone. */
         if (listen_fd != MHD_INVALID_SOCKET)

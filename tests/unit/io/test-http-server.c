@@ -1072,6 +1072,42 @@ static void test_concurrent_pool(void **state)
         run_concurrent(4);
 }
 
+/* Many requests ready at once on the one thread: libmicrohttpd 0.9.75's own epoll thread stalls when an
+ * epoll_wait() returns its maximum of 128 events and nothing else happens (it waits again with no
+ * bound, the ready connections unserved); 256 connections, each with a request sent before any answer is
+ * read, are all answered at once. */
+static void test_many_ready_at_once(void **state)
+{
+        enum { N = 256 };
+        TestState *t = state_new();
+        HttpServer *s = start(t, (HttpServerConfig){ .threads = 1, .max_connections_per_address = 1024 });
+        Conn *c[N];
+        double t0;
+        Resp r;
+
+        for (int i = 0; i < N; i++)
+                c[i] = conn_open(http_server_port(s));
+        /* Every connection accepted and idle before the burst, so that the requests are the events. */
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(send_str(c[i], "GET /blob HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+                assert_int_equal(read_response(c[i], &r), 0);
+                resp_done(&r);
+        }
+        t0 = now_sec();
+        for (int i = 0; i < N; i++)
+                assert_int_equal(send_str(c[i], "GET /blob HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(read_response(c[i], &r), 0);
+                assert_int_equal(r.status, 200);
+                resp_done(&r);
+        }
+        assert_true(now_sec() - t0 < 5);
+        for (int i = 0; i < N; i++)
+                conn_close(c[i]);
+        http_server_stop(s, 1000);
+        state_free(t);
+}
+
 typedef struct SlowClient {
         uint16_t port;
         int r;
@@ -1560,6 +1596,7 @@ int main(void)
                 cmocka_unit_test(test_keep_alive),
                 cmocka_unit_test(test_concurrent_one_thread),
                 cmocka_unit_test(test_concurrent_pool),
+                cmocka_unit_test(test_many_ready_at_once),
                 cmocka_unit_test(test_graceful_stop),
                 cmocka_unit_test(test_deferred),
                 cmocka_unit_test(test_stop_refuses_new_clients),
