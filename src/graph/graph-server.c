@@ -131,14 +131,11 @@ static int reply_answer(const GraphRequest *req, Blob *blob, bool gzip, HttpRepl
         const char *etag = graph_answer_etag(blob);
 
         if (graph_etag_matches(req->if_none_match, etag)) {
-                Blob *empty = graph_answer_new("", 0, etag); /* carries the ETag, without a body */
-
-                blob_unref(blob);
-                if (!empty)
-                        return -ENOMEM;
+                /* The answer's bytes are not sent with a 304, but its Content-Length is: a 304 may only
+                 * carry the length the 200 would have (RFC 9110, 8.6). */
                 reply->status = 304;
-                reply->blob = empty;
-                http_reply_add_header(reply, "ETag", graph_answer_etag(empty));
+                reply->blob = blob;
+                http_reply_add_header(reply, "ETag", etag);
                 http_reply_add_header(reply, "Vary", "Accept-Encoding");
                 return 0;
         }

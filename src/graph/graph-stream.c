@@ -13,10 +13,10 @@
 #include "strv.h"
 
 static const unsigned status_codes[_GRAPH_STATUS_MAX] = {
-        [GRAPH_STATUS_200] = 200, [GRAPH_STATUS_204] = 204, [GRAPH_STATUS_400] = 400,
-        [GRAPH_STATUS_404] = 404, [GRAPH_STATUS_405] = 405, [GRAPH_STATUS_406] = 406,
-        [GRAPH_STATUS_413] = 413, [GRAPH_STATUS_500] = 500, [GRAPH_STATUS_503] = 503,
-        [GRAPH_STATUS_OTHER] = 0,
+        [GRAPH_STATUS_200] = 200, [GRAPH_STATUS_204] = 204, [GRAPH_STATUS_304] = 304,
+        [GRAPH_STATUS_400] = 400, [GRAPH_STATUS_404] = 404, [GRAPH_STATUS_405] = 405,
+        [GRAPH_STATUS_406] = 406, [GRAPH_STATUS_413] = 413, [GRAPH_STATUS_500] = 500,
+        [GRAPH_STATUS_503] = 503, [GRAPH_STATUS_OTHER] = 0,
 };
 
 /* The buckets of the rollout wariness histogram. */

@@ -21,6 +21,7 @@
 typedef enum GraphStatus {
         GRAPH_STATUS_200,
         GRAPH_STATUS_204,
+        GRAPH_STATUS_304, /* conditional requests answered without a body */
         GRAPH_STATUS_400,
         GRAPH_STATUS_404,
         GRAPH_STATUS_405,

@@ -153,7 +153,7 @@ def test_etag_not_modified(server):
     plain = {"Accept-Encoding": "identity"}
     r = server.get(q, headers=plain)
     assert r.status_code == 200
-    tag = r.headers["ETag"]
+    tag, plain_body = r.headers["ETag"], r.content
     assert tag.startswith('"') and tag.endswith('"') and len(tag) == 18
     assert r.headers["Vary"] == "Accept-Encoding" and "Content-Encoding" not in r.headers
     assert server.get(q, headers=plain).headers["ETag"] == tag
@@ -165,6 +165,10 @@ def test_etag_not_modified(server):
         assert server.get(q, headers={**plain, "If-None-Match": inm}).status_code == 304
     r = server.get(q, headers={**plain, "If-None-Match": '"0000000000000000"'})
     assert r.status_code == 200 and r.headers["ETag"] == tag and len(r.content) > 1000
+    assert server.metric("upkeep_graph_requests_total", stream="stable", code="304") == 3
+    # A 304 may only carry the Content-Length the 200 would have (RFC 9110, 8.6).
+    r = server.get(q, headers={**plain, "If-None-Match": tag})
+    assert r.headers.get("Content-Length", str(len(plain_body))) == str(len(plain_body))
 
 
 def test_gzip(server):

@@ -395,7 +395,8 @@ static void expect_not_modified(Fixture *f, const char *if_none_match, const cha
 
         get_conditional(f, Q_DONE, NULL, if_none_match, &a);
         assert_int_equal(a.status, 304);
-        assert_int_equal(a.len, 0);
+        /* The answer rides along for its Content-Length (the server never sends a 304's body). */
+        assert_true(a.len > 1000);
         assert_null(a.content_type);
         assert_string_equal(a.etag, etag);
         assert_string_equal(a.cache_control, "no-cache");
@@ -516,7 +517,7 @@ static void test_gzip(void **state)
         assert_int_equal(nm.status, 200);
         get_conditional(f, Q_DONE, "gzip", gz_etag, &nm);
         assert_int_equal(nm.status, 304);
-        assert_int_equal(nm.len, 0);
+        assert_int_equal(nm.len, gz.len);
         assert_string_equal(nm.etag, gz_etag);
         get_conditional(f, Q_DONE, NULL, gz_etag, &nm);
         assert_int_equal(nm.status, 200);

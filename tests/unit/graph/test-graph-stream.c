@@ -211,7 +211,9 @@ static void test_status_counters(void **state)
         graph_count_status(c, 503);
         graph_count_status(c, 418);
         graph_count_status(c, 0);
+        graph_count_status(c, 304);
         assert_int_equal(c[GRAPH_STATUS_200], 2);
+        assert_int_equal(c[GRAPH_STATUS_304], 1);
         assert_int_equal(c[GRAPH_STATUS_503], 1);
         assert_int_equal(c[GRAPH_STATUS_OTHER], 2);
         assert_int_equal(c[GRAPH_STATUS_404], 0);
