@@ -12,3 +12,7 @@ int graph_build_cmd(int argc, char **argv);
 int graph_query_cmd(int argc, char **argv);
 int lock_cmd(int argc, char **argv);
 int agent_cmd(int argc, char **argv);
+/* `upkeep release ...` (cli-release.c): argv[0] is "release". Returns the exit status itself: 0, 1 (failed,
+ * or `validate` found errors), 2 (usage, or `validate` could not check). */
+void release_usage(FILE *f);
+int release_cmd(int argc, char **argv);

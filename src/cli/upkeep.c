@@ -8,6 +8,7 @@
  *   upkeep status [--socket PATH] [--json]
  *   upkeep update-now [--allow VERSION] [--socket PATH] [--json]
  *   upkeep forget-release VERSION|CHECKSUM [--socket PATH] [--json]
+ *   upkeep release add|barrier|deadend|pause|resume|clean|validate|plan ... (--updates FILE | --stream S)
  */
 
 #include <errno.h>
@@ -32,8 +33,10 @@ static void usage(FILE *f)
                 "  status          what this node's upkeep-agent is doing\n"
                 "  update-now      make this node's upkeep-agent check for an update now\n"
                 "  forget-release  remove a release from the agent's record of bad releases\n"
+                "  release         edit, check and plan rollouts in updates/<stream>.json\n"
                 "  --version       print the version\n\n"
-                "'upkeep graph --help' and 'upkeep lock --help' for the options.\n");
+                "'upkeep graph --help', 'upkeep lock --help' and 'upkeep release --help' for the "
+                "options.\n");
 }
 
 int main(int argc, char **argv)
@@ -69,6 +72,8 @@ int main(int argc, char **argv)
                 }
                 return r < 0 ? 1 : 0;
         }
+        if (streq(argv[1], "release"))
+                return release_cmd(argc - 1, argv + 1);
         if (streq(argv[1], "lock"))
                 return lock_cmd(argc - 1, argv + 1) < 0 ? 1 : 0;
         if (streq(argv[1], "status") || streq(argv[1], "update-now") || streq(argv[1], "forget-release"))

@@ -132,7 +132,8 @@ def test_example_lock_config_runs(build_dir, tmp_path):
 # Man pages: every installed program has one (docs/man, scdoc), it renders without groff warnings, and it
 # documents every long option the program's --help prints (upkeep: each command's help as well).
 MAN_PAGES = {
-    "bin/upkeep": ("man1/upkeep.1", [["--help"], ["graph", "--help"], ["lock", "--help"], ["status", "--help"]]),
+    "bin/upkeep": ("man1/upkeep.1", [["--help"], ["graph", "--help"], ["lock", "--help"], ["status", "--help"],
+                                        ["release", "--help"]]),
     "bin/upkeep-graph": ("man8/upkeep-graph.8", [["--help"]]),
     "bin/upkeep-lock": ("man8/upkeep-lock.8", [["--help"]]),
     "bin/upkeep-agent": ("man8/upkeep-agent.8", [["--help"]]),
