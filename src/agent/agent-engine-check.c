@@ -68,11 +68,16 @@ static json_t *check_denylist(Engine *e)
 /* The check request: this node's identity, its denylist and how eager it is. */
 static json_t *check_request(Engine *e, bool force)
 {
+        _cleanup_free_ char *cache = NULL;
         json_t *graph = json_pack(
                 "{s:s,s:s,s:s,s:s,s:s,s:b,s:o}", "base_url", e->config->cincinnati_base_url, "node_uuid",
                 e->node_uuid, "group", e->config->group, "basearch", e->basearch, "platform", e->platform,
                 "allow_downgrade", e->config->allow_downgrade, "failed", check_denylist(e));
 
+        /* The worker keeps the last answer there and asks with If-None-Match (graph-cache.h). */
+        if (graph && e->config->state_dir && *e->config->state_dir &&
+            asprintf(&cache, "%s/graph-answer.cache", e->config->state_dir) >= 0)
+                json_object_set_new(graph, "cache", json_string(cache));
         if (graph && force) /* update-now: ask as the most eager node */
                 json_object_set_new(graph, "rollout_wariness", json_real(0.0));
         else if (graph && e->config->has_rollout_wariness)

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "daemon-util.h"
 #include "fileio.h"
+#include "graph-cache.h"
 #include "graph.h"
 #include "http-client.h"
 #include "json-util.h"
@@ -30,6 +31,8 @@
 /* A graph answer: about 44 KB for Fedora CoreOS's 179 stable releases today; parsing costs several times
  * the document, so the cap stays near what real graphs need, with a wide margin. */
 #define GRAPH_MAX_BYTES (4u << 20)
+#define GRAPH_CACHE_FILE_MAX (GRAPH_MAX_BYTES + GRAPH_CACHE_URL_MAX + GRAPH_CACHE_ETAG_MAX + 64)
+_Static_assert(GRAPH_CACHE_ETAG_MAX == HTTP_ETAG_MAX, "the cache keeps the ETags the client keeps");
 
 /* Writes one line (taken) to stdout; a line that could not be made becomes "out of memory". */
 static void put_line(int r, char *line)
@@ -192,14 +195,86 @@ static void http_failure(const char *base, const HttpResponse *resp)
         fail_graph(-EPROTO, WORKER_ERROR_HTTP_STATUS, kind, msg);
 }
 
+/* The cache file's bytes when it holds an answer for url (*ret_entry points into them; the caller frees
+ * them), else NULL. */
+static char *cache_load(const char *path, const char *url, GraphCacheEntry *ret_entry)
+{
+        char *data = NULL;
+        size_t len;
+
+        if (!path || read_full_file(path, GRAPH_CACHE_FILE_MAX, &data, &len) < 0)
+                return NULL;
+        if (graph_cache_parse(data, len, ret_entry) < 0 || !streq(ret_entry->url, url)) {
+                free(data);
+                return NULL;
+        }
+        return data;
+}
+
+/* Keeps the answer to url for the next poll; an answer without an ETag drops the cache instead. Errors
+ * only cost the next poll its If-None-Match. */
+static void cache_store(const char *path, const char *url, const HttpResponse *resp)
+{
+        Buf b = BUF_INIT(GRAPH_CACHE_FILE_MAX);
+        Error e = {};
+
+        if (!path)
+                return;
+        if (graph_cache_format(url, resp->etag, resp->body, resp->body_len, &b) < 0 ||
+            write_file_atomic(path, b.data, b.len, 0644, &e) < 0)
+                (void)unlink(path);
+        buf_free(&b);
+}
+
+/* GETs the graph at url, conditionally when the cache at cache_path (NULL: none) holds an answer for it.
+ * 0 with *ret_g, or a negative errno with the failure line written. */
+static int get_graph(const char *base, const char *url, const char *cache_path, Graph **ret_g)
+{
+        _cleanup_free_ char *cached_data = NULL;
+        GraphCacheEntry cached = {};
+        char inm[32 + GRAPH_CACHE_ETAG_MAX], msg[WORKER_MESSAGE_MAX];
+        const char *headers[] = { "Accept: application/json", NULL, NULL };
+        HttpClient *http = client_with(GRAPH_MAX_BYTES, "gzip"); /* upkeep-graph sends ~4x fewer bytes */
+        HttpResponse resp = {};
+        Error e = {};
+        int r;
+
+        if (!http)
+                return fail(-ENOMEM, WORKER_ERROR_IDENTITY, "cannot create the HTTP client"), -ENOMEM;
+        cached_data = cache_load(cache_path, url, &cached);
+        if (cached_data) {
+                snprintf(inm, sizeof inm, "If-None-Match: %s", cached.etag);
+                headers[1] = inm;
+        }
+        r = http_client_request(http, "GET", url, headers, NULL, 0, &resp, &e);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "%s: %s", base, e.message);
+                fail_graph(r, WORKER_ERROR_CONNECTION, "client_failed_request", msg);
+        } else if (resp.status == 304 && cached_data) { /* the graph has not changed since the last poll */
+                if ((r = graph_parse_json(cached.body, cached.body_len, ret_g, &e)) < 0) {
+                        (void)unlink(cache_path);
+                        snprintf(msg, sizeof msg, "the cached answer of %s is bad: %s", base, e.message);
+                        fail_graph(r, WORKER_ERROR_GRAPH_PARSE, "client_failed_json_decoding", msg);
+                }
+        } else if (resp.status < 200 || resp.status > 299) { /* any 2xx is a success, as in Zincati */
+                http_failure(base, &resp);
+                r = -EPROTO;
+        } else if ((r = graph_parse_json(resp.body, resp.body_len, ret_g, &e)) < 0) {
+                snprintf(msg, sizeof msg, "%s sent a bad graph: %s", base, e.message);
+                fail_graph(r, WORKER_ERROR_GRAPH_PARSE, "client_failed_json_decoding", msg);
+        } else
+                cache_store(cache_path, url, &resp);
+        http_response_done(&resp);
+        http_client_free(http);
+        return r;
+}
+
 /* The graph server's answer to this node (its identity and booted deployment): *ret_g, with the URL asked
  * in url. On failure the failure line is written and a negative errno returned. */
 static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Graph **ret_g)
 {
         _cleanup_free_ char *base = NULL;
         Identity id = {};
-        HttpClient *http = NULL;
-        HttpResponse resp = {};
         Error e = {};
         char msg[WORKER_MESSAGE_MAX];
         int r;
@@ -228,25 +303,7 @@ static int fetch_graph(const json_t *p, const OsDeployment *booted, Buf *url, Gr
                 snprintf(msg, sizeof msg, "cannot build the graph request URL from %s", base);
                 return fail(r, WORKER_ERROR_IDENTITY, msg), r;
         }
-        http = client_with(GRAPH_MAX_BYTES, "gzip"); /* upkeep-graph sends ~4x fewer bytes */
-        if (!http)
-                return fail(-ENOMEM, WORKER_ERROR_IDENTITY, "cannot create the HTTP client"), -ENOMEM;
-        r = http_client_request(http, "GET", url->data,
-                                (const char *const[]){ "Accept: application/json", NULL }, NULL, 0, &resp,
-                                &e);
-        if (r < 0) {
-                snprintf(msg, sizeof msg, "%s: %s", base, e.message);
-                fail_graph(r, WORKER_ERROR_CONNECTION, "client_failed_request", msg);
-        } else if (resp.status < 200 || resp.status > 299) { /* any 2xx is a success, as in Zincati */
-                http_failure(base, &resp);
-                r = -EPROTO;
-        } else if ((r = graph_parse_json(resp.body, resp.body_len, ret_g, &e)) < 0) {
-                snprintf(msg, sizeof msg, "%s sent a bad graph: %s", base, e.message);
-                fail_graph(r, WORKER_ERROR_GRAPH_PARSE, "client_failed_json_decoding", msg);
-        }
-        http_response_done(&resp);
-        http_client_free(http);
-        return r;
+        return get_graph(base, url->data, jstr(p, "cache"), ret_g);
 }
 
 /* Zincati's decision against the denylist: the releases deployed here (a staged one is resumed, not

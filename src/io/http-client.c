@@ -47,7 +47,8 @@ void http_response_done(HttpResponse *r)
                 return;
         free(r->body);
         free(r->content_type);
-        r->body = r->content_type = NULL;
+        free(r->etag);
+        r->body = r->content_type = r->etag = NULL;
         r->body_len = 0;
 }
 
@@ -351,7 +352,8 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
         struct curl_slist *list = NULL;
         bool with_body;
         CURLcode cc;
-        char *content_type = NULL, *data;
+        char *content_type = NULL, *etag = NULL, *data;
+        struct curl_header *h;
         const char *ct = NULL;
         long status = 0;
         size_t n;
@@ -386,6 +388,9 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
                 curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
                 if (ct && !(content_type = strdup(ct)))
                         cc = CURLE_OUT_OF_MEMORY;
+                if (curl_easy_header(c->curl, "ETag", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+                    strlen(h->value) <= HTTP_ETAG_MAX && !(etag = strdup(h->value)))
+                        cc = CURLE_OUT_OF_MEMORY;
         }
         /* Nothing may keep pointing at the caller's memory. */
         reset_method(c->curl);
@@ -395,13 +400,17 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
                 r = map_curl_error(c, cc, method, url, e);
                 buf_truncate(&c->body, 0);
                 free(content_type);
+                free(etag);
                 return r;
         }
         data = buf_steal(&c->body, &n);
         if (!data) {
                 free(content_type);
+                free(etag);
                 return error_setf(e, -ENOMEM, "%s: out of memory", method);
         }
-        *ret = (HttpResponse){ .status = status, .body = data, .body_len = n, .content_type = content_type };
+        *ret = (HttpResponse){
+                .status = status, .body = data, .body_len = n, .content_type = content_type, .etag = etag
+        };
         return 0;
 }

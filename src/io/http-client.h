@@ -31,7 +31,10 @@ typedef struct HttpResponse {
         char *body; /* NUL-terminated, malloc()ed */
         size_t body_len;
         char *content_type; /* NULL when the server sent none */
+        char *etag;         /* the ETag header's value, NULL when none (or longer than HTTP_ETAG_MAX) */
 } HttpResponse;
+
+#define HTTP_ETAG_MAX 256
 
 void http_response_done(HttpResponse *r); /* frees the members, not r */
 

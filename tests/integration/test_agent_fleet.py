@@ -87,6 +87,18 @@ def test_status_metrics_and_cli(build_dir, tmp_path, os3, graph):
         assert n.metric("upkeep_agent_updates_strategy_mode", strategy="immediate") == 1
         assert n.metric("upkeep_agent_identity_os_info", os_version=fx.version(2), stream="stable") == 1
         assert n.metric("upkeep_agent_cincinnati_graph_nodes_count") == 3
+        # steady-state polls are conditional: the graph has not changed, upkeep-graph answers 304 (no body)
+        # and the worker uses the answer it kept, so every check still sees the whole graph
+        checks = n.metric("upkeep_agent_cincinnati_update_checks_total")
+        n.wait_for(lambda: (graph.metric("upkeep_graph_requests_total", stream="stable", code="304") or 0) >= 2,
+                   timeout=30, what="two 304 answers")
+        n.wait_for(lambda: n.metric("upkeep_agent_cincinnati_update_checks_total") >= checks + 2, timeout=30,
+                   what="two more checks")
+        assert n.metric("upkeep_agent_cincinnati_graph_nodes_count") == 3
+        assert sum(float(line.rpartition(" ")[2]) for line in n.metrics().splitlines()
+                   if line.startswith("upkeep_agent_cincinnati_update_checks_errors_total")) == 0
+        assert n.status()["state"] == "no_new_update"
+        assert (n.dir / "state" / "graph-answer.cache").read_bytes().startswith(b"upkeep-graph-cache 1\n")
         # bad requests on the status socket get an error, and the agent carries on
         assert n.call("reboot") == {"ok": False, "error": "unknown method 'reboot' (status, update-now, forget-release)"}
         bad = subprocess.run([str(build_dir / "src/cli/upkeep"), "status", "--socket", str(tmp_path / "nope")],
