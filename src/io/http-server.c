@@ -66,8 +66,7 @@
  * pool cost 9% of the graph server's CPU in memset() alone. */
 #define POOL_MIN ((size_t)8 * 1024)
 #define POOL_SLACK ((size_t)4096)
-/* The pool is allocated per connection: keep it sane. */
-#define MAX_HEADER_BYTES_LIMIT ((size_t)1024 * 1024)
+#define MAX_HEADER_BYTES_LIMIT ((size_t)1024 * 1024) /* the pool is per connection: keep it sane */
 /* How much of an over-long chunked body is read and thrown away so that a 413 can still be sent. */
 #define BODY_DRAIN_MAX ((size_t)1024 * 1024)
 /* Requests with more query arguments get 400 (the target's length is capped by max_header_bytes). */
@@ -123,6 +122,7 @@ typedef struct Request {
         HttpDeferred deferred;
         GuardConn guard;
         char inline_target[256];
+        char peer[INET6_ADDRSTRLEN]; /* the client's address, formatted once per connection */
 } Request;
 
 /* A canned JSON error response, built once per server and shared by all connections. */
@@ -280,7 +280,6 @@ static enum MHD_Result answer_deferred(HttpServer *s, struct MHD_Connection *c, 
 
 static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request *r, const char *method)
 {
-        char peer[INET6_ADDRSTRLEN];
         HttpReply reply = {};
         HttpRequest req = {
                 .method = method,
@@ -288,7 +287,7 @@ static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request
                 .query = r->query,
                 .body = r->body.len > 0 ? r->body.data : NULL,
                 .body_len = r->body.len,
-                .peer = format_peer(c, peer, sizeof(peer)),
+                .peer = r->peer,
                 .internal = c,
         };
         int k;
@@ -631,6 +630,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 if (r) {
                         r->body = BUF_INIT(0);
                         r->deferred.server = cls;
+                        format_peer(c, r->peer, sizeof(r->peer));
                         guard_open(cls, c, r);
                 }
                 *socket_context = r;
