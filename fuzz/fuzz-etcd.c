@@ -1,5 +1,6 @@
-/* fuzz-etcd.c — libFuzzer target: the parsers of etcd's v3 JSON gateway answers (etcd-json.h). Every input
- * goes through each parser, so the seed corpus holds answers exactly as etcd 3.4 sent them. */
+/* fuzz-etcd.c — libFuzzer target: the parsers of etcd's v3 JSON gateway answers (etcd-json.h), upkeep-lock's
+ * and upkeep-graph's report store's (several-key transactions, key ranges). Every input goes through each
+ * parser, so the seed corpus holds answers exactly as etcd 3.4 sent them. */
 #include <stdint.h>
 #include <string.h>
 
@@ -35,6 +36,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         if (!t.succeeded && t.found && !t.kv.value)
                                 __builtin_trap();
                         etcd_txn_result_done(&t);
+                }
+        }
+        {
+                static const char *const keys[2] = { "upkeep-graph/reports/a", "upkeep-graph/counts/a" };
+                EtcdTxnOp ops[2] = { { .key = keys[0] }, { .key = keys[1] } };
+                EtcdKv state[2] = {};
+                EtcdKeyValue *l = NULL;
+                size_t n = 0;
+                bool ok = false, more = false;
+
+                if (etcd_json_parse_txn_all(body, size, ops, 2, &ok, state, &e) == 0 && !ok) {
+                        etcd_kv_done(&state[0]);
+                        etcd_kv_done(&state[1]);
+                }
+                if (etcd_json_parse_range_list(body, size, "upkeep-graph/", "upkeep-graph0", 16, &l, &n,
+                                               &more, &e) == 0) {
+                        if (n > 16)
+                                __builtin_trap();
+                        for (size_t i = 0; i < n; i++)
+                                if (strcmp(l[i].key, "upkeep-graph/") < 0 ||
+                                    strcmp(l[i].key, "upkeep-graph0") >= 0)
+                                        __builtin_trap();
+                        etcd_key_values_free(l, n);
                 }
         }
         (void)etcd_json_parse_put(body, size, &rev, &e);

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "config-util.h"
+#include "graph-etcd-keys.h"
 #include "macros.h"
+#include "strutil.h"
 #include "strv.h"
 #include "toml.h"
 
@@ -30,12 +32,19 @@ void graph_config_free(GraphConfig *c)
         free(c->address);
         free(c->reports_database);
         strv_free(c->reports_tokens);
+        strv_free(c->etcd_endpoints);
+        free(c->etcd_cert_path);
+        free(c->etcd_key_path);
+        free(c->etcd_ca_path);
+        free(c->etcd_prefix);
         for (size_t i = 0; i < c->n_policies; i++) {
                 free(c->policies[i].stream);
                 free(c->policies[i].group);
         }
         free(c->policies);
         free(c->admin_token_file);
+        free(c->status_lock_admin_url);
+        free(c->status_lock_admin_token_file);
         free(c);
 }
 
@@ -68,7 +77,10 @@ static GraphConfig *config_new(void)
         c->reports_per_minute = GRAPH_DEFAULT_REPORTS_PER_MINUTE;
         c->reports_max_nodes = GRAPH_DEFAULT_REPORTS_MAX_NODES;
         c->reports_database = strdup(GRAPH_DEFAULT_REPORTS_DATABASE);
-        if (!c->reports_database)
+        c->etcd_timeout_ms = 3000;
+        c->etcd_refresh_ms = GRAPH_DEFAULT_ETCD_REFRESH_MS;
+        c->etcd_prefix = strdup(GRAPH_ETCD_DEFAULT_PREFIX);
+        if (!c->reports_database || !c->etcd_prefix)
                 return graph_config_free(c), NULL;
         return c;
 }
@@ -256,6 +268,9 @@ static const struct {
         RESTART_KEY("server.idle_timeout_secs", idle_timeout_secs),
         RESTART_KEY("reports.per_minute", reports_per_minute),
         RESTART_KEY("reports.max_nodes", reports_max_nodes),
+        RESTART_KEY("reports.backend", reports_backend),
+        RESTART_KEY("etcd3.transaction_timeout_ms", etcd_timeout_ms),
+        RESTART_KEY("etcd3.refresh_interval_ms", etcd_refresh_ms),
 };
 
 static unsigned restart_value(const GraphConfig *c, size_t i)
@@ -327,6 +342,46 @@ static int keep_reports_settings(const GraphConfig *old, GraphConfig *new, char 
         return 0;
 }
 
+/* [etcd3]'s strings: the running values are kept (the store is opened at start only). */
+static int keep_etcd_settings(const GraphConfig *old, GraphConfig *new, char ***l, size_t *n)
+{
+        static const struct {
+                const char *key;
+                size_t offset;
+        } keys[] = {
+                { "etcd3.prefix", offsetof(GraphConfig, etcd_prefix) },
+                { "etcd3.client_cert_pub_path", offsetof(GraphConfig, etcd_cert_path) },
+                { "etcd3.client_cert_key_path", offsetof(GraphConfig, etcd_key_path) },
+                { "etcd3.ca_path", offsetof(GraphConfig, etcd_ca_path) },
+        };
+        char **endpoints = NULL, *copy;
+        size_t ne = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                char *o = *(char **)((char *)old + keys[i].offset),
+                     **v = (char **)((char *)new + keys[i].offset);
+                if (streq(o ? o : "", *v ? *v : ""))
+                        continue;
+                copy = o ? strdup(o) : NULL;
+                if ((o && !copy) || strv_push(l, n, keys[i].key) < 0)
+                        return free(copy), -ENOMEM;
+                free(*v);
+                *v = copy;
+        }
+        if (strv_equal(old->etcd_endpoints, old->n_etcd_endpoints, new->etcd_endpoints,
+                       new->n_etcd_endpoints))
+                return 0;
+        if (strv_push(l, n, "etcd3.endpoints") < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < old->n_etcd_endpoints; i++)
+                if (strv_push(&endpoints, &ne, old->etcd_endpoints[i]) < 0)
+                        return strv_free(endpoints), -ENOMEM;
+        strv_free(new->etcd_endpoints);
+        new->etcd_endpoints = endpoints;
+        new->n_etcd_endpoints = ne;
+        return 0;
+}
+
 int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new, char ***ret)
 {
         _cleanup_strv_free_ char **l = NULL;
@@ -344,6 +399,8 @@ int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new,
                 new->address = a;
         }
         r = keep_reports_settings(old, new, &l, &n);
+        if (r >= 0)
+                r = keep_etcd_settings(old, new, &l, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(restart_keys); i++) {
@@ -356,6 +413,40 @@ int graph_config_keep_restart_settings(const GraphConfig *old, GraphConfig *new,
                 set_restart_value(new, i, o);
         }
         *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static const char *const reports_backends[] = {
+        [GRAPH_REPORTS_SQLITE] = "sqlite", [GRAPH_REPORTS_ETCD] = "etcd", NULL
+};
+
+static const char *check_endpoints(const void *field)
+{
+        char *const *l = *(char *const *const *)field;
+        for (size_t i = 0; l && l[i]; i++)
+                if (!startswith(l[i], "http://") && !startswith(l[i], "https://"))
+                        return "endpoints must be http:// or https:// URLs";
+        return NULL;
+}
+
+static const char *check_prefix(const void *field)
+{
+        return graph_etcd_prefix_valid(*(char *const *)field)
+                       ? NULL
+                       : "must be 1 to 256 printable ASCII characters without spaces";
+}
+
+/* The etcd backend has endpoints, and a client certificate has its key. */
+static int check_etcd(const GraphConfig *c, const char *filename, Error *e)
+{
+        if (c->reports_backend == GRAPH_REPORTS_ETCD && c->n_etcd_endpoints == 0)
+                return error_setf(e, -EINVAL,
+                                  "%s: etcd3.endpoints: the etcd backend needs at least one endpoint",
+                                  filename);
+        if (!!(c->etcd_cert_path && *c->etcd_cert_path) != !!(c->etcd_key_path && *c->etcd_key_path))
+                return error_setf(e, -EINVAL,
+                                  "%s: etcd3: client_cert_pub_path and client_cert_key_path go together",
+                                  filename);
         return 0;
 }
 
@@ -387,8 +478,21 @@ static const ConfigKey graph_keys[] = {
         CONFIG_KEY("reports.per_minute", CONFIG_INT, GraphConfig, reports_per_minute, .min = 1, .max = 3600),
         CONFIG_KEY("reports.max_nodes", CONFIG_INT, GraphConfig, reports_max_nodes, .min = 16,
                    .max = 16777216),
+        CONFIG_KEY("reports.backend", CONFIG_ENUM, GraphConfig, reports_backend, .names = reports_backends),
+        CONFIG_KEY("etcd3.endpoints", CONFIG_STRINGS, GraphConfig, etcd_endpoints, .max = 32,
+                   CONFIG_COUNT(GraphConfig, n_etcd_endpoints), .check = check_endpoints),
+        CONFIG_KEY("etcd3.transaction_timeout_ms", CONFIG_INT, GraphConfig, etcd_timeout_ms, .min = 1,
+                   .max = 600000),
+        CONFIG_KEY("etcd3.client_cert_pub_path", CONFIG_STRING_OR_EMPTY, GraphConfig, etcd_cert_path),
+        CONFIG_KEY("etcd3.client_cert_key_path", CONFIG_STRING_OR_EMPTY, GraphConfig, etcd_key_path),
+        CONFIG_KEY("etcd3.ca_path", CONFIG_STRING_OR_EMPTY, GraphConfig, etcd_ca_path),
+        CONFIG_KEY("etcd3.prefix", CONFIG_STRING, GraphConfig, etcd_prefix, .check = check_prefix),
+        CONFIG_KEY("etcd3.refresh_interval_ms", CONFIG_INT, GraphConfig, etcd_refresh_ms, .min = 100,
+                   .max = 60000),
         CONFIG_KEY_CUSTOM("policy", parse_policies),
         CONFIG_KEY("admin.token_file", CONFIG_STRING, GraphConfig, admin_token_file),
+        CONFIG_KEY("status.lock_admin_url", CONFIG_STRING, GraphConfig, status_lock_admin_url),
+        CONFIG_KEY("status.lock_admin_token_file", CONFIG_STRING, GraphConfig, status_lock_admin_token_file),
 };
 
 /* Every policy names a configured stream. */
@@ -421,6 +525,8 @@ int graph_config_parse(const char *data, size_t len, const char *filename, Graph
                                filename);
         if (r >= 0)
                 r = check_policies(c, filename, e);
+        if (r >= 0)
+                r = check_etcd(c, filename, e);
         if (r < 0) {
                 config_take_warnings(&x, NULL);
                 graph_config_free(c);

@@ -21,6 +21,12 @@
 #define GRAPH_DEFAULT_REPORTS_DATABASE GRAPH_DEFAULT_DATA_DIR "/reports.db"
 #define GRAPH_DEFAULT_REPORTS_PER_MINUTE 10
 #define GRAPH_DEFAULT_REPORTS_MAX_NODES 65536
+#define GRAPH_DEFAULT_ETCD_REFRESH_MS 1000
+
+typedef enum GraphReportsBackend {
+        GRAPH_REPORTS_SQLITE,
+        GRAPH_REPORTS_ETCD,
+} GraphReportsBackend;
 
 typedef struct GraphStreamConfig {
         char *name;
@@ -51,11 +57,23 @@ typedef struct GraphConfig {
         size_t n_reports_tokens;
         unsigned reports_per_minute; /* per node: the bucket's size and refill per minute */
         unsigned reports_max_nodes;  /* nodes the rate limiter remembers */
+        GraphReportsBackend reports_backend;
+        /* [etcd3]: the etcd backend (upkeep-lock's key names, plus prefix and refresh_interval_ms). */
+        char **etcd_endpoints;
+        size_t n_etcd_endpoints;
+        unsigned etcd_timeout_ms;
+        char *etcd_cert_path, *etcd_key_path, *etcd_ca_path; /* NULL or "": none */
+        char *etcd_prefix;
+        unsigned etcd_refresh_ms;
         /* [[policy]]: when a release pauses itself (needs reports). Applied on reload. */
         GraphPolicy *policies;
         size_t n_policies;
         /* [admin]: the file holding the bearer token of the admin API; NULL = none. Read at start. */
         char *admin_token_file;
+        /* [status]: upkeep-lock's admin API shown on the status page (GET /status); NULL = not shown.
+         * Read at start. */
+        char *status_lock_admin_url;
+        char *status_lock_admin_token_file;
 } GraphConfig;
 
 /* The configuration used when no file exists: one stream "stable" read from local files under
@@ -70,7 +88,7 @@ void graph_config_free(GraphConfig *c);
 
 /* A reload applies every setting in place except those of the listening socket and its threads
  * (server.address, port, threads, max_connections, max_connections_per_address, request_timeout_secs,
- * idle_timeout_secs) and the [reports] table. Lists, as
+ * idle_timeout_secs), the [reports] table and [etcd3]. Lists, as
  * "server.port (8080 -> 9090)", each of those that differs between the running old and the reloaded new, and
  * sets it in new back to old's value, so that new describes what runs. *ret is NULL-terminated (NULL when
  * none). */

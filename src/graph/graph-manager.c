@@ -16,6 +16,7 @@
 
 #include "fileio.h"
 #include "graph-server.h"
+#include "graph-status.h"
 #include "log.h"
 #include "source.h"
 #include "strutil.h"
@@ -529,6 +530,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
         http_server_stop(m->server, 5000);
         graph_report_service_free(m->reports); /* after the server: it finishes the deferred replies */
+        graph_status_stop();                   /* after the server: pages read what it fetched */
         sd_event_source_unref(m->pauses_source);
         if (m->pauses_fd >= 0)
                 close(m->pauses_fd);
@@ -558,13 +560,18 @@ int manager_check(Manager *m)
 
 int manager_start(Manager *m, const char *port_file)
 {
-        Error e = { { 0 } };
+        Error e = { { 0 } }, warn = { { 0 } };
         uint64_t interval = m->config->refresh_interval_secs * USEC_PER_SEC;
         int r;
 
         r = start_reports(m);
         if (r < 0)
                 return r;
+        r = graph_status_start(m->config, &warn, &e);
+        if (r < 0)
+                return log_error_errno(r, "status page: %s", e.message);
+        if (r > 0)
+                log_warning("status page: %s", warn.message);
         m->service = (GraphService){ .streams = &m->streams,
                                      .reports = m->reports,
                                      .admin_token = m->admin_token };

@@ -160,6 +160,9 @@ static bool find_node(GraphReportService *s, const char *stream, const char *rel
         return found;
 }
 
+/* Attempts at a pause or resume while other instances keep writing the record (etcd). */
+#define PAUSE_ATTEMPTS 3
+
 int graph_report_service_pause(GraphReportService *s, const char *stream, const char *release,
                                const char *reason, int64_t now, Error *e)
 {
@@ -168,19 +171,26 @@ int graph_report_service_pause(GraphReportService *s, const char *stream, const 
         bool found;
         int r;
 
-        if (graph_report_store_find_pause(s->store, stream, release, &old) && graph_pause_active(&old))
-                return 0;
-        found = find_node(s, stream, release, &node);
-        r = graph_pause_init(&p, stream, release, found ? &node : NULL, now, reason);
-        if (r < 0)
-                return error_setf(e, r, "stream or release too long");
-        r = graph_report_store_put_pause(s->store, &p, e);
-        if (r < 0)
-                return r;
-        log_warning("rollout of %s %s paused at %.1f%%: %s", stream, release, 100.0 * p.frozen, reason);
-        if (s->changed)
-                s->changed(s->userdata);
-        return 1;
+        for (unsigned i = 0; i < PAUSE_ATTEMPTS; i++) {
+                if (graph_report_store_find_pause(s->store, stream, release, &old) &&
+                    graph_pause_active(&old))
+                        return 0;
+                found = find_node(s, stream, release, &node);
+                r = graph_pause_init(&p, stream, release, found ? &node : NULL, now, reason);
+                if (r < 0)
+                        return error_setf(e, r, "stream or release too long");
+                r = graph_report_store_put_pause(s->store, &p, e);
+                if (r < 0)
+                        return r;
+                if (s->changed)
+                        s->changed(s->userdata);
+                if (r == GRAPH_PAUSE_LOST) /* another instance wrote the record first: see it again */
+                        continue;
+                log_warning("rollout of %s %s paused at %.1f%%: %s", stream, release, 100.0 * p.frozen,
+                            reason);
+                return 1;
+        }
+        return 0;
 }
 
 int graph_report_service_resume(GraphReportService *s, const char *stream, const char *release, int64_t now,
@@ -189,41 +199,54 @@ int graph_report_service_resume(GraphReportService *s, const char *stream, const
         GraphPause p;
         int r;
 
-        if (!graph_report_store_find_pause(s->store, stream, release, &p) || !graph_pause_active(&p))
-                return 0;
-        graph_pause_resume(&p, now);
-        r = graph_report_store_put_pause(s->store, &p, e);
-        if (r < 0)
-                return r;
-        log_info("rollout of %s %s resumed from %.1f%% over the remaining %lld s", stream, release,
-                 100.0 * p.frozen, (long long)p.remaining_secs);
-        if (s->changed)
-                s->changed(s->userdata);
-        return 1;
+        for (unsigned i = 0; i < PAUSE_ATTEMPTS; i++) {
+                if (!graph_report_store_find_pause(s->store, stream, release, &p) || !graph_pause_active(&p))
+                        return 0;
+                graph_pause_resume(&p, now);
+                r = graph_report_store_put_pause(s->store, &p, e);
+                if (r < 0)
+                        return r;
+                if (s->changed)
+                        s->changed(s->userdata);
+                if (r == GRAPH_PAUSE_LOST) /* another instance wrote the record first: see it again */
+                        continue;
+                log_info("rollout of %s %s resumed from %.1f%% over the remaining %lld s", stream, release,
+                         100.0 * p.frozen, (long long)p.remaining_secs);
+                return 1;
+        }
+        return 0;
 }
 
-/* After a new failure report: pauses its release when a policy of its stream (and group) trips, unless
- * the release has a pause record already (paused, or resumed by someone: their call stands). */
-static void apply_policies(GraphReportService *s, const GraphReport *rep, int64_t now)
+/* Pauses (stream, release) when a policy of its stream trips (only those of group, or of any group when
+ * group is NULL), unless the release has a pause record already (paused, or resumed by someone: their
+ * call stands). */
+static void check_policies(GraphReportService *s, const char *stream, const char *release, const char *group,
+                           int64_t now)
 {
         char reason[GRAPH_PAUSE_REASON_MAX] = "";
         Error e = { { 0 } };
         bool trips = false;
 
-        if (!graph_report_outcome_is_failure(rep->outcome) ||
-            graph_report_store_find_pause(s->store, rep->stream, rep->to_version, NULL))
+        if (graph_report_store_find_pause(s->store, stream, release, NULL))
                 return;
         pthread_mutex_lock(&s->policy_lock);
         for (size_t i = 0; i < s->n_policies && !trips; i++) {
                 const GraphPolicy *p = &s->policies[i];
-                if (!streq(p->stream, rep->stream) || (p->group && !streq(p->group, rep->group)))
+                if (!streq(p->stream, stream) || (group && p->group && !streq(p->group, group)))
                         continue;
-                trips = graph_policy_trips(p, graph_report_store_tally(s->store, p, rep->to_version), reason,
+                trips = graph_policy_trips(p, graph_report_store_tally(s->store, p, release), reason,
                                            sizeof(reason));
         }
         pthread_mutex_unlock(&s->policy_lock);
-        if (trips && graph_report_service_pause(s, rep->stream, rep->to_version, reason, now, &e) < 0)
-                log_error("cannot pause the rollout of %s %s: %s", rep->stream, rep->to_version, e.message);
+        if (trips && graph_report_service_pause(s, stream, release, reason, now, &e) < 0)
+                log_error("cannot pause the rollout of %s %s: %s", stream, release, e.message);
+}
+
+/* After a new failure report: its release's policies. */
+static void apply_policies(GraphReportService *s, const GraphReport *rep, int64_t now)
+{
+        if (graph_report_outcome_is_failure(rep->outcome))
+                check_policies(s, rep->stream, rep->to_version, rep->group, now);
 }
 
 void graph_report_service_canary(GraphReportService *s, const char *stream, const Graph *g,
@@ -348,6 +371,69 @@ void graph_report_service_free(GraphReportService *s)
         free(s);
 }
 
+static void store_pauses_changed(void *userdata)
+{
+        GraphReportService *s = userdata;
+
+        if (s->changed)
+                s->changed(s->userdata);
+}
+
+/* Counts another instance changed (etcd): every release with failures is checked against its policies,
+ * so that reports split across instances trip them as reports to one would. */
+static void store_counts_changed(void *userdata)
+{
+        GraphReportService *s = userdata;
+        GraphReportCounts c;
+        int64_t now = (int64_t)(now_usec(CLOCK_REALTIME) / 1000000);
+
+        /* The first refresh may come before graph_report_service_new() stored the store. */
+        if (!__atomic_load_n(&s->store, __ATOMIC_ACQUIRE) || graph_report_store_counts(s->store, &c) < 0)
+                return;
+        for (size_t i = 0; i < c.n; i++) {
+                bool failed = false;
+                for (GraphReportOutcome o = 0; o < _GRAPH_REPORT_OUTCOME_MAX; o++)
+                        failed = failed || (graph_report_outcome_is_failure(o) && c.items[i].n[o] > 0);
+                if (failed && !streq(c.items[i].stream, GRAPH_REPORT_COUNTS_OTHER))
+                        check_policies(s, c.items[i].stream, c.items[i].release, NULL, now);
+        }
+        graph_report_counts_done(&c);
+}
+
+static void store_health(void *userdata, bool up, const char *message)
+{
+        if (up)
+                log_info("the report store answers again");
+        else
+                log_error("the report store does not answer (reports get 503, graphs keep the pauses "
+                          "known): %s",
+                          message);
+}
+
+/* The backend [reports] backend names: SQLite at reports.database, or etcd ([etcd3]). */
+static int open_store(GraphReportService *s, const GraphConfig *c, Error *e)
+{
+        const GraphReportStoreHooks hooks = { .pauses_changed = store_pauses_changed,
+                                              .counts_changed = store_counts_changed,
+                                              .health = store_health,
+                                              .userdata = s };
+        GraphReportEtcdOptions o;
+
+        if (c->reports_backend != GRAPH_REPORTS_ETCD)
+                return graph_report_store_open(c->reports_database, &s->store, e);
+        o = (GraphReportEtcdOptions){
+                .endpoints = (const char *const *)c->etcd_endpoints,
+                .n_endpoints = c->n_etcd_endpoints,
+                .transaction_timeout_ms = c->etcd_timeout_ms,
+                .ca_file = c->etcd_ca_path && *c->etcd_ca_path ? c->etcd_ca_path : NULL,
+                .client_cert = c->etcd_cert_path && *c->etcd_cert_path ? c->etcd_cert_path : NULL,
+                .client_key = c->etcd_key_path && *c->etcd_key_path ? c->etcd_key_path : NULL,
+                .prefix = c->etcd_prefix,
+                .refresh_ms = c->etcd_refresh_ms,
+        };
+        return graph_report_store_open_etcd(&o, &hooks, &s->store, e);
+}
+
 int graph_report_service_new(const GraphConfig *config, GraphStreams *gs, GraphPausesChanged changed,
                              void *userdata, GraphReportService **ret, Error *e)
 {
@@ -378,7 +464,7 @@ int graph_report_service_new(const GraphConfig *config, GraphStreams *gs, GraphP
         if (r >= 0)
                 r = graph_report_service_set_policies(s, config->policies, config->n_policies);
         if (r >= 0)
-                r = graph_report_store_open(config->reports_database, &s->store, e);
+                r = open_store(s, config, e);
         if (r >= 0) {
                 r = -pthread_create(&s->thread, NULL, writer_thread, s);
                 s->thread_started = r >= 0;

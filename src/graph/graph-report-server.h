@@ -22,9 +22,11 @@ typedef struct GraphReportService GraphReportService;
 /* Called (from any thread) after a pause was written: the graphs must be rebuilt with it. */
 typedef void (*GraphPausesChanged)(void *userdata);
 
-/* Opens the store (config->reports_database) and starts the writer thread, which also applies the
- * policies (graph_report_service_set_policies()) after each new failure. gs (read for the rollouts'
- * current percentages) must outlive the service. Errors name the database. */
+/* Opens the store (config->reports_backend: the SQLite database config->reports_database, or etcd
+ * with [etcd3]) and starts the writer thread, which also applies the policies
+ * (graph_report_service_set_policies()) after each new failure, as the etcd store's refreshes do after
+ * counts other instances changed. gs (read for the rollouts' current percentages) must outlive the
+ * service. Errors name the database or the etcd endpoint. */
 int graph_report_service_new(const GraphConfig *config, GraphStreams *gs, GraphPausesChanged changed,
                              void *userdata, GraphReportService **ret, Error *e);
 /* Replaces the policies (copied; a reload's). 0 or -ENOMEM (the old ones kept). */

@@ -1,5 +1,5 @@
-/* graph-report-store.c — outcome reports in SQLite, with their counts in memory (see graph-report-store.h).
- */
+/* graph-report-store.c — the report store's memory (counts, pauses) and refresh thread, and the SQLite
+ * backend (see graph-report-store.h). */
 #include "graph-report-store.h"
 
 #include <assert.h>
@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "macros.h"
@@ -17,16 +18,14 @@
 
 #define GRAPH_REPORT_STORE_BUSY_TIMEOUT_MS 2000
 
-struct GraphReportStore {
-        pthread_mutex_t lock;
+/* ---- the SQLite backend ---- */
+
+typedef struct SqliteBackend {
         sqlite3 *db;
         char *path;
         sqlite3_stmt *insert;
         sqlite3_stmt *put_pause;
-        GraphReportCounts counts; /* guarded by lock */
-        GraphPause *pauses;       /* guarded by lock; at most GRAPH_PAUSES_MAX */
-        size_t n_pauses;
-};
+} SqliteBackend;
 
 /* Version 1. failed_checks holds the names joined by newlines (names are printable ASCII). */
 static const char schema[] = "CREATE TABLE IF NOT EXISTS reports ("
@@ -83,27 +82,26 @@ static int errno_from_sqlite(int rc)
         }
 }
 
-static int store_error(GraphReportStore *s, int rc, const char *what, Error *e)
+static int store_error(SqliteBackend *s, int rc, const char *what, Error *e)
 {
         return error_setf(e, errno_from_sqlite(rc), "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-void graph_report_store_close(GraphReportStore *s)
+static void sqlite_close(void *be)
 {
+        SqliteBackend *s = be;
+
         if (!s)
                 return;
         sqlite3_finalize(s->insert);
         sqlite3_finalize(s->put_pause);
         sqlite3_close_v2(s->db);
-        free(s->pauses);
-        graph_report_counts_done(&s->counts);
-        pthread_mutex_destroy(&s->lock);
         free(s->path);
         free(s);
 }
 
-/* Counts every stored report once, grouped, into s->counts. */
-static int load_counts(GraphReportStore *s, Error *e)
+/* Counts every stored report once, grouped, into counts. */
+static int load_counts(SqliteBackend *s, GraphReportCounts *counts, Error *e)
 {
         static const char sql[] =
                 "SELECT stream, to_version, grp, outcome, count(*) FROM reports GROUP BY 1, 2, 3, 4";
@@ -122,7 +120,7 @@ static int load_counts(GraphReportStore *s, Error *e)
                 if (o < 0 || !f[0] || !f[1] || !f[2] || strlen(f[0]) > GRAPH_REPORT_MAX_NAME ||
                     strlen(f[1]) > GRAPH_REPORT_MAX_VERSION || strlen(f[2]) > GRAPH_REPORT_MAX_NAME)
                         continue;
-                r = graph_report_counts_add(&s->counts, f[0], f[1], f[2], (GraphReportOutcome)o,
+                r = graph_report_counts_add(counts, f[0], f[1], f[2], (GraphReportOutcome)o,
                                             (uint64_t)sqlite3_column_int64(st, 4));
         }
         if (r >= 0 && rc != SQLITE_DONE)
@@ -131,8 +129,8 @@ static int load_counts(GraphReportStore *s, Error *e)
         return r;
 }
 
-/* Reads every pause record into s->pauses. */
-static int load_pauses(GraphReportStore *s, Error *e)
+/* Reads every pause record into pauses. */
+static int load_pauses(SqliteBackend *s, GraphPause *pauses, size_t *n, Error *e)
 {
         static const char sql[] =
                 "SELECT stream, release, frozen, paused_at, remaining_secs, resumed_at, reason,"
@@ -141,9 +139,6 @@ static int load_pauses(GraphReportStore *s, Error *e)
         sqlite3_stmt *st = NULL;
         int rc;
 
-        s->pauses = calloc(GRAPH_PAUSES_MAX, sizeof(GraphPause));
-        if (!s->pauses)
-                return -ENOMEM;
         rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return store_error(s, rc, "cannot read the pauses", e);
@@ -151,7 +146,7 @@ static int load_pauses(GraphReportStore *s, Error *e)
                 const char *stream = (const char *)sqlite3_column_text(st, 0);
                 const char *release = (const char *)sqlite3_column_text(st, 1);
                 const char *reason = (const char *)sqlite3_column_text(st, 6);
-                GraphPause *p = &s->pauses[s->n_pauses];
+                GraphPause *p = &pauses[*n];
                 if (!stream || !release ||
                     graph_pause_init(p, stream, release, NULL, sqlite3_column_int64(st, 3), strna(reason)) <
                             0)
@@ -165,7 +160,7 @@ static int load_pauses(GraphReportStore *s, Error *e)
                 p->start_epoch = sqlite3_column_int64(st, 10);
                 p->start_value = sqlite3_column_double(st, 11);
                 p->duration_minutes = (uint64_t)sqlite3_column_int64(st, 12);
-                s->n_pauses++;
+                (*n)++;
         }
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
@@ -173,13 +168,28 @@ static int load_pauses(GraphReportStore *s, Error *e)
         return 0;
 }
 
-static int open_db(GraphReportStore *s, Error *e)
+static int sqlite_load(void *be, GraphReportCounts *counts, GraphPause *pauses, int64_t *revs, size_t *ret_n,
+                       Error *e)
+{
+        size_t n = 0;
+        int r = load_counts(be, counts, e);
+
+        if (r >= 0)
+                r = load_pauses(be, pauses, &n, e);
+        if (r < 0)
+                return r;
+        memset(revs, 0, n * sizeof(int64_t));
+        *ret_n = n;
+        return 0;
+}
+
+static int open_db(SqliteBackend *s, Error *e)
 {
         static const char insert[] =
                 "INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         static const char put_pause[] =
                 "INSERT OR REPLACE INTO pauses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        int rc, r;
+        int rc;
 
         /* The file with mode 0600 before SQLite opens it (it would use 0644). */
         int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -201,35 +211,29 @@ static int open_db(GraphReportStore *s, Error *e)
                                         NULL);
         if (rc != SQLITE_OK)
                 return store_error(s, rc, "cannot prepare a statement", e);
-        r = load_counts(s, e);
-        return r < 0 ? r : load_pauses(s, e);
+        return 0;
 }
 
-int graph_report_store_open(const char *path, GraphReportStore **ret, Error *e)
+int graph_report_sqlite_open(const char *path, void **ret, Error *e)
 {
-        GraphReportStore *s;
+        SqliteBackend *s;
         int r;
 
         assert(path && ret);
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        pthread_mutex_init(&s->lock, NULL);
         s->path = strdup(path);
-        if (!s->path) {
-                graph_report_store_close(s);
-                return -ENOMEM;
-        }
-        r = open_db(s, e);
+        r = s->path ? open_db(s, e) : -ENOMEM;
         if (r < 0) {
-                graph_report_store_close(s);
+                sqlite_close(s);
                 return r;
         }
         *ret = s;
         return 0;
 }
 
-static int bind_report(GraphReportStore *s, const GraphReport *r, int64_t received)
+static int bind_report(SqliteBackend *s, const GraphReport *r, int64_t received)
 {
         char checks[GRAPH_REPORT_MAX_CHECKS * (GRAPH_REPORT_MAX_CHECK_NAME + 1) + 1] = "";
         const char *text[] = { r->node,         r->to_version, graph_report_outcome_to_string(r->outcome),
@@ -250,26 +254,359 @@ static int bind_report(GraphReportStore *s, const GraphReport *r, int64_t receiv
         return rc;
 }
 
-int graph_report_store_add(GraphReportStore *s, const GraphReport *r, int64_t received, Error *e)
+static int sqlite_add(void *be, const GraphReport *r, int64_t received, const char *stream,
+                      const char *release, const char *group, uint64_t known, uint64_t *ret_count, Error *e)
 {
+        SqliteBackend *s = be;
         int rc, ret;
 
-        assert(s && r);
-        pthread_mutex_lock(&s->lock);
         rc = bind_report(s, r, received);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(s->insert);
         if (rc != SQLITE_DONE)
                 ret = store_error(s, rc, "cannot store a report", e);
-        else if (sqlite3_changes(s->db) == 0)
-                ret = 0;
-        else {
-                ret = graph_report_counts_add(&s->counts, r->stream, r->to_version, r->group, r->outcome, 1);
-                ret = ret < 0 ? ret : 1;
-        }
+        else
+                ret = sqlite3_changes(s->db) > 0;
         sqlite3_reset(s->insert);
         sqlite3_clear_bindings(s->insert);
+        if (ret >= 0)
+                *ret_count = GRAPH_REPORT_COUNT_UNKNOWN;
+        return ret;
+}
+
+static int bind_pause(sqlite3_stmt *st, const GraphPause *p)
+{
+        int rc = sqlite3_bind_text(st, 1, p->stream, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_text(st, 2, p->release, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_double(st, 3, p->frozen);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int64(st, 4, p->paused_at);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int64(st, 5, p->remaining_secs);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int64(st, 6, p->resumed_at);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_text(st, 7, p->reason, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int(st, 8, p->had_node);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int(st, 9, p->had_rollout);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int(st, 10, p->had_duration);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int64(st, 11, p->start_epoch);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_double(st, 12, p->start_value);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int64(st, 13, (int64_t)p->duration_minutes);
+        return rc;
+}
+
+static int sqlite_put_pause(void *be, const GraphPause *p, int64_t known_rev, GraphPause *ret_stored,
+                            int64_t *ret_rev, Error *e)
+{
+        SqliteBackend *s = be;
+        int rc, r = 0;
+
+        rc = bind_pause(s->put_pause, p);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(s->put_pause);
+        if (rc != SQLITE_DONE)
+                r = store_error(s, rc, "cannot store a pause", e);
+        sqlite3_reset(s->put_pause);
+        sqlite3_clear_bindings(s->put_pause);
+        if (r >= 0)
+                *ret_rev = 0;
+        return r;
+}
+
+const GraphReportBackendOps graph_report_sqlite_ops = {
+        .name = "sqlite",
+        .load = sqlite_load,
+        .add = sqlite_add,
+        .put_pause = sqlite_put_pause,
+        .close = sqlite_close,
+};
+
+/* ---- the store: its memory, refreshed from the backend ---- */
+
+struct GraphReportStore {
+        const GraphReportBackendOps *ops;
+        void *be;
+        GraphReportStoreHooks hooks;
+        pthread_mutex_t write_lock; /* serializes the backend's calls and the swaps of what they return */
+        pthread_mutex_t lock;       /* guards the memory below; never held over a backend call */
+        GraphReportCounts counts;
+        GraphPause *pauses; /* GRAPH_PAUSES_MAX of them */
+        int64_t *revs;      /* each pause's revision in the backend */
+        size_t n_pauses;
+        bool up;
+        unsigned refresh_ms;
+        pthread_mutex_t stop_lock;
+        pthread_cond_t stop_cond; /* CLOCK_MONOTONIC */
+        bool stopping, thread_started;
+        pthread_t thread;
+};
+
+/* Records whether the backend answered, telling the owner on a change. */
+static void set_health(GraphReportStore *s, bool up, const char *message)
+{
+        bool was;
+
+        pthread_mutex_lock(&s->lock);
+        was = s->up;
+        s->up = up;
         pthread_mutex_unlock(&s->lock);
+        if (was != up && s->hooks.health)
+                s->hooks.health(s->hooks.userdata, up, up ? "" : message);
+}
+
+/* Failures that say the backend is unreachable or failing, not that the input was refused. */
+static bool backend_failure(int r)
+{
+        return r < 0 && r != -ENOMEM && r != -EINVAL && r != -E2BIG && r != -ENAMETOOLONG &&
+               r != -EMSGSIZE && r != -EBUSY;
+}
+
+static bool counts_equal(const GraphReportCounts *a, const GraphReportCounts *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!streq(a->items[i].stream, b->items[i].stream) ||
+                    !streq(a->items[i].release, b->items[i].release) ||
+                    !streq(a->items[i].group, b->items[i].group) ||
+                    memcmp(a->items[i].n, b->items[i].n, sizeof(a->items[i].n)) != 0)
+                        return false;
+        return true;
+}
+
+/* Reads everything from the backend and replaces the memory with it; *ret_changed when the pause
+ * records differ from those in memory, *ret_counts_changed (optional) when the counts do. Called with
+ * write_lock held. */
+static int reload(GraphReportStore *s, bool *ret_changed, bool *ret_counts_changed, Error *e)
+{
+        GraphReportCounts c = { 0 };
+        GraphPause *p = calloc(GRAPH_PAUSES_MAX, sizeof(GraphPause));
+        int64_t *revs = calloc(GRAPH_PAUSES_MAX, sizeof(int64_t));
+        size_t n = 0;
+        int r = p && revs ? s->ops->load(s->be, &c, p, revs, &n, e) : -ENOMEM;
+
+        if (r < 0) {
+                graph_report_counts_done(&c);
+                free(p);
+                free(revs);
+                return r;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (ret_counts_changed)
+                *ret_counts_changed = !counts_equal(&c, &s->counts);
+        *ret_changed = n != s->n_pauses || memcmp(revs, s->revs, n * sizeof(int64_t)) != 0;
+        for (size_t i = 0; i < n && !*ret_changed; i++)
+                *ret_changed = !streq(p[i].stream, s->pauses[i].stream) ||
+                               !streq(p[i].release, s->pauses[i].release);
+        GraphReportCounts old_c = s->counts;
+        GraphPause *old_p = s->pauses;
+        int64_t *old_revs = s->revs;
+        s->counts = c;
+        s->pauses = p;
+        s->revs = revs;
+        s->n_pauses = n;
+        c = old_c;
+        p = old_p;
+        revs = old_revs;
+        pthread_mutex_unlock(&s->lock);
+        graph_report_counts_done(&c);
+        free(p);
+        free(revs);
+        return 0;
+}
+
+static void refresh(GraphReportStore *s)
+{
+        Error e = { { 0 } };
+        bool changed = false, counts_changed = false;
+        int r;
+
+        pthread_mutex_lock(&s->write_lock);
+        r = reload(s, &changed, &counts_changed, &e);
+        pthread_mutex_unlock(&s->write_lock);
+        if (r != -ENOMEM)
+                set_health(s, r >= 0, e.message);
+        if (changed && s->hooks.pauses_changed)
+                s->hooks.pauses_changed(s->hooks.userdata);
+        if (counts_changed && s->hooks.counts_changed)
+                s->hooks.counts_changed(s->hooks.userdata);
+}
+
+static void *refresh_thread(void *userdata)
+{
+        GraphReportStore *s = userdata;
+        struct timespec t;
+
+        pthread_mutex_lock(&s->stop_lock);
+        while (!s->stopping) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                t.tv_sec += s->refresh_ms / 1000;
+                t.tv_nsec += (long)(s->refresh_ms % 1000) * 1000000L;
+                if (t.tv_nsec >= 1000000000L) {
+                        t.tv_sec++;
+                        t.tv_nsec -= 1000000000L;
+                }
+                while (!s->stopping && pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &t) == 0)
+                        ;
+                if (s->stopping)
+                        break;
+                pthread_mutex_unlock(&s->stop_lock);
+                refresh(s);
+                pthread_mutex_lock(&s->stop_lock);
+        }
+        pthread_mutex_unlock(&s->stop_lock);
+        return NULL;
+}
+
+void graph_report_store_close(GraphReportStore *s)
+{
+        if (!s)
+                return;
+        if (s->thread_started) {
+                pthread_mutex_lock(&s->stop_lock);
+                s->stopping = true;
+                pthread_cond_signal(&s->stop_cond);
+                pthread_mutex_unlock(&s->stop_lock);
+                pthread_join(s->thread, NULL);
+        }
+        if (s->ops)
+                s->ops->close(s->be);
+        free(s->pauses);
+        free(s->revs);
+        graph_report_counts_done(&s->counts);
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->write_lock);
+        pthread_mutex_destroy(&s->stop_lock);
+        pthread_cond_destroy(&s->stop_cond);
+        free(s);
+}
+
+int graph_report_store_new(const GraphReportBackendOps *ops, void *be, unsigned refresh_ms,
+                           const GraphReportStoreHooks *hooks, GraphReportStore **ret, Error *e)
+{
+        pthread_condattr_t attr;
+        GraphReportStore *s;
+        bool changed;
+        int r;
+
+        assert(ops && ret);
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+                ops->close(be);
+                return -ENOMEM;
+        }
+        s->ops = ops;
+        s->be = be;
+        s->hooks = hooks ? *hooks : (GraphReportStoreHooks){ 0 };
+        s->refresh_ms = refresh_ms;
+        s->up = true;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->write_lock, NULL);
+        pthread_mutex_init(&s->stop_lock, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->stop_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        s->pauses = calloc(GRAPH_PAUSES_MAX, sizeof(GraphPause));
+        s->revs = calloc(GRAPH_PAUSES_MAX, sizeof(int64_t));
+        r = s->pauses && s->revs ? reload(s, &changed, NULL, e) : -ENOMEM;
+        if (r >= 0 && refresh_ms > 0) {
+                r = -pthread_create(&s->thread, NULL, refresh_thread, s);
+                s->thread_started = r >= 0;
+                if (r < 0)
+                        error_setf(e, r, "cannot start the report store's refresh thread");
+        }
+        if (r < 0) {
+                graph_report_store_close(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int graph_report_store_open(const char *path, GraphReportStore **ret, Error *e)
+{
+        void *be = NULL;
+        int r = graph_report_sqlite_open(path, &be, e);
+
+        return r < 0 ? r : graph_report_store_new(&graph_report_sqlite_ops, be, 0, NULL, ret, e);
+}
+
+int graph_report_store_open_etcd(const GraphReportEtcdOptions *o, const GraphReportStoreHooks *hooks,
+                                 GraphReportStore **ret, Error *e)
+{
+        void *be = NULL;
+        int r = graph_report_etcd_open(o, &be, e);
+
+        return r < 0 ? r : graph_report_store_new(&graph_report_etcd_ops, be, o->refresh_ms, hooks, ret, e);
+}
+
+/* With a refresh thread, a backend known to be down fails writes at once (the next successful refresh
+ * brings it back), so that reports get their 503 without each waiting for the backend's timeouts. */
+static int check_down(GraphReportStore *s, Error *e)
+{
+        if (s->refresh_ms == 0 || graph_report_store_up(s))
+                return 0;
+        return error_setf(e, -EIO, "%s: the store did not answer its last request; retried every %u ms",
+                          s->ops->name, s->refresh_ms);
+}
+
+/* Sets (stream, release, group)'s count of o to v. Called with the lock held. */
+static int set_count(GraphReportCounts *c, const char *stream, const char *release, const char *group,
+                     GraphReportOutcome o, uint64_t v)
+{
+        GraphReportCount *x = (GraphReportCount *)graph_report_counts_find(c, stream, release, group);
+
+        if (!x)
+                return graph_report_counts_add(c, stream, release, group, o, v);
+        x->n[o] = v;
+        return 0;
+}
+
+int graph_report_store_add(GraphReportStore *s, const GraphReport *r, int64_t received, Error *e)
+{
+        const char *stream = r->stream, *release = r->to_version, *group = r->group;
+        const GraphReportCount *x;
+        uint64_t known, count = GRAPH_REPORT_COUNT_UNKNOWN;
+        int k, ret;
+
+        assert(s && r);
+        ret = check_down(s, e);
+        if (ret < 0)
+                return ret;
+        pthread_mutex_lock(&s->write_lock);
+        pthread_mutex_lock(&s->lock);
+        x = graph_report_counts_find(&s->counts, stream, release, group);
+        if (!x && s->counts.n >= GRAPH_REPORT_COUNTS_MAX) {
+                stream = release = group = GRAPH_REPORT_COUNTS_OTHER;
+                x = graph_report_counts_find(&s->counts, stream, release, group);
+        }
+        known = x ? x->n[r->outcome] : 0;
+        pthread_mutex_unlock(&s->lock);
+        ret = s->ops->add(s->be, r, received, stream, release, group, known, &count, e);
+        if (ret >= 0) {
+                pthread_mutex_lock(&s->lock);
+                if (count == GRAPH_REPORT_COUNT_UNKNOWN)
+                        k = ret > 0 ? graph_report_counts_add(&s->counts, r->stream, r->to_version, r->group,
+                                                              r->outcome, 1)
+                                    : 0;
+                else
+                        k = set_count(&s->counts, stream, release, group, r->outcome, count);
+                pthread_mutex_unlock(&s->lock);
+                ret = k < 0 ? k : ret;
+        }
+        pthread_mutex_unlock(&s->write_lock);
+        if (ret >= 0 || backend_failure(ret))
+                set_health(s, ret >= 0, e ? e->message : "");
         return ret;
 }
 
@@ -316,59 +653,59 @@ bool graph_report_store_find_pause(GraphReportStore *s, const char *stream, cons
         return p;
 }
 
-static int bind_pause(sqlite3_stmt *st, const GraphPause *p)
+/* The index of (stream, release)'s record in memory, or n_pauses. Called with the lock held. */
+static size_t pause_index(GraphReportStore *s, const char *stream, const char *release)
 {
-        int rc = sqlite3_bind_text(st, 1, p->stream, -1, SQLITE_TRANSIENT);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_text(st, 2, p->release, -1, SQLITE_TRANSIENT);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_double(st, 3, p->frozen);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int64(st, 4, p->paused_at);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int64(st, 5, p->remaining_secs);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int64(st, 6, p->resumed_at);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_text(st, 7, p->reason, -1, SQLITE_TRANSIENT);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int(st, 8, p->had_node);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int(st, 9, p->had_rollout);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int(st, 10, p->had_duration);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int64(st, 11, p->start_epoch);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_double(st, 12, p->start_value);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int64(st, 13, (int64_t)p->duration_minutes);
-        return rc;
+        const GraphPause *p = graph_pauses_find(s->pauses, s->n_pauses, stream, release);
+        return p ? (size_t)(p - s->pauses) : s->n_pauses;
 }
 
-int graph_report_store_put_pause(GraphReportStore *s, const GraphPause *p, Error *e)
+int graph_report_store_put_pause(GraphReportStore *s, GraphPause *p, Error *e)
 {
-        GraphPause *slot;
-        int rc, r = 0;
+        GraphPause stored;
+        int64_t known = 0, rev = 0;
+        size_t i;
+        int r = 0;
 
         assert(s && p);
+        r = check_down(s, e);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->write_lock);
         pthread_mutex_lock(&s->lock);
-        slot = (GraphPause *)graph_pauses_find(s->pauses, s->n_pauses, p->stream, p->release);
-        if (!slot && s->n_pauses >= GRAPH_PAUSES_MAX)
-                r = error_setf(e, -E2BIG, "%s: too many pauses (at most %d)", s->path, GRAPH_PAUSES_MAX);
-        if (r >= 0) {
-                rc = bind_pause(s->put_pause, p);
-                if (rc == SQLITE_OK)
-                        rc = sqlite3_step(s->put_pause);
-                if (rc != SQLITE_DONE)
-                        r = store_error(s, rc, "cannot store a pause", e);
-                sqlite3_reset(s->put_pause);
-                sqlite3_clear_bindings(s->put_pause);
-        }
-        if (r >= 0)
-                *(slot ? slot : &s->pauses[s->n_pauses++]) = *p;
+        i = pause_index(s, p->stream, p->release);
+        if (i == s->n_pauses && s->n_pauses >= GRAPH_PAUSES_MAX)
+                r = error_setf(e, -E2BIG, "%s: too many pauses (at most %d)", s->ops->name,
+                               GRAPH_PAUSES_MAX);
+        else if (i < s->n_pauses)
+                known = s->revs[i];
         pthread_mutex_unlock(&s->lock);
+        if (r >= 0)
+                r = s->ops->put_pause(s->be, p, known, &stored, &rev, e);
+        if (r >= 0) {
+                if (r == GRAPH_PAUSE_LOST)
+                        *p = stored;
+                pthread_mutex_lock(&s->lock);
+                if (i == s->n_pauses)
+                        s->n_pauses++;
+                s->pauses[i] = *p;
+                s->revs[i] = rev;
+                pthread_mutex_unlock(&s->lock);
+        }
+        pthread_mutex_unlock(&s->write_lock);
+        if (r >= 0 || backend_failure(r))
+                set_health(s, r >= 0, e ? e->message : "");
         return r;
+}
+
+bool graph_report_store_up(GraphReportStore *s)
+{
+        bool up;
+
+        pthread_mutex_lock(&s->lock);
+        up = s->up;
+        pthread_mutex_unlock(&s->lock);
+        return up;
 }
 
 int graph_report_store_counts(GraphReportStore *s, GraphReportCounts *ret)
@@ -395,6 +732,7 @@ int graph_report_store_counts(GraphReportStore *s, GraphReportCounts *ret)
 
 int graph_report_store_metrics_write(GraphReportStore *s, Buf *out)
 {
+        const char *backend[] = { "backend", s->ops->name, NULL };
         GraphReportCounts c;
         int r;
 
@@ -415,5 +753,11 @@ int graph_report_store_metrics_write(GraphReportStore *s, Buf *out)
                                                        c.items[i].n[o]);
                 }
         graph_report_counts_done(&c);
+        if (r >= 0)
+                r = metrics_header(out, "upkeep_graph_report_store_up", "gauge",
+                                   "1 when the report store's last write or refresh reached its backend.");
+        if (r >= 0)
+                r = metrics_sample_u64(out, "upkeep_graph_report_store_up", backend,
+                                       graph_report_store_up(s));
         return r;
 }

@@ -12,6 +12,7 @@
 #include "graph-metrics.h"
 #include "graph-query.h"
 #include "graph-report.h"
+#include "graph-status.h"
 #include "macros.h"
 #include "strutil.h"
 #include "time-util.h"
@@ -378,6 +379,8 @@ static int handle(void *userdata, const HttpRequest *req, HttpReply *reply)
                                                    reply);
         if (svc->reports && graph_admin_path(req->path))
                 return graph_admin_handle(svc->reports, svc->streams, svc->admin_token, req, r.now, reply);
+        if (graph_status_path(req->path))
+                return graph_status_handle(svc, req, r.now, reply);
         return graph_server_answer(svc->streams, &r, reply);
 }
 

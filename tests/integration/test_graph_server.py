@@ -299,7 +299,7 @@ def test_methods_and_paths(server):
     assert "GET" in r.headers["Allow"]
     assert_error(requests.delete(server.base + "/metrics", timeout=10), 405, "method_not_allowed")
     assert_error(server.get("/v2/graph"), 404, "not_found")
-    assert_error(server.get("/"), 404, "not_found")
+    assert_error(server.get("/nope"), 404, "not_found")
     r = requests.head(server.base + "/v1/graph?basearch=x86_64&stream=stable", timeout=10)
     assert r.status_code == 200 and r.text == ""
 

@@ -281,6 +281,51 @@ int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected,
         return 0;
 }
 
+int etcd_txn(Etcd *c, const EtcdTxnOp *ops, size_t n, bool *ret_succeeded, EtcdKv *ret_current, Error *e)
+{
+        EtcdHttpResponse resp = {};
+        const char *base = NULL;
+        int r;
+
+        assert(c && ops && ret_succeeded && ret_current);
+        for (size_t i = 0; i < n; i++) {
+                r = check_args(c, ops[i].key, e);
+                if (r < 0)
+                        return r;
+        }
+        r = REQUEST(c, "/v3/kv/txn", etcd_json_txn_request(&c->req, ops, n), &resp, &base, e);
+        if (r < 0)
+                return r;
+        r = etcd_json_parse_txn_all(resp.body, resp.body_len, ops, n, ret_succeeded, ret_current, e);
+        etcd_http_response_done(&resp);
+        if (r < 0)
+                return error_prefixf(e, r, "etcd %s", base);
+        return 0;
+}
+
+int etcd_range(Etcd *c, const char *from, const char *end, int64_t limit, EtcdKeyValue **ret, size_t *ret_n,
+               bool *ret_more, Error *e)
+{
+        EtcdHttpResponse resp = {};
+        const char *base = NULL;
+        int r;
+
+        r = check_args(c, from, e);
+        if (r >= 0)
+                r = check_args(c, end, e);
+        if (r < 0)
+                return r;
+        r = REQUEST(c, "/v3/kv/range", etcd_json_range_from_request(&c->req, from, end, limit), &resp, &base,
+                    e);
+        if (r < 0)
+                return r;
+        r = etcd_json_parse_range_list(resp.body, resp.body_len, from, end, limit, ret, ret_n, ret_more, e);
+        etcd_http_response_done(&resp);
+        if (r < 0)
+                return error_prefixf(e, r, "etcd %s", base);
+        return 0;
+}
+
 int etcd_put(Etcd *c, const char *key, const void *value, size_t len, int64_t *ret_revision, Error *e)
 {
         EtcdHttpResponse resp = {};

@@ -1,6 +1,6 @@
 /* etcd-json.h — the requests to and responses from etcd's v3 JSON gateway (grpc-gateway, etcd ≥ 3.4,
  * paths under /v3/), as pure functions: building request bodies into a Buf, and strictly parsing response
- * bodies. No I/O; the client adapter (src/lock/etcd.h) sends and receives.
+ * bodies. No I/O; the client adapter (src/etcd/etcd.h) sends and receives.
  *
  * Wire facts (etcd 3.4.23): keys and values are base64 strings; int64 fields (revisions, versions,
  * counts) are JSON strings of decimal digits; fields holding their zero value are omitted (a missing
@@ -37,6 +37,7 @@ void etcd_kv_done(EtcdKv *kv); /* frees the value, not kv */
 typedef enum EtcdCompare {
         ETCD_COMPARE_VERSION, /* version == expected (0 = the key is absent) */
         ETCD_COMPARE_MOD,     /* mod_revision == expected (0 = the key is absent) */
+        ETCD_COMPARE_VALUE, /* value == the given bytes (an absent key never matches; etcd_json_txn only) */
 } EtcdCompare;
 
 typedef struct EtcdTxnResult {
@@ -82,6 +83,44 @@ int etcd_json_parse_put(const char *body, size_t len, int64_t *ret_revision, Err
 int etcd_json_parse_delete(const char *body, size_t len, int64_t *ret_revision, int64_t *ret_deleted,
                            Error *e);
 int etcd_json_parse_status(const char *body, size_t len, EtcdStatus *ret, Error *e);
+
+/* A transaction over several keys: if every op's compare holds, put every op's value, else read every
+ * op's key (its current state in the same round trip). */
+typedef struct EtcdTxnOp {
+        const char *key;
+        EtcdCompare cmp;
+        int64_t expected;           /* ETCD_COMPARE_VERSION, ETCD_COMPARE_MOD */
+        const void *expected_value; /* ETCD_COMPARE_VALUE */
+        size_t expected_len;
+        const void *value; /* what is put on success */
+        size_t len;
+} EtcdTxnOp;
+
+#define ETCD_TXN_OPS_MAX 8
+
+/* -EINVAL for 0 or more than ETCD_TXN_OPS_MAX ops, or one op's bad key or compare; else as above. */
+int etcd_json_txn_request(Buf *b, const EtcdTxnOp *ops, size_t n);
+/* The answer to etcd_json_txn_request(ops, n): *ret_succeeded, and when the compares failed, ret[i]
+ * (n of them, which the caller frees with etcd_kv_done()) the state of ops[i].key (version 0 and value
+ * NULL when absent); untouched on success. */
+int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, size_t n,
+                            bool *ret_succeeded, EtcdKv *ret, Error *e);
+
+/* A range of keys in [from, end) in key order, at most limit (1 to ETCD_RANGE_LIMIT_MAX) of them. */
+#define ETCD_RANGE_LIMIT_MAX 4096
+int etcd_json_range_from_request(Buf *b, const char *from, const char *end, int64_t limit);
+
+typedef struct EtcdKeyValue {
+        char *key; /* malloc()ed, NUL-terminated; keys holding a NUL byte are refused */
+        EtcdKv kv;
+} EtcdKeyValue;
+
+void etcd_key_values_free(EtcdKeyValue *l, size_t n);
+/* The answer to etcd_json_range_from_request(from, end, limit): the keys (each checked to be in
+ * [from, end)) and *ret_more when etcd holds more in the range than were sent. At most limit items, or
+ * -EPROTO. *ret is NULL when the range is empty. */
+int etcd_json_parse_range_list(const char *body, size_t len, const char *from, const char *end,
+                               int64_t limit, EtcdKeyValue **ret, size_t *ret_n, bool *ret_more, Error *e);
 
 /* gRPC status codes that matter to callers. */
 #define ETCD_GRPC_UNAVAILABLE 14

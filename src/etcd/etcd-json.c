@@ -137,6 +137,97 @@ int etcd_json_txn_put_if_request(Buf *b, const char *key, EtcdCompare cmp, int64
         return r;
 }
 
+/* Appends one compare of a transaction. */
+static int put_compare(Buf *b, const EtcdTxnOp *op)
+{
+        static const char *const targets[] = { "VERSION", "MOD", "VALUE" };
+        int r = buf_printf(b, "{\"target\":\"%s\",", targets[op->cmp]);
+
+        if (r >= 0)
+                r = put_b64_member(b, "key", op->key, strlen(op->key));
+        if (r >= 0 && op->cmp == ETCD_COMPARE_VALUE)
+                r = buf_puts(b, ",\"result\":\"EQUAL\",");
+        if (r >= 0 && op->cmp == ETCD_COMPARE_VALUE)
+                r = put_b64_member(b, "value", op->expected_value, op->expected_len);
+        else if (r >= 0)
+                r = buf_printf(b, ",\"result\":\"EQUAL\",\"%s\":\"%" PRIi64 "\"",
+                               op->cmp == ETCD_COMPARE_VERSION ? "version" : "mod_revision", op->expected);
+        if (r >= 0)
+                r = buf_putc(b, '}');
+        return r;
+}
+
+static int check_op(const EtcdTxnOp *op)
+{
+        assert(op->value || op->len == 0);
+        if (check_key(op->key) < 0 || op->expected < 0 || (unsigned)op->cmp > ETCD_COMPARE_VALUE)
+                return -EINVAL;
+        if (op->cmp == ETCD_COMPARE_VALUE && !op->expected_value && op->expected_len > 0)
+                return -EINVAL;
+        if (op->len > ETCD_VALUE_MAX || op->expected_len > ETCD_VALUE_MAX)
+                return -EMSGSIZE;
+        return 0;
+}
+
+int etcd_json_txn_request(Buf *b, const EtcdTxnOp *ops, size_t n)
+{
+        int r;
+
+        assert(b && (ops || n == 0));
+        if (n == 0 || n > ETCD_TXN_OPS_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if ((r = check_op(&ops[i])) < 0)
+                        return r;
+        r = buf_puts(b, "{\"compare\":[");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = i ? buf_putc(b, ',') : 0;
+                if (r >= 0)
+                        r = put_compare(b, &ops[i]);
+        }
+        if (r >= 0)
+                r = buf_puts(b, "],\"success\":[");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = buf_puts(b, i ? ",{\"request_put\":" : "{\"request_put\":");
+                if (r >= 0)
+                        r = etcd_json_put_request(b, ops[i].key, ops[i].value, ops[i].len);
+                if (r >= 0)
+                        r = buf_putc(b, '}');
+        }
+        if (r >= 0)
+                r = buf_puts(b, "],\"failure\":[");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = buf_puts(b, i ? ",{\"request_range\":" : "{\"request_range\":");
+                if (r >= 0)
+                        r = put_key_object(b, ops[i].key, NULL);
+                if (r >= 0)
+                        r = buf_putc(b, '}');
+        }
+        if (r >= 0)
+                r = buf_puts(b, "]}");
+        return r;
+}
+
+int etcd_json_range_from_request(Buf *b, const char *from, const char *end, int64_t limit)
+{
+        int r;
+
+        assert(b && end);
+        if (check_key(from) < 0 || check_key(end) < 0 || strcmp(from, end) >= 0 || limit < 1 ||
+            limit > ETCD_RANGE_LIMIT_MAX)
+                return -EINVAL;
+        r = buf_putc(b, '{');
+        if (r >= 0)
+                r = put_b64_member(b, "key", from, strlen(from));
+        if (r >= 0)
+                r = buf_putc(b, ',');
+        if (r >= 0)
+                r = put_b64_member(b, "range_end", end, strlen(end));
+        if (r >= 0)
+                r = buf_printf(b, ",\"limit\":\"%" PRIi64 "\"}", limit);
+        return r;
+}
+
 /* ---- responses ---- */
 
 /* Whether a JSON string is 1 to 20 decimal digits (no sign, no spaces, no NUL). */
@@ -320,7 +411,9 @@ static int parse_header(const json_t *obj, const char *what, int64_t *ret_revisi
         return member_int64(h, "revision", true, w, ret_revision, e);
 }
 
-static int parse_kv(const json_t *kv, const char *key, const char *what, EtcdKv *ret, Error *e)
+/* ret_key (optional): the key, which must then hold no NUL byte. */
+static int parse_kv(const json_t *kv, const char *key, const char *what, EtcdKv *ret, char **ret_key,
+                    Error *e)
 {
         _cleanup_(etcd_kv_donep) EtcdKv k = {};
         _cleanup_free_ char *kbytes = NULL;
@@ -346,9 +439,13 @@ static int parse_kv(const json_t *kv, const char *key, const char *what, EtcdKv 
                                   "%s: inconsistent revisions (create %" PRIi64 ", mod %" PRIi64
                                   ", version %" PRIi64 ")",
                                   what, k.create_revision, k.mod_revision, k.version);
+        if (ret_key && memchr(kbytes, 0, klen))
+                return error_setf(e, -EPROTO, "%s: a key with a NUL byte", what);
         r = member_b64(kv, "value", false, what, ETCD_VALUE_MAX, &k.value, &k.value_len, e);
         if (r < 0)
                 return r;
+        if (ret_key)
+                *ret_key = TAKE_PTR(kbytes);
         *ret = k;
         k = (EtcdKv){};
         return 0;
@@ -383,7 +480,7 @@ static int parse_range_object(const json_t *obj, const char *key, const char *wh
                 return error_setf(e, -EPROTO, "%s: %zu kvs (count %" PRIi64 ") for a one-key range", what,
                                   json_array_size(kvs), count);
         snprintf(w, sizeof(w), "%s kvs[0]", what);
-        r = parse_kv(json_array_get(kvs, 0), key, w, ret, e);
+        r = parse_kv(json_array_get(kvs, 0), key, w, ret, NULL, e);
         if (r < 0)
                 return r;
         return 1;
@@ -467,6 +564,160 @@ int etcd_json_parse_txn(const char *body, size_t len, const char *key, EtcdTxnRe
         t.kv = kv;
         kv = (EtcdKv){};
         *ret = t;
+        return 0;
+}
+
+/* The success branch of etcd_json_parse_txn_all(): one response_put per op, at the txn's revision. */
+static int parse_puts(const json_t *responses, size_t n, int64_t revision, Error *e)
+{
+        for (size_t i = 0; i < n; i++) {
+                json_t *item = json_array_get(responses, i), *op = NULL;
+                int64_t rev;
+                char w[64];
+                int r;
+
+                snprintf(w, sizeof(w), "txn answer responses[%zu]", i);
+                if (!json_is_object(item) || json_object_size(item) != 1)
+                        return error_setf(e, -EPROTO, "%s: expected an object with one member", w);
+                r = member_object(item, "response_put", true, w, &op, e);
+                if (r >= 0)
+                        r = parse_header(op, w, &rev, e);
+                if (r < 0)
+                        return r;
+                if (rev != revision)
+                        return error_setf(e, -EPROTO, "%s: revision %" PRIi64 " is not the txn's %" PRIi64,
+                                          w, rev, revision);
+        }
+        return 0;
+}
+
+int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, size_t n,
+                            bool *ret_succeeded, EtcdKv *ret, Error *e)
+{
+        _cleanup_json_ json_t *j = NULL;
+        json_t *responses = NULL;
+        EtcdKv kvs[ETCD_TXN_OPS_MAX] = {};
+        bool succeeded = false;
+        int64_t revision;
+        int r;
+
+        assert(ops && ret_succeeded && ret);
+        if (n == 0 || n > ETCD_TXN_OPS_MAX)
+                return error_setf(e, -EINVAL, "txn answer: %zu operations", n);
+        r = parse_document(body, len, "txn answer", &j, e);
+        if (r >= 0)
+                r = parse_header(j, "txn answer", &revision, e);
+        if (r >= 0)
+                r = member_bool(j, "succeeded", "txn answer", &succeeded, e);
+        if (r >= 0)
+                r = member_array(j, "responses", "txn answer", &responses, e);
+        if (r < 0)
+                return r;
+        if ((responses ? json_array_size(responses) : 0) != n)
+                return error_setf(e, -EPROTO, "txn answer: %zu responses, expected %zu",
+                                  responses ? json_array_size(responses) : 0, n);
+        if (succeeded) {
+                r = parse_puts(responses, n, revision, e);
+                if (r >= 0)
+                        *ret_succeeded = true;
+                return r;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                json_t *item = json_array_get(responses, i), *op = NULL;
+                char w[64];
+
+                snprintf(w, sizeof(w), "txn answer responses[%zu]", i);
+                if (!json_is_object(item) || json_object_size(item) != 1)
+                        r = error_setf(e, -EPROTO, "%s: expected an object with one member", w);
+                if (r >= 0)
+                        r = member_object(item, "response_range", true, w, &op, e);
+                if (r >= 0)
+                        r = parse_range_object(op, ops[i].key, w, &kvs[i], e);
+                if (r > 0 && kvs[i].mod_revision > revision)
+                        r = error_setf(e, -EPROTO, "%s: the key's mod_revision is above the revision", w);
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        etcd_kv_done(&kvs[i]);
+                return r;
+        }
+        for (size_t i = 0; i < n; i++)
+                ret[i] = kvs[i];
+        *ret_succeeded = false;
+        return 0;
+}
+
+void etcd_key_values_free(EtcdKeyValue *l, size_t n)
+{
+        for (size_t i = 0; l && i < n; i++) {
+                free(l[i].key);
+                etcd_kv_done(&l[i].kv);
+        }
+        free(l);
+}
+
+/* Checks and decodes kvs into l (room for all of them), in ascending key order within [from, end). */
+static int parse_kvs(const json_t *kvs, const char *from, const char *end, EtcdKeyValue *l, size_t *n,
+                     Error *e)
+{
+        for (size_t i = 0; i < json_array_size(kvs); i++) {
+                char w[64];
+                int r;
+
+                snprintf(w, sizeof(w), "range answer kvs[%zu]", i);
+                r = parse_kv(json_array_get(kvs, i), NULL, w, &l[i].kv, &l[i].key, e);
+                if (r < 0)
+                        return r;
+                *n = i + 1;
+                if (strcmp(l[i].key, from) < 0 || strcmp(l[i].key, end) >= 0)
+                        return error_setf(e, -EPROTO, "%s: a key outside the range asked for", w);
+                if (i > 0 && strcmp(l[i - 1].key, l[i].key) >= 0)
+                        return error_setf(e, -EPROTO, "%s: keys out of order", w);
+        }
+        return 0;
+}
+
+int etcd_json_parse_range_list(const char *body, size_t len, const char *from, const char *end,
+                               int64_t limit, EtcdKeyValue **ret, size_t *ret_n, bool *ret_more, Error *e)
+{
+        _cleanup_json_ json_t *j = NULL;
+        json_t *kvs = NULL;
+        EtcdKeyValue *l = NULL;
+        int64_t count = 0, rev;
+        bool more = false;
+        size_t n = 0, k;
+        int r;
+
+        assert(from && end && ret && ret_n && ret_more);
+        r = parse_document(body, len, "range answer", &j, e);
+        if (r >= 0)
+                r = parse_header(j, "range answer", &rev, e);
+        if (r >= 0)
+                r = member_array(j, "kvs", "range answer", &kvs, e);
+        if (r >= 0)
+                r = member_int64(j, "count", false, "range answer", &count, e);
+        if (r >= 0)
+                r = member_bool(j, "more", "range answer", &more, e);
+        if (r < 0)
+                return r;
+        k = kvs ? json_array_size(kvs) : 0;
+        if ((int64_t)k > limit || (int64_t)k > count || (!more && (int64_t)k != count))
+                return error_setf(e, -EPROTO,
+                                  "range answer: %zu kvs for count %" PRIi64 " (limit %" PRIi64 ")", k,
+                                  count, limit);
+        if (k > 0) {
+                l = calloc(k, sizeof(EtcdKeyValue));
+                if (!l)
+                        return error_setf(e, -ENOMEM, "range answer: out of memory");
+                r = parse_kvs(kvs, from, end, l, &n, e);
+                if (r < 0) {
+                        etcd_key_values_free(l, n);
+                        return r;
+                }
+        }
+        *ret = l;
+        *ret_n = k;
+        *ret_more = more;
         return 0;
 }
 

@@ -1,5 +1,5 @@
 /* etcd.h — Upkeep's etcd3 client adapter over etcd's v3 JSON gateway (POST /v3/..., etcd ≥ 3.4), used by
- * upkeep-lock's etcd3 backend (Airlock's key layout) and by tests and admin tools.
+ * upkeep-lock's etcd3 backend (Airlock's key layout), upkeep-graph's etcd report store, tests and tools.
  *
  * Endpoints: a list of base URLs ("http://127.0.0.1:2379", "https://etcd1:2379"). Each has its own
  * HttpClient, so its connection stays alive between requests (no reconnect, no DNS lookup per request).
@@ -60,6 +60,16 @@ int etcd_get(Etcd *c, const char *key, EtcdKv *ret, Error *e);
  */
 int etcd_txn_put_if(Etcd *c, const char *key, EtcdCompare cmp, int64_t expected, const void *value,
                     size_t len, EtcdTxnResult *ret, Error *e);
+
+/* One round trip over several keys (etcd-json.h, EtcdTxnOp): if every compare holds, every value is
+ * written and *ret_succeeded = true; else *ret_succeeded = false and ret_current[i] (n of them, freed by
+ * the caller with etcd_kv_done()) is ops[i].key's state (version 0 when absent). */
+int etcd_txn(Etcd *c, const EtcdTxnOp *ops, size_t n, bool *ret_succeeded, EtcdKv *ret_current, Error *e);
+
+/* The keys in [from, end), at most limit (1 to ETCD_RANGE_LIMIT_MAX), in key order; *ret_more when the
+ * range holds more (ask again from the last key's successor). Free *ret with etcd_key_values_free(). */
+int etcd_range(Etcd *c, const char *from, const char *end, int64_t limit, EtcdKeyValue **ret, size_t *ret_n,
+               bool *ret_more, Error *e);
 
 /* Unconditional write; ret_revision (optional): the key's new mod_revision. */
 int etcd_put(Etcd *c, const char *key, const void *value, size_t len, int64_t *ret_revision, Error *e);

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "assert-aborts.h"
+#include "../lock/assert-aborts.h"
 #include "buf.h"
 #include "etcd-json.h"
 #include "etcd.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assert-aborts.h"
+#include "../lock/assert-aborts.h"
 #include "buf.h"
 #include "etcd-json.h"
 #include "macros.h"
@@ -231,12 +231,151 @@ static void test_json_contract(void **state)
         buf_free(&b);
 }
 
+/* ---- several keys: transactions over two keys, ranges ---- */
+
+static void test_json_txn_all(void **state)
+{
+        static const char ok[] = "{" HDR("12") ",\"succeeded\":true,\"responses\":["
+                                               "{\"response_put\":{\"header\":{\"revision\":\"12\"}}},"
+                                               "{\"response_put\":{\"header\":{\"revision\":\"12\"}}}]}";
+        static const char failed[] = "{" HDR(
+                "11") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"11\"}}},"
+                      "{\"response_range\":{\"header\":{\"revision\":\"11\"},\"kvs\":[{\"key\":\"Yg==\","
+                      "\"create_revision\":\"3\",\"mod_revision\":\"10\",\"version\":\"4\","
+                      "\"value\":\"Nw==\"}],\"count\":\"1\"}}]}";
+        static const char one_response[] =
+                "{" HDR("12") ",\"succeeded\":true,\"responses\":["
+                              "{\"response_put\":{\"header\":{\"revision\":\"12\"}}}]}";
+        static const char other_key[] = "{" HDR(
+                "11") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"11\"}}},"
+                      "{\"response_range\":{\"header\":{\"revision\":\"11\"},\"kvs\":[{\"key\":\"YQ==\","
+                      "\"create_revision\":\"3\",\"mod_revision\":\"10\",\"version\":\"4\"}],"
+                      "\"count\":\"1\"}}]}";
+        static const char future[] = "{" HDR(
+                "9") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"9\"}}},"
+                     "{\"response_range\":{\"header\":{\"revision\":\"9\"},\"kvs\":[{\"key\":\"Yg==\","
+                     "\"create_revision\":\"3\",\"mod_revision\":\"10\",\"version\":\"4\"}],"
+                     "\"count\":\"1\"}}]}";
+        const EtcdTxnOp ops[2] = {
+                { .key = "a", .cmp = ETCD_COMPARE_VERSION, .value = "r", .len = 1 },
+                { .key = "b",
+                  .cmp = ETCD_COMPARE_VALUE,
+                  .expected_value = "6",
+                  .expected_len = 1,
+                  .value = "7",
+                  .len = 1 },
+        };
+        EtcdKv now[2] = {};
+        bool succeeded = false;
+        Buf b = BUF_INIT(4096);
+        Error e;
+
+        assert_int_equal(etcd_json_txn_request(&b, ops, 2), 0);
+        assert_int_equal(buf_putc(&b, 0), 0);
+        assert_string_equal(b.data,
+                            "{\"compare\":[{\"target\":\"VERSION\",\"key\":\"YQ==\",\"result\":\"EQUAL\","
+                            "\"version\":\"0\"},{\"target\":\"VALUE\",\"key\":\"Yg==\",\"result\":"
+                            "\"EQUAL\",\"value\":\"Ng==\"}],\"success\":[{\"request_put\":{\"key\":"
+                            "\"YQ==\",\"value\":\"cg==\"}},{\"request_put\":{\"key\":\"Yg==\",\"value\":"
+                            "\"Nw==\"}}],\"failure\":[{\"request_range\":{\"key\":\"YQ==\"}},"
+                            "{\"request_range\":{\"key\":\"Yg==\"}}]}");
+        buf_free(&b);
+        assert_int_equal(etcd_json_txn_request(&b, ops, 0), -EINVAL);
+        assert_int_equal(etcd_json_txn_request(&b, ops, ETCD_TXN_OPS_MAX + 1), -EINVAL);
+        assert_int_equal(etcd_json_txn_request(&b, (EtcdTxnOp[]){ { .key = "" } }, 1), -EINVAL);
+        buf_free(&b);
+
+        assert_int_equal(etcd_json_parse_txn_all(ok, strlen(ok), ops, 2, &succeeded, now, &e), 0);
+        assert_true(succeeded);
+        assert_int_equal(etcd_json_parse_txn_all(failed, strlen(failed), ops, 2, &succeeded, now, &e), 0);
+        assert_false(succeeded);
+        assert_int_equal(now[0].version, 0);
+        assert_null(now[0].value);
+        assert_int_equal(now[1].version, 4);
+        assert_int_equal(now[1].mod_revision, 10);
+        assert_string_equal(now[1].value, "7");
+        etcd_kv_done(&now[0]);
+        etcd_kv_done(&now[1]);
+        assert_int_equal(
+                etcd_json_parse_txn_all(one_response, strlen(one_response), ops, 2, &succeeded, now, &e),
+                -EPROTO);
+        assert_non_null(strstr(e.message, "1 responses, expected 2"));
+        assert_int_equal(etcd_json_parse_txn_all(other_key, strlen(other_key), ops, 2, &succeeded, now, &e),
+                         -EPROTO);
+        assert_non_null(strstr(e.message, "another key"));
+        assert_int_equal(etcd_json_parse_txn_all(future, strlen(future), ops, 2, &succeeded, now, &e),
+                         -EPROTO);
+        assert_int_equal(etcd_json_parse_txn_all("[]", 2, ops, 2, &succeeded, now, &e), -EPROTO);
+}
+
+static void test_json_range_list(void **state)
+{
+        /* "p/a" and "p/b" in ["p/", "p0") */
+        static const char two[] =
+                "{" HDR("5") ",\"kvs\":[{\"key\":\"cC9h\",\"create_revision\":\"2\","
+                             "\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"MQ==\"},{\"key\":"
+                             "\"cC9i\",\"create_revision\":\"3\",\"mod_revision\":\"5\",\"version\":\"2\"}],"
+                             "\"count\":\"3\",\"more\":true}";
+        static const char empty[] = "{" HDR("5") "}";
+        static const char outside[] =
+                "{" HDR("5") ",\"kvs\":[{\"key\":\"cTA=\",\"create_revision\":\"2\","
+                             "\"mod_revision\":\"2\",\"version\":\"1\"}],\"count\":\"1\"}";
+        static const char unordered[] =
+                "{" HDR("5") ",\"kvs\":[{\"key\":\"cC9i\",\"create_revision\":\"2\","
+                             "\"mod_revision\":\"2\",\"version\":\"1\"},{\"key\":\"cC9h\","
+                             "\"create_revision\":\"3\",\"mod_revision\":\"5\",\"version\":\"2\"}],"
+                             "\"count\":\"2\"}";
+        static const char nul_key[] =
+                "{" HDR("5") ",\"kvs\":[{\"key\":\"cC8AYQ==\",\"create_revision\":\"2\","
+                             "\"mod_revision\":\"2\",\"version\":\"1\"}],\"count\":\"1\"}";
+        static const char miscounted[] =
+                "{" HDR("5") ",\"kvs\":[{\"key\":\"cC9h\",\"create_revision\":\"2\","
+                             "\"mod_revision\":\"2\",\"version\":\"1\"}],\"count\":\"2\"}";
+        EtcdKeyValue *l = NULL;
+        Buf b = BUF_INIT(4096);
+        bool more = false;
+        size_t n = 9;
+        Error e;
+
+        assert_int_equal(etcd_json_range_from_request(&b, "p/", "p0", 256), 0);
+        assert_int_equal(buf_putc(&b, 0), 0);
+        assert_string_equal(b.data, "{\"key\":\"cC8=\",\"range_end\":\"cDA=\",\"limit\":\"256\"}");
+        buf_free(&b);
+        assert_int_equal(etcd_json_range_from_request(&b, "p0", "p/", 1), -EINVAL);
+        assert_int_equal(etcd_json_range_from_request(&b, "p/", "p0", 0), -EINVAL);
+        assert_int_equal(etcd_json_range_from_request(&b, "p/", "p0", ETCD_RANGE_LIMIT_MAX + 1), -EINVAL);
+        buf_free(&b);
+
+        assert_int_equal(etcd_json_parse_range_list(two, strlen(two), "p/", "p0", 2, &l, &n, &more, &e), 0);
+        assert_int_equal(n, 2);
+        assert_true(more);
+        assert_string_equal(l[0].key, "p/a");
+        assert_string_equal(l[0].kv.value, "1");
+        assert_string_equal(l[1].key, "p/b");
+        assert_int_equal(l[1].kv.mod_revision, 5);
+        etcd_key_values_free(l, n);
+        /* more kvs than the limit asked for */
+        assert_int_equal(etcd_json_parse_range_list(two, strlen(two), "p/", "p0", 1, &l, &n, &more, &e),
+                         -EPROTO);
+        assert_int_equal(etcd_json_parse_range_list(empty, strlen(empty), "p/", "p0", 5, &l, &n, &more, &e),
+                         0);
+        assert_int_equal(n, 0);
+        assert_null(l);
+        assert_false(more);
+        const char *bad[] = { outside, unordered, nul_key, miscounted, "{}", "[1]" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(
+                        etcd_json_parse_range_list(bad[i], strlen(bad[i]), "p/", "p0", 5, &l, &n, &more, &e),
+                        -EPROTO);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json_range),    cmocka_unit_test(test_json_txn),
                 cmocka_unit_test(test_json_garbage),  cmocka_unit_test(test_json_error),
                 cmocka_unit_test(test_json_requests), cmocka_unit_test(test_json_contract),
+                cmocka_unit_test(test_json_txn_all),  cmocka_unit_test(test_json_range_list),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
