@@ -13,6 +13,7 @@ deployment, a health check that the second release breaks). Then:
 
 usage: demo-fleet.py BUILD_DIR   (env: DEMO_NODES=5, DEMO_ROLLOUT_MINUTES=1, DEMO_TIMEOUT=300)
 """
+import html
 import os
 import pathlib
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests" / "integration"))
@@ -121,13 +123,6 @@ def main():
         started.append(srv)
         print(f"    repository served at {srv.url}")
 
-        print("==> starting upkeep-graph (Fedora CoreOS formats), taking outcome reports; policy: pause a "
-              "rollout at its first failure")
-        policy = PAUSE_AT_FIRST_FAILURE.format(db=work / "graph" / "reports.db", stream=fx.stream)
-        graph = start_graph(build, work, fx, policy)
-        started.append(graph)
-        print(f"    {graph.base}/v1/graph   {graph.base}/v1/rollouts   {graph.base}/metrics")
-
         print("==> starting upkeep-lock on its embedded SQLite backend, one reboot slot, 2 s settle delay")
         (work / "lock").mkdir()
         (work / "lock" / "admin.token").write_text("demo-admin-token\n")
@@ -136,6 +131,16 @@ def main():
                                        "[lock]\ndefault_slots = 1\ndefault_settle_secs = 2\n")
         started.append(lock)
         print(f"    {lock.base}")
+
+        print("==> starting upkeep-graph (Fedora CoreOS formats), taking outcome reports; policy: pause a "
+              "rollout at its first failure; a status page showing the lock groups too")
+        policy = PAUSE_AT_FIRST_FAILURE.format(db=work / "graph" / "reports.db", stream=fx.stream)
+        policy += (f'[status]\nlock_admin_url = "{lock.base}"\n'
+                   f'lock_admin_token_file = "{work / "lock" / "admin.token"}"\n')
+        graph = start_graph(build, work, fx, policy)
+        started.append(graph)
+        print(f"    {graph.base}/v1/graph   {graph.base}/v1/rollouts   {graph.base}/metrics")
+        print(f"    status page: {graph.base}/status")
 
         wariness = [round((i + 0.5) / n_nodes, 2) for i in range(n_nodes)]
         print(f"==> booting {n_nodes} nodes on {fx.version(0)}, each with an upkeep-agent (strategy fleet_lock, "
@@ -159,8 +164,9 @@ def main():
         print(f"==> 1. rolling out {bad}: {first:.0%} of the fleet at once, the rest over {5 * minutes} min")
         fx.write_updates(rollouts={1: {"start_epoch": int(time.time()), "start_percentage": first,
                                        "duration_minutes": 5 * minutes}, 2: None})
-        if not watch(nodes, lock, lambda: steady(nodes[0], 0) and rollouts(graph)[(fx.stream, bad)]["paused"],
-                     timeout):
+        # (until the graph has read the new metadata, the release is not among its rollouts)
+        if not watch(nodes, lock,
+                     lambda: steady(nodes[0], 0) and rollouts(graph).get((fx.stream, bad), {}).get("paused"), timeout):
             return 1
         st = nodes[0].status()
         h = st["health"]
@@ -172,6 +178,12 @@ def main():
         ro = rollouts(graph)[(fx.stream, bad)]
         print(f"    upkeep-graph paused the rollout of {bad} at {ro['frozen_percentage']:.0%}: {ro['reason']}")
         print(f"    (the metadata's ramp goes on, the pause holds: see {graph.base}/v1/rollouts)")
+        page = urllib.request.urlopen(f"{graph.base}/status", timeout=10).read().decode()
+        shown = "paused" in page and html.escape(ro["reason"].split(" (")[0], quote=False) in page
+        print(f"    the status page shows the pause and why: {graph.base}/status"
+              + ("" if shown else "  (NOT FOUND on the page)"))
+        if not shown:
+            return 1
         others = [n.name for n in nodes[1:] if n.booted_index() == 0 and n.reboots() == 0]
         print(f"    never offered {bad}, still on {fx.version(0)} without a reboot: " + ", ".join(others))
 
