@@ -22,6 +22,7 @@ check: deps
 # (about 7-10 minutes the first time), then each scenario boots a throw-away overlay (tests/vm/README.md).
 check-vm: build
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/vm/test_vm_boot.py
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/vm/test_vm_agent.py
 
 bench: build
 	./scripts/install-deps --bench

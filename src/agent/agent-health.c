@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-journal.h>
+
 #include "agent-health.h"
 #include "agent-motd.h"
 #include "bad-releases.h"
@@ -150,6 +152,9 @@ int agent_health_new(const AgentConfig *c, const AgentHealthHost *host, AgentHea
         h->info.enabled = c->health_enabled;
         h->info.attempts_left = h->max_boot_attempts - 1;
         info_bad_releases(h);
+        /* "idle" from the start: until then the status says "disabled", which the boot-complete gate
+         * (`upkeep status --wait-health`) takes for a verdict */
+        publish(h);
         *ret = h;
         return 0;
 }
@@ -277,7 +282,26 @@ static const char *last_line(const char *out, char *buf, size_t cap)
         return buf;
 }
 
-/* One journal line per check, and the results into the published view. */
+/* A check's output (its kept tail) in the journal under the check's own name, one entry per line
+ * (`journalctl -t 10-app.sh`), when the agent's own log goes to the journal ($JOURNAL_STREAM, set by
+ * systemd). */
+static void journal_output(const HealthCheckResult *c)
+{
+        int prio = c->ok ? LOG_INFO : c->required ? LOG_ERR : LOG_WARNING;
+        char line[HEALTH_OUTPUT_MAX + 1];
+
+        if (!getenv("JOURNAL_STREAM"))
+                return;
+        for (const char *p = c->output; *p;) {
+                size_t n = strcspn(p, "\n");
+                snprintf(line, sizeof line, "%.*s", (int)MIN(n, sizeof line - 1), p);
+                (void)sd_journal_send("MESSAGE=%s", line, "PRIORITY=%i", prio, "SYSLOG_IDENTIFIER=%s",
+                                      c->name, "UPKEEP_HEALTH_CHECK=%s", c->name, NULL);
+                p += n + (p[n] == '\n');
+        }
+}
+
+/* One journal line per check (and its output under its own name), the results into the published view. */
 static void record_results(AgentHealth *h, const HealthResults *res, const char *what)
 {
         AgentHealthInfo *i = &h->info;
@@ -297,6 +321,7 @@ static void record_results(AgentHealth *h, const HealthResults *res, const char 
                          "%s %s (%s): %s after %" PRIu64 " ms%s%s", what, c->name,
                          c->required ? "required" : "wanted", c->ok ? "passed" : c->reason, ms,
                          c->output[0] ? ": " : "", last_line(c->output, tail, sizeof tail));
+                journal_output(c);
                 if (!c->ok)
                         i->checks_failed++;
                 if (!c->ok && c->required && failed_len + strlen(c->name) + 3 < sizeof h->failed)

@@ -204,6 +204,10 @@ static void red_path(HealthMachine *m, HealthStep *s, const char *why)
         } else {
                 m->record.phase = HEALTH_PHASE_ROLLED_BACK;
                 push(s, HEALTH_ACTION_ROLLBACK);
+                /* The bad release is now GRUB's fallback entry (1): a counter left armed or expired would
+                 * boot it again at the reboot. */
+                if (m->grub != HEALTH_GRUB_UNSET)
+                        push(s, HEALTH_ACTION_CLEAR_BOOT_COUNTER);
                 push(s, HEALTH_ACTION_MARK_BAD);
                 push(s, HEALTH_ACTION_WRITE_RECORD);
                 m->state = HEALTH_STATE_ROLLING_BACK;
@@ -246,6 +250,8 @@ static int on_start(HealthMachine *m, const HealthEvent *ev, uint64_t now, Healt
                 m->record.phase = HEALTH_PHASE_ROLLED_BACK;
                 push(s, HEALTH_ACTION_MARK_BAD);
                 push(s, HEALTH_ACTION_MAKE_BOOTED_DEFAULT);
+                if (m->grub != HEALTH_GRUB_UNSET) /* as after a rollback: entry 1 is the bad release now */
+                        push(s, HEALTH_ACTION_CLEAR_BOOT_COUNTER);
                 push(s, HEALTH_ACTION_WRITE_RECORD);
                 report(m, s, HEALTH_OUTCOME_BOOT_FALLBACK, "boot fell back from %s to %s%s",
                        m->record.to_version[0] ? m->record.to_version : m->record.to_checksum,

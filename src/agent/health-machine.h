@@ -22,7 +22,7 @@
  *   IDLE        START           no record                        REPORT_STEADY               STEADY
  *   IDLE        START           F, booted == to                  RUN_CHECKS(deadline)        CHECKING
  *   IDLE        START           F, booted == from (GRUB fell     MARK_BAD, MAKE_BOOTED_DEFAULT,
- *                               back; the report says so when    WRITE_RECORD(R),
+ *                               back; the report says so when    CLEAR_BOOT_COUNTER, WRITE_RECORD(R),
  *                               its counter is -1)               REPORT(boot_fallback),
  *                                                                RUN_CHECKS(deadline)        CHECKING
  *   IDLE        START           R, booted == from                RUN_CHECKS(deadline)        CHECKING
@@ -50,9 +50,12 @@
  *   red path,  F, no previous deployment:  RUN_RED_HOOKS, REPORT(manual)                     → MANUAL
  *   red path,  F, attempts_left > 0:       RUN_RED_HOOKS, WRITE_RECORD(attempts_left - 1), REBOOT
  *                                                                                            → REBOOTING
- *   red path,  F, attempts_left == 0:      RUN_RED_HOOKS, ROLLBACK, MARK_BAD, WRITE_RECORD(R),
- *                                          REPORT(rolled_back, failing names), REBOOT        → ROLLING_BACK
- *   (CLEAR_BOOT_COUNTER only when START said the GRUB counter is set.)
+ *   red path,  F, attempts_left == 0:      RUN_RED_HOOKS, ROLLBACK, CLEAR_BOOT_COUNTER, MARK_BAD,
+ *                                          WRITE_RECORD(R), REPORT(rolled_back, failing names), REBOOT
+ *                                                                                            → ROLLING_BACK
+ *   (CLEAR_BOOT_COUNTER only when START said the GRUB counter is set. After ROLLBACK and
+ *   MAKE_BOOTED_DEFAULT it must not wait for the green path: the bad release is then GRUB's entry 1, the
+ *   one its counter falls back to, so an armed or expired counter would boot it again.)
  *
  * The slot of the fleet lock is released only by the green paths: every other outcome keeps it (there is
  * no "keep" action; not releasing is keeping). The machine never loops: a release is retried at most

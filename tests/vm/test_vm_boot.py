@@ -134,7 +134,9 @@ fi
 
 
 def _upkeep_binaries():
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "src")
+    build = os.environ.get("UPKEEP_BUILD",
+                           os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
+    root = os.path.join(build, "src")
     out = []
     if os.path.isdir(root):
         for sub in sorted(os.listdir(root)):
@@ -147,7 +149,7 @@ def _upkeep_binaries():
 
 
 def test_upkeep_binaries_and_system_bus_in_guest(image, request):
-    """Upkeep's host-built binaries (build/src/*/upkeep*) shipped through the 9p share
+    """Upkeep's host-built binaries ($UPKEEP_BUILD/src/*/upkeep*, default build/) shipped through the share
     resolve all their libraries in the guest; the system bus, systemd1 and logind answer."""
     bins = _upkeep_binaries()
     if not bins:

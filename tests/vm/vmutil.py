@@ -107,12 +107,13 @@ class Workspace:
     def __exit__(self, exc_type, exc, tb):
         self.close(failed=exc_type is not None)
 
-    def make_release(self, version, files=None, kargs=None, base="v1"):
+    def make_release(self, version, files=None, kargs=None, base="v1", stream="stable"):
         """Commit ref `version` = `base` + a small directory layered on top (instant).
 
         files: {"/abs/path": str|bytes}; kargs: extra kernel arguments for the
         deployment (stored in /usr/lib/upkeep-vm/kargs, read by the guest's
-        stage-release). /usr/lib/os-release gets VERSION_ID="<version>".
+        stage-release). /usr/lib/os-release gets VERSION_ID="<version>". The commit's metadata
+        carries `version` and `upkeep.stream` (the agent's stream_metadata_key), as v1's does.
         Returns the commit checksum."""
         d = tempfile.mkdtemp(prefix="release-", dir=self.dir)
         os.chmod(d, 0o755)
@@ -142,7 +143,8 @@ class Workspace:
                       # (a commit modifier), 60-200 s. We run as root: files are 0:0.
                       "--fsync=false",
                       "--subject=upkeep-vm " + version,
-                      "--add-metadata-string=version=" + version)
+                      "--add-metadata-string=version=" + version,
+                      "--add-metadata-string=upkeep.stream=" + stream)
         shutil.rmtree(d)
         _log("release %s = %s" % (version, csum))
         return csum
@@ -181,8 +183,28 @@ class Workspace:
         gs = os.path.join(self.share, "run-in-guest.sh")
         if os.path.exists(gs):
             shutil.copy(gs, dest)
+        out = os.path.join(self.share, "out")  # what the guest wrote (test_vm_agent.py: status snapshots)
+        if os.path.isdir(out):
+            shutil.copytree(out, os.path.join(dest, "out"), dirs_exist_ok=True)
         _log("artefacts kept in %s" % dest)
         return dest
+
+
+def newc_cpio(entries):
+    """An uncompressed initramfs (cpio "newc"): entries = [(name, mode, data)], directories with
+    data None. A kernel given one without /init cannot find its root file system and panics."""
+    out = b""
+
+    def pad(b):
+        return b + b"\0" * (-len(b) % 4)
+
+    for ino, (name, mode, data) in enumerate(list(entries) + [("TRAILER!!!", 0, b"")], start=1):
+        data = data or b""
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join("%08x" % v for v in (
+            ino if name != "TRAILER!!!" else 0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+        out += pad(hdr.encode() + nb) + pad(data)
+    return out + b"\0" * (-len(out) % 512)
 
 
 def _set_pdeathsig():
@@ -281,6 +303,40 @@ class VM:
                 while self._cursor < len(self._lines):
                     line = self._lines[self._cursor]
                     self._cursor += 1
+                    m = rx.search(line)
+                    if m:
+                        _log("%s +%.1fs: %s" % (self.name, self.elapsed(), line.strip()))
+                        return m
+                    if frx and frx.search(line):
+                        raise VMTimeout("%s: %r seen while waiting for %r\n%s"
+                                        % (self.name, line, pattern, self.tail()))
+                left = deadline - time.time()
+                if self._eof:
+                    raise VMTimeout("%s: qemu exited (rc=%s) while waiting for %r\n%s"
+                                    % (self.name, self.proc.poll(), pattern, self.tail()))
+                if left <= 0:
+                    raise VMTimeout("%s: timeout %ss waiting for %r\n%s"
+                                    % (self.name, timeout, pattern, self.tail()))
+                self._cond.wait(min(left, 1.0))
+
+    def mark(self):
+        """Index of the line after wait_for()'s last match, for find()."""
+        with self._cond:
+            return self._cursor
+
+    def find(self, pattern, since=0, timeout=300, fail_on=None):
+        """Like wait_for(), but searches every line from index `since` on and leaves wait_for()'s
+        cursor alone: for lines whose order against other awaited lines is not fixed (daemons
+        logging while the test waits for something else)."""
+        rx = re.compile(pattern)
+        frx = re.compile(fail_on) if fail_on else None
+        deadline = time.time() + timeout
+        i = since
+        with self._cond:
+            while True:
+                while i < len(self._lines):
+                    line = self._lines[i]
+                    i += 1
                     m = rx.search(line)
                     if m:
                         _log("%s +%.1fs: %s" % (self.name, self.elapsed(), line.strip()))

@@ -185,9 +185,17 @@ static void test_red_during_window(void **state)
         start(&m, &cfg, &rec, "to-sum", true, HEALTH_GRUB_ARMED, &s);
         assert_int_equal(checks(&m, HEALTH_VERDICT_GREEN, NULL, T0 + 1 * SEC, &s), 0);
         assert_int_equal(checks(&m, HEALTH_VERDICT_RED, "ping-gw", T0 + 300 * SEC, &s), 0);
+        /* the counter is cleared at the rollback: the bad release is GRUB's fallback entry now */
+        expect_actions(&s, HEALTH_ACTION_RUN_RED_HOOKS, HEALTH_ACTION_ROLLBACK,
+                       HEALTH_ACTION_CLEAR_BOOT_COUNTER, HEALTH_ACTION_MARK_BAD, HEALTH_ACTION_WRITE_RECORD,
+                       HEALTH_ACTION_REPORT, HEALTH_ACTION_REBOOT, END);
+        assert_string_equal(s.reason, "rolled back from 42.1: health checks failed: ping-gw");
+
+        /* no counter (no GRUB environment block): nothing to clear */
+        start(&m, &cfg, &rec, "to-sum", true, HEALTH_GRUB_UNSET, &s);
+        assert_int_equal(checks(&m, HEALTH_VERDICT_RED, "ping-gw", T0 + 1 * SEC, &s), 0);
         expect_actions(&s, HEALTH_ACTION_RUN_RED_HOOKS, HEALTH_ACTION_ROLLBACK, HEALTH_ACTION_MARK_BAD,
                        HEALTH_ACTION_WRITE_RECORD, HEALTH_ACTION_REPORT, HEALTH_ACTION_REBOOT, END);
-        assert_string_equal(s.reason, "rolled back from 42.1: health checks failed: ping-gw");
 }
 
 static void test_red_at_recheck(void **state)
@@ -220,8 +228,9 @@ static void test_deadline(void **state)
         expect_actions(&s, END);
         assert_int_equal(s.wake_usec, T0 + 90 * SEC);
         assert_int_equal(tick(&m, T0 + 90 * SEC, &s), 0);
-        expect_actions(&s, HEALTH_ACTION_RUN_RED_HOOKS, HEALTH_ACTION_ROLLBACK, HEALTH_ACTION_MARK_BAD,
-                       HEALTH_ACTION_WRITE_RECORD, HEALTH_ACTION_REPORT, HEALTH_ACTION_REBOOT, END);
+        expect_actions(&s, HEALTH_ACTION_RUN_RED_HOOKS, HEALTH_ACTION_ROLLBACK,
+                       HEALTH_ACTION_CLEAR_BOOT_COUNTER, HEALTH_ACTION_MARK_BAD, HEALTH_ACTION_WRITE_RECORD,
+                       HEALTH_ACTION_REPORT, HEALTH_ACTION_REBOOT, END);
         assert_int_equal(s.outcome, HEALTH_OUTCOME_ROLLED_BACK);
         assert_string_equal(s.reason, "rolled back from 42.1: health checks did not finish within 90 s");
         assert_int_equal(s.record->phase, HEALTH_PHASE_ROLLED_BACK);
@@ -339,7 +348,8 @@ static void test_fallback(void **state)
 
         start(&m, NULL, &rec, "from-sum", true, HEALTH_GRUB_FELL_BACK, &s);
         expect_actions(&s, HEALTH_ACTION_MARK_BAD, HEALTH_ACTION_MAKE_BOOTED_DEFAULT,
-                       HEALTH_ACTION_WRITE_RECORD, HEALTH_ACTION_REPORT, HEALTH_ACTION_RUN_CHECKS, END);
+                       HEALTH_ACTION_CLEAR_BOOT_COUNTER, HEALTH_ACTION_WRITE_RECORD, HEALTH_ACTION_REPORT,
+                       HEALTH_ACTION_RUN_CHECKS, END);
         assert_int_equal(s.outcome, HEALTH_OUTCOME_BOOT_FALLBACK);
         assert_string_equal(s.reason, "boot fell back from 42.1 to 41.9 (GRUB boot counter expired)");
         assert_int_equal(s.record->phase, HEALTH_PHASE_ROLLED_BACK);
