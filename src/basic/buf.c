@@ -125,6 +125,36 @@ int buf_put_json_string(Buf *b, const char *s, size_t n)
         return r;
 }
 
+int buf_put_markup(Buf *b, const char *s, size_t n)
+{
+        size_t start = b->len;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                switch (s[i]) {
+                case '&':
+                        r = buf_puts(b, "&amp;");
+                        break;
+                case '<':
+                        r = buf_puts(b, "&lt;");
+                        break;
+                case '>':
+                        r = buf_puts(b, "&gt;");
+                        break;
+                case '"':
+                        r = buf_puts(b, "&quot;");
+                        break;
+                case '\'':
+                        r = buf_puts(b, "&#39;");
+                        break;
+                default:
+                        r = buf_putc(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
+                }
+        if (r < 0)
+                buf_truncate(b, start);
+        return r;
+}
+
 void buf_truncate(Buf *b, size_t len)
 {
         if (len < b->len) {

@@ -24,6 +24,9 @@ int buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
 int buf_vprintf(Buf *b, const char *fmt, va_list ap) _printf_(2, 0);
 /* Appends s as a JSON string literal, quotes included. */
 int buf_put_json_string(Buf *b, const char *s, size_t n);
+/* Appends s's n bytes as HTML/XML text or attribute value: & < > " ' as entities, control characters (not
+ * allowed in XML 1.0) as '?'. Clean outside text first (text_clean()): this only escapes. */
+int buf_put_markup(Buf *b, const char *s, size_t n);
 void buf_truncate(Buf *b, size_t len);
 /* Returns the data (never NULL: an empty buffer yields "") and resets b; caller frees. */
 char *buf_steal(Buf *b, size_t *ret_len);

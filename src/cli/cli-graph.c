@@ -140,7 +140,7 @@ static int parse_graph_args(int argc, char **argv, GraphArgs *a)
         return 0;
 }
 
-static int fetch(const char *spec, char **data, size_t *len)
+int cli_fetch(const char *spec, char **data, size_t *len)
 {
         HttpClientOptions o = { .max_body_bytes = CLI_MAX_DOCUMENT };
         HttpClient *client = NULL;
@@ -176,7 +176,7 @@ int graph_build_cmd(int argc, char **argv)
                 graph_usage(stderr);
                 return log_error_errno(EINVAL, "--releases, --updates and --basearch are required");
         }
-        if ((r = fetch(a.releases, &rdata, &rlen)) < 0 || (r = fetch(a.updates, &udata, &ulen)) < 0)
+        if ((r = cli_fetch(a.releases, &rdata, &rlen)) < 0 || (r = cli_fetch(a.updates, &udata, &ulen)) < 0)
                 return r;
         r = release_index_parse(rdata, rlen, &ri, &e);
         if (r < 0)

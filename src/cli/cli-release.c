@@ -200,22 +200,6 @@ static int parse_release_args(int argc, char **argv, ReleaseArgs *a)
         return 0;
 }
 
-static int fetch_source(const char *spec, char **data, size_t *len)
-{
-        HttpClientOptions o = { .max_body_bytes = CLI_MAX_DOCUMENT };
-        HttpClient *client = NULL;
-        Error e = { { 0 } };
-        int r;
-
-        if (source_is_url(spec) && (r = http_client_new(&o, &client)) < 0)
-                return log_error_errno(r, "cannot set up the HTTP client");
-        r = source_fetch(spec, client, CLI_MAX_DOCUMENT, data, len, &e);
-        http_client_free(client);
-        if (r < 0)
-                return log_error_errno(r, "%s", e.message);
-        return 0;
-}
-
 /* The release index: --releases, or releases.json in the update metadata's directory. */
 static int load_index(const ReleaseArgs *a, ReleaseIndex **ret)
 {
@@ -237,7 +221,7 @@ static int load_index(const ReleaseArgs *a, ReleaseIndex **ret)
                                 "STREAM/releases.json)",
                                 path);
         }
-        r = fetch_source(a->releases ? a->releases : path, &data, &len);
+        r = cli_fetch(a->releases ? a->releases : path, &data, &len);
         if (r < 0)
                 return r;
         r = release_index_parse(data, len, ret, &e);

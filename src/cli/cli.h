@@ -7,6 +7,10 @@
 
 #define CLI_MAX_DOCUMENT (64u * 1024u * 1024u)
 
+/* A document from a file or an http(s):// URL (at most CLI_MAX_DOCUMENT), in *data (NUL-terminated,
+ * freed by the caller); the error printed otherwise. (cli-graph.c) */
+int cli_fetch(const char *spec, char **data, size_t *len);
+
 void graph_usage(FILE *f);
 int graph_build_cmd(int argc, char **argv);
 int graph_query_cmd(int argc, char **argv);

@@ -20,30 +20,7 @@ static const char *const palette[] = { "#4e79a7", "#f28e2b", "#59a14f", "#e15759
 
 static int put_escaped(Buf *out, const char *s)
 {
-        int r = 0;
-
-        for (; r >= 0 && *s; s++)
-                switch (*s) {
-                case '<':
-                        r = buf_puts(out, "&lt;");
-                        break;
-                case '>':
-                        r = buf_puts(out, "&gt;");
-                        break;
-                case '&':
-                        r = buf_puts(out, "&amp;");
-                        break;
-                case '"':
-                        r = buf_puts(out, "&quot;");
-                        break;
-                case '\'':
-                        r = buf_puts(out, "&apos;");
-                        break;
-                default:
-                        /* control characters are not allowed in XML 1.0 */
-                        r = buf_putc(out, (unsigned char)*s < 0x20 ? '?' : *s);
-                }
-        return r;
+        return buf_put_markup(out, s, strlen(s));
 }
 
 static double x_of(const Plan *p, size_t i)

@@ -389,3 +389,13 @@ int config_parse_table(ConfigCtx *x, const TomlValue *t, const char *section, co
         w.rel = len > 0 ? len + 1 : 0;
         return walk_table(&w, t, len);
 }
+
+const char *config_check_http_urls(const void *field)
+{
+        char *const *l = *(char *const *const *)field;
+
+        for (size_t i = 0; l && l[i]; i++)
+                if (!startswith(l[i], "http://") && !startswith(l[i], "https://"))
+                        return "endpoints must be http:// or https:// URLs";
+        return NULL;
+}

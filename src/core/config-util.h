@@ -53,6 +53,9 @@ typedef int (*ConfigParseFn)(ConfigCtx *x, const ConfigKey *k, const TomlValue *
                              void *target);
 /* Further validation of a stored value: NULL when fine, else the reason it is not. */
 typedef const char *(*ConfigCheckFn)(const void *field);
+/* A ConfigCheckFn for a CONFIG_STRINGS of http:// or https:// URLs (etcd's endpoints, in upkeep-lock's and
+ * upkeep-graph's files alike). */
+const char *config_check_http_urls(const void *field);
 
 /* One key. A name with dots lives in nested tables ("timing.steady_interval_secs" is steady_interval_secs
  * of the table timing): every table on the way must be a TOML table ("agent.timing: must be a table").

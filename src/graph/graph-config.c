@@ -420,15 +420,6 @@ static const char *const reports_backends[] = {
         [GRAPH_REPORTS_SQLITE] = "sqlite", [GRAPH_REPORTS_ETCD] = "etcd", NULL
 };
 
-static const char *check_endpoints(const void *field)
-{
-        char *const *l = *(char *const *const *)field;
-        for (size_t i = 0; l && l[i]; i++)
-                if (!startswith(l[i], "http://") && !startswith(l[i], "https://"))
-                        return "endpoints must be http:// or https:// URLs";
-        return NULL;
-}
-
 static const char *check_prefix(const void *field)
 {
         return graph_etcd_prefix_valid(*(char *const *)field)
@@ -480,7 +471,7 @@ static const ConfigKey graph_keys[] = {
                    .max = 16777216),
         CONFIG_KEY("reports.backend", CONFIG_ENUM, GraphConfig, reports_backend, .names = reports_backends),
         CONFIG_KEY("etcd3.endpoints", CONFIG_STRINGS, GraphConfig, etcd_endpoints, .max = 32,
-                   CONFIG_COUNT(GraphConfig, n_etcd_endpoints), .check = check_endpoints),
+                   CONFIG_COUNT(GraphConfig, n_etcd_endpoints), .check = config_check_http_urls),
         CONFIG_KEY("etcd3.transaction_timeout_ms", CONFIG_INT, GraphConfig, etcd_timeout_ms, .min = 1,
                    .max = 600000),
         CONFIG_KEY("etcd3.client_cert_pub_path", CONFIG_STRING_OR_EMPTY, GraphConfig, etcd_cert_path),

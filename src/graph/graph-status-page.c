@@ -30,33 +30,11 @@ int graph_status_put_text(Buf *out, const char *s, size_t len)
 {
         char clean[GRAPH_STATUS_MAX_TEXT + 1];
         size_t n;
-        int r = 0;
 
         if (!s)
                 return 0;
         n = text_clean(clean, sizeof(clean), s, MIN(len, (size_t)GRAPH_STATUS_MAX_TEXT), 0);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                switch (clean[i]) {
-                case '&':
-                        r = buf_puts(out, "&amp;");
-                        break;
-                case '<':
-                        r = buf_puts(out, "&lt;");
-                        break;
-                case '>':
-                        r = buf_puts(out, "&gt;");
-                        break;
-                case '"':
-                        r = buf_puts(out, "&quot;");
-                        break;
-                case '\'':
-                        r = buf_puts(out, "&#39;");
-                        break;
-                default:
-                        r = buf_putc(out, clean[i]);
-                }
-        }
-        return r;
+        return buf_put_markup(out, clean, n);
 }
 
 static int put(Buf *out, const char *s)

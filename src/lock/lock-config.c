@@ -215,15 +215,6 @@ typedef struct LockParse {
         const TomlValue *groups; /* [[lock.groups]], read after the rest of [lock] */
 } LockParse;
 
-static const char *check_endpoints(const void *field)
-{
-        char *const *l = *(char *const *const *)field;
-        for (size_t i = 0; l && l[i]; i++)
-                if (!startswith(l[i], "http://") && !startswith(l[i], "https://"))
-                        return "endpoints must be http:// or https:// URLs";
-        return NULL;
-}
-
 static const char *check_group_name(const void *field)
 {
         return lock_group_name_valid(*(char *const *)field)
@@ -283,7 +274,7 @@ static const ConfigKey lock_keys[] = {
         /* in Airlock's example; Airlock reads it and serves its status endpoint over plain HTTP anyway */
         CONFIG_KEY("status.tls", CONFIG_BOOL, LockParse, c.status_tls),
         CONFIG_KEY("etcd3.endpoints", CONFIG_STRINGS, LockParse, c.etcd_endpoints, .max = 32,
-                   CONFIG_COUNT(LockParse, c.n_etcd_endpoints), .check = check_endpoints),
+                   CONFIG_COUNT(LockParse, c.n_etcd_endpoints), .check = config_check_http_urls),
         CONFIG_KEY("etcd3.transaction_timeout_ms", CONFIG_INT, LockParse, c.etcd_timeout_ms, .min = 1,
                    .max = 600000),
         /* "" leaves a path out, as in Airlock's file */

@@ -38,6 +38,20 @@ static void test_buf_json_string(void **state)
         buf_free(&b);
 }
 
+static void test_buf_markup(void **state)
+{
+        Buf b = BUF_INIT(1024);
+        assert_int_equal(buf_put_markup(&b, "<a href=\"x\">O'Brien & co</a>\x01\x7f", 30), 0);
+        assert_string_equal(b.data, "&lt;a href=&quot;x&quot;&gt;O&#39;Brien &amp; co&lt;/a&gt;??");
+        buf_free(&b);
+        /* A failed append leaves nothing behind. */
+        b = BUF_INIT(8);
+        assert_int_equal(buf_puts(&b, "ab"), 0);
+        assert_int_equal(buf_put_markup(&b, "<<<", 3), -ENOBUFS);
+        assert_string_equal(b.data, "ab");
+        buf_free(&b);
+}
+
 static void test_buf_steal(void **state)
 {
         Buf b = BUF_INIT(16);
@@ -54,6 +68,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_buf_cap),
                 cmocka_unit_test(test_buf_json_string),
+                cmocka_unit_test(test_buf_markup),
                 cmocka_unit_test(test_buf_steal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

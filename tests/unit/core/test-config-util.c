@@ -373,14 +373,28 @@ static void test_warnings(void **state)
         strv_free(w);
 }
 
+/* The endpoints check upkeep-lock's and upkeep-graph's etcd keys share. */
+static void test_check_http_urls(void **state)
+{
+        char *good[] = { "http://127.0.0.1:2379", "https://etcd.example:2379", NULL };
+        char *bad[] = { "http://a", "etcd.example:2379", NULL };
+        char **none = NULL;
+
+        assert_null(config_check_http_urls(&(char **){ good }));
+        assert_null(config_check_http_urls(&none));
+        assert_string_equal(config_check_http_urls(&(char **){ bad }),
+                            "endpoints must be http:// or https:// URLs");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_every_type),   cmocka_unit_test(test_type_errors),
-                cmocka_unit_test(test_int_bounds),   cmocka_unit_test(test_strings),
-                cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_section),
-                cmocka_unit_test(test_sources),      cmocka_unit_test(test_deferred_checks),
-                cmocka_unit_test(test_custom),       cmocka_unit_test(test_warnings),
+                cmocka_unit_test(test_every_type),      cmocka_unit_test(test_type_errors),
+                cmocka_unit_test(test_int_bounds),      cmocka_unit_test(test_strings),
+                cmocka_unit_test(test_unknown_keys),    cmocka_unit_test(test_section),
+                cmocka_unit_test(test_sources),         cmocka_unit_test(test_deferred_checks),
+                cmocka_unit_test(test_custom),          cmocka_unit_test(test_warnings),
+                cmocka_unit_test(test_check_http_urls),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
