@@ -76,6 +76,7 @@ static GraphConfig *config_new(void)
         c->max_cached_answers = GRAPH_DEFAULT_MAX_ANSWERS;
         c->reports_per_minute = GRAPH_DEFAULT_REPORTS_PER_MINUTE;
         c->reports_max_nodes = GRAPH_DEFAULT_REPORTS_MAX_NODES;
+        c->reports_per_address_per_minute = GRAPH_DEFAULT_REPORTS_PER_ADDRESS_PER_MINUTE;
         c->reports_database = strdup(GRAPH_DEFAULT_REPORTS_DATABASE);
         c->etcd_timeout_ms = 3000;
         c->etcd_refresh_ms = GRAPH_DEFAULT_ETCD_REFRESH_MS;
@@ -268,6 +269,7 @@ static const struct {
         RESTART_KEY("server.idle_timeout_secs", idle_timeout_secs),
         RESTART_KEY("reports.per_minute", reports_per_minute),
         RESTART_KEY("reports.max_nodes", reports_max_nodes),
+        RESTART_KEY("reports.per_address_per_minute", reports_per_address_per_minute),
         RESTART_KEY("reports.backend", reports_backend),
         RESTART_KEY("etcd3.transaction_timeout_ms", etcd_timeout_ms),
         RESTART_KEY("etcd3.refresh_interval_ms", etcd_refresh_ms),
@@ -467,6 +469,8 @@ static const ConfigKey graph_keys[] = {
         CONFIG_KEY("reports.tokens", CONFIG_STRINGS, GraphConfig, reports_tokens, .max = 64,
                    CONFIG_COUNT(GraphConfig, n_reports_tokens)),
         CONFIG_KEY("reports.per_minute", CONFIG_INT, GraphConfig, reports_per_minute, .min = 1, .max = 3600),
+        CONFIG_KEY("reports.per_address_per_minute", CONFIG_INT, GraphConfig, reports_per_address_per_minute,
+                   .min = 1, .max = 1000000),
         CONFIG_KEY("reports.max_nodes", CONFIG_INT, GraphConfig, reports_max_nodes, .min = 16,
                    .max = 16777216),
         CONFIG_KEY("reports.backend", CONFIG_ENUM, GraphConfig, reports_backend, .names = reports_backends),

@@ -21,6 +21,7 @@
 #define GRAPH_DEFAULT_REPORTS_DATABASE GRAPH_DEFAULT_DATA_DIR "/reports.db"
 #define GRAPH_DEFAULT_REPORTS_PER_MINUTE 10
 #define GRAPH_DEFAULT_REPORTS_MAX_NODES 65536
+#define GRAPH_DEFAULT_REPORTS_PER_ADDRESS_PER_MINUTE 300
 #define GRAPH_DEFAULT_ETCD_REFRESH_MS 1000
 
 typedef enum GraphReportsBackend {
@@ -55,8 +56,9 @@ typedef struct GraphConfig {
         char *reports_database;
         char **reports_tokens; /* bearer tokens accepted; none = no authentication */
         size_t n_reports_tokens;
-        unsigned reports_per_minute; /* per node: the bucket's size and refill per minute */
-        unsigned reports_max_nodes;  /* nodes the rate limiter remembers */
+        unsigned reports_per_minute;             /* per node: the bucket's size and refill per minute */
+        unsigned reports_max_nodes;              /* nodes the rate limiter remembers */
+        unsigned reports_per_address_per_minute; /* per client address (IPv4, IPv6 /64), loopback exempt */
         GraphReportsBackend reports_backend;
         /* [etcd3]: the etcd backend (upkeep-lock's key names, plus prefix and refresh_interval_ms). */
         char **etcd_endpoints;

@@ -62,7 +62,8 @@ struct GraphReportService {
         char **tokens; /* a copy: a reload frees the configuration's */
         size_t n_tokens;
         pthread_mutex_t limit_lock;
-        GraphReportLimiter limiter; /* guarded by limit_lock */
+        GraphReportLimiter limiter;         /* per node, guarded by limit_lock */
+        GraphReportLimiter address_limiter; /* per client address, guarded by limit_lock */
         pthread_mutex_t queue_lock;
         pthread_cond_t queue_cond;
         Pending *head, *tail; /* guarded by queue_lock */
@@ -360,6 +361,7 @@ void graph_report_service_free(GraphReportService *s)
         }
         graph_report_store_close(s->store);
         graph_report_limiter_done(&s->limiter);
+        graph_report_limiter_done(&s->address_limiter);
         policies_free(s->policies, s->n_policies);
         pthread_mutex_destroy(&s->policy_lock);
         graph_canary_done(&s->canary);
@@ -459,6 +461,10 @@ int graph_report_service_new(const GraphConfig *config, GraphStreams *gs, GraphP
                 r = graph_report_limiter_init(&s->limiter, config->reports_max_nodes,
                                               config->reports_per_minute, config->reports_per_minute, key[0],
                                               key[1]);
+        if (r >= 0)
+                r = graph_report_limiter_init(&s->address_limiter, config->reports_max_nodes,
+                                              config->reports_per_address_per_minute,
+                                              config->reports_per_address_per_minute, key[1], key[0]);
         for (size_t i = 0; r >= 0 && i < config->n_reports_tokens; i++)
                 r = strv_push(&s->tokens, &s->n_tokens, config->reports_tokens[i]);
         if (r >= 0)
@@ -492,8 +498,10 @@ static int check_request(GraphReportService *s, const HttpRequest *req, int64_t 
                          HttpReply *reply)
 {
         const char *field = NULL;
+        char address[GRAPH_REPORT_NODE_LEN + 1];
         Error e = { { 0 } };
-        bool allowed;
+        bool allowed, address_ok, has_address;
+        int64_t mono;
         int r;
 
         if (!streq(req->method, "POST")) {
@@ -514,14 +522,19 @@ static int check_request(GraphReportService *s, const HttpRequest *req, int64_t 
                 return r;
         if (r < 0)
                 return http_reply_error(reply, 400, "invalid_report", e.message);
+        has_address = graph_report_address_key(req->peer, address);
         pthread_mutex_lock(&s->limit_lock);
-        /* The monotonic clock: setting the wall clock back must not lock nodes out. */
-        allowed =
-                graph_report_limiter_take(&s->limiter, ret->report.node, (int64_t)now_usec(CLOCK_MONOTONIC));
+        /* The monotonic clock: setting the wall clock back must not lock nodes out. A flood from one
+         * address under many node ids is stopped by the address's bucket, and one node's by its own. */
+        mono = (int64_t)now_usec(CLOCK_MONOTONIC);
+        address_ok = !has_address || graph_report_limiter_take(&s->address_limiter, address, mono);
+        allowed = address_ok && graph_report_limiter_take(&s->limiter, ret->report.node, mono);
         pthread_mutex_unlock(&s->limit_lock);
         if (!allowed) {
                 http_reply_add_header(reply, "Retry-After", "60");
-                return http_reply_error(reply, 429, "rate_limited", "too many reports from this node");
+                return http_reply_error(reply, 429, "rate_limited",
+                                        address_ok ? "too many reports from this node"
+                                                   : "too many reports from this address");
         }
         ret->received = realtime_usec / 1000000;
         return 1;

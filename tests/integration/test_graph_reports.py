@@ -157,6 +157,35 @@ def test_flood_from_one_node(build_dir, fcos):
         assert s.stop() == 0
 
 
+def post_from(server, source, body):
+    """POST a report from the client address source (one of loopback's 127.0.0.0/8)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10, source_address=(source, 0))
+    try:
+        c.request("POST", "/v1/report", json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"{}")
+    finally:
+        c.close()
+
+
+def test_flood_from_one_address(build_dir, fcos):
+    """Many node ids from one address: its bucket stops them ([reports] per_address_per_minute); other
+    addresses, and the host's own 127.0.0.1 (a local proxy), are not limited by it."""
+    s = start(build_dir, fcos, per_minute=1000, extra="per_address_per_minute = 5")
+    try:
+        got = [post_from(s, "127.0.0.2", report(node="%032x" % i)) for i in range(8)]
+        assert [c for c, _ in got] == [202] * 5 + [429] * 3, got
+        assert got[5][1] == {"kind": "rate_limited", "value": "too many reports from this address"}
+        assert post_from(s, "127.0.0.3", report(node="%032x" % 100))[0] == 202
+        assert [post_from(s, "127.0.0.1", report(node="%032x" % (200 + i)))[0] for i in range(8)] == [202] * 8
+        # the refused ones were not counted
+        assert s.metric("upkeep_graph_reports_total", release="41.3", outcome="rolled_back") == 5 + 1 + 8
+        assert s.metric("upkeep_graph_report_requests_total", code="429") == 3
+    finally:
+        assert s.stop() == 0
+
+
 def test_tokens(build_dir, fcos):
     s = start(build_dir, fcos, extra='tokens = ["s3cret", "other"]')
     try:
