@@ -83,3 +83,12 @@ unsigned sim_holders_most(const SimHolders *h)
                         most = h->most[g];
         return most;
 }
+
+bool sim_in_window(int64_t since_usec, int64_t window_usec, int64_t period_usec)
+{
+        if (window_usec <= 0 || period_usec <= 0 || window_usec >= period_usec)
+                return true;
+        if (since_usec < 0)
+                since_usec = 0;
+        return since_usec % period_usec < window_usec;
+}

@@ -43,3 +43,7 @@ int sim_holders_take(SimHolders *h, size_t group);
 int sim_holders_release(SimHolders *h, size_t group);
 /* The most holders any group had at once. */
 unsigned sim_holders_most(const SimHolders *h);
+
+/* Whether a maintenance window is open since_usec after the start of the run: windows of window_usec open at
+ * every multiple of period_usec (the first at the start). window_usec 0: no windows, always open. */
+bool sim_in_window(int64_t since_usec, int64_t window_usec, int64_t period_usec);

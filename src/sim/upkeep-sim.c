@@ -64,6 +64,7 @@ typedef struct SimOptions {
         const char *target;      /* NULL: run to the end; else stop once every node booted it */
         unsigned nodes, groups, slots, fail_permille;
         int64_t interval_usec, reboot_usec, duration_usec, after_pause_usec, checks_usec;
+        int64_t window_usec, period_usec; /* maintenance windows (periodic fleet_lock); 0: none */
         unsigned boot_attempts; /* GREENBOOT_MAX_BOOT_ATTEMPTS: boots of a red release before rolling back */
         uint64_t seed;
 } SimOptions;
@@ -260,9 +261,13 @@ static int step_once(Sim *s, uint32_t i, int64_t now, AgentInput *in)
         case AGENT_ACTION_STAGE: /* the simulated OS stages at once */
                 *in = (AgentInput){ .kind = AGENT_INPUT_STAGED, .ok = true };
                 return 1;
-        case AGENT_ACTION_CAN_FINALIZE:
-                *in = (AgentInput){ .kind = AGENT_INPUT_CAN_FINALIZE,
-                                    .can_finalize = do_pre_reboot(s, node) };
+        case AGENT_ACTION_CAN_FINALIZE: /* periodic fleet_lock: the lock is asked only inside a window */
+                if (!sim_in_window(now - s->t0_usec, s->o.window_usec, s->o.period_usec))
+                        *in = (AgentInput){ .kind = AGENT_INPUT_CAN_FINALIZE,
+                                            .reason = "outside the maintenance window" };
+                else
+                        *in = (AgentInput){ .kind = AGENT_INPUT_CAN_FINALIZE,
+                                            .can_finalize = do_pre_reboot(s, node) };
                 return 1;
         case AGENT_ACTION_CHECK_USERS:
                 *in = (AgentInput){ .kind = AGENT_INPUT_USERS, .users_logged_in = false };
@@ -649,6 +654,7 @@ static const struct option long_options[] = {
         { "duration", required_argument, NULL, 'd' }, { "after-pause", required_argument, NULL, 'P' },
         { "seed", required_argument, NULL, 'x' },     { "target", required_argument, NULL, 't' },
         { "checks", required_argument, NULL, 'c' },   { "boot-attempts", required_argument, NULL, 'B' },
+        { "window", required_argument, NULL, 'w' },   { "period", required_argument, NULL, 'Q' },
         { "help", no_argument, NULL, 'h' },           { 0 },
 };
 
@@ -656,7 +662,8 @@ static const char usage[] =
         "usage: upkeep-sim --graph URL --lock URL --from VERSION [--bad VERSION] [--target VERSION]\n"
         "       [--stream S] [--basearch A]\n"
         "       [--nodes N] [--groups G] [--slots S] [--fail-permille P] [--interval SECS] [--reboot SECS]\n"
-        "       [--duration SECS] [--after-pause SECS] [--seed X] [--checks SECS] [--boot-attempts N]\n";
+        "       [--duration SECS] [--after-pause SECS] [--seed X] [--checks SECS] [--boot-attempts N]\n"
+        "       [--window SECS --period SECS]   (reboots start only in windows of SECS every period)\n";
 
 /* A number option into its place in o. */
 static int set_number(SimOptions *o, int c, const char *arg)
@@ -677,6 +684,8 @@ static int set_number(SimOptions *o, int c, const char *arg)
                 { 'x', "seed", 0, ULLONG_MAX },
                 { 'c', "checks", 0, 86400 },
                 { 'B', "boot-attempts", 1, HEALTH_ATTEMPTS_MAX + 1 },
+                { 'w', "window", 0, 366 * 86400 },
+                { 'Q', "period", 1, 366 * 86400 },
         };
         unsigned long long v = 0;
         for (size_t k = 0; k < sizeof spec / sizeof spec[0]; k++) {
@@ -702,6 +711,12 @@ static int set_number(SimOptions *o, int c, const char *arg)
                         break;
                 case 'r':
                         o->reboot_usec = (int64_t)v * USEC;
+                        break;
+                case 'w':
+                        o->window_usec = (int64_t)v * USEC;
+                        break;
+                case 'Q':
+                        o->period_usec = (int64_t)v * USEC;
                         break;
                 case 'd':
                         o->duration_usec = (int64_t)v * USEC;
@@ -772,7 +787,8 @@ static int parse_args(int argc, char **argv, SimOptions *o)
                                 return -EINVAL;
                 }
         }
-        if (optind < argc || !o->graph_url || !o->lock_url || !o->from_version) {
+        if (optind < argc || !o->graph_url || !o->lock_url || !o->from_version ||
+            (o->window_usec > 0 && o->period_usec <= o->window_usec)) {
                 fprintf(stderr, "%s", usage);
                 return -EINVAL;
         }

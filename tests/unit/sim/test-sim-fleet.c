@@ -83,13 +83,28 @@ static void test_holders(void **state)
         assert_int_equal(sim_holders_most(&h), 3);
 }
 
+/* Windows of W open at every multiple of P from the start; no window (0) is always open. */
+static void test_in_window(void **state)
+{
+        const int64_t S = 1000000;
+
+        assert_true(sim_in_window(0, 0, 0));
+        assert_true(sim_in_window(123 * S, 0, 3600 * S));
+        assert_true(sim_in_window(0, 3600 * S, 14400 * S));
+        assert_true(sim_in_window(3599 * S, 3600 * S, 14400 * S));
+        assert_false(sim_in_window(3600 * S, 3600 * S, 14400 * S));
+        assert_false(sim_in_window(14399 * S, 3600 * S, 14400 * S));
+        assert_true(sim_in_window(14400 * S, 3600 * S, 14400 * S));
+        assert_true(sim_in_window(-5 * S, 3600 * S, 14400 * S));
+        assert_true(sim_in_window(7200 * S, 3600 * S, 3600 * S)); /* a window as long as its period */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_uuid),
-                cmocka_unit_test(test_fails_share),
-                cmocka_unit_test(test_rand01),
-                cmocka_unit_test(test_holders),
+                cmocka_unit_test(test_uuid),      cmocka_unit_test(test_fails_share),
+                cmocka_unit_test(test_rand01),    cmocka_unit_test(test_holders),
+                cmocka_unit_test(test_in_window),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
