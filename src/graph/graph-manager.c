@@ -530,7 +530,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
         http_server_stop(m->server, 5000);
         graph_report_service_free(m->reports); /* after the server: it finishes the deferred replies */
-        graph_status_stop();                   /* after the server: pages read what it fetched */
+        graph_status_fetcher_free(m->status);  /* after the server: pages read what it fetched */
         sd_event_source_unref(m->pauses_source);
         if (m->pauses_fd >= 0)
                 close(m->pauses_fd);
@@ -567,13 +567,14 @@ int manager_start(Manager *m, const char *port_file)
         r = start_reports(m);
         if (r < 0)
                 return r;
-        r = graph_status_start(m->config, &warn, &e);
+        r = graph_status_fetcher_new(m->config, &m->status, &warn, &e);
         if (r < 0)
                 return log_error_errno(r, "status page: %s", e.message);
         if (r > 0)
                 log_warning("status page: %s", warn.message);
         m->service = (GraphService){ .streams = &m->streams,
                                      .reports = m->reports,
+                                     .status = m->status,
                                      .admin_token = m->admin_token };
         r = graph_server_start(m->config, &m->service, &m->server, &e);
         if (r < 0)

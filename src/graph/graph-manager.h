@@ -29,6 +29,7 @@ typedef struct Manager {
         HttpClient *client;
         HttpServer *server;
         GraphReportService *reports; /* NULL unless [reports] enabled */
+        GraphStatusFetcher *status;  /* the status page's upkeep-lock fetcher; NULL unless configured */
         GraphService service;        /* what the server's handler serves */
         char *admin_token;           /* read from [admin] token_file at start; NULL = no admin API */
         GraphPause *pauses;          /* the store's, applied to the streams' graphs */

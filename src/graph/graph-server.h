@@ -27,11 +27,14 @@ typedef struct GraphRequest {
         GraphReportService *reports;      /* its counts join /metrics; NULL when reports are disabled */
 } GraphRequest;
 
+typedef struct GraphStatusFetcher GraphStatusFetcher; /* graph-status.h */
+
 /* What the server's handler serves: the streams, and the reports (NULL when disabled). */
 typedef struct GraphService {
         GraphStreams *streams;
         GraphReportService *reports;
-        const char *admin_token; /* NULL: no admin API (graph-admin.h) */
+        GraphStatusFetcher *status; /* upkeep-lock's groups for the status page; NULL: not configured */
+        const char *admin_token;    /* NULL: no admin API (graph-admin.h) */
 } GraphService;
 
 /* Whether an If-None-Match value (a comma-separated list of entity tags, or "*") matches etag, compared

@@ -19,13 +19,13 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define TOKEN_FILE_MAX 4096
 
-/* The one fetcher of upkeep-lock's groups. Everything below lock is guarded by it; url, auth and client
- * are set before the thread starts and only the thread uses client. */
-typedef struct LockFetcher {
+/* The fetcher of upkeep-lock's groups. Everything below lock is guarded by it; url, auth and client are
+ * set before the thread starts and only the thread uses client. */
+struct GraphStatusFetcher {
         pthread_mutex_t lock;
         pthread_cond_t wake;
         pthread_t thread;
-        bool running, stop;
+        bool stop;
         char *base; /* the configured URL, shown on the page */
         char *url;  /* base + /v1/groups */
         char *auth; /* "Authorization: Bearer ..." or NULL */
@@ -35,12 +35,10 @@ typedef struct LockFetcher {
         int64_t fetched_at; /* unix seconds of the last successful fetch */
         char error[ERROR_MESSAGE_MAX];
         GraphStatusLock data;
-} LockFetcher;
-
-static LockFetcher fetcher = { .lock = PTHREAD_MUTEX_INITIALIZER };
+};
 
 /* One GET of the groups: 0 with *ret filled, or a negative errno with err saying why. */
-static int fetch_once(LockFetcher *f, GraphStatusLock *ret, char *err, size_t err_size)
+static int fetch_once(GraphStatusFetcher *f, GraphStatusLock *ret, char *err, size_t err_size)
 {
         const char *headers[] = { f->auth, NULL };
         HttpResponse resp = { 0 };
@@ -68,7 +66,7 @@ static int fetch_once(LockFetcher *f, GraphStatusLock *ret, char *err, size_t er
 
 static void *fetch_loop(void *userdata)
 {
-        LockFetcher *f = userdata;
+        GraphStatusFetcher *f = userdata;
 
         pthread_mutex_lock(&f->lock);
         while (!f->stop) {
@@ -118,7 +116,7 @@ static int read_auth(const char *path, char **ret, Error *warn, Error *e)
         return r;
 }
 
-static int fetcher_setup(LockFetcher *f, const GraphConfig *config, Error *warn, Error *e)
+static int fetcher_setup(GraphStatusFetcher *f, const GraphConfig *config, Error *warn, Error *e)
 {
         const char *u = config->status_lock_admin_url;
         size_t n = strlen(u);
@@ -127,7 +125,7 @@ static int fetcher_setup(LockFetcher *f, const GraphConfig *config, Error *warn,
                                 .max_body_bytes = GRAPH_STATUS_LOCK_MAX_ANSWER,
                                 .max_redirects = -1,
                                 .no_proxy = true };
-        int r;
+        int r, w = 0;
 
         if ((!startswith(u, "http://") && !startswith(u, "https://")) || n > 2048 || !text_is_clean(u, n, 0))
                 return error_setf(e, -EINVAL,
@@ -140,61 +138,64 @@ static int fetcher_setup(LockFetcher *f, const GraphConfig *config, Error *warn,
                 return -ENOMEM;
         }
         if (config->status_lock_admin_token_file &&
-            (r = read_auth(config->status_lock_admin_token_file, &f->auth, warn, e)) < 0)
-                return r;
+            (w = read_auth(config->status_lock_admin_token_file, &f->auth, warn, e)) < 0)
+                return w;
         r = http_client_new(&o, &f->client);
         if (r < 0)
                 return error_setf(e, r, "status.lock_admin_url: cannot set up the HTTP client: %m");
-        return 0;
+        return w; /* 1: warn says others may read the token file */
 }
 
-static void fetcher_free(LockFetcher *f)
+static void fetcher_free(GraphStatusFetcher *f)
 {
+        if (!f)
+                return;
         http_client_free(f->client);
         free(f->base);
         free(f->url);
         free(f->auth);
         graph_status_lock_done(&f->data);
-        f->client = NULL;
-        f->base = f->url = f->auth = NULL;
-        f->fetched = f->available = false;
+        pthread_mutex_destroy(&f->lock);
+        free(f);
 }
 
-int graph_status_start(const GraphConfig *config, Error *warn, Error *e)
-{
-        LockFetcher *f = &fetcher;
-        pthread_condattr_t a;
-        int r;
+DEFINE_TRIVIAL_CLEANUP_FUNC(GraphStatusFetcher *, fetcher_free);
 
-        assert(config);
-        if (!config->status_lock_admin_url || f->running)
+int graph_status_fetcher_new(const GraphConfig *config, GraphStatusFetcher **ret, Error *warn, Error *e)
+{
+        _cleanup_(fetcher_freep) GraphStatusFetcher *f = NULL;
+        pthread_condattr_t a;
+        int r, w;
+
+        assert(config && ret);
+        if (!config->status_lock_admin_url) {
+                *ret = NULL;
                 return 0;
-        r = fetcher_setup(f, config, warn, e);
-        if (r < 0) {
-                fetcher_free(f);
-                return r;
         }
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        pthread_mutex_init(&f->lock, NULL);
+        w = fetcher_setup(f, config, warn, e);
+        if (w < 0)
+                return w;
         pthread_condattr_init(&a);
         pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
         pthread_cond_init(&f->wake, &a);
         pthread_condattr_destroy(&a);
-        f->stop = false;
         r = -pthread_create(&f->thread, NULL, fetch_loop, f);
         if (r < 0) {
                 pthread_cond_destroy(&f->wake);
-                fetcher_free(f);
                 return error_setf(e, r, "cannot start the thread that fetches upkeep-lock's groups: %m");
         }
-        f->running = true;
-        return 0;
+        *ret = TAKE_PTR(f);
+        return w;
 }
 
-void graph_status_stop(void)
+GraphStatusFetcher *graph_status_fetcher_free(GraphStatusFetcher *f)
 {
-        LockFetcher *f = &fetcher;
-
-        if (!f->running)
-                return;
+        if (!f)
+                return NULL;
         pthread_mutex_lock(&f->lock);
         f->stop = true;
         pthread_cond_signal(&f->wake);
@@ -202,7 +203,7 @@ void graph_status_stop(void)
         pthread_join(f->thread, NULL);
         pthread_cond_destroy(&f->wake);
         fetcher_free(f);
-        f->running = false;
+        return NULL;
 }
 
 bool graph_status_path(const char *path)
@@ -238,7 +239,7 @@ static int render(const GraphService *svc, GraphStatusSnapshot *snap, int64_t no
         GraphStreams *gs = svc->streams;
         _cleanup_free_ GraphStatusStream *st = NULL;
         _cleanup_free_ StreamGraph **sgs = NULL;
-        LockFetcher *f = &fetcher;
+        GraphStatusFetcher *f = svc->status;
         int r;
 
         graph_streams_read_lock(gs);
@@ -252,15 +253,18 @@ static int render(const GraphService *svc, GraphStatusSnapshot *snap, int64_t no
         snap->streams = st;
         snap->n_streams = gs->n_streams;
         snap->started_at = gs->started_at;
-        pthread_mutex_lock(&f->lock);
-        snap->lock = (GraphStatusLockView){ .configured = f->running,
-                                            .url = f->base,
-                                            .available = f->available,
-                                            .error = f->fetched ? f->error : NULL,
-                                            .fetched_at = f->fetched_at,
-                                            .lock = &f->data };
+        if (f) {
+                pthread_mutex_lock(&f->lock);
+                snap->lock = (GraphStatusLockView){ .configured = true,
+                                                    .url = f->base,
+                                                    .available = f->available,
+                                                    .error = f->fetched ? f->error : NULL,
+                                                    .fetched_at = f->fetched_at,
+                                                    .lock = &f->data };
+        }
         r = graph_status_page_render(snap, now, out);
-        pthread_mutex_unlock(&f->lock);
+        if (f)
+                pthread_mutex_unlock(&f->lock);
         for (size_t i = 0; i < gs->n_streams; i++)
                 stream_graph_unref(sgs[i]);
         graph_streams_read_unlock(gs);

@@ -3,7 +3,7 @@
  * from its admin API ([status] lock_admin_url, lock_admin_token_file) on a thread of their own: at most
  * every GRAPH_STATUS_LOCK_CACHE_SECS seconds, each fetch bounded by
  * GRAPH_STATUS_LOCK_TIMEOUT_MS. A page request only reads the last fetch's result: neither it nor any
- * graph request ever waits for upkeep-lock. The fetcher is one per process (there is one server). */
+ * graph request ever waits for upkeep-lock. The fetcher is a GraphStatusFetcher the service points to. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,12 +18,13 @@
 #define GRAPH_STATUS_LOCK_TIMEOUT_MS 2000
 #define GRAPH_STATUS_LOCK_MAX_ANSWER (1u * 1024u * 1024u)
 
-/* Starts the lock fetcher when config has status.lock_admin_url (reading the token file, when set, once):
- * 0 (nothing to do without a URL), 1 with warn filled when others may read the token file, or a negative
- * errno with e naming the key or the file. The first fetch starts at once. */
-int graph_status_start(const GraphConfig *config, Error *warn, Error *e);
-/* Stops the fetcher (waits for a fetch under way, at most its timeout) and frees what it kept. */
-void graph_status_stop(void);
+/* Starts the lock fetcher when config has status.lock_admin_url (reading the token file, when set, once)
+ * and gives it in *ret: 0 (*ret NULL without a URL: the page has no lock section), 1 with warn filled when
+ * others may read the token file, or a negative errno with e naming the key or the file. The first fetch
+ * starts at once. */
+int graph_status_fetcher_new(const GraphConfig *config, GraphStatusFetcher **ret, Error *warn, Error *e);
+/* Stops the fetcher (waits for a fetch under way, at most its timeout) and frees it. NULL. */
+GraphStatusFetcher *graph_status_fetcher_free(GraphStatusFetcher *s);
 
 /* Whether path is the status page's: "/status" or "/". */
 bool graph_status_path(const char *path);

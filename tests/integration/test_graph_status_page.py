@@ -355,3 +355,17 @@ def test_bad_status_settings(build_dir, workdir, status, error):
                         "127.0.0.1", "--port", "0"], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert error in r.stderr, r.stderr
+
+
+def test_token_file_readable_by_others_warns(build_dir, workdir):
+    """upkeep-lock's admin token in a file others may read: upkeep-graph starts, and says so at start."""
+    token = workdir / "lock-token"
+    token.write_text("t0ken\n")
+    token.chmod(0o644)
+    g = start_graph(build_dir, workdir, f'[status]\nlock_admin_url = "http://127.0.0.1:9"\n'
+                                        f'lock_admin_token_file = "{token}"\n')
+    try:
+        assert f"status page: {token} holds a secret and is readable by others (mode 0644)" in g.logs()
+        assert g.get("/status").status_code == 200
+    finally:
+        assert g.stop() == 0
