@@ -33,6 +33,8 @@ struct AgentHealth {
         AgentHealthHost host;
         GreenbootConf greenboot;
         unsigned max_boot_attempts;
+        bool journal; /* the agent's log goes to the journal ($JOURNAL_STREAM at start): checks' output too
+                       */
         char record_path[PATH_MAX];
         char bad_path[PATH_MAX];
 
@@ -134,6 +136,7 @@ int agent_health_new(const AgentConfig *c, const AgentHealthHost *host, AgentHea
                 return error_setf(e, -ENOMEM, "out of memory");
         h->config = c;
         h->host = *host;
+        h->journal = getenv("JOURNAL_STREAM") != NULL;
         pthread_mutex_init(&h->lock, NULL);
         snprintf(h->record_path, sizeof h->record_path, "%s/%s", c->state_dir, HEALTH_RECORD_FILE);
         snprintf(h->bad_path, sizeof h->bad_path, "%s/bad-releases.json", c->state_dir);
@@ -283,14 +286,13 @@ static const char *last_line(const char *out, char *buf, size_t cap)
 }
 
 /* A check's output (its kept tail) in the journal under the check's own name, one entry per line
- * (`journalctl -t 10-app.sh`), when the agent's own log goes to the journal ($JOURNAL_STREAM, set by
- * systemd). */
-static void journal_output(const HealthCheckResult *c)
+ * (`journalctl -t 10-app.sh`), when the agent's own log goes to the journal (h->journal). */
+static void journal_output(const AgentHealth *h, const HealthCheckResult *c)
 {
         int prio = c->ok ? LOG_INFO : c->required ? LOG_ERR : LOG_WARNING;
         char line[HEALTH_OUTPUT_MAX + 1];
 
-        if (!getenv("JOURNAL_STREAM"))
+        if (!h->journal)
                 return;
         for (const char *p = c->output; *p;) {
                 size_t n = strcspn(p, "\n");
@@ -321,7 +323,7 @@ static void record_results(AgentHealth *h, const HealthResults *res, const char 
                          "%s %s (%s): %s after %" PRIu64 " ms%s%s", what, c->name,
                          c->required ? "required" : "wanted", c->ok ? "passed" : c->reason, ms,
                          c->output[0] ? ": " : "", last_line(c->output, tail, sizeof tail));
-                journal_output(c);
+                journal_output(h, c);
                 if (!c->ok)
                         i->checks_failed++;
                 if (!c->ok && c->required && failed_len + strlen(c->name) + 3 < sizeof h->failed)
