@@ -3,6 +3,7 @@ from a controllable test HTTP server, make raw requests."""
 import http.server
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import threading
@@ -11,6 +12,28 @@ import time
 import requests
 
 from daemonutil import Daemon, assert_error  # noqa: F401 (re-exported for the tests)
+
+# The real Fedora CoreOS stable inputs of 2021-01-05 in ../shared/testdata, and the stream that reads them from
+# the server's working directory (the start of most tests' graph.toml).
+FCOS_RELEASES = "testdata/fcos/releases-2021-01-05.json"
+FCOS_UPDATES = "testdata/fcos/updates-stable-4c055c1.json"
+STABLE_CONFIG = """
+[server]
+idle_timeout_secs = 2
+
+[streams.stable]
+releases = "releases.json"
+updates = "updates.json"
+basearches = ["x86_64"]
+"""
+
+
+def copy_fcos(shared_dir, dest, updates=True):
+    """releases.json (and, unless updates is False, updates.json) of 2021-01-05 into dest; returns dest."""
+    shutil.copy(shared_dir / FCOS_RELEASES, dest / "releases.json")
+    if updates:
+        shutil.copy(shared_dir / FCOS_UPDATES, dest / "updates.json")
+    return dest
 
 
 class GraphServer(Daemon):

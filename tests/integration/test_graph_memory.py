@@ -2,14 +2,12 @@
 default cap is refused with an error naming the limit while the last good graph stays served, and the memory a
 large (allowed) index took to parse is given back once the next refresh is done."""
 import json
-import shutil
 import time
 
 import pytest
 
-from graphutil import GraphServer
+from graphutil import GraphServer, copy_fcos
 
-FCOS = "testdata/fcos"
 CONFIG = """
 [refresh]
 interval_secs = 3600
@@ -53,9 +51,7 @@ def wait_for(pred, timeout=30):
 
 @pytest.fixture
 def inputs(shared_dir, tmp_path):
-    shutil.copy(shared_dir / FCOS / "releases-2021-01-05.json", tmp_path / "releases.json")
-    shutil.copy(shared_dir / FCOS / "updates-stable-4c055c1.json", tmp_path / "updates.json")
-    return tmp_path
+    return copy_fcos(shared_dir, tmp_path)
 
 
 def test_large_index_memory_given_back(build_dir, inputs):

@@ -2,7 +2,6 @@
 SQLite store, malformed and oversized reports, duplicates and floods counted once, bearer tokens, counts
 that survive a restart, and the graph still served while reports arrive."""
 import json
-import shutil
 import signal
 import sqlite3
 import threading
@@ -11,18 +10,9 @@ import time
 import pytest
 import requests
 
-from graphutil import GraphServer, assert_error
+from graphutil import STABLE_CONFIG, GraphServer, assert_error, copy_fcos
 
-FCOS = "testdata/fcos"
-CONFIG = """
-[server]
-idle_timeout_secs = 2
-
-[streams.stable]
-releases = "releases.json"
-updates = "updates.json"
-basearches = ["x86_64"]
-
+CONFIG = STABLE_CONFIG + """
 [reports]
 enabled = true
 database = "{db}"
@@ -42,9 +32,7 @@ def report(**over):
 
 @pytest.fixture
 def fcos(shared_dir, tmp_path):
-    shutil.copy(shared_dir / FCOS / "releases-2021-01-05.json", tmp_path / "releases.json")
-    shutil.copy(shared_dir / FCOS / "updates-stable-4c055c1.json", tmp_path / "updates.json")
-    return tmp_path
+    return copy_fcos(shared_dir, tmp_path)
 
 
 def start(build_dir, fcos, per_minute=10, extra=""):

@@ -3,7 +3,6 @@ sent to one is counted once on both, a policy trips on reports split across them
 pause a release end with one record and serve the same frozen edges, and etcd going away makes reports 503
 while graphs keep the known pauses, until etcd returns."""
 import json
-import shutil
 import threading
 import time
 
@@ -11,21 +10,12 @@ import pytest
 import requests
 
 from etcdutil import EtcdCluster
-from graphutil import GraphServer, assert_error
+from graphutil import STABLE_CONFIG, GraphServer, assert_error, copy_fcos
 from test_graph_reports import NEW, report, rollout_updates, sees_new
 
-FCOS = "testdata/fcos"
 PREFIX = "upkeep-test/"
 REFRESH_MS = 200
-CONFIG = """
-[server]
-idle_timeout_secs = 2
-
-[streams.stable]
-releases = "releases.json"
-updates = "updates.json"
-basearches = ["x86_64"]
-
+CONFIG = STABLE_CONFIG + """
 [reports]
 enabled = true
 backend = "etcd"
@@ -59,10 +49,8 @@ def etcd():
 
 def workdir(shared_dir, path, updates=None):
     path.mkdir()
-    shutil.copy(shared_dir / FCOS / "releases-2021-01-05.json", path / "releases.json")
-    if updates is None:
-        shutil.copy(shared_dir / FCOS / "updates-stable-4c055c1.json", path / "updates.json")
-    else:
+    copy_fcos(shared_dir, path, updates=updates is None)
+    if updates is not None:
         (path / "updates.json").write_text(updates)
     (path / "admin-token").write_text("adm1n\n")
     return path

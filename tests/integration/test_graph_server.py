@@ -3,7 +3,6 @@ and error body, reloads with good and broken input, URL sources that fail, concu
 oversized and malformed requests, slow clients."""
 import gzip
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +12,8 @@ import time
 import pytest
 import requests
 
-from graphutil import DocServer, GraphServer, assert_error, raw_request, write_atomic
+from graphutil import (FCOS_RELEASES, FCOS_UPDATES, DocServer, GraphServer, assert_error, copy_fcos, raw_request,
+                       write_atomic)
 
 FCOS = "testdata/fcos"
 CONFIG = """
@@ -32,9 +32,7 @@ basearches = ["x86_64", "aarch64"]
 
 @pytest.fixture
 def fcos(shared_dir, tmp_path):
-    shutil.copy(shared_dir / FCOS / "releases-2021-01-05.json", tmp_path / "releases.json")
-    shutil.copy(shared_dir / FCOS / "updates-stable-4c055c1.json", tmp_path / "updates.json")
-    return tmp_path
+    return copy_fcos(shared_dir, tmp_path)
 
 
 @pytest.fixture
@@ -251,10 +249,10 @@ def test_reload_configuration(build_dir, shared_dir, tmp_path, golden):
     broken file changes nothing, and a new port is named as needing a restart."""
     for name in ("stable", "testing"):
         (tmp_path / name).mkdir()
-        releases = json.loads((shared_dir / FCOS / "releases-2021-01-05.json").read_text())
+        releases = json.loads((shared_dir / FCOS_RELEASES).read_text())
         releases["stream"] = name
         (tmp_path / name / "releases.json").write_text(json.dumps(releases))
-        updates = json.loads((shared_dir / FCOS / "updates-stable-4c055c1.json").read_text())
+        updates = json.loads((shared_dir / FCOS_UPDATES).read_text())
         updates["stream"] = name
         (tmp_path / name / "updates.json").write_text(json.dumps(updates))
     s = GraphServer(build_dir, tmp_path, RELOAD_CONFIG.format(port=0, streams=STREAM.format(name="stable")),
@@ -406,8 +404,8 @@ def test_reload_good_and_broken_local(server, fcos, golden):
 
 def test_url_sources(build_dir, shared_dir, tmp_path, golden):
     docs = DocServer()
-    releases = (shared_dir / FCOS / "releases-2021-01-05.json").read_bytes()
-    updates = (shared_dir / FCOS / "updates-stable-4c055c1.json").read_bytes()
+    releases = (shared_dir / FCOS_RELEASES).read_bytes()
+    updates = (shared_dir / FCOS_UPDATES).read_bytes()
     docs.set("/releases.json", releases)
     docs.set("/updates/stable.json", updates)
     s = GraphServer(build_dir, tmp_path, CONFIG.format(interval=1, releases=docs.url + "/releases.json",

@@ -15,10 +15,9 @@ import time
 import pytest
 import requests
 
-from graphutil import DocServer, GraphServer, assert_error
+from graphutil import DocServer, GraphServer, assert_error, copy_fcos
 from lockutil import LockServer
 
-FCOS = "testdata/fcos"
 NEW = "33.20201214.3.1"
 OLD = "33.20201201.3.0"
 LOCK_TOKEN = "l0ck-admin-token"
@@ -162,7 +161,7 @@ def wait_for(cond, timeout=15, what="condition"):
 def workdir(shared_dir, tmp_path):
     w = tmp_path / "graph"
     w.mkdir()
-    shutil.copy(shared_dir / FCOS / "releases-2021-01-05.json", w / "releases.json")
+    copy_fcos(shared_dir, w, updates=False)
     # NEW ramps over 20 minutes, started 10 minutes ago: about 50% now.
     (w / "updates.json").write_text(json.dumps({"stream": "stable", "releases": [
         {"version": OLD, "metadata": {"barrier": {"reason": "b"}, "rollout": {"start_percentage": 1.0}}},
