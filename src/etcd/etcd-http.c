@@ -3,7 +3,8 @@
  * Only the declarations of curl.h are used at build time; the nine functions called here are looked up
  * with dlsym() in libcurl.so.4 the first time an etcd client is created. One easy handle per EtcdHttp,
  * reused so that libcurl keeps the connection alive; its options are set once, the URL and body per
- * request. The answer's body is collected into a Buf capped at max_body_bytes. */
+ * request. The answer's body is collected by a CurlSink (curl-sink.h, which calls no libcurl function)
+ * capped at max_body_bytes. */
 #define CURL_DISABLE_TYPECHECK /* calls go through function pointers, not the type-checking macros */
 #include "etcd-http.h"
 
@@ -15,10 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "config.h"
+#include "curl-sink.h"
 #include "macros.h"
 
 /* The libcurl functions etcd needs. */
@@ -37,10 +38,7 @@ typedef struct Curl {
 struct EtcdHttp {
         CURL *curl;
         struct curl_slist *headers;
-        size_t max_body;
-        Buf body; /* per request */
-        bool too_big, no_memory;
-        char errbuf[CURL_ERROR_SIZE];
+        CurlSink sink; /* per request: the body, its flags, libcurl's error buffer */
 };
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -133,36 +131,12 @@ EtcdHttp *etcd_http_free(EtcdHttp *h)
                 curl.easy_cleanup(h->curl);
         if (h->headers)
                 curl.slist_free_all(h->headers);
-        buf_free(&h->body);
+        curl_sink_done(&h->sink);
         free(h);
         return NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdHttp *, etcd_http_free);
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-        EtcdHttp *h = userdata;
-        size_t n = size * nmemb;
-        int r = buf_append(&h->body, data, n);
-
-        if (r == -ENOBUFS)
-                h->too_big = true;
-        else if (r < 0)
-                h->no_memory = true;
-        return r < 0 ? 0 : n; /* anything but n aborts the transfer */
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-        EtcdHttp *h = userdata;
-        size_t n = size * nmemb;
-
-        /* a new status line (after a 100 Continue) starts a new answer: only its body is kept */
-        if (n >= 5 && strncasecmp(data, "HTTP/", 5) == 0)
-                buf_truncate(&h->body, 0);
-        return n;
-}
 
 static CURLcode set_options(EtcdHttp *h, const EtcdHttpOptions *o)
 {
@@ -178,14 +152,14 @@ static CURLcode set_options(EtcdHttp *h, const EtcdHttpOptions *o)
         SET(CURLOPT_TIMEOUT_MS, (long)o->total_timeout_ms);
         SET(CURLOPT_PROTOCOLS_STR, "http,https");
         SET(CURLOPT_FOLLOWLOCATION, 0L);
-        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(h->max_body, (size_t)INT64_MAX));
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(h->sink.body.max, (size_t)INT64_MAX));
         SET(CURLOPT_USERAGENT, "upkeep/" UPKEEP_VERSION);
         SET(CURLOPT_NOPROXY, "*"); /* etcd members are reached directly, never through a proxy */
-        SET(CURLOPT_ERRORBUFFER, h->errbuf);
-        SET(CURLOPT_WRITEFUNCTION, on_body);
-        SET(CURLOPT_WRITEDATA, h);
-        SET(CURLOPT_HEADERFUNCTION, on_header);
-        SET(CURLOPT_HEADERDATA, h);
+        SET(CURLOPT_ERRORBUFFER, h->sink.errbuf);
+        SET(CURLOPT_WRITEFUNCTION, curl_sink_write);
+        SET(CURLOPT_WRITEDATA, &h->sink);
+        SET(CURLOPT_HEADERFUNCTION, curl_sink_header);
+        SET(CURLOPT_HEADERDATA, &h->sink);
         SET(CURLOPT_HTTPHEADER, h->headers);
         if (o->ca_file)
                 SET(CURLOPT_CAINFO, o->ca_file);
@@ -213,8 +187,7 @@ int etcd_http_new(const EtcdHttpOptions *o, EtcdHttp **ret, Error *e)
         h = calloc(1, sizeof(*h));
         if (!h)
                 return error_setf(e, -ENOMEM, "etcd: out of memory");
-        h->max_body = o->max_body_bytes;
-        h->body = BUF_INIT(h->max_body);
+        curl_sink_init(&h->sink, o->max_body_bytes);
         h->curl = curl.easy_init();
         if (!h->curl)
                 return error_setf(e, -ENOMEM, "etcd: out of memory");
@@ -233,63 +206,13 @@ int etcd_http_new(const EtcdHttpOptions *o, EtcdHttp **ret, Error *e)
         return 0;
 }
 
-static int connect_errno(EtcdHttp *h)
+static int fail(EtcdHttp *h, CURLcode cc, const char *url, Error *e)
 {
         long os_errno = 0;
 
-        curl.easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
-        if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
-                return -EHOSTUNREACH;
-        return os_errno == ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
-}
-
-static int curl_errno(EtcdHttp *h, CURLcode cc)
-{
-        switch (cc) {
-        case CURLE_OPERATION_TIMEDOUT:
-                return -ETIMEDOUT;
-        case CURLE_COULDNT_CONNECT:
-                return connect_errno(h);
-        case CURLE_COULDNT_RESOLVE_HOST:
-                return -EHOSTUNREACH;
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_URL_MALFORMAT:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_ENGINE_NOTFOUND:
-                return -EINVAL;
-        case CURLE_WEIRD_SERVER_REPLY:
-        case CURLE_GOT_NOTHING:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_BAD_CONTENT_ENCODING:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-                return -EPROTO;
-        case CURLE_OUT_OF_MEMORY:
-                return -ENOMEM;
-        default:
-                return -EIO;
-        }
-}
-
-static int fail(EtcdHttp *h, CURLcode cc, const char *url, Error *e)
-{
-        const char *what = curl.easy_strerror(cc);
-
-        if (h->too_big || cc == CURLE_FILESIZE_EXCEEDED)
-                return error_setf(e, -EFBIG, "POST %s: the answer exceeds the limit of %zu bytes", url,
-                                  h->max_body);
-        if (h->no_memory)
-                return error_setf(e, -ENOMEM, "POST %s: out of memory", url);
-        if (h->errbuf[0] && !streq(h->errbuf, what))
-                return error_setf(e, curl_errno(h, cc), "POST %s: %s (%s)", url, what, h->errbuf);
-        return error_setf(e, curl_errno(h, cc), "POST %s: %s", url, what);
+        if (cc == CURLE_COULDNT_CONNECT)
+                curl.easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
+        return curl_sink_fail(&h->sink, cc, os_errno, curl.easy_strerror(cc), "POST", url, e);
 }
 
 int etcd_http_post(EtcdHttp *h, const char *url, const char *body, size_t len, EtcdHttpResponse *ret,
@@ -304,9 +227,7 @@ int etcd_http_post(EtcdHttp *h, const char *url, const char *body, size_t len, E
         assert(url);
         assert(body || len == 0);
         assert(ret);
-        buf_truncate(&h->body, 0);
-        h->too_big = h->no_memory = false;
-        h->errbuf[0] = 0;
+        curl_sink_reset(&h->sink);
         cc = curl.easy_setopt(h->curl, CURLOPT_URL, url);
         if (cc == CURLE_OK)
                 cc = curl.easy_setopt(h->curl, CURLOPT_POSTFIELDS, body ?: "");
@@ -321,10 +242,10 @@ int etcd_http_post(EtcdHttp *h, const char *url, const char *body, size_t len, E
         (void)curl.easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
         if (cc != CURLE_OK) {
                 int r = fail(h, cc, url, e);
-                buf_truncate(&h->body, 0);
+                curl_sink_reset(&h->sink);
                 return r;
         }
-        data = buf_steal(&h->body, &n);
+        data = buf_steal(&h->sink.body, &n);
         if (!data)
                 return error_setf(e, -ENOMEM, "POST %s: out of memory", url);
         *ret = (EtcdHttpResponse){ .status = status, .body = data, .body_len = n };

@@ -1,8 +1,8 @@
 /* http-client.c — the HTTP client adapter over libcurl (see http-client.h).
  *
  * One easy handle per client, reused so that libcurl keeps connections alive between requests. Method
- * options are reset before every request. The response body is collected into a Buf capped at
- * max_body_bytes: an announced Content-Length above the cap is refused before any byte is read
+ * options are reset before every request. The response body is collected by a CurlSink (curl-sink.h) capped
+ * at max_body_bytes: an announced Content-Length above the cap is refused before any byte is read
  * (CURLOPT_MAXFILESIZE_LARGE), and a body that grows past it aborts the transfer. */
 #include "http-client.h"
 
@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "curl-sink.h"
 #include "macros.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000U
@@ -25,12 +26,7 @@
 
 struct HttpClient {
         CURL *curl;
-        size_t max_body;
-        /* Per request: */
-        Buf body;
-        bool too_big;
-        bool no_memory;
-        char errbuf[CURL_ERROR_SIZE];
+        CurlSink sink; /* per request: the body, its flags, libcurl's error buffer */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -58,42 +54,12 @@ HttpClient *http_client_free(HttpClient *c)
                 return NULL;
         if (c->curl)
                 curl_easy_cleanup(c->curl);
-        buf_free(&c->body);
+        curl_sink_done(&c->sink);
         free(c);
         return NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-        HttpClient *c = userdata;
-        size_t n = size * nmemb;
-        int r;
-
-        r = buf_append(&c->body, data, n);
-        if (r == -ENOBUFS) {
-                c->too_big = true;
-                return 0; /* anything but n aborts the transfer */
-        }
-        if (r < 0) {
-                c->no_memory = true;
-                return 0;
-        }
-        return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-        HttpClient *c = userdata;
-        size_t n = size * nmemb;
-
-        /* A new status line starts a new response (after a redirect or a 100 Continue): only the
-         * last response's body is kept. */
-        if (n >= 5 && strncasecmp(data, "HTTP/", 5) == 0)
-                buf_truncate(&c->body, 0);
-        return n;
-}
 
 int http_client_new(const HttpClientOptions *o, HttpClient **ret)
 {
@@ -115,8 +81,7 @@ int http_client_new(const HttpClientOptions *o, HttpClient **ret)
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->max_body = o->max_body_bytes ? o->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
-        c->body = BUF_INIT(c->max_body);
+        curl_sink_init(&c->sink, o->max_body_bytes ? o->max_body_bytes : DEFAULT_MAX_BODY_BYTES);
         c->curl = curl_easy_init();
         if (!c->curl)
                 return -ENOMEM;
@@ -139,17 +104,17 @@ int http_client_new(const HttpClientOptions *o, HttpClient **ret)
                 SET(CURLOPT_FOLLOWLOCATION, 1L);
                 SET(CURLOPT_MAXREDIRS, (long)redirects);
         }
-        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(c->max_body, (size_t)INT64_MAX));
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(c->sink.body.max, (size_t)INT64_MAX));
         SET(CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "upkeep/" UPKEEP_VERSION);
         if (o->accept_encoding)
                 SET(CURLOPT_ACCEPT_ENCODING, o->accept_encoding);
         if (o->no_proxy)
                 SET(CURLOPT_NOPROXY, "*");
-        SET(CURLOPT_ERRORBUFFER, c->errbuf);
-        SET(CURLOPT_WRITEFUNCTION, on_body);
-        SET(CURLOPT_WRITEDATA, c);
-        SET(CURLOPT_HEADERFUNCTION, on_header);
-        SET(CURLOPT_HEADERDATA, c);
+        SET(CURLOPT_ERRORBUFFER, c->sink.errbuf);
+        SET(CURLOPT_WRITEFUNCTION, curl_sink_write);
+        SET(CURLOPT_WRITEDATA, &c->sink);
+        SET(CURLOPT_HEADERFUNCTION, curl_sink_header);
+        SET(CURLOPT_HEADERDATA, &c->sink);
         if (o->ca_file)
                 SET(CURLOPT_CAINFO, o->ca_file);
         if (o->client_cert)
@@ -208,71 +173,15 @@ static void url_for_message(const char *url, char *buf, size_t n)
         snprintf(buf, n, "%s", url);
 }
 
-static int map_curl_error(HttpClient *c, CURLcode cc, const char *method, const char *url, Error *e)
+static int fail(HttpClient *c, CURLcode cc, const char *method, const char *url, Error *e)
 {
         char u[256];
         long os_errno = 0;
-        int r;
 
         url_for_message(url, u, sizeof(u));
-
-        if (c->too_big || cc == CURLE_FILESIZE_EXCEEDED)
-                return error_setf(e, -EFBIG, "%s %s: response body exceeds the limit of %zu bytes", method,
-                                  u, c->max_body);
-        if (c->no_memory)
-                return error_setf(e, -ENOMEM, "%s %s: out of memory", method, u);
-
-        switch (cc) {
-        case CURLE_OPERATION_TIMEDOUT:
-                r = -ETIMEDOUT;
-                break;
-        case CURLE_COULDNT_CONNECT:
+        if (cc == CURLE_COULDNT_CONNECT)
                 curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
-                if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
-                        r = -EHOSTUNREACH;
-                else if (os_errno == ETIMEDOUT)
-                        r = -ETIMEDOUT;
-                else
-                        r = -ECONNREFUSED;
-                break;
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-                r = -EHOSTUNREACH;
-                break;
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_URL_MALFORMAT:
-                r = -EINVAL;
-                break;
-        case CURLE_TOO_MANY_REDIRECTS:
-        case CURLE_WEIRD_SERVER_REPLY:
-        case CURLE_GOT_NOTHING:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_BAD_CONTENT_ENCODING:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-        case CURLE_HTTP3:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-                r = -EPROTO;
-                break;
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_ENGINE_NOTFOUND:
-                r = -EINVAL;
-                break;
-        case CURLE_OUT_OF_MEMORY:
-                r = -ENOMEM;
-                break;
-        default:
-                r = -EIO;
-        }
-        if (c->errbuf[0] && !streq(c->errbuf, curl_easy_strerror(cc)))
-                return error_setf(e, r, "%s %s: %s (%s)", method, u, curl_easy_strerror(cc), c->errbuf);
-        return error_setf(e, r, "%s %s: %s", method, u, curl_easy_strerror(cc));
+        return curl_sink_fail(&c->sink, cc, os_errno, curl_easy_strerror(cc), method, u, e);
 }
 
 /* Puts the reused handle back to a plain GET without body or custom method. */
@@ -322,9 +231,7 @@ static CURLcode setup_request(HttpClient *c, const char *method, const char *url
         CURLcode cc = CURLE_OK;
 
         reset_method(c->curl);
-        buf_truncate(&c->body, 0);
-        c->too_big = c->no_memory = false;
-        c->errbuf[0] = 0;
+        curl_sink_reset(&c->sink);
 
 #define SET(opt, val)                                                                                       \
         do {                                                                                                \
@@ -397,13 +304,13 @@ int http_client_request(HttpClient *c, const char *method, const char *url, cons
         curl_slist_free_all(list);
 
         if (cc != CURLE_OK) {
-                r = map_curl_error(c, cc, method, url, e);
-                buf_truncate(&c->body, 0);
+                r = fail(c, cc, method, url, e);
+                curl_sink_reset(&c->sink);
                 free(content_type);
                 free(etag);
                 return r;
         }
-        data = buf_steal(&c->body, &n);
+        data = buf_steal(&c->sink.body, &n);
         if (!data) {
                 free(content_type);
                 free(etag);
