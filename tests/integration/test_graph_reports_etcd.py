@@ -11,7 +11,7 @@ import requests
 
 from etcdutil import EtcdCluster
 from graphutil import STABLE_CONFIG, GraphServer, assert_error, copy_fcos
-from test_graph_reports import NEW, report, rollout_updates, sees_new
+from test_graph_reports import NEW, admin, report, rollout_updates, rollouts, sees_new, wait_for
 
 PREFIX = "upkeep-test/"
 REFRESH_MS = 200
@@ -90,24 +90,6 @@ def ramp_pair(build_dir, shared_dir, tmp_path, etcd):
 def post(server, body):
     return requests.post(server.base + "/v1/report", data=json.dumps(body),
                          headers={"Content-Type": "application/json"}, timeout=10)
-
-
-def admin(server, what, **body):
-    return requests.post(server.base + f"/v1/admin/{what}", data=json.dumps(body), timeout=10,
-                         headers={"Content-Type": "application/json", "Authorization": "Bearer adm1n"})
-
-
-def rollouts(server):
-    r = server.get("/v1/rollouts")
-    assert r.status_code == 200, r.text
-    return {(x["stream"], x["release"]): x for x in r.json()["rollouts"]}
-
-
-def wait_for(cond, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def count(server, **labels):

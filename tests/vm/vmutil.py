@@ -292,42 +292,9 @@ class VM:
     def elapsed(self):
         return time.time() - self.started_at if self.started_at else 0.0
 
-    def wait_for(self, pattern, timeout=300, fail_on=None):
-        """Wait for a serial line matching regex `pattern` (searched after the previous
-        match); return the re.Match. `fail_on`: regex that aborts the wait at once."""
-        rx = re.compile(pattern)
-        frx = re.compile(fail_on) if fail_on else None
-        deadline = time.time() + timeout
-        with self._cond:
-            while True:
-                while self._cursor < len(self._lines):
-                    line = self._lines[self._cursor]
-                    self._cursor += 1
-                    m = rx.search(line)
-                    if m:
-                        _log("%s +%.1fs: %s" % (self.name, self.elapsed(), line.strip()))
-                        return m
-                    if frx and frx.search(line):
-                        raise VMTimeout("%s: %r seen while waiting for %r\n%s"
-                                        % (self.name, line, pattern, self.tail()))
-                left = deadline - time.time()
-                if self._eof:
-                    raise VMTimeout("%s: qemu exited (rc=%s) while waiting for %r\n%s"
-                                    % (self.name, self.proc.poll(), pattern, self.tail()))
-                if left <= 0:
-                    raise VMTimeout("%s: timeout %ss waiting for %r\n%s"
-                                    % (self.name, timeout, pattern, self.tail()))
-                self._cond.wait(min(left, 1.0))
-
-    def mark(self):
-        """Index of the line after wait_for()'s last match, for find()."""
-        with self._cond:
-            return self._cursor
-
-    def find(self, pattern, since=0, timeout=300, fail_on=None):
-        """Like wait_for(), but searches every line from index `since` on and leaves wait_for()'s
-        cursor alone: for lines whose order against other awaited lines is not fixed (daemons
-        logging while the test waits for something else)."""
+    def _scan(self, pattern, since, timeout, fail_on):
+        """The first line from index `since` on matching regex `pattern`: (re.Match, the index after
+        it). `fail_on`: regex that aborts the wait at once."""
         rx = re.compile(pattern)
         frx = re.compile(fail_on) if fail_on else None
         deadline = time.time() + timeout
@@ -340,7 +307,7 @@ class VM:
                     m = rx.search(line)
                     if m:
                         _log("%s +%.1fs: %s" % (self.name, self.elapsed(), line.strip()))
-                        return m
+                        return m, i
                     if frx and frx.search(line):
                         raise VMTimeout("%s: %r seen while waiting for %r\n%s"
                                         % (self.name, line, pattern, self.tail()))
@@ -352,6 +319,23 @@ class VM:
                     raise VMTimeout("%s: timeout %ss waiting for %r\n%s"
                                     % (self.name, timeout, pattern, self.tail()))
                 self._cond.wait(min(left, 1.0))
+
+    def wait_for(self, pattern, timeout=300, fail_on=None):
+        """Wait for a serial line matching regex `pattern` (searched after the previous
+        match); return the re.Match. `fail_on`: regex that aborts the wait at once."""
+        m, self._cursor = self._scan(pattern, self._cursor, timeout, fail_on)
+        return m
+
+    def mark(self):
+        """Index of the line after wait_for()'s last match, for find()."""
+        with self._cond:
+            return self._cursor
+
+    def find(self, pattern, since=0, timeout=300, fail_on=None):
+        """Like wait_for(), but searches every line from index `since` on and leaves wait_for()'s
+        cursor alone: for lines whose order against other awaited lines is not fixed (daemons
+        logging while the test waits for something else)."""
+        return self._scan(pattern, since, timeout, fail_on)[0]
 
     def lines(self):
         with self._cond:
