@@ -303,13 +303,31 @@ static void journal_output(const AgentHealth *h, const HealthCheckResult *c)
         }
 }
 
-/* One journal line per check (and its output under its own name), the results into the published view. */
+/* One journal line per check, and its output under its own name. */
+static void log_results(const AgentHealth *h, const HealthResults *res, const char *what)
+{
+        char tail[160];
+
+        for (size_t k = 0; k < res->n; k++) {
+                const HealthCheckResult *c = &res->results[k];
+                log_full(c->ok         ? LOG_INFO
+                         : c->required ? LOG_ERR
+                                       : LOG_WARNING,
+                         "%s %s (%s): %s after %" PRIu64 " ms%s%s", what, c->name,
+                         c->required ? "required" : "wanted", c->ok ? "passed" : c->reason,
+                         c->duration_usec / USEC_PER_MSEC, c->output[0] ? ": " : "",
+                         last_line(c->output, tail, sizeof tail));
+                journal_output(h, c);
+        }
+}
+
+/* Logs the results (outside the lock: journald may be slow), then puts them into the published view. */
 static void record_results(AgentHealth *h, const HealthResults *res, const char *what)
 {
         AgentHealthInfo *i = &h->info;
         size_t failed_len = 0;
-        char tail[160];
 
+        log_results(h, res, what);
         pthread_mutex_lock(&h->lock);
         i->n_checks = 0;
         i->checks_failed = 0;
@@ -317,13 +335,6 @@ static void record_results(AgentHealth *h, const HealthResults *res, const char 
         for (size_t k = 0; k < res->n; k++) {
                 const HealthCheckResult *c = &res->results[k];
                 uint64_t ms = c->duration_usec / USEC_PER_MSEC;
-                log_full(c->ok         ? LOG_INFO
-                         : c->required ? LOG_ERR
-                                       : LOG_WARNING,
-                         "%s %s (%s): %s after %" PRIu64 " ms%s%s", what, c->name,
-                         c->required ? "required" : "wanted", c->ok ? "passed" : c->reason, ms,
-                         c->output[0] ? ": " : "", last_line(c->output, tail, sizeof tail));
-                journal_output(h, c);
                 if (!c->ok)
                         i->checks_failed++;
                 if (!c->ok && c->required && failed_len + strlen(c->name) + 3 < sizeof h->failed)
