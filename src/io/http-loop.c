@@ -80,8 +80,13 @@ static void *loop_main(void *userdata)
         pthread_sigmask(SIG_BLOCK, &pipe, NULL);
         for (;;) {
                 (void)MHD_run(l->daemon);
-                if (poll(fds, 2, wait_timeout(l->daemon)) < 0 && errno != EINTR)
-                        break; /* EFAULT/EINVAL/ENOMEM: nothing sensible left to do; stop serving */
+                if (poll(fds, 2, wait_timeout(l->daemon)) < 0) {
+                        /* ENOMEM is passing: wait a little and go on. The thread never ends on its own,
+                         * as quiescing and stopping need it; the requests are looked at every time. */
+                        if (errno != EINTR)
+                                (void)poll(NULL, 0, 10);
+                        fds[1].revents = POLLIN;
+                }
                 if (fds[1].revents && !loop_requests(l))
                         break;
         }
