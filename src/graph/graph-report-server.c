@@ -389,7 +389,7 @@ static void store_counts_changed(void *userdata)
         GraphReportCounts c;
         int64_t now = (int64_t)(now_usec(CLOCK_REALTIME) / 1000000);
 
-        /* The first refresh may come before graph_report_service_new() stored the store. */
+        /* The first refresh may come before open_store() stored the store (it does so atomically). */
         if (!__atomic_load_n(&s->store, __ATOMIC_ACQUIRE) || graph_report_store_counts(s->store, &c) < 0)
                 return;
         for (size_t i = 0; i < c.n; i++) {
@@ -412,7 +412,9 @@ static void store_health(void *userdata, bool up, const char *message)
                           message);
 }
 
-/* The backend [reports] backend names: SQLite at reports.database, or etcd ([etcd3]). */
+/* The backend [reports] backend names: SQLite at reports.database, or etcd ([etcd3]). s->store is
+ * written atomically: the etcd store's refresh thread may call the hooks, which read it, before this
+ * returns. */
 static int open_store(GraphReportService *s, const GraphConfig *c, Error *e)
 {
         const GraphReportStoreHooks hooks = { .pauses_changed = store_pauses_changed,
@@ -420,20 +422,27 @@ static int open_store(GraphReportService *s, const GraphConfig *c, Error *e)
                                               .health = store_health,
                                               .userdata = s };
         GraphReportEtcdOptions o;
+        GraphReportStore *store;
+        int r;
 
         if (c->reports_backend != GRAPH_REPORTS_ETCD)
-                return graph_report_store_open(c->reports_database, &s->store, e);
-        o = (GraphReportEtcdOptions){
-                .endpoints = (const char *const *)c->etcd_endpoints,
-                .n_endpoints = c->n_etcd_endpoints,
-                .transaction_timeout_ms = c->etcd_timeout_ms,
-                .ca_file = c->etcd_ca_path && *c->etcd_ca_path ? c->etcd_ca_path : NULL,
-                .client_cert = c->etcd_cert_path && *c->etcd_cert_path ? c->etcd_cert_path : NULL,
-                .client_key = c->etcd_key_path && *c->etcd_key_path ? c->etcd_key_path : NULL,
-                .prefix = c->etcd_prefix,
-                .refresh_ms = c->etcd_refresh_ms,
-        };
-        return graph_report_store_open_etcd(&o, &hooks, &s->store, e);
+                r = graph_report_store_open(c->reports_database, &store, e);
+        else {
+                o = (GraphReportEtcdOptions){
+                        .endpoints = (const char *const *)c->etcd_endpoints,
+                        .n_endpoints = c->n_etcd_endpoints,
+                        .transaction_timeout_ms = c->etcd_timeout_ms,
+                        .ca_file = c->etcd_ca_path && *c->etcd_ca_path ? c->etcd_ca_path : NULL,
+                        .client_cert = c->etcd_cert_path && *c->etcd_cert_path ? c->etcd_cert_path : NULL,
+                        .client_key = c->etcd_key_path && *c->etcd_key_path ? c->etcd_key_path : NULL,
+                        .prefix = c->etcd_prefix,
+                        .refresh_ms = c->etcd_refresh_ms,
+                };
+                r = graph_report_store_open_etcd(&o, &hooks, &store, e);
+        }
+        if (r >= 0)
+                __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
+        return r;
 }
 
 int graph_report_service_new(const GraphConfig *config, GraphStreams *gs, GraphPausesChanged changed,
