@@ -429,6 +429,19 @@ static const char *check_prefix(const void *field)
                        : "must be 1 to 256 printable ASCII characters without spaces";
 }
 
+/* upkeep-lock's address for the status page: checked here, so that --check and a reload report it too. */
+static const char *check_lock_admin_url(const void *field)
+{
+        const char *u = *(char *const *)field;
+        size_t n = strlen(u);
+
+        if ((!startswith(u, "http://") && !startswith(u, "https://")) || n > GRAPH_STATUS_URL_MAX ||
+            !text_is_clean(u, n, 0))
+                return "must be an http:// or https:// URL (upkeep-lock's address, e.g. "
+                       "http://lock.example:3333)";
+        return NULL;
+}
+
 /* The etcd backend has endpoints, and a client certificate has its key. */
 static int check_etcd(const GraphConfig *c, const char *filename, Error *e)
 {
@@ -486,7 +499,8 @@ static const ConfigKey graph_keys[] = {
                    .max = 60000),
         CONFIG_KEY_CUSTOM("policy", parse_policies),
         CONFIG_KEY("admin.token_file", CONFIG_STRING, GraphConfig, admin_token_file),
-        CONFIG_KEY("status.lock_admin_url", CONFIG_STRING, GraphConfig, status_lock_admin_url),
+        CONFIG_KEY("status.lock_admin_url", CONFIG_STRING, GraphConfig, status_lock_admin_url,
+                   .check = check_lock_admin_url),
         CONFIG_KEY("status.lock_admin_token_file", CONFIG_STRING, GraphConfig, status_lock_admin_token_file),
 };
 

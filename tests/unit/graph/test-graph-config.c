@@ -113,6 +113,10 @@ static void test_errors(void **state)
         expect_error("[streams.s]\nbasearches = [\"x86_64\", \"x86_64\"]\n", "listed twice");
         expect_error("[streams.s]\nbasearches = [1]\n", "architecture names");
         expect_error("[streams.s]\nreleases = \"a\\u0000b\"\n", "NUL");
+        expect_error("[status]\nlock_admin_url = \"ftp://lock\"\n[streams.s]\n",
+                     "status.lock_admin_url: must be an http:// or https:// URL");
+        expect_error("[status]\nlock_admin_url = \"http://lock\\u001b[1m\"\n[streams.s]\n",
+                     "status.lock_admin_url: must be an http:// or https:// URL");
 }
 
 /* What a reload cannot apply is named, and set back to the running value; the rest is left alone. */
