@@ -4,26 +4,21 @@
 #include <errno.h>
 #include <string.h>
 
+#include "strutil.h"
+
 bool graph_cache_etag_ok(const char *etag)
 {
-        size_t n;
-
-        if (!etag)
+        if (string_check_plain(etag, GRAPH_CACHE_ETAG_MAX, true) < 0)
                 return false;
-        n = strlen(etag);
-        if (n == 0 || n > GRAPH_CACHE_ETAG_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)etag[i] < 0x20 || (unsigned char)etag[i] > 0x7e)
+        for (const char *p = etag; *p; p++)
+                if ((unsigned char)*p > 0x7e) /* ASCII only: it goes back into a request header */
                         return false;
         return true;
 }
 
 static bool url_ok(const char *url)
 {
-        size_t n = url ? strlen(url) : 0;
-
-        return n > 0 && n <= GRAPH_CACHE_URL_MAX && !memchr(url, '\n', n) && !memchr(url, '\r', n);
+        return string_check_plain(url, GRAPH_CACHE_URL_MAX, true) == 0;
 }
 
 int graph_cache_format(const char *url, const char *etag, const char *body, size_t len, Buf *out)

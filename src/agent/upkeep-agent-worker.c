@@ -262,8 +262,8 @@ static int get_graph(const char *base, const char *url, const char *cache_path, 
         } else if ((r = graph_parse_json(resp.body, resp.body_len, ret_g, &e)) < 0) {
                 snprintf(msg, sizeof msg, "%s sent a bad graph: %s", base, e.message);
                 fail_graph(r, WORKER_ERROR_GRAPH_PARSE, "client_failed_json_decoding", msg);
-        } else
-                cache_store(cache_path, url, &resp);
+        } else if (!cached_data || !resp.etag || !streq(resp.etag, cached.etag))
+                cache_store(cache_path, url, &resp); /* the same ETag is the same answer: kept already */
         http_response_done(&resp);
         http_client_free(http);
         return r;
