@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,7 +532,9 @@ static int check_request(GraphReportService *s, const HttpRequest *req, int64_t 
                 return r;
         if (r < 0)
                 return http_reply_error(reply, 400, "invalid_report", e.message);
-        has_address = graph_report_address_key(req->peer, address);
+        has_address = req->peer_counted; /* the address's key, as the connection limits count it */
+        if (has_address)
+                snprintf(address, sizeof(address), "%032" PRIx64, req->peer_key);
         pthread_mutex_lock(&s->limit_lock);
         /* The monotonic clock: setting the wall clock back must not lock nodes out. A flood from one
          * address under many node ids is stopped by the address's bucket, and one node's by its own. */

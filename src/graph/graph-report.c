@@ -2,7 +2,6 @@
  * (see graph-report.h). */
 #include "graph-report.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -251,33 +250,6 @@ bool graph_report_limiter_take(GraphReportLimiter *l, const char *node, int64_t 
         if (x->tokens < 1.0)
                 return false;
         x->tokens -= 1.0;
-        return true;
-}
-
-bool graph_report_address_key(const char *peer, char key[static GRAPH_REPORT_NODE_LEN + 1])
-{
-        static const char hex[] = "0123456789abcdef";
-        unsigned char a[16] = { 0 };
-
-        if (!peer)
-                return false;
-        if (inet_pton(AF_INET, peer, a + 12) == 1) {
-                if (a[12] == 127 && a[13] == 0 && a[14] == 0 && a[15] == 1)
-                        return false;
-                a[10] = a[11] = 0xff; /* as ::ffff:a.b.c.d */
-        } else if (inet_pton(AF_INET6, peer, a) == 1) {
-                static const unsigned char loopback[16] = { [15] = 1 };
-
-                if (memcmp(a, loopback, 16) == 0)
-                        return false;
-                memset(a + 8, 0, 8); /* the /64 */
-        } else
-                return false;
-        for (size_t i = 0; i < 16; i++) {
-                key[2 * i] = hex[a[i] >> 4];
-                key[2 * i + 1] = hex[a[i] & 15];
-        }
-        key[GRAPH_REPORT_NODE_LEN] = '\0';
         return true;
 }
 

@@ -88,13 +88,6 @@ void graph_report_limiter_done(GraphReportLimiter *l);
 /* Takes one report from node's bucket at now_usec: true when allowed, false when over the rate. */
 bool graph_report_limiter_take(GraphReportLimiter *l, const char *node, int64_t now_usec);
 
-/* The key under which reports from the client address peer (numeric IPv4 or IPv6, as the HTTP server
- * formats it) share a bucket of the per-address limit, in the shape of a node id (32 hex digits): an IPv4
- * address, or an IPv6 /64 (one site's network, as the connection limits count them). false when peer is
- * not an address, or is the host's own loopback (127.0.0.1, ::1, as the connection limits exempt them: a
- * local reverse proxy would otherwise put the whole fleet into one bucket; limit behind the proxy). */
-bool graph_report_address_key(const char *peer, char key[static GRAPH_REPORT_NODE_LEN + 1]);
-
 /* Whether an Authorization header value is "Bearer <t>" for one of tokens (n of them), compared in
  * constant time per token. With no token configured, every request passes (authorization NULL too). */
 bool graph_report_token_ok(char *const *tokens, size_t n, const char *authorization);

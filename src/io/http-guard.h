@@ -16,6 +16,7 @@
  * out of the list, under the same lock, so the reaper never touches a descriptor that was reused. */
 #pragma once
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -95,6 +96,25 @@ static inline bool http_guard_addr_key(const struct sockaddr *sa, uint64_t *ret)
         *ret = UINT64_C(0xffffffff) << 32 | (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 |
                (uint64_t)b[2] << 8 | b[3];
         return true;
+}
+
+/* The client address as text ("" when unknown); IPv4 clients of a dual-stack socket (::ffff:a.b.c.d) as
+ * a.b.c.d. */
+static inline void http_guard_addr_format(const struct sockaddr *sa, char *buf, size_t n)
+{
+        buf[0] = 0;
+        if (!sa)
+                return;
+        if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, n);
+        else if (sa->sa_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+                if (IN6_IS_ADDR_V4MAPPED(a))
+                        inet_ntop(AF_INET, &a->s6_addr[12], buf, n);
+                else
+                        inet_ntop(AF_INET6, a, buf, n);
+        }
 }
 
 /* The slot holding key, or the free slot where it would go. Under the lock. */

@@ -28,7 +28,6 @@
  * any response queued then, so only refusals are. */
 #include "http-server.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -123,6 +122,8 @@ typedef struct Request {
         GuardConn guard;
         char inline_target[256];
         char peer[INET6_ADDRSTRLEN]; /* the client's address, formatted once per connection */
+        bool peer_counted;           /* and its key (http_guard_addr_key()), computed then too */
+        uint64_t peer_key;
 } Request;
 
 /* A canned JSON error response, built once per server and shared by all connections. */
@@ -232,26 +233,14 @@ static enum MHD_Result queue_reply(HttpServer *s, struct MHD_Connection *c, Requ
         return ret;
 }
 
-static const char *format_peer(struct MHD_Connection *c, char *buf, size_t n)
+/* The client's address as text, and its key (see HttpRequest), once per connection. */
+static void set_peer(struct MHD_Connection *c, Request *r)
 {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
-        buf[0] = 0;
-        if (!sa)
-                return buf;
-        if (sa->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, n);
-        else if (sa->sa_family == AF_INET6) {
-                const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-
-                /* Dual-stack sockets see IPv4 clients as ::ffff:a.b.c.d; show them as a.b.c.d. */
-                if (IN6_IS_ADDR_V4MAPPED(a))
-                        inet_ntop(AF_INET, &a->s6_addr[12], buf, n);
-                else
-                        inet_ntop(AF_INET6, a, buf, n);
-        }
-        return buf;
+        r->peer_counted = http_guard_addr_key(sa, &r->peer_key);
+        http_guard_addr_format(sa, r->peer, sizeof(r->peer));
 }
 
 /* Queues what the handler (or whoever finished its deferred reply) answered: k < 0 is a 500. */
@@ -288,6 +277,8 @@ static enum MHD_Result dispatch(HttpServer *s, struct MHD_Connection *c, Request
                 .body = r->body.len > 0 ? r->body.data : NULL,
                 .body_len = r->body.len,
                 .peer = r->peer,
+                .peer_counted = r->peer_counted,
+                .peer_key = r->peer_key,
                 .internal = c,
         };
         int k;
@@ -630,7 +621,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 if (r) {
                         r->body = BUF_INIT(0);
                         r->deferred.server = cls;
-                        format_peer(c, r->peer, sizeof(r->peer));
+                        set_peer(c, r);
                         guard_open(cls, c, r);
                 }
                 *socket_context = r;

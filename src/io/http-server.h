@@ -24,7 +24,11 @@ typedef struct HttpRequest {
         const char *body;   /* NULL when empty */
         size_t body_len;
         const char *peer; /* textual peer address ("127.0.0.1", "::1") */
-        void *internal;   /* adapter state (header lookup) */
+        /* The key the peer's connections are counted under (http_guard_addr_key(): an IPv4 address or an
+         * IPv6 /64); peer_counted false for the host's own 127.0.0.1 and ::1, which are never limited. */
+        bool peer_counted;
+        uint64_t peer_key;
+        void *internal; /* adapter state (header lookup) */
 } HttpRequest;
 
 /* Value of a request header (case-insensitive name), NULL when absent. */

@@ -244,45 +244,13 @@ static void test_counts(void **state)
         graph_report_counts_done(&c);
 }
 
-/* Reports from one address share a bucket: an IPv4 address, or an IPv6 /64; the host's own loopback has
- * none (a local proxy would put the whole fleet into it). */
-static void test_address_key(void **state)
-{
-        char k1[GRAPH_REPORT_NODE_LEN + 1], k2[GRAPH_REPORT_NODE_LEN + 1];
-
-        assert_true(graph_report_address_key("192.0.2.7", k1));
-        assert_string_equal(k1, "00000000000000000000ffffc0000207");
-        assert_true(graph_report_address_key("127.0.0.2", k1)); /* another host's loopback address */
-        assert_true(graph_report_address_key("2001:db8:1:2::a", k1));
-        assert_true(graph_report_address_key("2001:db8:1:2:ffff:1:2:3", k2));
-        assert_string_equal(k1, k2); /* the same /64 */
-        assert_string_equal(k1, "20010db8000100020000000000000000");
-        assert_true(graph_report_address_key("2001:db8:1:3::a", k2));
-        assert_string_not_equal(k1, k2);
-        assert_false(graph_report_address_key("127.0.0.1", k1));
-        assert_false(graph_report_address_key("::1", k1));
-        assert_false(graph_report_address_key("", k1));
-        assert_false(graph_report_address_key(NULL, k1));
-        assert_false(graph_report_address_key("example.org", k1));
-        assert_false(graph_report_address_key("192.0.2.7 ", k1));
-
-        /* The limiter takes the key like a node id. */
-        GraphReportLimiter l;
-        assert_int_equal(graph_report_limiter_init(&l, 16, 2, 2, 1, 2), 0);
-        assert_true(graph_report_address_key("192.0.2.7", k1));
-        assert_true(graph_report_limiter_take(&l, k1, 0));
-        assert_true(graph_report_limiter_take(&l, k1, 0));
-        assert_false(graph_report_limiter_take(&l, k1, 0));
-        graph_report_limiter_done(&l);
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_ok),     cmocka_unit_test(test_outcomes),
                 cmocka_unit_test(test_parse_fields), cmocka_unit_test(test_parse_body),
                 cmocka_unit_test(test_limiter),      cmocka_unit_test(test_tokens),
-                cmocka_unit_test(test_address_key),  cmocka_unit_test(test_counts),
+                cmocka_unit_test(test_counts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1477,6 +1477,27 @@ static void test_guard_address_keys(void **state)
         assert_false(http_guard_addr_key(NULL, &k));
 }
 
+static void test_guard_address_text(void **state)
+{
+        struct sockaddr_storage ss;
+        char buf[INET6_ADDRSTRLEN];
+
+        ss = sa4("192.0.2.7");
+        http_guard_addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+        assert_string_equal(buf, "192.0.2.7");
+        ss = sa6("::ffff:192.0.2.7"); /* an IPv4 client of a dual-stack socket */
+        http_guard_addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+        assert_string_equal(buf, "192.0.2.7");
+        ss = sa6("2001:db8::1");
+        http_guard_addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+        assert_string_equal(buf, "2001:db8::1");
+        ss = (struct sockaddr_storage){ .ss_family = AF_UNIX };
+        http_guard_addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+        assert_string_equal(buf, "");
+        http_guard_addr_format(NULL, buf, sizeof(buf));
+        assert_string_equal(buf, "");
+}
+
 /* Whether the peer of a guarded socket sees it shut down within ms. */
 static bool peer_cut(int peer, int ms)
 {
@@ -1603,6 +1624,7 @@ int main(void)
                 cmocka_unit_test(test_dual_stack),
                 cmocka_unit_test(test_tls),
                 cmocka_unit_test(test_guard_address_keys),
+                cmocka_unit_test(test_guard_address_text),
                 cmocka_unit_test(test_guard_per_address),
                 cmocka_unit_test(test_guard_deadline),
         };
