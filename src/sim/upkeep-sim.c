@@ -10,11 +10,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent-machine.h"
 #include "agent-report.h"
@@ -26,12 +25,13 @@
 #include "http-client.h"
 #include "sim-fleet.h"
 #include "sim-queue.h"
+#include "strutil.h"
+#include "time-util.h"
 
 #define SIM_CLI_NODES_MAX 200000 /* AgentMachine is about 2 KiB: 400 MiB at most */
 #define SIM_RELEASES_MAX 16      /* distinct releases nodes boot in one run */
 #define SIM_STEPS_MAX 64         /* machine steps in one tick (a tick is a short conversation) */
 #define SIM_URL_MAX 1024
-#define USEC 1000000LL
 
 typedef struct SimRelease {
         char version[AGENT_VERSION_MAX + 1];
@@ -71,8 +71,8 @@ typedef struct SimOptions {
 
 typedef struct SimStats {
         uint64_t ticks, steps, checks, check_errors, updates_offered;
-        uint64_t lock_requests, lock_granted, lock_refused, lock_errors, steady_ok;
-        uint64_t reports, report_errors, rollout_polls, finalized, succeeded, rolled_back, manual, boots;
+        uint64_t lock_requests, lock_granted, lock_refused, lock_errors;
+        uint64_t reports, report_errors, finalized, succeeded, rolled_back, manual, boots;
         uint64_t tried_bad, tried_bad_before_pause;
         uint64_t on_target;        /* nodes booted on --target */
         int64_t converged_at_usec; /* virtual, since the start; -1: not (yet) */
@@ -97,20 +97,6 @@ typedef struct Sim {
         char check_version[AGENT_VERSION_MAX + 1], check_payload[AGENT_PAYLOAD_MAX + 1];
         char check_reason[AGENT_REASON_MAX + 1];
 } Sim;
-
-static int64_t wall_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
-}
-
-static double mono_secs(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Index of the release (version, payload), interned; -ENOBUFS past SIM_RELEASES_MAX. */
 static int release_intern(Sim *s, const char *version, const char *payload)
@@ -210,7 +196,6 @@ static bool do_steady(Sim *s, SimNode *node)
 {
         if (fleetlock(s, "steady-state", node) <= 0)
                 return false;
-        s->st.steady_ok++;
         if (node->holding) {
                 node->holding = false;
                 (void)sim_holders_release(&s->holders, node->group);
@@ -307,7 +292,8 @@ static void send_report(Sim *s, const SimNode *node, const char *from_version, c
         snprintf(url, sizeof url, "%s/v1/report", s->o.graph_url);
         s->st.reports++;
         if (report_init(&rep, node->uuid, group, s->o.stream, s->o.basearch, from_version, to_version,
-                        outcome, detail ? detail : "", checks, failed ? 1 : 0, now / USEC, &e) < 0 ||
+                        outcome, detail ? detail : "", checks, failed ? 1 : 0, now / (int64_t)USEC_PER_SEC,
+                        &e) < 0 ||
             report_encode(&rep, &body, &e) < 0) {
                 s->st.report_errors++;
                 buf_free(&body);
@@ -329,7 +315,6 @@ static void poll_rollouts(Sim *s, int64_t now)
         HttpResponse resp = { 0 };
         Error e = { 0 };
         snprintf(url, sizeof url, "%s/v1/rollouts", s->o.graph_url);
-        s->st.rollout_polls++;
         if (http_client_request(s->graph_http, "GET", url, NULL, NULL, 0, &resp, &e) < 0 ||
             resp.status != 200) {
                 http_response_done(&resp);
@@ -354,21 +339,20 @@ static void poll_rollouts(Sim *s, int64_t now)
         http_response_done(&resp);
 }
 
-static int start_agent(Sim *s, uint32_t i, int64_t now)
-{
-        /* a new agent process: a fresh machine, which reports steady state first */
-        AgentMachineConfig cfg = { .updates_enabled = true, .steady_interval_usec = s->o.interval_usec };
-        int r = agent_machine_init(&s->nodes[i].m, &cfg, now);
-        if (r < 0)
-                return r;
-        s->nodes[i].event = SIM_EV_TICK;
-        return sim_queue_push(&s->q, now, i) < 0 ? -ENOBUFS : 0;
-}
-
 static int schedule(Sim *s, uint32_t i, SimEventKind kind, int64_t when)
 {
         s->nodes[i].event = (uint8_t)kind;
         return sim_queue_push(&s->q, when, i) < 0 ? -ENOBUFS : 0;
+}
+
+/* A new agent process on node i: a fresh machine, which reports steady state first, ticking at now. */
+static int start_agent(Sim *s, uint32_t i, int64_t now)
+{
+        AgentMachineConfig cfg = { .updates_enabled = true, .steady_interval_usec = s->o.interval_usec };
+        int r = agent_machine_init(&s->nodes[i].m, &cfg, now);
+        if (r < 0)
+                return r;
+        return schedule(s, i, SIM_EV_TICK, now);
 }
 
 /* FINALIZE: the agent writes the boot assessment's record (to, from, attempts left) and reboots. */
@@ -554,17 +538,15 @@ static int sim_setup(Sim *s)
         r = sim_holders_init(&s->holders, s->o.groups, s->o.slots);
         if (r < 0)
                 return r;
-        s->t0_usec = wall_usec();
+        s->t0_usec = (int64_t)now_usec(CLOCK_REALTIME);
         s->rng = s->o.seed;
         s->st.converged_at_usec = -1;
-        AgentMachineConfig cfg = { .updates_enabled = true, .steady_interval_usec = s->o.interval_usec };
         for (uint32_t i = 0; i < s->o.nodes; i++) {
                 SimNode *node = &s->nodes[i];
                 node->denied = -1;
                 node->group = (uint16_t)(i % s->o.groups);
                 int64_t start = s->t0_usec + (int64_t)(sim_rand01(&s->rng) * (double)s->o.interval_usec);
-                if (sim_node_uuid(s->o.seed, i, node->uuid) < 0 ||
-                    agent_machine_init(&node->m, &cfg, start) < 0 || sim_queue_push(&s->q, start, i) < 0)
+                if (sim_node_uuid(s->o.seed, i, node->uuid) < 0 || start_agent(s, i, start) < 0)
                         return -EINVAL;
         }
         return 0;
@@ -587,7 +569,8 @@ static int sim_run(Sim *s)
                                                        : tick(s, ev.node, ev.time_usec);
                 if (r < 0) {
                         fprintf(stderr, "upkeep-sim: node %u at +%llds: %s\n", ev.node,
-                                (long long)((ev.time_usec - s->t0_usec) / USEC), strerror(-r));
+                                (long long)((ev.time_usec - s->t0_usec) / (int64_t)USEC_PER_SEC),
+                                strerror(-r));
                         return r;
                 }
         }
@@ -612,32 +595,31 @@ static void print_summary(const Sim *s, double real_secs, int64_t virtual_usec)
                "\"frozen_percentage\": %.4f, \"max_holders_per_group\": %u, \"holding_at_end\": %u, "
                "\"invariant_violations\": %llu, \"manual\": %llu, \"boots\": %llu, \"on_target\": %llu, "
                "\"converged_at_virtual_secs\": %lld}\n",
-               s->o.nodes, s->o.groups, s->o.slots, s->o.fail_permille, (long long)(virtual_usec / USEC),
-               real_secs, (unsigned long long)st->ticks, (unsigned long long)st->steps,
-               (unsigned long long)st->checks, (unsigned long long)st->check_errors,
-               (unsigned long long)st->updates_offered, (unsigned long long)st->lock_requests,
-               (unsigned long long)st->lock_granted, (unsigned long long)st->lock_refused,
-               (unsigned long long)st->lock_errors, (unsigned long long)st->reports,
-               (unsigned long long)st->report_errors, (unsigned long long)st->finalized,
-               (unsigned long long)st->succeeded, (unsigned long long)st->rolled_back,
-               (unsigned long long)st->tried_bad, st->paused ? "true" : "false",
-               st->paused ? (long long)(st->paused_at_usec / USEC) : -1LL,
+               s->o.nodes, s->o.groups, s->o.slots, s->o.fail_permille,
+               (long long)(virtual_usec / (int64_t)USEC_PER_SEC), real_secs, (unsigned long long)st->ticks,
+               (unsigned long long)st->steps, (unsigned long long)st->checks,
+               (unsigned long long)st->check_errors, (unsigned long long)st->updates_offered,
+               (unsigned long long)st->lock_requests, (unsigned long long)st->lock_granted,
+               (unsigned long long)st->lock_refused, (unsigned long long)st->lock_errors,
+               (unsigned long long)st->reports, (unsigned long long)st->report_errors,
+               (unsigned long long)st->finalized, (unsigned long long)st->succeeded,
+               (unsigned long long)st->rolled_back, (unsigned long long)st->tried_bad,
+               st->paused ? "true" : "false",
+               st->paused ? (long long)(st->paused_at_usec / (int64_t)USEC_PER_SEC) : -1LL,
                (unsigned long long)st->tried_bad_before_pause, st->frozen_percentage,
                sim_holders_most(&s->holders), holding, (unsigned long long)s->holders.violations,
                (unsigned long long)st->manual, (unsigned long long)st->boots,
                (unsigned long long)st->on_target,
-               st->converged_at_usec >= 0 ? (long long)(st->converged_at_usec / USEC) : -1LL);
+               st->converged_at_usec >= 0 ? (long long)(st->converged_at_usec / (int64_t)USEC_PER_SEC)
+                                          : -1LL);
 }
 
-static int parse_uint(const char *name, const char *arg, unsigned long long lo, unsigned long long hi,
-                      unsigned long long *ret)
+static int parse_uint(const char *name, const char *arg, uint64_t lo, uint64_t hi, uint64_t *ret)
 {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(arg, &end, 10);
-        if (errno || end == arg || *end || arg[0] == '-' || v < lo || v > hi) {
+        uint64_t v;
+        if (safe_atou64(arg, &v) < 0 || v < lo || v > hi) {
                 fprintf(stderr, "upkeep-sim: --%s: '%s' is not a whole number in %llu..%llu\n", name, arg,
-                        lo, hi);
+                        (unsigned long long)lo, (unsigned long long)hi);
                 return -EINVAL;
         }
         *ret = v;
@@ -665,75 +647,50 @@ static const char usage[] =
         "       [--duration SECS] [--after-pause SECS] [--seed X] [--checks SECS] [--boot-attempts N]\n"
         "       [--window SECS --period SECS]   (reboots start only in windows of SECS every period)\n";
 
+typedef enum SimNumberKind {
+        SIM_NUM_UNSIGNED, /* an unsigned */
+        SIM_NUM_SECS,     /* seconds, stored as an int64_t of microseconds */
+        SIM_NUM_U64,      /* a uint64_t */
+} SimNumberKind;
+
 /* A number option into its place in o. */
 static int set_number(SimOptions *o, int c, const char *arg)
 {
         static const struct {
                 int c;
                 const char *name;
-                unsigned long long lo, hi;
+                uint64_t lo, hi;
+                size_t offset; /* of its field in SimOptions */
+                SimNumberKind kind;
         } spec[] = {
-                { 'n', "nodes", 1, SIM_CLI_NODES_MAX },
-                { 'G', "groups", 1, SIM_GROUPS_MAX },
-                { 'S', "slots", 1, 1000000 },
-                { 'p', "fail-permille", 0, 1000 },
-                { 'i', "interval", 1, 86400 },
-                { 'r', "reboot", 1, 86400 },
-                { 'd', "duration", 1, 366 * 86400 },
-                { 'P', "after-pause", 0, 366 * 86400 },
-                { 'x', "seed", 0, ULLONG_MAX },
-                { 'c', "checks", 0, 86400 },
-                { 'B', "boot-attempts", 1, HEALTH_ATTEMPTS_MAX + 1 },
-                { 'w', "window", 0, 366 * 86400 },
-                { 'Q', "period", 1, 366 * 86400 },
+                { 'n', "nodes", 1, SIM_CLI_NODES_MAX, offsetof(SimOptions, nodes), SIM_NUM_UNSIGNED },
+                { 'G', "groups", 1, SIM_GROUPS_MAX, offsetof(SimOptions, groups), SIM_NUM_UNSIGNED },
+                { 'S', "slots", 1, 1000000, offsetof(SimOptions, slots), SIM_NUM_UNSIGNED },
+                { 'p', "fail-permille", 0, 1000, offsetof(SimOptions, fail_permille), SIM_NUM_UNSIGNED },
+                { 'i', "interval", 1, 86400, offsetof(SimOptions, interval_usec), SIM_NUM_SECS },
+                { 'r', "reboot", 1, 86400, offsetof(SimOptions, reboot_usec), SIM_NUM_SECS },
+                { 'd', "duration", 1, 366 * 86400, offsetof(SimOptions, duration_usec), SIM_NUM_SECS },
+                { 'P', "after-pause", 0, 366 * 86400, offsetof(SimOptions, after_pause_usec), SIM_NUM_SECS },
+                { 'x', "seed", 0, UINT64_MAX, offsetof(SimOptions, seed), SIM_NUM_U64 },
+                { 'c', "checks", 0, 86400, offsetof(SimOptions, checks_usec), SIM_NUM_SECS },
+                { 'B', "boot-attempts", 1, HEALTH_ATTEMPTS_MAX + 1, offsetof(SimOptions, boot_attempts),
+                  SIM_NUM_UNSIGNED },
+                { 'w', "window", 0, 366 * 86400, offsetof(SimOptions, window_usec), SIM_NUM_SECS },
+                { 'Q', "period", 1, 366 * 86400, offsetof(SimOptions, period_usec), SIM_NUM_SECS },
         };
-        unsigned long long v = 0;
+        uint64_t v = 0;
         for (size_t k = 0; k < sizeof spec / sizeof spec[0]; k++) {
                 if (spec[k].c != c)
                         continue;
                 if (parse_uint(spec[k].name, arg, spec[k].lo, spec[k].hi, &v) < 0)
                         return -EINVAL;
-                switch (c) {
-                case 'n':
-                        o->nodes = (unsigned)v;
-                        break;
-                case 'G':
-                        o->groups = (unsigned)v;
-                        break;
-                case 'S':
-                        o->slots = (unsigned)v;
-                        break;
-                case 'p':
-                        o->fail_permille = (unsigned)v;
-                        break;
-                case 'i':
-                        o->interval_usec = (int64_t)v * USEC;
-                        break;
-                case 'r':
-                        o->reboot_usec = (int64_t)v * USEC;
-                        break;
-                case 'w':
-                        o->window_usec = (int64_t)v * USEC;
-                        break;
-                case 'Q':
-                        o->period_usec = (int64_t)v * USEC;
-                        break;
-                case 'd':
-                        o->duration_usec = (int64_t)v * USEC;
-                        break;
-                case 'c':
-                        o->checks_usec = (int64_t)v * USEC;
-                        break;
-                case 'B':
-                        o->boot_attempts = (unsigned)v;
-                        break;
-                case 'P':
-                        o->after_pause_usec = (int64_t)v * USEC;
-                        break;
-                default:
-                        o->seed = v;
-                        break;
-                }
+                char *field = (char *)o + spec[k].offset;
+                if (spec[k].kind == SIM_NUM_SECS)
+                        *(int64_t *)field = (int64_t)v * (int64_t)USEC_PER_SEC;
+                else if (spec[k].kind == SIM_NUM_UNSIGNED)
+                        *(unsigned *)field = (unsigned)v;
+                else
+                        *(uint64_t *)field = v;
                 return 0;
         }
         fprintf(stderr, "%s", usage);
@@ -748,11 +705,11 @@ static int parse_args(int argc, char **argv, SimOptions *o)
                            .groups = 1,
                            .slots = 1,
                            .fail_permille = 300,
-                           .interval_usec = 300 * USEC,
-                           .reboot_usec = 60 * USEC,
-                           .duration_usec = 4 * 3600 * USEC,
+                           .interval_usec = 300 * USEC_PER_SEC,
+                           .reboot_usec = 60 * USEC_PER_SEC,
+                           .duration_usec = 4 * 3600 * USEC_PER_SEC,
                            .after_pause_usec = -1,
-                           .checks_usec = 30 * USEC,
+                           .checks_usec = 30 * USEC_PER_SEC,
                            .boot_attempts = 3,
                            .seed = 1 };
         int c;
@@ -800,12 +757,12 @@ int main(int argc, char **argv)
         Sim s = { 0 };
         if (parse_args(argc, argv, &s.o) < 0)
                 return 2;
-        double t = mono_secs();
+        double t = now_seconds(CLOCK_MONOTONIC);
         int r = sim_setup(&s);
         if (r >= 0)
                 r = sim_run(&s);
         if (r >= 0) {
-                print_summary(&s, mono_secs() - t, s.last_usec - s.t0_usec);
+                print_summary(&s, now_seconds(CLOCK_MONOTONIC) - t, s.last_usec - s.t0_usec);
         } else {
                 fprintf(stderr, "upkeep-sim: run failed: %s\n", strerror(-r));
         }
