@@ -9,80 +9,40 @@
 
 #include "macros.h"
 
-int64_t release_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-        /* Eras of 400 years (146097 days) starting on March 1st, so the leap day ends a year. */
-        y -= m <= 2;
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        int64_t yoe = y - era * 400;
-        int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-}
-
-void release_civil_from_days(int64_t days, int64_t *ret_y, unsigned *ret_m, unsigned *ret_d)
-{
-        days += 719468;
-        int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-        int64_t doe = days - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        int64_t mp = (5 * doy + 2) / 153;
-        unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-        unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-        *ret_y = yoe + era * 400 + (m <= 2);
-        *ret_m = m;
-        *ret_d = d;
-}
-
-static bool is_leap(int64_t y)
-{
-        return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-        static const unsigned len[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        return m == 2 && is_leap(y) ? 29 : len[m - 1];
-}
-
-static void split_utc(int64_t t, int64_t *y, unsigned *mo, unsigned *d, int *h, int *mi, int *s)
+static void split_utc(int64_t t, int64_t *y, int *mo, int *d, int *h, int *mi, int *s)
 {
         int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
         int64_t rem = t - days * 86400;
-        release_civil_from_days(days, y, mo, d);
+        tz_civil_from_days(days, y, mo, d);
         *h = (int)(rem / 3600);
         *mi = (int)(rem % 3600 / 60);
         *s = (int)(rem % 60);
 }
 
-int release_time_format_utc(int64_t t, char *buf, size_t size)
+/* t in UTC: "2026-12-03T09:00:00Z" with seconds, else "2026-12-03 09:00" (to the minute). */
+static int format_utc(int64_t t, bool seconds, char *buf, size_t size)
 {
         int64_t y;
-        unsigned mo, d;
-        int h, mi, s;
+        int mo, d, h, mi, s, n;
 
-        if (t < -62167219200LL || t > 253402300799LL)
+        if (t < RELEASE_TIME_MIN || t > RELEASE_TIME_MAX)
                 return -ERANGE;
         split_utc(t, &y, &mo, &d, &h, &mi, &s);
-        if ((size_t)snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, h, mi, s) >=
-            size)
-                return -ENOBUFS;
-        return 0;
+        if (seconds)
+                n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, mo, d, h, mi, s);
+        else
+                n = snprintf(buf, size, "%04lld-%02d-%02d %02d:%02d", (long long)y, mo, d, h, mi);
+        return (size_t)n >= size ? -ENOBUFS : 0;
+}
+
+int release_time_format_utc(int64_t t, char *buf, size_t size)
+{
+        return format_utc(t, true, buf, size);
 }
 
 int release_time_format_short(int64_t t, char *buf, size_t size)
 {
-        int64_t y;
-        unsigned mo, d;
-        int h, mi, s;
-
-        if (t < -62167219200LL || t > 253402300799LL)
-                return -ERANGE;
-        split_utc(t, &y, &mo, &d, &h, &mi, &s);
-        if ((size_t)snprintf(buf, size, "%04lld-%02u-%02u %02d:%02d", (long long)y, mo, d, h, mi) >= size)
-                return -ENOBUFS;
-        return 0;
+        return format_utc(t, false, buf, size);
 }
 
 /* Reads exactly n ASCII digits at *p. */
@@ -256,7 +216,7 @@ static int parse_wall(const char **p, int64_t *ret)
         if (!take_digits(&q, 4, &y) || *q++ != '-' || !take_digits(&q, 2, &mo) || *q++ != '-' ||
             !take_digits(&q, 2, &d))
                 return -EINVAL;
-        if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo))
+        if (mo < 1 || mo > 12 || d < 1 || d > tz_month_days(y, (int)mo))
                 return -EINVAL;
         if ((*q == 'T' || *q == 't' || *q == ' ') && q[1] >= '0' && q[1] <= '9') {
                 q++;
@@ -271,7 +231,7 @@ static int parse_wall(const char **p, int64_t *ret)
                         return -EINVAL;
         }
         *p = q;
-        *ret = release_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+        *ret = tz_days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + s;
         return 0;
 }
 
@@ -316,8 +276,8 @@ static int parse_absolute(const char *s, ReleaseZoneLoader load, void *userdata,
         return resolve_local(tz, wall, s, zone, ret, e);
 }
 
-int release_time_parse(const char *s, int64_t now, ReleaseZoneLoader load, void *userdata, int64_t *ret,
-                       Error *e)
+static int parse_any(const char *s, int64_t now, ReleaseZoneLoader load, void *userdata, int64_t *ret,
+                     Error *e)
 {
         const char *digits = s[0] == '@' ? s + 1 : s;
         int64_t t = 0;
@@ -339,4 +299,19 @@ int release_time_parse(const char *s, int64_t now, ReleaseZoneLoader load, void 
                 return 0;
         }
         return parse_absolute(s, load, userdata, ret, e);
+}
+
+int release_time_parse(const char *s, int64_t now, ReleaseZoneLoader load, void *userdata, int64_t *ret,
+                       Error *e)
+{
+        int64_t t;
+        int r;
+
+        r = parse_any(s, now, load, userdata, &t, e);
+        if (r < 0)
+                return r;
+        if (t > RELEASE_TIME_MAX)
+                return error_setf(e, -ERANGE, "time '%s' is after 9999-12-31T23:59:59Z", s);
+        *ret = t;
+        return 0;
 }

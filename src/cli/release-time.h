@@ -11,6 +11,9 @@
 #include "tzfile.h"
 
 #define RELEASE_TIME_MAX_INPUT 128
+/* The instants release times can name and print: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+#define RELEASE_TIME_MIN (-62167219200LL)
+#define RELEASE_TIME_MAX 253402300799LL
 /* Durations up to ten years, in minutes. */
 #define RELEASE_DURATION_MAX_MINUTES (10LL * 366 * 24 * 60)
 
@@ -23,17 +26,14 @@ typedef int (*ReleaseZoneLoader)(const char *name, void *userdata, TimeZone **re
  *   "2026-12-03T10:00:00+01:00", "2026-12-03 10:00Z", "2026-12-03T10:00+0100"
  *   "2026-12-03 10:00 Europe/Berlin", "2026-12-03 UTC"   (wall time in a zone, loaded through load)
  * A date and time without an offset or zone is refused (ambiguous). A wall time the zone skips (DST) is
- * refused; one it repeats is the earlier instant. Errors quote the input and say what is wrong. */
+ * refused; one it repeats is the earlier instant. A time after 9999-12-31T23:59:59Z (RELEASE_TIME_MAX) is
+ * refused with -ERANGE. Errors quote the input and say what is wrong. */
 int release_time_parse(const char *s, int64_t now, ReleaseZoneLoader load, void *userdata, int64_t *ret,
                        Error *e);
 
 /* Parses a duration such as "48h", "2d", "90m", "1d12h", "1w" into whole minutes (at least 1, at most
  * RELEASE_DURATION_MAX_MINUTES). A bare number is refused: give a unit. */
 int release_duration_parse(const char *s, int64_t *ret_minutes, Error *e);
-
-/* Civil date ↔ days since 1970-01-01 (proleptic Gregorian). */
-int64_t release_days_from_civil(int64_t y, unsigned m, unsigned d);
-void release_civil_from_days(int64_t days, int64_t *ret_y, unsigned *ret_m, unsigned *ret_d);
 
 /* "2026-12-03T09:00:00Z" into buf (at least 32 bytes). -ERANGE when t is outside years 0..9999. */
 int release_time_format_utc(int64_t t, char *buf, size_t size);

@@ -74,19 +74,19 @@ static int64_t floor_mod(int64_t a, int64_t b)
         return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
-static bool is_leap(int64_t y)
+bool tz_is_leap(int64_t y)
 {
         return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int month_days(int64_t y, int m)
+int tz_month_days(int64_t y, int m)
 {
         static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        return days[m - 1] + (m == 2 && is_leap(y));
+        return days[m - 1] + (m == 2 && tz_is_leap(y));
 }
 
-/* Days from 1970-01-01 to y-m-d, counting years from March so that leap days fall at the end. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* Counting years from March so that leap days fall at the end. */
+int64_t tz_days_from_civil(int64_t y, int m, int d)
 {
         int64_t yy = m <= 2 ? y - 1 : y;
         int64_t era = floor_div(yy, 400);
@@ -96,8 +96,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
         return era * DAYS_PER_CYCLE + doe - 719468;                    /* 719468: 0000-03-01 to 1970-01-01 */
 }
 
-/* The calendar year containing day z (days since 1970-01-01). */
-static int64_t year_from_days(int64_t z)
+void tz_civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d)
 {
         int64_t era, doe, yoe, doy, mp;
 
@@ -107,7 +106,12 @@ static int64_t year_from_days(int64_t z)
         yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
         doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
         mp = (5 * doy + 2) / 153; /* 0 = March ... 11 = February */
-        return era * 400 + yoe + (mp >= 10);
+        if (ret_y)
+                *ret_y = era * 400 + yoe + (mp >= 10);
+        if (ret_m)
+                *ret_m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        if (ret_d)
+                *ret_d = (int)(doy - (153 * mp + 2) / 5 + 1);
 }
 
 /* ---- POSIX TZ rules ---- */
@@ -116,20 +120,20 @@ static int64_t year_from_days(int64_t z)
  * here (callers reduce instants into one 400-year cycle), so nothing overflows. */
 static int64_t rule_instant(const RuleDate *r, int64_t y, int32_t utoff)
 {
-        int64_t day = days_from_civil(y, 1, 1);
+        int64_t day = tz_days_from_civil(y, 1, 1);
 
         switch (r->kind) {
         case RULE_JULIAN:
-                day += r->n - 1 + (is_leap(y) && r->n >= 60);
+                day += r->n - 1 + (tz_is_leap(y) && r->n >= 60);
                 break;
         case RULE_ZERO_JULIAN:
                 day += r->n;
                 break;
         case RULE_MONTH_WEEK: {
-                int64_t first = days_from_civil(y, r->m, 1);
+                int64_t first = tz_days_from_civil(y, r->m, 1);
                 int wday = (int)floor_mod(first + 4, 7); /* 1970-01-01 was a Thursday */
                 int mday = 1 + (r->d - wday + 7) % 7 + (r->w - 1) * 7;
-                while (mday > month_days(y, r->m))
+                while (mday > tz_month_days(y, r->m))
                         mday -= 7;
                 day = first + mday - 1;
                 break;
@@ -153,7 +157,10 @@ static size_t rule_events(const PosixTz *p, int64_t y, int64_t ev[8], bool dst[8
 
 static int64_t rule_year(const PosixTz *p, int64_t r)
 {
-        return year_from_days(floor_div(r + p->std_utoff, SECS_PER_DAY));
+        int64_t y;
+
+        tz_civil_from_days(floor_div(r + p->std_utoff, SECS_PER_DAY), &y, NULL, NULL);
+        return y;
 }
 
 static bool rule_isdst(const PosixTz *p, int64_t t)

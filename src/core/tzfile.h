@@ -53,6 +53,14 @@ int tz_next_transition(const TimeZone *tz, int64_t t, int64_t *ret);
 
 void tz_free(TimeZone *tz);
 
+/* Proleptic Gregorian calendar arithmetic (exact for years of magnitude below 2^40): days since 1970-01-01
+ * of y-m-d (m 1..12, d 1..31), and back (outputs may be NULL); whether y is a leap year; the days of month
+ * m. */
+int64_t tz_days_from_civil(int64_t y, int m, int d);
+void tz_civil_from_days(int64_t days, int64_t *ret_y, int *ret_m, int *ret_d);
+bool tz_is_leap(int64_t y);
+int tz_month_days(int64_t y, int m);
+
 static inline void tz_freep(TimeZone **tz)
 {
         if (*tz)

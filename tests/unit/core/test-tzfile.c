@@ -260,6 +260,32 @@ typedef struct Tzif {
         const char *footer; /* NULL: none (and no newlines) */
 } Tzif;
 
+/* The calendar arithmetic the rules use (and `upkeep release` prints and parses dates with). */
+static void test_calendar(void **state)
+{
+        int64_t y;
+        int m, d;
+
+        assert_int_equal(tz_days_from_civil(1970, 1, 1), 0);
+        assert_int_equal(tz_days_from_civil(2000, 3, 1), 11017);
+        assert_int_equal(tz_days_from_civil(0, 1, 1), -719528);
+        tz_civil_from_days(-1, &y, &m, &d);
+        assert_true(y == 1969 && m == 12 && d == 31);
+        tz_civil_from_days(11016, &y, &m, &d);
+        assert_true(y == 2000 && m == 2 && d == 29);
+        tz_civil_from_days(11016, NULL, NULL, &d);
+        assert_int_equal(d, 29);
+        for (int64_t days = -800000; days < 800000; days += 997) {
+                tz_civil_from_days(days, &y, &m, &d);
+                assert_true(m >= 1 && m <= 12 && d >= 1 && d <= tz_month_days(y, m));
+                assert_int_equal(tz_days_from_civil(y, m, d), days);
+        }
+        assert_true(tz_is_leap(2000) && tz_is_leap(2024) && !tz_is_leap(1900) && !tz_is_leap(2026));
+        assert_int_equal(tz_month_days(2024, 2), 29);
+        assert_int_equal(tz_month_days(2100, 2), 28);
+        assert_int_equal(tz_month_days(2026, 12), 31);
+}
+
 static void put32(Buf *b, uint32_t v)
 {
         uint8_t x[4] = { v >> 24, v >> 16, v >> 8, v };
@@ -641,7 +667,7 @@ int main(void)
                 cmocka_unit_test(test_known_offsets),   cmocka_unit_test(test_extremes),
                 cmocka_unit_test(test_handmade),        cmocka_unit_test(test_caps),
                 cmocka_unit_test(test_posix),           cmocka_unit_test(test_load),
-                cmocka_unit_test(test_all_zones_parse),
+                cmocka_unit_test(test_all_zones_parse), cmocka_unit_test(test_calendar),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
