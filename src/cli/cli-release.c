@@ -98,7 +98,7 @@ static int parse_when(const char *opt, const char *s, int64_t now, int64_t *ret)
 
 static int parse_option(ReleaseArgs *a, int c, const char **when_now)
 {
-        char *end;
+        uint64_t rows;
 
         switch (c) {
         case 'u':
@@ -120,8 +120,7 @@ static int parse_option(ReleaseArgs *a, int c, const char **when_now)
                 a->duration = optarg;
                 break;
         case 'p':
-                a->start_pct = strtod(optarg, &end);
-                if (!*optarg || *end || !(a->start_pct >= 0 && a->start_pct <= 1))
+                if (safe_atod(optarg, &a->start_pct) < 0 || !(a->start_pct >= 0 && a->start_pct <= 1))
                         return log_error_errno(EINVAL, "--start-percentage: '%s' is not a number in [0, 1]",
                                                optarg);
                 a->has_pct = true;
@@ -142,10 +141,10 @@ static int parse_option(ReleaseArgs *a, int c, const char **when_now)
                 a->to = optarg;
                 break;
         case 'w':
-                a->rows = strtol(optarg, &end, 10);
-                if (!*optarg || *end || a->rows < 2 || a->rows > PLAN_MAX_TIMES)
+                if (safe_atou64(optarg, &rows) < 0 || rows < 2 || rows > PLAN_MAX_TIMES)
                         return log_error_errno(EINVAL, "--rows: '%s' is not a number from 2 to %d", optarg,
                                                PLAN_MAX_TIMES);
+                a->rows = (long)rows;
                 break;
         case 'g':
                 a->svg = optarg;
@@ -238,14 +237,14 @@ static int load_updates(const char *path, char **ret_data, size_t *ret_len)
         return 0;
 }
 
-/* The edit one command makes; 1 changed, 0 unchanged, negative on error (e filled). */
+/* The edit one command makes; 1 changed, 0 unchanged, negative on error (e filled, except on ENOMEM). */
 static int apply_edit(const ReleaseArgs *a, json_t *doc, const ReleaseIndex *ri, Buf *note, Error *e)
 {
         int64_t start = a->now, minutes;
         int r;
 
-        if (a->start && (r = parse_when("--start", a->start, a->now, &start)) < 0)
-                return r;
+        if (a->start && (r = release_time_parse(a->start, a->now, zone_loader, NULL, &start, e)) < 0)
+                return error_prefixf(e, r, "--start");
         if (streq(a->cmd, "add")) {
                 if (!a->start || !a->duration)
                         return error_setf(e, -EINVAL, "add needs --start WHEN and --duration DUR");
@@ -285,6 +284,28 @@ static void describe(const ReleaseArgs *a, const json_t *doc)
                json_object_get(ro, RELEASE_PAUSED_KEY) ? " (paused)" : "");
 }
 
+/* Stamps last-modified, serializes and writes doc back to the updates file; logs every failure. */
+static int save_updates(const ReleaseArgs *a, json_t *doc, Buf *out)
+{
+        Error e = { { 0 } };
+        int r;
+
+        r = updates_doc_touch(doc, a->now);
+        if (r == -ERANGE)
+                return log_error_errno(
+                        r, "%s: cannot set last-modified: the time is outside years 0 to 9999", a->updates);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot set last-modified: %m", a->updates);
+        r = updates_doc_write(doc, out);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot serialize the update metadata: %m", a->updates);
+        r = write_file_atomic(a->updates, out->data, out->len, WRITE_FILE_KEEP_MODE, &e);
+        if (r < 0)
+                return log_error_errno(r, "%s", e.message);
+        printf("%s: updated\n", a->updates);
+        return 0;
+}
+
 static int edit_cmd(const ReleaseArgs *a)
 {
         _cleanup_free_ char *data = NULL;
@@ -308,13 +329,11 @@ static int edit_cmd(const ReleaseArgs *a)
         release_index_free(ri);
         if (r < 0 && e.message[0])
                 log_error_errno(r, "%s: %s", a->updates, e.message);
-        if (r > 0 && (r = updates_doc_touch(doc, a->now)) >= 0 && (r = updates_doc_write(doc, &out)) >= 0) {
-                r = write_file_atomic(a->updates, out.data, out.len, WRITE_FILE_KEEP_MODE, &e);
-                if (r < 0)
-                        log_error_errno(r, "%s", e.message);
-                else
-                        printf("%s: updated\n", a->updates);
-        } else if (r == 0)
+        else if (r < 0)
+                log_error_errno(r, "%s: %s failed: %m", a->updates, a->cmd);
+        if (r > 0)
+                r = save_updates(a, doc, &out);
+        else if (r == 0)
                 printf("%s: unchanged\n", a->updates);
         if (r >= 0) {
                 if (note.len > 0)

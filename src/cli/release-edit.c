@@ -242,22 +242,100 @@ int updates_doc_touch(json_t *doc, int64_t now)
         return json_object_set_new(md, "last-modified", json_string(ts)) < 0 ? -ENOMEM : 0;
 }
 
-static ssize_t index_position(const ReleaseIndex *ri, const char *version)
+static int version_pos_cmp(const void *a, const void *b)
 {
+        const VersionPos *x = a, *y = b;
+        int c = strcmp(x->version, y->version);
+
+        if (c != 0)
+                return c;
+        return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Sorts t's n items and marks each with the first position of its version (sorted neighbours). */
+static void version_table_sort(VersionTable *t)
+{
+        if (t->n > 1)
+                qsort(t->items, t->n, sizeof(VersionPos), version_pos_cmp);
+        for (size_t i = 0; i < t->n; i++)
+                t->items[i].first = i > 0 && streq(t->items[i - 1].version, t->items[i].version)
+                                            ? t->items[i - 1].first
+                                            : t->items[i].pos;
+}
+
+int version_table_from_doc(const json_t *doc, VersionTable *ret)
+{
+        json_t *releases = json_object_get(doc, "releases"), *rel;
+        VersionTable t = { 0 };
+        size_t i;
+
+        t.items = calloc(json_array_size(releases) + 1, sizeof(VersionPos));
+        if (!t.items)
+                return -ENOMEM;
+        json_array_foreach(releases, i, rel) {
+                const char *v = json_string_value(json_object_get(rel, "version"));
+                if (v)
+                        t.items[t.n++] = (VersionPos){ .version = v, .pos = i };
+        }
+        version_table_sort(&t);
+        *ret = t;
+        return 0;
+}
+
+int version_table_from_index(const ReleaseIndex *ri, VersionTable *ret)
+{
+        VersionTable t = { 0 };
+
+        t.items = calloc((ri ? ri->n_releases : 0) + 1, sizeof(VersionPos));
+        if (!t.items)
+                return -ENOMEM;
         for (size_t i = 0; ri && i < ri->n_releases; i++)
-                if (streq(ri->releases[i].version, version))
-                        return (ssize_t)i;
+                if (ri->releases[i].version)
+                        t.items[t.n++] = (VersionPos){ .version = ri->releases[i].version, .pos = i };
+        version_table_sort(&t);
+        *ret = t;
+        return 0;
+}
+
+ssize_t version_table_find(const VersionTable *t, const char *version)
+{
+        VersionPos key = { .version = version };
+        size_t lo = 0, hi = t->n;
+
+        if (!version)
+                return -1;
+        /* Any item with the version will do: each knows the first position of its version. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(key.version, t->items[mid].version);
+                if (c == 0)
+                        return (ssize_t)t->items[mid].first;
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
         return -1;
+}
+
+void version_table_done(VersionTable *t)
+{
+        free(t->items);
+        *t = (VersionTable){ 0 };
 }
 
 /* The entry of version, created (in the release index's order) when missing and create is set. */
 static int entry_get(json_t *doc, const ReleaseIndex *ri, const char *version, bool create, json_t **ret,
                      Error *e)
 {
+        _cleanup_(version_table_done) VersionTable index = { 0 };
         json_t *releases = json_object_get(doc, "releases"), *rel, *entry;
-        ssize_t pos = index_position(ri, version);
+        ssize_t pos;
         size_t i, at;
 
+        if (version_table_from_index(ri, &index) < 0)
+                return -ENOMEM;
+        pos = version_table_find(&index, version);
         if (ri && pos < 0)
                 return error_setf(e, -ENOENT,
                                   "release %s is not in the release index (a typo? upkeep-graph and "
@@ -273,7 +351,7 @@ static int entry_get(json_t *doc, const ReleaseIndex *ri, const char *version, b
         }
         at = json_array_size(releases);
         json_array_foreach(releases, i, rel) {
-                ssize_t p = index_position(ri, json_string_value(json_object_get(rel, "version")));
+                ssize_t p = version_table_find(&index, json_string_value(json_object_get(rel, "version")));
                 if (p > pos) {
                         at = i;
                         break;
@@ -371,7 +449,8 @@ int release_set_deadend(json_t *doc, const ReleaseIndex *ri, const char *version
         return set_reason(doc, ri, version, "deadend", reason, e);
 }
 
-static int rollout_get(json_t *doc, const char *version, json_t **ret, Error *e)
+/* The rollout object of version's entry, and the entry's metadata it is in. */
+static int rollout_get(json_t *doc, const char *version, json_t **ret_md, json_t **ret, Error *e)
 {
         json_t *entry, *ro;
         int r = entry_get(doc, NULL, version, false, &entry, e);
@@ -381,6 +460,7 @@ static int rollout_get(json_t *doc, const char *version, json_t **ret, Error *e)
         ro = json_object_get(entry_md(entry), "rollout");
         if (!json_is_object(ro))
                 return error_setf(e, -ESRCH, "release %s has no rollout", version);
+        *ret_md = entry_md(entry);
         *ret = ro;
         return 0;
 }
@@ -416,12 +496,12 @@ static json_t *rollout_rebuild(const json_t *old, json_t *duration, json_t *star
 
 int release_pause(json_t *doc, const char *version, int64_t now, const char *reason, Error *e)
 {
-        json_t *ro = NULL, *d, *s, *entry, *paused;
+        json_t *ro = NULL, *md = NULL, *d, *s, *paused;
         int64_t start, end, remaining;
         double frozen;
         int r;
 
-        r = rollout_get(doc, version, &ro, e);
+        r = rollout_get(doc, version, &md, &ro, e);
         if (r < 0)
                 return r;
         if (json_object_get(ro, RELEASE_PAUSED_KEY))
@@ -449,18 +529,17 @@ int release_pause(json_t *doc, const char *version, int64_t now, const char *rea
                 return -ENOMEM;
         }
         ro = rollout_rebuild(ro, NULL, json_incref(s), json_real(frozen), paused);
-        r = entry_get(doc, NULL, version, false, &entry, e);
-        if (!ro || r < 0 || json_object_set_new(entry_md(entry), "rollout", ro) < 0)
+        if (!ro || json_object_set_new(md, "rollout", ro) < 0)
                 return -ENOMEM;
         return 1;
 }
 
 int release_resume(json_t *doc, const char *version, int64_t start, Error *e)
 {
-        json_t *ro = NULL, *paused, *rem, *entry;
+        json_t *ro = NULL, *md = NULL, *paused, *rem;
         int r;
 
-        r = rollout_get(doc, version, &ro, e);
+        r = rollout_get(doc, version, &md, &ro, e);
         if (r < 0)
                 return r;
         paused = json_object_get(ro, RELEASE_PAUSED_KEY);
@@ -475,8 +554,7 @@ int release_resume(json_t *doc, const char *version, int64_t start, Error *e)
                                   version, (long long)RELEASE_DURATION_MAX_MINUTES);
         ro = rollout_rebuild(ro, json_integer(json_integer_value(rem)), json_integer(start),
                              json_incref(json_object_get(ro, "start_percentage")), NULL);
-        r = entry_get(doc, NULL, version, false, &entry, e);
-        if (!ro || r < 0 || json_object_set_new(entry_md(entry), "rollout", ro) < 0)
+        if (!ro || json_object_set_new(md, "rollout", ro) < 0)
                 return -ENOMEM;
         return 1;
 }

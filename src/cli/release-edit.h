@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "error.h"
@@ -34,6 +35,28 @@ int updates_doc_write(const json_t *doc, Buf *out);
 
 /* The entry for version (its index in releases in *ret_pos when not NULL), or NULL. */
 json_t *updates_doc_find(const json_t *doc, const char *version, size_t *ret_pos);
+
+/* Versions with their positions in a list, sorted once (O(n log n)) so that each lookup is a binary
+ * search: for the update metadata's entries and the release index's releases, which may hold up to
+ * GRAPH_MAX_RELEASES each. Versions are borrowed from the document or index. */
+typedef struct VersionPos {
+        const char *version;
+        size_t pos;   /* position in the list */
+        size_t first; /* position of the first item in the list with the same version */
+} VersionPos;
+
+typedef struct VersionTable {
+        VersionPos *items; /* by version, then position */
+        size_t n;
+} VersionTable;
+
+/* From the entries of doc's "releases" array whose "version" is a string (others are skipped). */
+int version_table_from_doc(const json_t *doc, VersionTable *ret);
+/* From a release index (ri may be NULL: an empty table). */
+int version_table_from_index(const ReleaseIndex *ri, VersionTable *ret);
+/* The position of the first item with version (NULL matches nothing), or -1. */
+ssize_t version_table_find(const VersionTable *t, const char *version);
+void version_table_done(VersionTable *t);
 
 /* Sets metadata["last-modified"] to now in UTC ("2026-12-03T09:00:00Z"), as rollout.py does on save. */
 int updates_doc_touch(json_t *doc, int64_t now);

@@ -16,7 +16,6 @@ void plan_free(Plan *p)
         if (!p)
                 return;
         free(p->times);
-        free(p->columns);
         free(p->versions);
         free(p->share);
         free(p);
@@ -164,16 +163,14 @@ int plan_compute(const Graph *g, size_t from, const int64_t *times, size_t n_tim
         for (size_t k = 0; k < g->n_nodes; k++)
                 p->n_columns += used[k];
         p->times = calloc(n_times, sizeof(int64_t));
-        p->columns = calloc(p->n_columns + 1, sizeof(uint32_t));
         p->versions = calloc(p->n_columns + 1, sizeof(char *));
         p->share = calloc(n_times * p->n_columns + 1, sizeof(double));
-        if (!p->times || !p->columns || !p->versions || !p->share)
+        if (!p->times || !p->versions || !p->share)
                 goto out;
         memcpy(p->times, times, n_times * sizeof(int64_t));
         p->n_times = n_times;
         for (size_t k = 0, c = 0; k < g->n_nodes; k++)
                 if (used[k]) {
-                        p->columns[c] = (uint32_t)k;
                         p->versions[c] = g->nodes[k].version;
                         for (size_t i = 0; i < n_times; i++)
                                 p->share[i * p->n_columns + c] = rows[i * g->n_nodes + k];

@@ -22,9 +22,9 @@ typedef struct Plan {
         size_t n_times;
         int64_t *times;
         size_t n_columns;
-        uint32_t *columns;     /* graph node index of each destination that some time reaches, by age */
-        const char **versions; /* the graph's version strings (borrowed from the graph) */
-        double *share;         /* n_times × n_columns, row-major, each row sums to 1 */
+        const char *
+                *versions; /* each destination that some time reaches, by age (borrowed from the graph) */
+        double *share;     /* n_times × n_columns, row-major, each row sums to 1 */
 } Plan;
 
 /* The default time range: from `from` to the latest rollout end (plus a tenth), at least one day. */

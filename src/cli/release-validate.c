@@ -15,7 +15,8 @@ typedef struct Ctx {
         const char *file;
         Buf *out;
         ValidateResult res;
-        int r; /* the first allocation failure */
+        int r;                       /* the first allocation failure */
+        VersionTable entries, index; /* the document's releases and the release index, for lookups */
         char where[160];
 } Ctx;
 
@@ -141,14 +142,6 @@ static void check_rollout(Ctx *c, const json_t *md)
         unknown_keys(c, ro, "metadata.rollout", known, ELEMENTSOF(known));
 }
 
-static ssize_t index_pos(const ReleaseIndex *ri, const char *version)
-{
-        for (size_t i = 0; i < ri->n_releases; i++)
-                if (streq(ri->releases[i].version, version))
-                        return (ssize_t)i;
-        return -1;
-}
-
 /* Fedora CoreOS's versions: NN.YYYYMMDD.S.P with S the stream's code. */
 static void check_fcos_version(Ctx *c, const char *stream, const char *version)
 {
@@ -176,7 +169,7 @@ static void check_entry(Ctx *c, const json_t *root, size_t i, const json_t *rel,
         static const char *const known_md[] = { "barrier", "deadend", "rollout" };
         json_t *ver = json_object_get(rel, "version"), *md = json_object_get(rel, "metadata");
         const char *version = json_string_value(ver);
-        size_t dup;
+        ssize_t dup;
 
         snprintf(c->where, sizeof(c->where), "release %zu (%.64s)", i, version ? version : "?");
         if (!json_is_object(rel)) {
@@ -192,8 +185,9 @@ static void check_entry(Ctx *c, const json_t *root, size_t i, const json_t *rel,
                 finding(c, true, "metadata", "%s", md ? "must be an object" : "is missing");
         if (!version || !json_is_object(md))
                 return;
-        if (updates_doc_find(root, version, &dup) && dup < i)
-                finding(c, true, "version", "duplicate of release %zu: servers apply both entries", dup);
+        dup = version_table_find(&c->entries, version);
+        if (dup >= 0 && (size_t)dup < i)
+                finding(c, true, "version", "duplicate of release %zd: servers apply both entries", dup);
         check_fcos_version(c, json_string_value(json_object_get(root, "stream")), version);
         unknown_keys(c, rel, NULL, (const char *const[]){ "version", "metadata" }, 2);
         unknown_keys(c, md, "metadata", known_md, ELEMENTSOF(known_md));
@@ -204,7 +198,7 @@ static void check_entry(Ctx *c, const json_t *root, size_t i, const json_t *rel,
         check_reason(c, md, "deadend");
         check_rollout(c, md);
         if (ri) {
-                ssize_t pos = index_pos(ri, version);
+                ssize_t pos = version_table_find(&c->index, version);
                 if (pos < 0)
                         finding(c, true, "version",
                                 "not in the release index: servers ignore this entry%s (a typo, or not "
@@ -263,10 +257,15 @@ int release_validate(const char *data, size_t len, const char *file, const Relea
                         finding(&c, true, "releases", "%s", releases ? "must be an array" : "is missing");
                 else if (json_array_size(releases) > GRAPH_MAX_RELEASES)
                         finding(&c, true, "releases", "more than %d entries", GRAPH_MAX_RELEASES);
+                else if (version_table_from_doc(root, &c.entries) < 0 ||
+                         version_table_from_index(ri, &c.index) < 0)
+                        c.r = -ENOMEM;
                 else
                         json_array_foreach(releases, i, rel)
                                 check_entry(&c, root, i, rel, ri, &last_pos);
         }
+        version_table_done(&c.entries);
+        version_table_done(&c.index);
         if (c.r < 0)
                 return c.r;
         *ret = c.res;

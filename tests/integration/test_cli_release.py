@@ -225,3 +225,25 @@ def test_usage_errors(build_dir, stream):
     p = upkeep(build_dir, "pause", "--updates", str(stream / "updates.json"), check=False)
     assert p.returncode == 1 and "pause needs a VERSION" in p.stderr
     assert upkeep(build_dir, "--help").stdout.startswith("usage: upkeep release")
+
+
+def test_times_past_9999_are_refused_with_a_message(build_dir, stream):
+    u = stream / "updates.json"
+    before = u.read_bytes()
+    p = upkeep(build_dir, "clean", "--updates", str(u), "--now", "999999999999", check=False)
+    assert p.returncode == 2 and "--now: time '999999999999' is after 9999-12-31T23:59:59Z" in p.stderr
+    p = upkeep(build_dir, "pause", NEWEST, "--updates", str(u), "--now", "253402300799", "--start", "+1s",
+               check=False)
+    assert p.returncode == 1 and "--start: time '+1s' is after 9999-12-31T23:59:59Z" in p.stderr
+    assert u.read_bytes() == before
+
+
+def test_numeric_options_are_plain_decimal(build_dir, stream):
+    u = str(stream / "updates.json")
+    for pct in ("0x0.8", " 0.5", "nan", "1.5", ""):
+        p = upkeep(build_dir, "add", NEWEST, "--updates", u, "--start", "now", "--duration", "1d",
+                   "--start-percentage", pct, check=False)
+        assert p.returncode == 2 and f"--start-percentage: '{pct}' is not a number in [0, 1]" in p.stderr
+    for rows in ("0x10", "+5", "-5", "1", "5x", ""):
+        p = upkeep(build_dir, "plan", "--updates", u, "--rows", rows, check=False)
+        assert p.returncode == 2 and f"--rows: '{rows}' is not a number from 2 to" in p.stderr

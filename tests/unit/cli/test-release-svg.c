@@ -42,14 +42,8 @@ static void test_svg(void **state)
 {
         int64_t times[3] = { 1800000000, 1800003600, 1800007200 };
         const char *versions[2] = { "40.1<&>", "40.2" };
-        uint32_t columns[2] = { 0, 1 };
         double share[6] = { 1.0, 0.0, 0.5, 0.5, 0.0, 1.0 };
-        Plan p = { .n_times = 3,
-                   .times = times,
-                   .n_columns = 2,
-                   .columns = columns,
-                   .versions = versions,
-                   .share = share };
+        Plan p = { .n_times = 3, .times = times, .n_columns = 2, .versions = versions, .share = share };
         Buf b = BUF_INIT(1u << 20);
 
         assert_int_equal(plan_write_svg(&p, "plan & <more>", &b), 0);

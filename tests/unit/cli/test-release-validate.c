@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,13 +132,53 @@ static void test_cross_checks(void **state)
         free(out);
 }
 
+/* Many releases (lookups are sorted once and binary-searched, not a scan per entry: bench it, not timed
+ * here): the same findings as a short file gives. */
+static void test_many_releases(void **state)
+{
+        enum { N = 50000 };
+        Release *rels = calloc(N, sizeof(Release));
+        ReleaseIndex ri = { .stream = "stable", .releases = rels, .n_releases = N };
+        Buf doc = BUF_INIT(1u << 26);
+
+        assert_non_null(rels);
+        assert_int_equal(buf_puts(&doc, "{\"stream\": \"stable\", \"releases\": ["), 0);
+        for (unsigned i = 0; i < N; i++) {
+                assert_true(asprintf(&rels[i].version, "40.20260101.3.%u", i) > 0);
+                assert_int_equal(buf_printf(&doc,
+                                            "{\"version\": \"%s\", \"metadata\": {\"barrier\": "
+                                            "{\"reason\": \"b\"}}},",
+                                            rels[i].version),
+                                 0);
+        }
+        /* Two more entries for release 7 (each a duplicate of the first), one not in the index. */
+        assert_int_equal(buf_puts(&doc,
+                                  "{\"version\": \"40.20260101.3.7\", \"metadata\": {\"barrier\": {}}},"
+                                  "{\"version\": \"40.20260101.3.7\", \"metadata\": {\"barrier\": {}}},"
+                                  "{\"version\": \"40.20269999.3.0\", \"metadata\": {\"barrier\": "
+                                  "{\"reason\": \"b\"}}}]}"),
+                         0);
+        assert_int_equal(buf_putc(&doc, 0), 0);
+        expect(doc.data, &ri, 5, 1,
+               (const char *const[]){
+                       "release 50000 (40.20260101.3.7): version: duplicate of release 7: servers apply "
+                       "both",
+                       "release 50001 (40.20260101.3.7): version: duplicate of release 7: servers apply "
+                       "both",
+                       "release 50000 (40.20260101.3.7): version: listed after a newer release",
+                       "release 50002 (40.20269999.3.0): version: not in the release index", NULL });
+        for (unsigned i = 0; i < N; i++)
+                free(rels[i].version);
+        free(rels);
+        buf_free(&doc);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_real_file_is_clean),
-                cmocka_unit_test(test_schema),
-                cmocka_unit_test(test_semantics),
-                cmocka_unit_test(test_cross_checks),
+                cmocka_unit_test(test_real_file_is_clean), cmocka_unit_test(test_schema),
+                cmocka_unit_test(test_semantics),          cmocka_unit_test(test_cross_checks),
+                cmocka_unit_test(test_many_releases),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
