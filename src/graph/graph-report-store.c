@@ -560,18 +560,6 @@ static int check_down(GraphReportStore *s, Error *e)
                           s->ops->name, s->refresh_ms);
 }
 
-/* Sets (stream, release, group)'s count of o to v. Called with the lock held. */
-static int set_count(GraphReportCounts *c, const char *stream, const char *release, const char *group,
-                     GraphReportOutcome o, uint64_t v)
-{
-        GraphReportCount *x = (GraphReportCount *)graph_report_counts_find(c, stream, release, group);
-
-        if (!x)
-                return graph_report_counts_add(c, stream, release, group, o, v);
-        x->n[o] = v;
-        return 0;
-}
-
 int graph_report_store_add(GraphReportStore *s, const GraphReport *r, int64_t received, Error *e)
 {
         const char *stream = r->stream, *release = r->to_version, *group = r->group;
@@ -585,11 +573,8 @@ int graph_report_store_add(GraphReportStore *s, const GraphReport *r, int64_t re
                 return ret;
         pthread_mutex_lock(&s->write_lock);
         pthread_mutex_lock(&s->lock);
+        graph_report_counts_resolve(&s->counts, &stream, &release, &group);
         x = graph_report_counts_find(&s->counts, stream, release, group);
-        if (!x && s->counts.n >= GRAPH_REPORT_COUNTS_MAX) {
-                stream = release = group = GRAPH_REPORT_COUNTS_OTHER;
-                x = graph_report_counts_find(&s->counts, stream, release, group);
-        }
         known = x ? x->n[r->outcome] : 0;
         pthread_mutex_unlock(&s->lock);
         ret = s->ops->add(s->be, r, received, stream, release, group, known, &count, e);
@@ -600,7 +585,7 @@ int graph_report_store_add(GraphReportStore *s, const GraphReport *r, int64_t re
                                                               r->outcome, 1)
                                     : 0;
                 else
-                        k = set_count(&s->counts, stream, release, group, r->outcome, count);
+                        k = graph_report_counts_set(&s->counts, stream, release, group, r->outcome, count);
                 pthread_mutex_unlock(&s->lock);
                 ret = k < 0 ? k : ret;
         }

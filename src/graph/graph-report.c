@@ -299,30 +299,60 @@ const GraphReportCount *graph_report_counts_find(const GraphReportCounts *c, con
         return counts_find(c, stream, release, group);
 }
 
+void graph_report_counts_resolve(const GraphReportCounts *c, const char **stream, const char **release,
+                                 const char **group)
+{
+        if (!counts_find(c, *stream, *release, *group) && c->n >= GRAPH_REPORT_COUNTS_MAX)
+                *stream = *release = *group = GRAPH_REPORT_COUNTS_OTHER;
+}
+
+/* The entry the key is counted under (graph_report_counts_resolve()), created when missing; NULL: out of
+ * memory. */
+static GraphReportCount *counts_slot(GraphReportCounts *c, const char *stream, const char *release,
+                                     const char *group)
+{
+        GraphReportCount *x;
+
+        assert(c && stream && release && group);
+        assert(strlen(stream) <= GRAPH_REPORT_MAX_NAME && strlen(release) <= GRAPH_REPORT_MAX_VERSION &&
+               strlen(group) <= GRAPH_REPORT_MAX_NAME);
+        graph_report_counts_resolve(c, &stream, &release, &group);
+        x = counts_find(c, stream, release, group);
+        if (x)
+                return x;
+        if (!c->items && !(c->items = calloc(GRAPH_REPORT_COUNTS_MAX + 1, sizeof(GraphReportCount))))
+                return NULL;
+        x = &c->items[c->n++];
+        *x = (GraphReportCount){ 0 };
+        strcpy(x->stream, stream);
+        strcpy(x->release, release);
+        strcpy(x->group, group);
+        return x;
+}
+
 int graph_report_counts_add(GraphReportCounts *c, const char *stream, const char *release, const char *group,
                             GraphReportOutcome o, uint64_t k)
 {
         GraphReportCount *x;
 
-        assert(c && stream && release && group);
         assert(o >= 0 && o < _GRAPH_REPORT_OUTCOME_MAX);
-        assert(strlen(stream) <= GRAPH_REPORT_MAX_NAME && strlen(release) <= GRAPH_REPORT_MAX_VERSION &&
-               strlen(group) <= GRAPH_REPORT_MAX_NAME);
-        x = counts_find(c, stream, release, group);
-        if (!x && c->n >= GRAPH_REPORT_COUNTS_MAX) {
-                stream = release = group = GRAPH_REPORT_COUNTS_OTHER;
-                x = counts_find(c, stream, release, group);
-        }
-        if (!x) {
-                if (!c->items && !(c->items = calloc(GRAPH_REPORT_COUNTS_MAX + 1, sizeof(GraphReportCount))))
-                        return -ENOMEM;
-                x = &c->items[c->n++];
-                *x = (GraphReportCount){ 0 };
-                strcpy(x->stream, stream);
-                strcpy(x->release, release);
-                strcpy(x->group, group);
-        }
+        x = counts_slot(c, stream, release, group);
+        if (!x)
+                return -ENOMEM;
         x->n[o] += k;
+        return 0;
+}
+
+int graph_report_counts_set(GraphReportCounts *c, const char *stream, const char *release, const char *group,
+                            GraphReportOutcome o, uint64_t v)
+{
+        GraphReportCount *x;
+
+        assert(o >= 0 && o < _GRAPH_REPORT_OUTCOME_MAX);
+        x = counts_slot(c, stream, release, group);
+        if (!x)
+                return -ENOMEM;
+        x->n[o] = v;
         return 0;
 }
 

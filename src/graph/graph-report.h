@@ -111,9 +111,17 @@ typedef struct GraphReportCounts {
         size_t n;
 } GraphReportCounts;
 
+/* A key not in a full table is counted under (GRAPH_REPORT_COUNTS_OTHER x 3) instead. */
 /* Adds k reports of outcome o. 0 or -ENOMEM. */
 int graph_report_counts_add(GraphReportCounts *c, const char *stream, const char *release, const char *group,
                             GraphReportOutcome o, uint64_t k);
+/* Sets the count of outcome o to v (a count read back from a store). 0 or -ENOMEM. */
+int graph_report_counts_set(GraphReportCounts *c, const char *stream, const char *release, const char *group,
+                            GraphReportOutcome o, uint64_t v);
+/* The key a report of (*stream, *release, *group) is counted under: unchanged, or the overflow key when the
+ * table is full without it. */
+void graph_report_counts_resolve(const GraphReportCounts *c, const char **stream, const char **release,
+                                 const char **group);
 /* The entry of this key, or NULL. */
 const GraphReportCount *graph_report_counts_find(const GraphReportCounts *c, const char *stream,
                                                  const char *release, const char *group);

@@ -241,6 +241,24 @@ static void test_counts(void **state)
                          0);
         assert_int_equal(
                 graph_report_counts_find(&c, "stable", "41.3", "default")->n[GRAPH_REPORT_SUCCEEDED], 2);
+        /* A count read back from a store goes where an added one would: set, not added. */
+        assert_int_equal(graph_report_counts_set(&c, "stable", "41.3", "default", GRAPH_REPORT_SUCCEEDED, 7),
+                         0);
+        assert_int_equal(
+                graph_report_counts_find(&c, "stable", "41.3", "default")->n[GRAPH_REPORT_SUCCEEDED], 7);
+        assert_int_equal(graph_report_counts_set(&c, "stable", "41.3", "new", GRAPH_REPORT_STAGE_FAILED, 20),
+                         0);
+        assert_int_equal(x->n[GRAPH_REPORT_STAGE_FAILED], 20);
+        assert_int_equal(c.n, GRAPH_REPORT_COUNTS_MAX + 1);
+        {
+                const char *st = "stable", *rel = "41.3", *g = "default";
+                graph_report_counts_resolve(&c, &st, &rel, &g);
+                assert_string_equal(g, "default");
+                g = "unseen";
+                graph_report_counts_resolve(&c, &st, &rel, &g);
+                assert_string_equal(st, GRAPH_REPORT_COUNTS_OTHER);
+                assert_string_equal(g, GRAPH_REPORT_COUNTS_OTHER);
+        }
         graph_report_counts_done(&c);
 }
 
