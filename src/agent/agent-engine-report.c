@@ -20,25 +20,22 @@
 #define TOKEN_FILE_MAX 4098 /* a token (4096 bytes) and its line ending */
 #define REPORT_STOP_TIMEOUT_MS 2000
 
-/* Reads one token file: trailing newline stripped, printable ASCII without spaces. *ret stays NULL when
- * path is NULL or empty. */
+/* Reads one token file (read_token_file(): one line, trailing whitespace dropped), printable ASCII without
+ * spaces. *ret stays NULL when path is NULL or empty. */
 static int token_load(const char *key, const char *path, char **ret, Error *err)
 {
         _cleanup_free_ char *data = NULL;
         Error warn = {}, e = {};
-        size_t len = 0;
         int r;
 
         if (!path || !*path)
                 return 0;
-        r = read_secret_file(path, TOKEN_FILE_MAX, &data, &len, &warn, &e);
-        if (r < 0)
+        r = read_token_file(path, TOKEN_FILE_MAX, &data, &warn, &e);
+        if (r < 0 && r != -EINVAL)
                 return error_setf(err, r, "upkeep.%s: %s", key, e.message);
         if (warn.message[0])
                 log_warning("upkeep.%s: %s", key, warn.message);
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-                data[--len] = 0;
-        if (strlen(data) != len || !worker_lock_token_valid(data))
+        if (r < 0 || !worker_lock_token_valid(data))
                 return error_setf(err, -EINVAL,
                                   "upkeep.%s: %s must hold one token: 1 to 4096 printable ASCII characters "
                                   "without spaces",

@@ -96,22 +96,15 @@ static void *fetch_loop(void *userdata)
         return NULL;
 }
 
-/* "Authorization: Bearer <the file's first line>" into *ret. */
+/* "Authorization: Bearer <the file's token>" into *ret. */
 static int read_auth(const char *path, char **ret, Error *warn, Error *e)
 {
-        _cleanup_free_ char *data = NULL;
-        size_t len;
-        int r = read_secret_file(path, TOKEN_FILE_MAX, &data, &len, warn, e);
+        _cleanup_free_ char *token = NULL;
+        int r = read_token_file(path, TOKEN_FILE_MAX, &token, warn, e);
 
         if (r < 0)
                 return error_prefixf(e, r, "status.lock_admin_token_file");
-        data[strcspn(data, "\r\n")] = 0;
-        if (!*data || strlen(data) != strcspn(data, " \t"))
-                return error_setf(e, -EINVAL,
-                                  "status.lock_admin_token_file: %s: must hold one token (a line "
-                                  "without spaces)",
-                                  path);
-        if (asprintf(ret, "Authorization: Bearer %s", data) < 0)
+        if (asprintf(ret, "Authorization: Bearer %s", token) < 0)
                 return -ENOMEM;
         return r;
 }

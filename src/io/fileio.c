@@ -192,6 +192,27 @@ int read_secret_file(const char *path, size_t max, char **ret_data, size_t *ret_
         return checked;
 }
 
+int read_token_file(const char *path, size_t max, char **ret, Error *warn, Error *e)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len, size;
+        int r;
+
+        assert(path);
+        assert(ret);
+        r = read_secret_file(path, max, &data, &size, warn, e);
+        if (r < 0)
+                return r;
+        for (len = size; len > 0 && memchr(" \t\r\n", data[len - 1], 4);)
+                data[--len] = 0;
+        if (len == 0 || strlen(data) != len || strcspn(data, " \t\r\n") != len) {
+                explicit_bzero(data, size);
+                return error_setf(e, -EINVAL, "%s: the token must be one line of text without spaces", path);
+        }
+        *ret = TAKE_PTR(data);
+        return r;
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
         _cleanup_free_ char *buf = strdup(path);

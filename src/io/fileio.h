@@ -38,6 +38,11 @@ int secret_file_check(int fd, const char *path, Error *e);
  * descriptor it reads: 0, or 1 with warn filled; a negative errno with e filled ("PATH: ..."), -EPERM when
  * the file is refused. */
 int read_secret_file(const char *path, size_t max, char **ret_data, size_t *ret_len, Error *warn, Error *e);
+/* Reads a file holding one token (a secret, read as read_secret_file() does): whitespace at the end of the
+ * file (spaces, tabs, blank lines) is dropped, and what is left must be one non-empty line without spaces,
+ * tabs or NUL bytes: further non-empty lines are refused. *ret is the token. 0, or 1 with warn filled; a
+ * negative errno with e filled ("PATH: ..."), -EINVAL when the file does not hold one token. */
+int read_token_file(const char *path, size_t max, char **ret, Error *warn, Error *e);
 
 /* mkdir -p: path and its missing parents, each created with mode. 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);

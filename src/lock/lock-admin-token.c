@@ -17,20 +17,13 @@
 
 #define ADMIN_TOKEN_FILE_MAX 4096
 
+/* The token in path (read_token_file()). 0, not 1, when warn is filled: admin_token_load() returns 1 for
+ * "created". */
 static int token_read(const char *path, char **ret, Error *warn, Error *e)
 {
-        _cleanup_free_ char *data = NULL;
-        size_t len;
-        int r = read_secret_file(path, ADMIN_TOKEN_FILE_MAX, &data, &len, warn, e);
+        int r = read_token_file(path, ADMIN_TOKEN_FILE_MAX, ret, warn, e);
 
-        if (r < 0)
-                return r;
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
-                data[--len] = 0;
-        if (len == 0 || strlen(data) != len || strchr(data, '\n'))
-                return error_setf(e, -EINVAL, "%s: the token must be one line of text", path);
-        *ret = TAKE_PTR(data);
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 static int token_random(char out[static 2 * ADMIN_TOKEN_BYTES + 2])

@@ -1,5 +1,5 @@
 /* test-fileio.c — unit tests for src/io/fileio.c: whole-file reads with a size cap, from a path and
- * from a descriptor, atomic writes, and the permission check of files holding secrets. */
+ * from a descriptor, atomic writes, the permission check of files holding secrets and token files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,12 +253,90 @@ static void test_secret_file_check(void **state)
         assert_has(e.message, path);
 }
 
+/* Writes text (n bytes, NULs allowed) into path with mode. */
+static void put(const char *path, const char *text, size_t n, mode_t mode)
+{
+        FILE *f = fopen(path, "w");
+
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, n, f), n);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_read_token_file(void **state)
+{
+        static const struct {
+                const char *text;
+                size_t n;
+                const char *token; /* NULL: -EINVAL */
+        } cases[] = {
+                { "tok3n\n", 6, "tok3n" },
+                { "tok3n", 5, "tok3n" },
+                { "tok3n\r\n", 7, "tok3n" },
+                { "tok3n \t\n\n \n", 11, "tok3n" },
+                { "", 0, NULL },
+                { "\n\n", 2, NULL },
+                { " tok3n\n", 7, NULL },
+                { "tok 3n\n", 7, NULL },
+                { "tok\t3n\n", 7, NULL },
+                { "two\nlines\n", 10, NULL },
+                { "two\r\nlines", 10, NULL },
+                { "tok\0en\n", 7, NULL },
+                { "tok3n\n\0", 7, NULL },
+        };
+        char path[] = "/tmp/upkeep-test-XXXXXX";
+        int fd = mkstemp(path);
+        Error e = {}, w = {};
+        char *t = NULL;
+
+        assert_true(fd >= 0);
+        close(fd);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                put(path, cases[i].text, cases[i].n, 0600);
+                memset(&e, 0, sizeof e);
+                if (!cases[i].token) {
+                        assert_int_equal(read_token_file(path, 64, &t, &w, &e), -EINVAL);
+                        assert_null(t);
+                        assert_has(e.message, path);
+                        assert_has(e.message, "the token must be one line of text");
+                        continue;
+                }
+                assert_int_equal(read_token_file(path, 64, &t, &w, &e), 0);
+                assert_string_equal(t, cases[i].token);
+                free(t);
+                t = NULL;
+        }
+        assert_string_equal(w.message, "");
+
+        /* the secret file's checks: a warning, a refusal, the size cap */
+        put(path, "tok3n\n", 6, 0644);
+        assert_int_equal(read_token_file(path, 64, &t, &w, &e), 1);
+        assert_has(w.message, "readable by others (mode 0644)");
+        assert_string_equal(t, "tok3n");
+        free(t);
+        t = NULL;
+        assert_int_equal(read_token_file(path, 64, &t, NULL, NULL), 1); /* warn and e may be NULL */
+        free(t);
+        t = NULL;
+        put(path, "tok3n\n", 6, 0666);
+        assert_int_equal(read_token_file(path, 64, &t, &w, &e), -EPERM);
+        assert_null(t);
+        put(path, "tok3n\n", 6, 0600);
+        assert_int_equal(read_token_file(path, 5, &t, &w, &e), -EFBIG);
+        assert_null(t);
+        unlink(path);
+        assert_int_equal(read_token_file(path, 64, &t, &w, &e), -ENOENT);
+        assert_has(e.message, path);
+        assert_null(t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_full_file),    cmocka_unit_test(test_read_full_fd),
                 cmocka_unit_test(test_write_file_atomic), cmocka_unit_test(test_secret_stat_check),
-                cmocka_unit_test(test_secret_file_check),
+                cmocka_unit_test(test_secret_file_check), cmocka_unit_test(test_read_token_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
