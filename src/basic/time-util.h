@@ -1,9 +1,12 @@
-/* time-util.h — the one place Upkeep reads a clock and converts between time units. Header-only: the
+/* time-util.h — the one place Upkeep reads a clock, converts between time units and formats times and
+ * durations for people. Header-only: the
  * pure cores may use the conversions, and a now_*() call in one of them shows up as clock_gettime in its
  * library's undefined symbols, which the purity check (tests/check-purity.py) refuses. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 typedef uint64_t usec_t;
@@ -56,4 +59,32 @@ static inline double now_seconds(clockid_t clock)
 static inline int64_t now_unix(void)
 {
         return (int64_t)(now_nsec(CLOCK_REALTIME) / NSEC_PER_SEC);
+}
+
+/* Seconds since the epoch t as "2026-12-02 19:30:00 UTC" into out (n bytes), or as the number when it is no
+ * date (negative, past year 9999, or out too small). */
+static inline void format_timestamp_utc(int64_t t, char *out, size_t n)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (t < 0 || t > INT64_C(253402300799) || !gmtime_r(&tt, &tm) ||
+            strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+                snprintf(out, n, "%lld", (long long)t);
+}
+
+/* A duration in seconds, its two largest units, into out (n bytes): "3d 4h", "2h 5m", "4m 10s", "7s";
+ * a negative one as "0s". */
+static inline void format_duration_short(int64_t secs, char *out, size_t n)
+{
+        if (secs < 0)
+                secs = 0;
+        if (secs >= 86400)
+                snprintf(out, n, "%lldd %lldh", (long long)(secs / 86400), (long long)(secs % 86400 / 3600));
+        else if (secs >= 3600)
+                snprintf(out, n, "%lldh %lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
+        else if (secs >= 60)
+                snprintf(out, n, "%lldm %llds", (long long)(secs / 60), (long long)(secs % 60));
+        else
+                snprintf(out, n, "%llds", (long long)secs);
 }

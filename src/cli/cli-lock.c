@@ -33,26 +33,6 @@ static void lock_usage(FILE *f)
                    "  --json               print the server's JSON answer\n");
 }
 
-static void format_age(int64_t secs, char *out, size_t n)
-{
-        if (secs < 120)
-                snprintf(out, n, "%llds", (long long)secs);
-        else if (secs < 7200)
-                snprintf(out, n, "%lldm", (long long)(secs / 60));
-        else if (secs < 172800)
-                snprintf(out, n, "%lldh%02lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
-        else
-                snprintf(out, n, "%lldd", (long long)(secs / 86400));
-}
-
-static void format_time(int64_t t, char *out, size_t n)
-{
-        struct tm tm;
-        time_t tt = (time_t)t;
-        if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M UTC", &tm))
-                snprintf(out, n, "%lld", (long long)t);
-}
-
 static int print_groups(const char *body, size_t len)
 {
         _cleanup_json_ json_t *root = NULL;
@@ -82,7 +62,7 @@ static int print_groups(const char *body, size_t len)
                         bool open = json_is_true(json_object_get(w, "open"));
                         json_t *next = json_object_get(w, open ? "next_close" : "next_open");
                         if (json_is_integer(next))
-                                format_time(json_integer_value(next), t, sizeof(t));
+                                format_timestamp_utc(json_integer_value(next), t, sizeof(t));
                         snprintf(window, sizeof(window), "%s%s%s", open ? "open" : "closed",
                                  *t ? (open ? ", closes " : ", opens ") : "", t);
                 }
@@ -91,8 +71,10 @@ static int print_groups(const char *body, size_t len)
                        json_is_true(json_object_get(g, "paused")) ? "yes" : "no", window);
                 json_array_foreach(holders, k, h) {
                         char age[32], since[64];
-                        format_age(json_integer_value(json_object_get(h, "age_secs")), age, sizeof(age));
-                        format_time(json_integer_value(json_object_get(h, "since")), since, sizeof(since));
+                        format_duration_short(json_integer_value(json_object_get(h, "age_secs")), age,
+                                              sizeof(age));
+                        format_timestamp_utc(json_integer_value(json_object_get(h, "since")), since,
+                                             sizeof(since));
                         printf("    holder %-34s since %s (%s)\n",
                                json_string_value(json_object_get(h, "id")) ?: "?", since, age);
                 }

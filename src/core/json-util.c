@@ -126,3 +126,16 @@ int json_member_number(const json_t *obj, const char *key, bool required, const 
         *ret = json_number_value(v);
         return 0;
 }
+
+int json_member_bool(const json_t *obj, const char *key, bool required, const char *what, bool *ret,
+                     Error *e)
+{
+        json_t *v = NULL; /* set by member() on success; gcc -O3 cannot see that */
+        int r = member(obj, key, required, what, &v, e);
+        if (r < 0)
+                return r;
+        if (!json_is_boolean(v))
+                return WRONG_TYPE("a boolean");
+        *ret = json_is_true(v);
+        return 0;
+}

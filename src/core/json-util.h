@@ -30,5 +30,8 @@ int json_member_int(const json_t *obj, const char *key, bool required, const cha
 /* Any JSON number (integer or real), finite. */
 int json_member_number(const json_t *obj, const char *key, bool required, const char *what, double *ret,
                        Error *e);
+/* true or false (not 0, 1 or a string). */
+int json_member_bool(const json_t *obj, const char *key, bool required, const char *what, bool *ret,
+                     Error *e);
 
 const char *json_type_name(const json_t *j);

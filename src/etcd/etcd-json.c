@@ -327,19 +327,16 @@ static int member_array(const json_t *obj, const char *key, const char *what, js
         return 0;
 }
 
+/* An optional boolean (json_member_bool()); absent = false. */
 static int member_bool(const json_t *obj, const char *key, const char *what, bool *ret, Error *e)
 {
-        json_t *v = json_object_get(obj, key);
+        int r = json_member_bool(obj, key, false, what, ret, e);
 
-        if (!v) {
+        if (r == -ENOENT) {
                 *ret = false;
                 return 0;
         }
-        if (!json_is_boolean(v))
-                return error_setf(e, -EPROTO, "%s: field '%s' must be a boolean, got %s", what, key,
-                                  json_type_name(v));
-        *ret = json_is_true(v);
-        return 0;
+        return r == -EINVAL ? -EPROTO : r;
 }
 
 /* A base64 string field, decoded; absent = empty unless required. */

@@ -14,6 +14,7 @@
 #include "json-util.h"
 #include "macros.h"
 #include "strutil.h"
+#include "time-util.h"
 
 /* Room kept back while sections are rendered, for the note and the closing tags of a page cut short. */
 #define PAGE_RESERVE 512
@@ -42,32 +43,6 @@ static int put(Buf *out, const char *s)
         return graph_status_put_text(out, s, s ? strlen(s) : 0);
 }
 
-/* "2026-12-02 19:30:00 UTC", or the number when it is no date. */
-static void format_time(int64_t t, char *out, size_t n)
-{
-        time_t tt = (time_t)t;
-        struct tm tm;
-
-        if (t < 0 || t > INT64_C(253402300799) || !gmtime_r(&tt, &tm) ||
-            strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-                snprintf(out, n, "%lld", (long long)t);
-}
-
-/* "3d 4h", "2h 5m", "4m 10s", "7s". */
-static void format_age(int64_t secs, char *out, size_t n)
-{
-        if (secs < 0)
-                secs = 0;
-        if (secs >= 86400)
-                snprintf(out, n, "%lldd %lldh", (long long)(secs / 86400), (long long)(secs % 86400 / 3600));
-        else if (secs >= 3600)
-                snprintf(out, n, "%lldh %lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
-        else if (secs >= 60)
-                snprintf(out, n, "%lldm %llds", (long long)(secs / 60), (long long)(secs % 60));
-        else
-                snprintf(out, n, "%llds", (long long)secs);
-}
-
 /* A share of the fleet as a percentage with one decimal: "42.0%". Non-finite values are shown as such. */
 static int put_pct(Buf *out, double v)
 {
@@ -91,19 +66,6 @@ void graph_status_lock_done(GraphStatusLock *l)
 static void copy_clean(char *dst, size_t cap, const char *s)
 {
         text_clean(dst, cap, s, strlen(s), 0);
-}
-
-static int parse_bool(const json_t *o, const char *key, const char *what, bool *ret, Error *e)
-{
-        json_t *v = json_object_get(o, key);
-
-        if (!v)
-                return 0;
-        if (!json_is_boolean(v))
-                return error_setf(e, -EINVAL, "%s: %s must be a boolean, got %s", what, key,
-                                  json_type_name(v));
-        *ret = json_is_true(v);
-        return 0;
 }
 
 static int parse_holders(const json_t *arr, const char *what, GraphStatusLockGroup *g, Error *e)
@@ -155,14 +117,16 @@ static int parse_group(const json_t *o, size_t i, GraphStatusLockGroup *g, Error
         if (r >= 0 && (r = json_member_int(o, "max_hold_secs", false, what, 0, INT64_MAX, &g->max_hold_secs,
                                            e)) == -ENOENT)
                 r = 0;
-        if (r >= 0)
-                r = parse_bool(o, "paused", what, &g->paused, e);
+        if (r >= 0 && (r = json_member_bool(o, "paused", false, what, &g->paused, e)) == -ENOENT)
+                r = 0;
         if (r >= 0 && (r = json_member_object(o, "window", false, what, &window, e)) == -ENOENT)
                 r = 0;
-        if (r >= 0 && window)
-                r = parse_bool(window, "configured", what, &g->window_configured, e);
-        if (r >= 0 && window)
-                r = parse_bool(window, "open", what, &g->window_open, e);
+        if (r >= 0 && window &&
+            (r = json_member_bool(window, "configured", false, what, &g->window_configured, e)) == -ENOENT)
+                r = 0;
+        if (r >= 0 && window &&
+            (r = json_member_bool(window, "open", false, what, &g->window_open, e)) == -ENOENT)
+                r = 0;
         if (r >= 0 && (r = json_member_array(o, "holders", false, what, &holders, e)) == -ENOENT)
                 r = 0;
         if (r < 0)
@@ -224,8 +188,8 @@ static int page_head(const GraphStatusSnapshot *s, int64_t now, Buf *out)
 {
         char at[64], up[64];
 
-        format_time(now, at, sizeof(at));
-        format_age(now - s->started_at, up, sizeof(up));
+        format_timestamp_utc(now, at, sizeof(at));
+        format_duration_short(now - s->started_at, up, sizeof(up));
         return buf_printf(out,
                           "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                           "<meta http-equiv=\"refresh\" content=\"%d\">"
@@ -513,8 +477,8 @@ static int draw_ramp(const GraphNode *n, const GraphPause *p, int64_t now, Buf *
                 r = buf_puts(out, "<title>");
         if (r >= 0) {
                 char a[64], b[64];
-                format_time(t0, a, sizeof(a));
-                format_time(t1, b, sizeof(b));
+                format_timestamp_utc(t0, a, sizeof(a));
+                format_timestamp_utc(t1, b, sizeof(b));
                 r = buf_printf(out, "%s to %s</title></svg>", a, b);
         }
         return r;
@@ -528,7 +492,7 @@ static int put_pause_cells(const GraphPause *p, Buf *out)
         if (!p)
                 return buf_puts(out, "<td class=\"state running\">running</td><td class=\"reason\"></td>"
                                      "<td class=\"n frozen\"></td><td class=\"paused-at\"></td>");
-        format_time(graph_pause_active(p) ? p->paused_at : p->resumed_at, at, sizeof(at));
+        format_timestamp_utc(graph_pause_active(p) ? p->paused_at : p->resumed_at, at, sizeof(at));
         r = buf_printf(out, "<td class=\"state %s\">%s</td><td class=\"reason\">",
                        graph_pause_active(p) ? "paused" : "resumed",
                        graph_pause_active(p) ? "paused" : "resumed");
@@ -575,7 +539,7 @@ static int rollout_row(const GraphStatusSnapshot *s, const char *stream, const c
                 r = buf_printf(out, "</td><td class=\"n effective\" data-value=\"%.6f\">", effective);
         if (r >= 0)
                 r = put_pct(out, effective);
-        format_time(eta, when, sizeof(when));
+        format_timestamp_utc(eta, when, sizeof(when));
         if (r >= 0)
                 r = buf_printf(out, "</td><td class=\"eta\" data-value=\"%lld\">%s</td><td>", (long long)eta,
                                eta < 0    ? (p && graph_pause_active(p) ? "paused" : "never")
@@ -717,7 +681,7 @@ static int stream_section(const GraphStatusSnapshot *s, const GraphStatusStream 
                 r = put(out, st->name);
         if (r >= 0)
                 r = buf_puts(out, "</h2><p class=\"muted\">");
-        format_time(st->last_refresh, at, sizeof(at));
+        format_timestamp_utc(st->last_refresh, at, sizeof(at));
         if (r >= 0 && st->graph) {
                 r = buf_puts(out, "graph of ");
                 if (r >= 0)
@@ -768,7 +732,7 @@ static int lock_group_row(const GraphStatusLockGroup *g, const GraphStatusLockVi
                                               : "closed");
         for (size_t i = 0; r >= 0 && i < g->n_holders; i++) {
                 int64_t a = g->holders[i].age_secs + late;
-                format_age(a, age, sizeof(age));
+                format_duration_short(a, age, sizeof(age));
                 r = buf_puts(out, "<span class=\"holder\" data-id=\"");
                 if (r >= 0)
                         r = put(out, g->holders[i].id);
@@ -801,7 +765,7 @@ static int lock_section(const GraphStatusLockView *v, int64_t now, Buf *out)
                         r = put(out, v->error ? v->error : "not fetched yet");
                 return r < 0 ? r : buf_puts(out, "</p></section>\n");
         }
-        format_time(v->fetched_at, at, sizeof(at));
+        format_timestamp_utc(v->fetched_at, at, sizeof(at));
         if (r >= 0)
                 r = buf_printf(
                         out,

@@ -1,11 +1,13 @@
 /* test-time-util.c — unit tests for src/basic/time-util.h: the unit constants, timespec conversions
- * both ways, and the now_*() readers agreeing with each other and with clock_gettime(). */
+ * both ways, the now_*() readers agreeing with each other and with clock_gettime(), and the formats of times
+ * and durations shown to people. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
 #include <time.h>
 
 #include "time-util.h"
@@ -73,12 +75,60 @@ static void test_now(void **state)
         assert_true(now_usec(CLOCK_REALTIME) / USEC_PER_SEC > UINT64_C(1577836800));
 }
 
+static void test_format_timestamp_utc(void **state)
+{
+        char out[64], small[8];
+
+        format_timestamp_utc(INT64_C(1767225600), out, sizeof(out));
+        assert_string_equal(out, "2026-01-01 00:00:00 UTC");
+        format_timestamp_utc(INT64_C(1764703805), out, sizeof(out));
+        assert_string_equal(out, "2025-12-02 19:30:05 UTC");
+        format_timestamp_utc(0, out, sizeof(out));
+        assert_string_equal(out, "1970-01-01 00:00:00 UTC");
+        format_timestamp_utc(INT64_C(253402300799), out, sizeof(out));
+        assert_string_equal(out, "9999-12-31 23:59:59 UTC");
+        /* No date: the number. */
+        format_timestamp_utc(-5, out, sizeof(out));
+        assert_string_equal(out, "-5");
+        format_timestamp_utc(INT64_C(253402300800), out, sizeof(out));
+        assert_string_equal(out, "253402300800");
+        format_timestamp_utc(INT64_MAX, out, sizeof(out));
+        assert_string_equal(out, "9223372036854775807");
+        /* Too small for the date: the number, cut to fit. */
+        format_timestamp_utc(INT64_C(1767225600), small, sizeof(small));
+        assert_string_equal(small, "1767225");
+}
+
+static void test_format_duration_short(void **state)
+{
+        static const struct {
+                int64_t secs;
+                const char *want;
+        } cases[] = {
+                { 0, "0s" },          { 7, "7s" },
+                { 59, "59s" },        { 60, "1m 0s" },
+                { 250, "4m 10s" },    { 3599, "59m 59s" },
+                { 3600, "1h 0m" },    { 7500, "2h 5m" },
+                { 86399, "23h 59m" }, { 86400, "1d 0h" },
+                { 288000, "3d 8h" },  { -3, "0s" },
+                { INT64_MIN, "0s" },  { INT64_MAX, "106751991167300d 15h" },
+        };
+        char out[64];
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                format_duration_short(cases[i].secs, out, sizeof(out));
+                assert_string_equal(out, cases[i].want);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_units),
                 cmocka_unit_test(test_timespec_conversions),
                 cmocka_unit_test(test_now),
+                cmocka_unit_test(test_format_timestamp_utc),
+                cmocka_unit_test(test_format_duration_short),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
