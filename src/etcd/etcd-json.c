@@ -103,40 +103,6 @@ int etcd_json_put_request(Buf *b, const char *key, const void *value, size_t len
         return r;
 }
 
-int etcd_json_txn_put_if_request(Buf *b, const char *key, EtcdCompare cmp, int64_t expected,
-                                 const void *value, size_t len)
-{
-        int r;
-
-        assert(b);
-        assert(value || len == 0);
-        if (check_key(key) < 0 || expected < 0)
-                return -EINVAL;
-        if (cmp != ETCD_COMPARE_VERSION && cmp != ETCD_COMPARE_MOD)
-                return -EINVAL;
-        if (len > ETCD_VALUE_MAX)
-                return -EMSGSIZE;
-
-        r = buf_puts(b, "{\"compare\":[{\"target\":");
-        if (r >= 0)
-                r = buf_puts(b, cmp == ETCD_COMPARE_VERSION ? "\"VERSION\"," : "\"MOD\",");
-        if (r >= 0)
-                r = put_b64_member(b, "key", key, strlen(key));
-        if (r >= 0)
-                r = buf_printf(
-                        b, ",\"result\":\"EQUAL\",\"%s\":\"%" PRIi64 "\"}],\"success\":[{\"request_put\":",
-                        cmp == ETCD_COMPARE_VERSION ? "version" : "mod_revision", expected);
-        if (r >= 0)
-                r = etcd_json_put_request(b, key, value, len);
-        if (r >= 0)
-                r = buf_puts(b, "}],\"failure\":[{\"request_range\":");
-        if (r >= 0)
-                r = put_key_object(b, key, NULL);
-        if (r >= 0)
-                r = buf_puts(b, "}]}");
-        return r;
-}
-
 /* Appends one compare of a transaction. */
 static int put_compare(Buf *b, const EtcdTxnOp *op)
 {
@@ -206,6 +172,17 @@ int etcd_json_txn_request(Buf *b, const EtcdTxnOp *ops, size_t n)
         if (r >= 0)
                 r = buf_puts(b, "]}");
         return r;
+}
+
+int etcd_json_txn_put_if_request(Buf *b, const char *key, EtcdCompare cmp, int64_t expected,
+                                 const void *value, size_t len)
+{
+        const EtcdTxnOp op = { .key = key, .cmp = cmp, .expected = expected, .value = value, .len = len };
+
+        assert(b);
+        if (cmp != ETCD_COMPARE_VERSION && cmp != ETCD_COMPARE_MOD)
+                return -EINVAL;
+        return etcd_json_txn_request(b, &op, 1);
 }
 
 int etcd_json_range_from_request(Buf *b, const char *from, const char *end, int64_t limit)
@@ -502,68 +479,6 @@ int etcd_json_parse_range(const char *body, size_t len, const char *key, EtcdKv 
         return 0;
 }
 
-int etcd_json_parse_txn(const char *body, size_t len, const char *key, EtcdTxnResult *ret, Error *e)
-{
-        _cleanup_json_ json_t *j = NULL;
-        _cleanup_(etcd_kv_donep) EtcdKv kv = {};
-        json_t *responses = NULL, *item, *op = NULL;
-        EtcdTxnResult t = {};
-        size_t n;
-        int r;
-
-        assert(ret);
-        r = parse_document(body, len, "txn answer", &j, e);
-        if (r < 0)
-                return r;
-        r = parse_header(j, "txn answer", &t.revision, e);
-        if (r >= 0)
-                r = member_bool(j, "succeeded", "txn answer", &t.succeeded, e);
-        if (r >= 0)
-                r = member_array(j, "responses", "txn answer", &responses, e);
-        if (r < 0)
-                return r;
-
-        /* succeeded: [response_put]; failed: [response_range]. */
-        n = responses ? json_array_size(responses) : 0;
-        if (n != 1)
-                return error_setf(e, -EPROTO, "txn answer: %zu responses, expected 1", n);
-        item = json_array_get(responses, 0);
-        if (!json_is_object(item) || json_object_size(item) != 1)
-                return error_setf(e, -EPROTO, "txn answer responses[0]: expected an object with one member");
-        r = member_object(item, t.succeeded ? "response_put" : "response_range", true,
-                          "txn answer responses[0]", &op, e);
-        if (r < 0)
-                return r;
-
-        if (t.succeeded) {
-                int64_t rev;
-
-                r = parse_header(op, "txn answer response_put", &rev, e);
-                if (r < 0)
-                        return r;
-                if (rev != t.revision)
-                        return error_setf(e, -EPROTO,
-                                          "txn answer: the put's revision %" PRIi64
-                                          " is not the revision %" PRIi64,
-                                          rev, t.revision);
-                t.found = true;
-                t.kv.mod_revision = t.revision;
-                *ret = t;
-                return 0;
-        }
-
-        r = parse_range_object(op, key, "txn answer response_range", &kv, e);
-        if (r < 0)
-                return r;
-        t.found = r > 0;
-        if (t.found && kv.mod_revision > t.revision)
-                return error_setf(e, -EPROTO, "txn answer: the key's mod_revision is above the revision");
-        t.kv = kv;
-        kv = (EtcdKv){};
-        *ret = t;
-        return 0;
-}
-
 /* The success branch of etcd_json_parse_txn_all(): one response_put per op, at the txn's revision. */
 static int parse_puts(const json_t *responses, size_t n, int64_t revision, Error *e)
 {
@@ -588,8 +503,9 @@ static int parse_puts(const json_t *responses, size_t n, int64_t revision, Error
         return 0;
 }
 
-int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, size_t n,
-                            bool *ret_succeeded, EtcdKv *ret, Error *e)
+/* etcd_json_parse_txn_all(), and the transaction's revision in *ret_revision. */
+static int parse_txn(const char *body, size_t len, const EtcdTxnOp *ops, size_t n, bool *ret_succeeded,
+                     EtcdKv *ret, int64_t *ret_revision, Error *e)
 {
         _cleanup_json_ json_t *j = NULL;
         json_t *responses = NULL;
@@ -598,7 +514,7 @@ int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, 
         int64_t revision;
         int r;
 
-        assert(ops && ret_succeeded && ret);
+        assert(ops && ret_succeeded && ret && ret_revision);
         if (n == 0 || n > ETCD_TXN_OPS_MAX)
                 return error_setf(e, -EINVAL, "txn answer: %zu operations", n);
         r = parse_document(body, len, "txn answer", &j, e);
@@ -615,8 +531,10 @@ int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, 
                                   responses ? json_array_size(responses) : 0, n);
         if (succeeded) {
                 r = parse_puts(responses, n, revision, e);
-                if (r >= 0)
+                if (r >= 0) {
                         *ret_succeeded = true;
+                        *ret_revision = revision;
+                }
                 return r;
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
@@ -641,6 +559,33 @@ int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, 
         for (size_t i = 0; i < n; i++)
                 ret[i] = kvs[i];
         *ret_succeeded = false;
+        *ret_revision = revision;
+        return 0;
+}
+
+int etcd_json_parse_txn_all(const char *body, size_t len, const EtcdTxnOp *ops, size_t n,
+                            bool *ret_succeeded, EtcdKv *ret, Error *e)
+{
+        int64_t revision;
+
+        return parse_txn(body, len, ops, n, ret_succeeded, ret, &revision, e);
+}
+
+int etcd_json_parse_txn(const char *body, size_t len, const char *key, EtcdTxnResult *ret, Error *e)
+{
+        const EtcdTxnOp op = { .key = key };
+        EtcdTxnResult t = {};
+        int r;
+
+        assert(ret);
+        r = parse_txn(body, len, &op, 1, &t.succeeded, &t.kv, &t.revision, e);
+        if (r < 0)
+                return r;
+        /* succeeded: the put's revision is the key's; failed: the key as read (version 0 when absent) */
+        t.found = t.succeeded || t.kv.version > 0;
+        if (t.succeeded)
+                t.kv.mod_revision = t.revision;
+        *ret = t;
         return 0;
 }
 
