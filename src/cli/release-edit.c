@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "graph-build.h"
 #include "json-util.h"
 #include "release-time.h"
 
@@ -373,17 +374,19 @@ double rollout_throttle(const json_t *ro, int64_t now)
 {
         json_t *s = json_object_get(ro, "start_epoch"), *v = json_object_get(ro, "start_percentage");
         json_t *d = json_object_get(ro, "duration_minutes");
-        int64_t start = json_is_integer(s) ? json_integer_value(s) : 0;
-        double value = json_is_number(v) ? json_number_value(v) : 0.0;
+        /* The server's own function on the same parameters: the plan shows what upkeep-graph will serve. */
+        const GraphNode n = {
+                .has_start_epoch = json_is_integer(s),
+                .start_epoch = json_is_integer(s) ? json_integer_value(s) : 0,
+                .has_start_value = json_is_number(v),
+                .start_value = json_is_number(v) ? json_number_value(v) : 0.0,
+                .has_duration = json_is_integer(d) && json_integer_value(d) >= 0,
+                .duration_minutes = json_is_integer(d) && json_integer_value(d) >= 0
+                                            ? (uint64_t)json_integer_value(d)
+                                            : 0,
+        };
 
-        if (now < start)
-                return 0.0;
-        if (!json_is_integer(d) || json_integer_value(d) < 0)
-                return value;
-        double secs = 60.0 * (double)(json_integer_value(d) > 0 ? json_integer_value(d) : 1);
-        if ((double)now - (double)start > secs)
-                return 1.0;
-        return value + (1.0 - value) * ((double)now - (double)start) / secs;
+        return graph_node_throttle(&n, now);
 }
 
 /* ---- edits ---- */
