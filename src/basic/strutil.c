@@ -94,32 +94,44 @@ bool endswith(const char *s, const char *suffix)
         return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
-int format_double_shortest(double d, char *out, size_t outlen)
+int double_shortest_digits(double d, char digits[static DOUBLE_DIGITS_MAX + 1], int *ret_exp10,
+                           bool *ret_neg)
 {
-        char tmp[64], digits[40];
-        int prec, exp10, ndig = 0, neg;
-        char *e, *p;
+        char tmp[64];
+        const char *e;
+        int n = 0;
 
         if (!isfinite(d))
                 return -EINVAL;
-        for (prec = 1; prec <= 17; prec++) {
+        for (int prec = 1; prec <= DOUBLE_DIGITS_MAX; prec++) {
                 snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
                 if (strtod(tmp, NULL) == d)
                         break;
         }
         /* tmp is [-]D[.DDD]e[+-]XX: collect the digits and the exponent. */
-        neg = tmp[0] == '-';
         e = strchr(tmp, 'e');
         if (!e)
                 return -EINVAL;
-        exp10 = atoi(e + 1);
-        for (p = tmp + neg; p < e; p++)
+        for (const char *p = tmp; p < e; p++)
                 if (isdigit((unsigned char)*p))
-                        digits[ndig++] = *p;
-        while (ndig > 1 && digits[ndig - 1] == '0')
-                ndig--;
-        digits[ndig] = 0;
+                        digits[n++] = *p;
+        while (n > 1 && digits[n - 1] == '0')
+                n--;
+        digits[n] = 0;
+        *ret_exp10 = atoi(e + 1);
+        *ret_neg = tmp[0] == '-';
+        return n;
+}
 
+int format_double_shortest(double d, char *out, size_t outlen)
+{
+        char digits[DOUBLE_DIGITS_MAX + 1];
+        int exp10, ndig;
+        bool neg;
+
+        ndig = double_shortest_digits(d, digits, &exp10, &neg);
+        if (ndig < 0)
+                return ndig;
         {
                 char res[400];
                 size_t n = 0;

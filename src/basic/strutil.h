@@ -23,6 +23,12 @@ bool endswith(const char *s, const char *suffix);
 /* Formats d in the shortest decimal form that reads back as the same double, never using an exponent
  * (what Rust's f64 Display prints): 0 → "0", 1 → "1", 0.5 → "0.5", 1e-7 → "0.0000001". */
 int format_double_shortest(double d, char *out, size_t outlen);
+/* The shortest decimal digits that read back as d (at most DOUBLE_DIGITS_MAX, no trailing zeros, "0" for
+ * zero) into digits, and d = [-]0.D1D2... x 10^(exp10 + 1), i.e. D1.D2... x 10^exp10: how many digits, or
+ * -EINVAL when d is not finite. The layouts (format_double_shortest(), Python's repr()) are the callers'. */
+#define DOUBLE_DIGITS_MAX 17
+int double_shortest_digits(double d, char digits[static DOUBLE_DIGITS_MAX + 1], int *ret_exp10,
+                           bool *ret_neg);
 /* Percent-decodes an application/x-www-form-urlencoded component ('+' is a space) into a new string.
  * Rejects malformed escapes and embedded NULs. */
 int url_unescape(const char *s, size_t n, char **ret);

@@ -13,6 +13,7 @@
 #include "graph-build.h"
 #include "json-util.h"
 #include "release-time.h"
+#include "strutil.h"
 
 /* ---- parsing ---- */
 
@@ -61,31 +62,19 @@ int updates_doc_parse(const char *data, size_t len, json_t **ret, Error *e)
  * exponents -4..15 (with ".0" when integral), else d.ddde±XX. */
 static int put_py_float(Buf *out, double d)
 {
-        char tmp[40], digits[24];
-        int prec, exp10, n = 0, r;
+        char digits[DOUBLE_DIGITS_MAX + 1];
+        int exp10, n, r;
+        bool neg;
 
         if (!isfinite(d))
                 return -EINVAL;
         if (d == 0)
                 return buf_puts(out, signbit(d) ? "-0.0" : "0.0");
-        for (prec = 0; prec < 17; prec++) {
-                snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
-                if (strtod(tmp, NULL) == d)
-                        break;
-        }
-        /* tmp: [-]D[.DDD]e±XX */
-        const char *p = tmp;
-        if (*p == '-' && (r = buf_putc(out, '-')) < 0)
+        n = double_shortest_digits(d, digits, &exp10, &neg);
+        if (n < 0)
+                return n;
+        if (neg && (r = buf_putc(out, '-')) < 0)
                 return r;
-        if (*p == '-')
-                p++;
-        for (; *p && *p != 'e'; p++)
-                if (*p != '.')
-                        digits[n++] = *p;
-        while (n > 1 && digits[n - 1] == '0')
-                n--;
-        digits[n] = 0;
-        exp10 = atoi(p + 1);
         if (exp10 < -4 || exp10 >= 16) {
                 r = buf_printf(out, "%c%s%s", digits[0], n > 1 ? "." : "", digits + 1);
                 return r < 0 ? r : buf_printf(out, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));

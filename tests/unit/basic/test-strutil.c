@@ -70,6 +70,27 @@ static void test_format_double(void **state)
         assert_int_equal(format_double_shortest(NAN, tiny, sizeof(tiny)), -EINVAL);
 }
 
+static void test_shortest_digits(void **state)
+{
+        char d[DOUBLE_DIGITS_MAX + 1];
+        int exp10;
+        bool neg;
+
+        assert_int_equal(double_shortest_digits(0.25, d, &exp10, &neg), 2);
+        assert_string_equal(d, "25");
+        assert_int_equal(exp10, -1);
+        assert_false(neg);
+        assert_int_equal(double_shortest_digits(-1200.0, d, &exp10, &neg), 2);
+        assert_string_equal(d, "12");
+        assert_int_equal(exp10, 3);
+        assert_true(neg);
+        assert_int_equal(double_shortest_digits(0.30000000000000004, d, &exp10, &neg), 17);
+        assert_string_equal(d, "30000000000000004");
+        assert_int_equal(double_shortest_digits(0.0, d, &exp10, &neg), 1);
+        assert_string_equal(d, "0");
+        assert_int_equal(double_shortest_digits(INFINITY, d, &exp10, &neg), -EINVAL);
+}
+
 static void test_url_unescape(void **state)
 {
         char *s;
@@ -236,15 +257,11 @@ static void test_text_clean_caps(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_safe_parsers),
-                cmocka_unit_test(test_format_double),
-                cmocka_unit_test(test_url_unescape),
-                cmocka_unit_test(test_prefix_suffix_hex),
-                cmocka_unit_test(test_string_check_plain),
-                cmocka_unit_test(test_text_clean_c0_c1),
-                cmocka_unit_test(test_text_clean_bidi_nonchar),
-                cmocka_unit_test(test_text_clean_invalid),
-                cmocka_unit_test(test_text_clean_caps),
+                cmocka_unit_test(test_safe_parsers),       cmocka_unit_test(test_format_double),
+                cmocka_unit_test(test_shortest_digits),    cmocka_unit_test(test_url_unescape),
+                cmocka_unit_test(test_prefix_suffix_hex),  cmocka_unit_test(test_string_check_plain),
+                cmocka_unit_test(test_text_clean_c0_c1),   cmocka_unit_test(test_text_clean_bidi_nonchar),
+                cmocka_unit_test(test_text_clean_invalid), cmocka_unit_test(test_text_clean_caps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
